@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hypervisor's ABI as recorded in traces (FORMAT.md "Hypercall ABI"):
+ * hypercall ids, return codes, and the small enumerations that payload words
+ * carry (lock ids, system registers, TLBI and barrier ops, nondeterminism
+ * and mark kinds), plus the AArch64 descriptor conventions the checker
+ * decodes. Freestanding.
+ *
+ * The table is versioned by PKVM_ABI_VERSION, stored in the BOOT record and
+ * in the file header: change any value here and bump it.
+ */
+#ifndef PKVM_ABI_H
+#define PKVM_ABI_H
+
+#include <stdint.h>
+
+#define PKVM_ABI_VERSION 1u
+
+/*
+ * Host hypercalls: `hvc #0` with x0 = PKVM_HC_BASE | id, arguments in x1..x3.
+ * On return x0 is the SMCCC status (PKVM_SMCCC_SUCCESS when the id was
+ * handled, PKVM_SMCCC_NOT_SUPPORTED when it is unknown) and x1 is the result:
+ * 0 or a negative PKVM_E* code.
+ *
+ * PKVM_HCALL(NAME, id, nargs, "name")
+ */
+#define PKVM_HC_BASE 0xC6000000u
+#define PKVM_HC_ID_MASK 0xFFFFu
+#define PKVM_HCALL_LIST(X)                                                     \
+	X(SHARE_HYP, 1, 1, "share_hyp")                                        \
+	X(UNSHARE_HYP, 2, 1, "unshare_hyp")                                    \
+	X(HOST_DONATE_HYP, 3, 2, "host_donate_hyp")                            \
+	X(HYP_DONATE_HOST, 4, 2, "hyp_donate_host")                            \
+	X(TRACE_LOAD, 5, 1, "trace_load")                                      \
+	X(TEST_PANIC, 6, 0, "test_panic")
+
+enum pkvm_hcall {
+#define PKVM_HC_ENUM(name, id, nargs, str) PKVM_HC_##name = id,
+	PKVM_HCALL_LIST(PKVM_HC_ENUM)
+#undef PKVM_HC_ENUM
+};
+
+#define PKVM_SMCCC_SUCCESS 0ull
+#define PKVM_SMCCC_NOT_SUPPORTED 0xFFFFFFFFFFFFFFFFull /* -1 */
+
+/* Results in x1, as negative values (Linux errno numbers, as pKVM uses). */
+#define PKVM_ERROR_LIST(X)                                                     \
+	X(EPERM, 1, "EPERM")                                                   \
+	X(ENOENT, 2, "ENOENT")                                                 \
+	X(ENOMEM, 12, "ENOMEM")                                                \
+	X(EFAULT, 14, "EFAULT")                                                \
+	X(EBUSY, 16, "EBUSY")                                                  \
+	X(EINVAL, 22, "EINVAL")
+
+enum pkvm_error {
+#define PKVM_ERR_ENUM(name, val, str) PKVM_##name = val,
+	PKVM_ERROR_LIST(PKVM_ERR_ENUM)
+#undef PKVM_ERR_ENUM
+};
+
+/* Most pages one HOST_DONATE_HYP / HYP_DONATE_HOST call may move. */
+#define PKVM_DONATE_MAX_PAGES 16u
+
+/*
+ * Locks (LOCK_ACQUIRE/LOCK_RELEASE `lock`). Lock order, outermost first:
+ * HOST_S2 -> HYP_S1 -> POOL. TRACE protects the tracing setup only.
+ * PKVM_LOCK(NAME, id, "name")
+ */
+#define PKVM_LOCK_LIST(X)                                                      \
+	X(HOST_S2, 1, "host_s2")                                               \
+	X(HYP_S1, 2, "hyp_s1")                                                 \
+	X(POOL, 3, "pool")                                                     \
+	X(TRACE, 4, "trace")
+
+enum pkvm_lock_id {
+#define PKVM_LOCK_ENUM(name, id, str) PKVM_LOCK_##name = id,
+	PKVM_LOCK_LIST(PKVM_LOCK_ENUM)
+#undef PKVM_LOCK_ENUM
+};
+
+/* Page-table components (NONDET ALLOC_PAGE `aux`), each under one lock. */
+enum pkvm_component {
+	PKVM_COMP_NONE = 0,
+	PKVM_COMP_HOST_S2 = 1, /* protected by PKVM_LOCK_HOST_S2 */
+	PKVM_COMP_HYP_S1 = 2,  /* protected by PKVM_LOCK_HYP_S1 */
+};
+
+/* SYSREG_WRITE `reg`. */
+#define PKVM_SYSREG_LIST(X)                                                    \
+	X(VTTBR_EL2, 1, "vttbr_el2")                                           \
+	X(VTCR_EL2, 2, "vtcr_el2")                                             \
+	X(HCR_EL2, 3, "hcr_el2")                                               \
+	X(TTBR0_EL2, 4, "ttbr0_el2")                                           \
+	X(TCR_EL2, 5, "tcr_el2")                                               \
+	X(MAIR_EL2, 6, "mair_el2")                                             \
+	X(SCTLR_EL2, 7, "sctlr_el2")                                           \
+	X(VBAR_EL2, 8, "vbar_el2")                                             \
+	X(ESR_EL1, 9, "esr_el1")                                               \
+	X(FAR_EL1, 10, "far_el1")                                              \
+	X(ELR_EL1, 11, "elr_el1")                                              \
+	X(SPSR_EL1, 12, "spsr_el1")
+
+enum pkvm_sysreg {
+#define PKVM_SYSREG_ENUM(name, id, str) PKVM_SYSREG_##name = id,
+	PKVM_SYSREG_LIST(PKVM_SYSREG_ENUM)
+#undef PKVM_SYSREG_ENUM
+};
+
+/*
+ * TLBI `op`: bits 0-15 the operation, bits 16-31 the VMID (stage-2 ops).
+ * `operand` is the register operand as issued (e.g. IPA >> 12 for IPAS2E1IS).
+ */
+#define PKVM_TLBI_LIST(X)                                                      \
+	X(VMALLS12E1IS, 1, "vmalls12e1is")                                     \
+	X(IPAS2E1IS, 2, "ipas2e1is")                                           \
+	X(VMALLE1IS, 3, "vmalle1is")                                           \
+	X(ALLE2IS, 4, "alle2is")                                               \
+	X(VAE2IS, 5, "vae2is")                                                 \
+	X(ALLE1IS, 6, "alle1is")                                               \
+	X(VMALLS12E1, 7, "vmalls12e1")                                         \
+	X(ALLE2, 8, "alle2")
+
+enum pkvm_tlbi_op {
+#define PKVM_TLBI_ENUM(name, id, str) PKVM_TLBI_##name = id,
+	PKVM_TLBI_LIST(PKVM_TLBI_ENUM)
+#undef PKVM_TLBI_ENUM
+};
+
+/* BARRIER `op`. */
+#define PKVM_BARRIER_LIST(X)                                                   \
+	X(DSB_ISH, 1, "dsb ish")                                               \
+	X(DSB_ISHST, 2, "dsb ishst")                                           \
+	X(DSB_SY, 3, "dsb sy")                                                 \
+	X(ISB, 4, "isb")                                                       \
+	X(DMB_ISH, 5, "dmb ish")                                               \
+	X(DSB_NSH, 6, "dsb nsh")
+
+enum pkvm_barrier_op {
+#define PKVM_BARRIER_ENUM(name, id, str) PKVM_BARRIER_##name = id,
+	PKVM_BARRIER_LIST(PKVM_BARRIER_ENUM)
+#undef PKVM_BARRIER_ENUM
+};
+
+/*
+ * NONDET `what`; `value`, `addr` and `aux` by kind:
+ *   ALLOC_PAGE    value = PA of the page the pool handed out (0: pool empty),
+ *                 aux = enum pkvm_component it is for
+ *   HOST_READ     value = the 64-bit value read, addr = the PA it was read
+ *                 from (host-controlled memory: read once, recorded once)
+ *   HOST_SYSREG   value = a host EL1 register read by the hyp, addr = the
+ *                 PKVM_SYSREG_* id (e.g. VBAR_EL1 as PKVM_NONDET_REG_VBAR_EL1)
+ */
+#define PKVM_NONDET_LIST(X)                                                    \
+	X(ALLOC_PAGE, 1, "alloc_page")                                         \
+	X(HOST_READ, 2, "host_read")                                           \
+	X(HOST_SYSREG, 3, "host_sysreg")
+
+enum pkvm_nondet {
+#define PKVM_NONDET_ENUM(name, id, str) PKVM_NONDET_##name = id,
+	PKVM_NONDET_LIST(PKVM_NONDET_ENUM)
+#undef PKVM_NONDET_ENUM
+};
+/* HOST_SYSREG `addr` values: host EL1 registers that are not in SYSREG. */
+#define PKVM_NONDET_REG_VBAR_EL1 0x100u
+#define PKVM_NONDET_REG_SCTLR_EL1 0x101u
+
+/* MARK `what`. */
+#define PKVM_MARK_LIST(X)                                                      \
+	X(CPU_UP, 1, "cpu_up")		   /* arg = MPIDR */                   \
+	X(HOST_ENTER, 2, "host_enter")	   /* arg = host entry point */        \
+	X(TRACE_ON, 3, "trace_on")	   /* arg = control block PA */        \
+	X(EARLY_COPIED, 4, "early_copied") /* arg = records copied */          \
+	X(SYSTEM_OFF, 5, "system_off")	   /* arg = 0 */                       \
+	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */
+
+enum pkvm_mark {
+#define PKVM_MARK_ENUM(name, id, str) PKVM_MARK_##name = id,
+	PKVM_MARK_LIST(PKVM_MARK_ENUM)
+#undef PKVM_MARK_ENUM
+};
+
+/* PANIC `code`. */
+#define PKVM_PANIC_CHECK 1u	/* CHECK() failed: addr = return address */
+#define PKVM_PANIC_EXCEPTION 2u /* unexpected exception at EL2: addr = ELR */
+#define PKVM_PANIC_TEST 3u	/* TEST_PANIC hypercall */
+
+/*
+ * AArch64 descriptor conventions of the real hypervisor (the checker
+ * decodes exactly these). 4 KiB granule; 32-bit input address space for
+ * both host stage-2 and hyp stage-1; walks start at level 1; levels 1 and
+ * 2 may hold blocks.
+ *
+ * Page state, in the software bits of a valid descriptor (as pKVM):
+ *   OWNED 0, SHARED_OWNED bit 55, SHARED_BORROWED bit 56.
+ * Owner annotation, in an invalid host stage-2 descriptor (bit 0 clear),
+ * bits [9:2]: 0 = host (no annotation), 1 = hyp.
+ */
+#define PKVM_PTE_STATE_SHIFT 55
+#define PKVM_PTE_STATE_MASK (3ull << 55)
+#define PKVM_PAGE_OWNED 0ull
+#define PKVM_PAGE_SHARED_OWNED (1ull << 55)
+#define PKVM_PAGE_SHARED_BORROWED (2ull << 55)
+#define PKVM_PTE_OWNER_SHIFT 2
+#define PKVM_PTE_OWNER_MASK (0xFFull << 2)
+#define PKVM_OWNER_HOST 0u
+#define PKVM_OWNER_HYP 1u
+
+/*
+ * The run's parameters, placed by the recorder (QEMU generic loader) at
+ * PKVM_PARAMS_PA before the machine starts; the workload reads them.
+ */
+#define PKVM_PARAMS_PA 0x40fff000ull
+#define PKVM_PARAMS_MAGIC 0x534d524150564b50ull /* "PKVPARMS" */
+struct pkvm_params {
+	uint64_t magic;	     /* PKVM_PARAMS_MAGIC, or the workload's defaults */
+	uint64_t seed;	     /* stress seed */
+	uint64_t ops;	     /* operations per CPU */
+	uint64_t scenario;   /* 0 = stress, else a scenario number */
+	uint64_t mode;	     /* enum pkvm_ring_mode */
+	uint64_t ring_pages; /* pages per CPU ring */
+	uint64_t reserved[2];
+};
+
+#endif /* PKVM_ABI_H */

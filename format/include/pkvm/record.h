@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The 32-byte trace record (FORMAT.md section "Records").
+ *
+ * Freestanding: usable by the hypervisor at EL2 (no libc) and by the host
+ * tools. All multi-byte fields are little-endian; every target this project
+ * builds for is little-endian, so the struct is the wire layout.
+ */
+#ifndef PKVM_RECORD_H
+#define PKVM_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Kinds of event; the values come from events.def. */
+enum pkvm_event_kind {
+	PKVM_EV_INVALID = 0,
+#define PKVM_EVENT(name, value, ncont, str, fields) PKVM_EV_##name = value,
+#include <pkvm/events.def>
+	PKVM_EV_MAX_KNOWN = 13,
+};
+
+/** Continuation records each kind carries after its head record. */
+static inline unsigned pkvm_event_ncont(unsigned kind)
+{
+	switch (kind) {
+#define PKVM_EVENT(name, value, ncont, str, fields)                            \
+	case value:                                                            \
+		return ncont;
+#include <pkvm/events.def>
+	default:
+		return 0;
+	}
+}
+
+/*
+ * `flags`:
+ *   bit 7     PKVM_REC_F_CONT: this is a continuation record; `kind` repeats
+ *             the head's kind.
+ *   bits 0-2  on a head record: the number of continuation records that
+ *             follow (so a reader can skip a kind it does not know).
+ *             On a continuation record: its index, 1-based.
+ *   bits 3-6  kind-specific (see PKVM_REC_F_* below); must be zero where a
+ *             kind defines none ("reserved bits").
+ */
+#define PKVM_REC_F_CONT 0x80u
+#define PKVM_REC_F_NCONT_MASK 0x07u
+#define PKVM_REC_F_KIND_SHIFT 3
+#define PKVM_REC_F_KIND_MASK 0x78u
+
+/* PTE_WRITE: the store was a store-release (STLR) rather than a plain STR. */
+#define PKVM_REC_F_PTE_RELEASE (1u << 3)
+/* TRAP_ENTRY/TRAP_EXIT: bits 3-6 hold the source; 0 is the host. */
+#define PKVM_REC_SOURCE_HOST 0u
+
+/** One trace record, exactly as stored in rings, pages and files. */
+struct pkvm_record {
+	uint64_t ts;   /* raw generic-counter ticks (CNTVCT) */
+	uint8_t kind;  /* enum pkvm_event_kind */
+	uint8_t flags; /* PKVM_REC_F_* */
+	uint16_t cpu;  /* logical CPU index, 0-based */
+	uint32_t seq;  /* per-CPU sequence number; wraps modulo 2^32 */
+	uint64_t a;    /* first payload word */
+	uint64_t b;    /* second payload word */
+};
+
+_Static_assert(sizeof(struct pkvm_record) == 32, "record is 32 bytes");
+_Static_assert(offsetof(struct pkvm_record, ts) == 0, "ts at 0");
+_Static_assert(offsetof(struct pkvm_record, kind) == 8, "kind at 8");
+_Static_assert(offsetof(struct pkvm_record, flags) == 9, "flags at 9");
+_Static_assert(offsetof(struct pkvm_record, cpu) == 10, "cpu at 10");
+_Static_assert(offsetof(struct pkvm_record, seq) == 12, "seq at 12");
+_Static_assert(offsetof(struct pkvm_record, a) == 16, "a at 16");
+_Static_assert(offsetof(struct pkvm_record, b) == 24, "b at 24");
+
+#define PKVM_RECORD_SIZE 32u
+/* Longest event: BOOT, a head and six continuations. */
+#define PKVM_EVENT_MAX_RECORDS 7u
+
+#endif /* PKVM_RECORD_H */
