@@ -206,6 +206,19 @@ enum pkvm_mark {
 #define PKVM_OWNER_HYP 1u
 
 /*
+ * The machine's memory map (QEMU `virt`, always run with `-m 256M`).
+ * The hyp owns a range inside [PKVM_HYP_BASE, PKVM_HYP_LIMIT) and reports the
+ * exact one in the BOOT record; the workload is linked at PKVM_WORKLOAD_BASE
+ * and entered there at EL1h on every CPU with x0 = CPU index, x1 = CPU count.
+ */
+#define PKVM_RAM_BASE 0x40000000ull
+#define PKVM_RAM_SIZE 0x10000000ull
+#define PKVM_HYP_BASE 0x40200000ull
+#define PKVM_HYP_LIMIT 0x40800000ull
+#define PKVM_WORKLOAD_BASE 0x41000000ull
+#define PKVM_UART_BASE 0x09000000ull
+
+/*
  * The run's parameters, placed by the recorder (QEMU generic loader) at
  * PKVM_PARAMS_PA before the machine starts; the workload reads them.
  */
