@@ -66,7 +66,7 @@ struct pkvm_ring_ctrl {
 	uint64_t counter_freq; /* hyp: CNTFRQ_EL0 */
 	uint64_t panic_code;   /* hyp: PKVM_PANIC_* when state is PANIC */
 	uint64_t panic_addr;   /* hyp: where */
-	uint64_t reserved[3];
+	uint64_t reserved[2];
 	struct pkvm_ring_cpu cpu[PKVM_RING_MAX_CPUS];
 };
 
