@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-CPU basics the record fast path needs inline: the CPU index (kept in
+ * TPIDR_EL2 from boot) and the counter. Also the EL2 configuration values
+ * the BOOT record reports.
+ */
+#ifndef ARCH_CPU_H
+#define ARCH_CPU_H
+
+#include <stdint.h>
+
+/** Index of the calling CPU, 0-based (TPIDR_EL2, set by entry.S). */
+static inline unsigned arch_cpu_index(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, tpidr_el2" : "=r"(v));
+	return (unsigned)v;
+}
+
+/** The virtual counter (CNTVOFF_EL2 is 0, so it equals the physical one). */
+static inline uint64_t arch_counter(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+
+/** Spin-loop hint: YIELD (QEMU's round-robin TCG runs another vCPU). */
+static inline void arch_relax(void)
+{
+	__asm__ volatile("yield" ::: "memory");
+}
+
+/*
+ * VTCR_EL2: T0SZ 32 (4 GiB IPA), SL0 1 (start at level 1), inner/outer WB
+ * RA/WA walks, inner shareable, 4 KiB granule, PS 40 bits, RES1 bit 31.
+ */
+#define ARCH_VTCR_EL2                                                          \
+	(32ull | (1ull << 6) | (1ull << 8) | (1ull << 10) | (3ull << 12) |     \
+	 (2ull << 16) | (1ull << 31))
+/* TCR_EL2 (non-VHE): T0SZ 32, WB walks, inner shareable, 4 KiB, PS 40 bits. */
+#define ARCH_TCR_EL2                                                           \
+	(32ull | (1ull << 8) | (1ull << 10) | (3ull << 12) | (2ull << 16) |    \
+	 (1ull << 23) | (1ull << 31))
+/* SCTLR_EL2: RES1 bits, M, C, SA, I. */
+#define ARCH_SCTLR_EL2 (0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull)
+/*
+ * HCR_EL2: VM (stage-2 on), SWIO, DC (the host runs with its MMU off; DC
+ * makes its accesses normal cacheable so its atomics work), TSC (trap SMC,
+ * so PSCI goes through the hyp), RW (EL1 is AArch64).
+ */
+#define ARCH_HCR_EL2                                                           \
+	((1ull << 0) | (1ull << 1) | (1ull << 12) | (1ull << 19) | (1ull << 31))
+/* VTTBR_EL2 for the host: VMID 0 in bits 63:48. */
+#define ARCH_VTTBR(root) ((uint64_t)(root))
+/* TTBR0_EL2 for the hyp. */
+#define ARCH_TTBR0(root) ((uint64_t)(root))
+
+#endif /* ARCH_CPU_H */

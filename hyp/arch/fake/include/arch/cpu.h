@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fake arch per-CPU basics: each native thread plays one CPU (its index in
+ * a thread-local), and the counter is a global tick count so that records
+ * get increasing timestamps.
+ */
+#ifndef ARCH_CPU_H
+#define ARCH_CPU_H
+
+#include <sched.h>
+#include <stdint.h>
+
+extern _Thread_local unsigned fake_cpu_index;
+extern uint64_t fake_ticks;
+
+/** Index of the calling CPU: the thread's, set by fake_set_cpu(). */
+static inline unsigned arch_cpu_index(void)
+{
+	return fake_cpu_index;
+}
+
+/** A counter that advances by one per read, shared by all threads. */
+static inline uint64_t arch_counter(void)
+{
+	return __atomic_fetch_add(&fake_ticks, 1, __ATOMIC_RELAXED);
+}
+
+/** Spin-loop hint: let another thread (CPU) run. */
+static inline void arch_relax(void)
+{
+	sched_yield();
+}
+
+/* The same EL2 configuration values as the real machine reports. */
+#define ARCH_VTCR_EL2                                                          \
+	(32ull | (1ull << 6) | (1ull << 8) | (1ull << 10) | (3ull << 12) |     \
+	 (2ull << 16) | (1ull << 31))
+#define ARCH_TCR_EL2                                                           \
+	(32ull | (1ull << 8) | (1ull << 10) | (3ull << 12) | (2ull << 16) |    \
+	 (1ull << 23) | (1ull << 31))
+#define ARCH_SCTLR_EL2 (0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull)
+#define ARCH_HCR_EL2                                                           \
+	((1ull << 0) | (1ull << 1) | (1ull << 12) | (1ull << 19) | (1ull << 31))
+#define ARCH_VTTBR(root) ((uint64_t)(root))
+#define ARCH_TTBR0(root) ((uint64_t)(root))
+
+#endif /* ARCH_CPU_H */

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exceptions the host takes to EL2: the saved context and the portable
+ * dispatcher (hypercalls, stage-2 aborts, SMC).
+ */
+#ifndef HYP_TRAP_H
+#define HYP_TRAP_H
+
+#include <stdint.h>
+
+/**
+ * The host's context at a trap: x0..x30, ELR_EL2 and SPSR_EL2 as saved by
+ * the vectors (this order is the assembly's frame layout), then the
+ * syndrome registers read by the arch code.
+ */
+struct trap_ctx {
+	uint64_t regs[31];
+	uint64_t elr;
+	uint64_t spsr;
+	uint64_t esr;
+	uint64_t far;
+	uint64_t hpfar;
+};
+
+/* ESR_EL2 exception classes the hyp handles. */
+#define TRAP_EC_HVC64 0x16u
+#define TRAP_EC_SMC64 0x17u
+#define TRAP_EC_IABT_LOW 0x20u
+#define TRAP_EC_DABT_LOW 0x24u
+
+/* PSTATE for entering the host's abort vector: EL1h, DAIF masked. */
+#define TRAP_SPSR_EL1H_MASKED 0x3C5ull
+
+/** Handle a synchronous exception from the host (records entry and exit). */
+void trap_host_sync(struct trap_ctx *ctx);
+
+/** Handle an asynchronous exception from the host (nothing to do). */
+void trap_host_async(struct trap_ctx *ctx);
+
+/** Per-CPU counters for the benchmark line printed at SYSTEM_OFF. */
+struct trap_stats {
+	uint64_t hcalls;
+	uint64_t ticks_in_hcalls;
+};
+extern struct trap_stats trap_stats[8];
+
+#endif /* HYP_TRAP_H */

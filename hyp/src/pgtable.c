@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The page-table walker. Portable: descriptor bits only through arch_pte_*.
+ *
+ * Every store into a table goes through pgtable_store(), which records it
+ * (PTE_WRITE) right after the store; the caller holds the table's lock,
+ * which the pgtable_locked witness in every signature stands for.
+ */
+#include <hyp/arch.h>
+#include <hyp/hyp.h>
+#include <hyp/pgtable.h>
+#include <hyp/pool.h>
+
+#include <arch/pte.h>
+
+void hyp_tlbi(enum pkvm_tlbi_op op, uint64_t operand)
+{
+	arch_tlbi(op, operand);
+	htrace_tlbi(op, 0, operand);
+}
+
+void hyp_barrier(enum pkvm_barrier_op op)
+{
+	arch_barrier(op);
+	htrace_barrier(op);
+}
+
+struct pgtable_locked pgtable_lock(struct pgtable *pt)
+{
+	hyp_lock_acquire(&pt->lock);
+	return (struct pgtable_locked){ pt };
+}
+
+void pgtable_unlock(struct pgtable_locked ptl)
+{
+	hyp_lock_release(&ptl.pt->lock);
+}
+
+void pgtable_init(struct pgtable *pt, uint64_t root_pa,
+		  enum pkvm_component comp, bool stage2, unsigned lock_id)
+{
+	pt->root = root_pa;
+	pt->comp = comp;
+	pt->stage2 = stage2;
+	pt->lock = (struct hyp_lock)HYP_LOCK_INIT(lock_id);
+	memset(arch_pa_to_va(root_pa), 0, HYP_PAGE_SIZE);
+}
+
+static uint64_t *pgtable_slot(uint64_t table_pa, uint64_t addr, int level)
+{
+	uint64_t *table = arch_pa_to_va(table_pa);
+
+	return &table[arch_pt_index(addr, level)];
+}
+
+/* The one place descriptors are stored: store, then record. */
+static void pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte,
+			  bool release)
+{
+	uint64_t *table = arch_pa_to_va(table_pa);
+
+	arch_pte_store(&table[index], pte, release);
+	htrace_pte_write(table_pa + 8ull * index, pte, release);
+}
+
+/* Invalidate the TLB entries for `addr` after a valid mapping went away. */
+static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
+{
+	hyp_barrier(PKVM_BARRIER_DSB_ISHST);
+	if (pt->stage2) {
+		hyp_tlbi(PKVM_TLBI_IPAS2E1IS, addr >> 12);
+		hyp_barrier(PKVM_BARRIER_DSB_ISH);
+		/* Combined stage-1+2 entries are tagged by VA: drop them all.
+		 */
+		hyp_tlbi(PKVM_TLBI_VMALLE1IS, 0);
+	} else {
+		hyp_tlbi(PKVM_TLBI_VAE2IS, addr >> 12);
+	}
+	hyp_barrier(PKVM_BARRIER_DSB_ISH);
+	hyp_barrier(PKVM_BARRIER_ISB);
+}
+
+void pgtable_walk(struct pgtable_locked ptl, uint64_t addr,
+		  struct pgtable_walk *w)
+{
+	uint64_t table = ptl.pt->root;
+
+	for (int level = ARCH_PT_FIRST_LEVEL;; level++) {
+		uint64_t *slot = pgtable_slot(table, addr, level);
+		uint64_t pte = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+		if (!arch_pte_is_table(pte, level)) {
+			w->pte = pte;
+			w->level = level;
+			w->pte_pa = table + 8ull * arch_pt_index(addr, level);
+			return;
+		}
+		table = arch_pte_table_pa(pte);
+	}
+}
+
+/* A table prepare() has promised: the region it covers and its level. */
+struct pgtable_need {
+	uint64_t base;
+	int level;
+};
+
+static bool pgtable_need_add(struct pgtable_need *need, unsigned *count,
+			     uint64_t base, int level)
+{
+	for (unsigned i = 0; i < *count; i++)
+		if (need[i].base == base && need[i].level == level)
+			return true;
+	if (*count == PGTABLE_MEMCACHE_MAX)
+		return false;
+	need[*count].base = base;
+	need[*count].level = level;
+	(*count)++;
+	return true;
+}
+
+int pgtable_prepare(struct pgtable_locked ptl, uint64_t addr, uint64_t size,
+		    int level, struct pgtable_memcache *mc)
+{
+	struct pgtable_need need[PGTABLE_MEMCACHE_MAX];
+	unsigned count = 0;
+	uint64_t step = arch_pt_level_size(level);
+
+	mc->count = 0;
+	for (uint64_t a = addr; a < addr + size; a += step) {
+		struct pgtable_walk w;
+
+		pgtable_walk(ptl, a, &w);
+		/* A table for each level between the walk's end and `level`. */
+		for (int l = w.level + 1; l <= level; l++) {
+			uint64_t base = a & ~(arch_pt_level_size(l - 1) - 1);
+			/* Callers keep ranges small (<= 16 pages). */
+			CHECK(pgtable_need_add(need, &count, base, l));
+		}
+	}
+	for (unsigned i = 0; i < count; i++) {
+		uint64_t pa = pool_alloc_page(ptl.pt->comp);
+
+		if (!pa)
+			return -PKVM_ENOMEM;
+		mc->pages[mc->count++] = pa;
+	}
+	return 0;
+}
+
+/*
+ * Replace the non-table descriptor at `slot_idx` of `table` (level `level`,
+ * covering `base`) with a new table that keeps what it meant: a valid block
+ * is broken before the table is made (invalid, DSB, TLBI, DSB), an owner
+ * annotation is copied into every entry. The new table is installed first
+ * and filled after, so that every descriptor it gets is recorded.
+ */
+static uint64_t pgtable_split(struct pgtable_locked ptl, uint64_t table,
+			      uint64_t base, int level, uint64_t old,
+			      struct pgtable_memcache *mc)
+{
+	unsigned idx = arch_pt_index(base, level);
+	uint64_t sub = arch_pt_level_size(level + 1);
+	uint64_t next;
+
+	CHECK(mc->count > 0);
+	next = mc->pages[--mc->count];
+	if (arch_pte_is_valid(old)) {
+		pgtable_store(table, idx, arch_pte_make_annot(PKVM_OWNER_HOST),
+			      false);
+		pgtable_tlb_flush(ptl.pt, base);
+	}
+	pgtable_store(table, idx, arch_pte_make_table(next), true);
+	if (arch_pte_is_valid(old)) {
+		uint64_t pa = arch_pte_leaf_pa(old, level);
+		for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++)
+			pgtable_store(next, i,
+				      arch_pte_leaf_relevel(old, level,
+							    level + 1,
+							    pa + i * sub),
+				      false);
+	} else if (old) {
+		for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++)
+			pgtable_store(next, i, old, false);
+	}
+	return next;
+}
+
+void pgtable_set(struct pgtable_locked ptl, uint64_t addr, int level,
+		 uint64_t pte, struct pgtable_memcache *mc)
+{
+	uint64_t table = ptl.pt->root;
+	uint64_t old;
+
+	for (int l = ARCH_PT_FIRST_LEVEL; l < level; l++) {
+		uint64_t cur = *pgtable_slot(table, addr, l);
+
+		if (arch_pte_is_table(cur, l))
+			table = arch_pte_table_pa(cur);
+		else
+			table = pgtable_split(
+				ptl, table, addr & ~(arch_pt_level_size(l) - 1),
+				l, cur, mc);
+	}
+	old = *pgtable_slot(table, addr, level);
+	/* Only state bits may change under a live mapping (no BBM needed). */
+	CHECK(!arch_pte_is_valid(old) || !arch_pte_is_valid(pte) ||
+	      arch_pte_set_state(old, 0) == arch_pte_set_state(pte, 0));
+	pgtable_store(table, arch_pt_index(addr, level), pte, false);
+	if (arch_pte_is_valid(old) && !arch_pte_is_valid(pte))
+		pgtable_tlb_flush(ptl.pt, addr);
+}

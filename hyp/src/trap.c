@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host traps (format/HYPERCALLS.md "Host hypercalls" and "Host traps"):
+ * every one records TRAP_ENTRY first (before any lock) and TRAP_EXIT last,
+ * so everything it does lies between them on this CPU.
+ */
+#include <hyp/arch.h>
+#include <hyp/htrace.h>
+#include <hyp/hyp.h>
+#include <hyp/mem_protect.h>
+#include <hyp/tracing.h>
+#include <hyp/trap.h>
+
+/* Per CPU, each written only by its own CPU. */
+struct trap_stats trap_stats[8];
+
+#define TRAP_PSCI_SYSTEM_OFF 0x84000008ull
+
+static void trap_record_entry(const struct trap_ctx *ctx)
+{
+	uint64_t w[8] = {
+		ctx->esr,     ctx->elr,	    ctx->far,	  ctx->hpfar,
+		ctx->regs[0], ctx->regs[1], ctx->regs[2], ctx->regs[3]
+	};
+
+	htrace_emit(PKVM_EV_TRAP_ENTRY,
+		    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w, 4);
+}
+
+static void trap_record_exit(const struct trap_ctx *ctx, uint64_t inj_esr,
+			     uint64_t inj_far)
+{
+	uint64_t w[8] = { ctx->regs[0], ctx->regs[1], ctx->regs[2],
+			  ctx->regs[3], inj_esr,      inj_far,
+			  ctx->elr,	ctx->spsr };
+
+	htrace_emit(PKVM_EV_TRAP_EXIT,
+		    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w, 4);
+}
+
+/* Run hypercall `id`; false if the id is unknown. */
+static bool trap_hcall(struct trap_ctx *ctx, uint64_t id)
+{
+	uint64_t *r = ctx->regs;
+
+	switch (id) {
+	case PKVM_HC_SHARE_HYP:
+		r[1] = (uint64_t)mem_share_hyp(r[1]);
+		return true;
+	case PKVM_HC_UNSHARE_HYP:
+		r[1] = (uint64_t)mem_unshare_hyp(r[1]);
+		return true;
+	case PKVM_HC_HOST_DONATE_HYP:
+		r[1] = (uint64_t)mem_host_donate_hyp(r[1], r[2]);
+		return true;
+	case PKVM_HC_HYP_DONATE_HOST:
+		r[1] = (uint64_t)mem_hyp_donate_host(r[1], r[2]);
+		return true;
+	case PKVM_HC_TRACE_LOAD:
+		r[1] = (uint64_t)tracing_load(r[1]);
+		return true;
+	case PKVM_HC_TEST_PANIC:
+		hyp_panic(PKVM_PANIC_TEST, ctx->elr, "test_panic hypercall");
+	default:
+		return false;
+	}
+}
+
+static void trap_hvc(struct trap_ctx *ctx)
+{
+	uint64_t x0 = ctx->regs[0];
+	bool known = (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE &&
+		     trap_hcall(ctx, x0 & PKVM_HC_ID_MASK);
+
+	ctx->regs[0] = known ? PKVM_SMCCC_SUCCESS : PKVM_SMCCC_NOT_SUPPORTED;
+}
+
+/* Print the benchmark line: hypercalls, records, counter ticks in them. */
+static void trap_print_stats(void)
+{
+	uint64_t hcalls = 0, ticks = 0, records = 0;
+
+	for (unsigned i = 0; i < hyp_cfg.cpu_count; i++) {
+		hcalls += trap_stats[i].hcalls;
+		ticks += trap_stats[i].ticks_in_hcalls;
+		records += producer_produced(&hyp_producer, i);
+	}
+	hyp_puts("hyp: hcalls=");
+	hyp_put_dec(hcalls);
+	hyp_puts(" records=");
+	hyp_put_dec(records);
+	hyp_puts(" cntvct_in_hcalls=");
+	hyp_put_dec(ticks);
+	hyp_puts("\n");
+}
+
+static void trap_smc(struct trap_ctx *ctx)
+{
+	/* A trapped SMC returns to itself: skip it. */
+	ctx->elr += 4;
+	if (ctx->regs[0] != TRAP_PSCI_SYSTEM_OFF) {
+		ctx->regs[0] = PKVM_SMCCC_NOT_SUPPORTED;
+		return;
+	}
+	/* Every CPU's records must be in its ring before STOPPED. */
+	tracing_flush_others();
+	htrace_mark(PKVM_MARK_SYSTEM_OFF, 0);
+	tracing_stop(PKVM_RING_STATE_STOPPED, 0, 0);
+	trap_print_stats();
+	hyp_puts("hyp: system off\n");
+	arch_system_off();
+}
+
+/*
+ * Inject the abort into the host as pKVM does: the EL1 fault registers get
+ * the EL2 ones, and the host resumes at its "current EL with SP_ELx"
+ * synchronous vector (VBAR_EL1 + 0x200) in EL1h with DAIF masked.
+ */
+static void trap_inject_abort(struct trap_ctx *ctx)
+{
+	uint64_t vbar = arch_read_vbar_el1();
+
+	htrace_nondet(PKVM_NONDET_HOST_SYSREG, vbar, PKVM_NONDET_REG_VBAR_EL1,
+		      0);
+	arch_sysreg_write(PKVM_SYSREG_ESR_EL1, ctx->esr);
+	htrace_sysreg(PKVM_SYSREG_ESR_EL1, ctx->esr);
+	arch_sysreg_write(PKVM_SYSREG_FAR_EL1, ctx->far);
+	htrace_sysreg(PKVM_SYSREG_FAR_EL1, ctx->far);
+	arch_sysreg_write(PKVM_SYSREG_ELR_EL1, ctx->elr);
+	htrace_sysreg(PKVM_SYSREG_ELR_EL1, ctx->elr);
+	arch_sysreg_write(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
+	htrace_sysreg(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
+	ctx->elr = vbar + 0x200;
+	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
+}
+
+/* Returns true if an abort was injected. */
+static bool trap_abort(struct trap_ctx *ctx)
+{
+	uint64_t ipa = (((ctx->hpfar >> 4) & ((1ull << 36) - 1)) << 12) |
+		       (ctx->far & 0xFFF);
+
+	if (mem_host_fault(ipa))
+		return false;
+	trap_inject_abort(ctx);
+	return true;
+}
+
+void trap_host_sync(struct trap_ctx *ctx)
+{
+	unsigned ec = (unsigned)(ctx->esr >> 26) & 0x3F;
+	uint64_t esr = ctx->esr, far = ctx->far;
+	bool injected = false;
+	uint64_t t0 = arch_counter();
+
+	tracing_cpu_enter();
+	trap_record_entry(ctx);
+	switch (ec) {
+	case TRAP_EC_HVC64:
+		trap_hvc(ctx);
+		break;
+	case TRAP_EC_SMC64:
+		trap_smc(ctx);
+		break;
+	case TRAP_EC_IABT_LOW:
+	case TRAP_EC_DABT_LOW:
+		injected = trap_abort(ctx);
+		break;
+	default:
+		/* Nothing else is trapped; leave the host as it was. */
+		break;
+	}
+	trap_record_exit(ctx, injected ? esr : 0, injected ? far : 0);
+	if (ec == TRAP_EC_HVC64) {
+		/* Whole hypercall, records included (tools/bench-hyp). */
+		struct trap_stats *st = &trap_stats[arch_cpu_index()];
+		st->hcalls++;
+		st->ticks_in_hcalls += arch_counter() - t0;
+	}
+	tracing_cpu_leave();
+}
+
+void trap_host_async(struct trap_ctx *ctx)
+{
+	tracing_cpu_enter();
+	trap_record_entry(ctx);
+	trap_record_exit(ctx, 0, 0);
+	tracing_cpu_leave();
+}

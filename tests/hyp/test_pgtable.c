@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The page-table walker through the core: lazy block and page mappings,
+ * block splitting with break-before-make, owner annotations, and -ENOMEM
+ * leaving the tables exactly as they were.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <arch/pte.h>
+#include <hyp/pool.h>
+
+#include "helpers.h"
+
+#define TH_BLOCK (2ull << 20)
+
+/* Boot annotates the whole hyp range owner=hyp with level-2 descriptors. */
+Test(pgtable, boot_annotates_hyp_range)
+{
+	th_boot(1, 0);
+	for (uint64_t a = PKVM_HYP_BASE; a < PKVM_HYP_LIMIT; a += TH_BLOCK) {
+		struct pgtable_walk w = th_host_walk(a);
+		cr_assert_eq(w.level, 2);
+		cr_assert(!arch_pte_is_valid(w.pte));
+		cr_assert_eq(arch_pte_owner(w.pte), PKVM_OWNER_HYP);
+		cr_assert(arch_pte_is_valid(th_hyp_walk(a).pte));
+	}
+	cr_assert_eq(th_host_state(PKVM_HYP_BASE >> 12), MEM_NOPAGE);
+	cr_assert_eq(th_host_state(PKVM_HYP_LIMIT >> 12), MEM_OWNED);
+}
+
+/* A fault in an untouched 2 MiB of host RAM maps the whole block. */
+Test(pgtable, fault_maps_block)
+{
+	th_boot(1, 0);
+	uint64_t ipa = 0x48612345;
+	cr_assert(!fake_abort(ipa));
+	struct pgtable_walk w = th_host_walk(ipa);
+	cr_assert_eq(w.level, 2);
+	cr_assert(arch_pte_is_leaf(w.pte, 2));
+	cr_assert_eq(arch_pte_leaf_pa(w.pte, 2), 0x48600000);
+	cr_assert_eq(arch_pte_state(w.pte), PKVM_PAGE_OWNED);
+}
+
+/* Next to a finer mapping, a fault maps one page only. */
+Test(pgtable, fault_maps_page_beside_share)
+{
+	th_boot(1, 0);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, 0x48400, 0), 0);
+	cr_assert(!fake_abort(0x48401008));
+	struct pgtable_walk w = th_host_walk(0x48401008);
+	cr_assert_eq(w.level, 3);
+	cr_assert_eq(arch_pte_leaf_pa(w.pte, 3), 0x48401000);
+	cr_assert(!arch_pte_is_valid(th_host_walk(0x48402000).pte));
+}
+
+/* MMIO faults map one device page; hyp-owned pages inject an abort. */
+Test(pgtable, fault_mmio_and_refused)
+{
+	th_boot(1, 0);
+	cr_assert(!fake_abort(0x09000010));
+	struct pgtable_walk w = th_host_walk(0x09000000);
+	cr_assert_eq(w.level, 3);
+	cr_assert(arch_pte_is_device(true, w.pte));
+	cr_assert(fake_abort(PKVM_HYP_BASE + 0x10));
+	cr_assert_eq(fake_stats.sysreg[PKVM_SYSREG_ELR_EL1],
+		     PKVM_WORKLOAD_BASE + 0x100);
+	cr_assert(fake_abort(0x100000000ull), "beyond the IPA space");
+}
+
+/* Sharing a page inside a mapped block splits it: every page keeps its map. */
+Test(pgtable, split_block_keeps_mappings)
+{
+	th_boot(1, 0);
+	cr_assert(!fake_abort(0x48600000));
+	cr_assert_eq(th_host_walk(0x48600000).level, 2);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, 0x48601, 0), 0);
+	for (uint64_t a = 0x48600000; a < 0x48800000; a += 0x1000) {
+		struct pgtable_walk w = th_host_walk(a);
+		cr_assert_eq(w.level, 3);
+		cr_assert(arch_pte_is_leaf(w.pte, 3));
+		cr_assert_eq(arch_pte_leaf_pa(w.pte, 3), a);
+		cr_assert_eq(arch_pte_state(w.pte),
+			     a == 0x48601000 ? PKVM_PAGE_SHARED_OWNED
+					     : PKVM_PAGE_OWNED);
+	}
+}
+
+/* The split is break-before-make: invalid, DSB, TLBI, DSB, then table. */
+Test(pgtable, split_is_break_before_make)
+{
+	static struct pkvm_record r[8192];
+
+	th_boot(1, 0);
+	th_trace_on(8192);
+	cr_assert(!fake_abort(0x48600000));
+	uint64_t slot = th_host_walk(0x48600000).pte_pa;
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, 0x48601, 0), 0);
+	size_t n = th_ring_records(0, r, 8192), i;
+	for (i = 0; i < n; i++)
+		if (r[i].kind == PKVM_EV_PTE_WRITE && r[i].a == slot &&
+		    r[i].b == 0)
+			break;
+	cr_assert_lt(i + 4, n, "no break of the block found");
+	cr_assert_eq(r[i + 1].kind, PKVM_EV_BARRIER);
+	cr_assert_eq(r[i + 2].kind, PKVM_EV_TLBI);
+	cr_assert_eq(r[i + 2].a, PKVM_TLBI_IPAS2E1IS);
+	cr_assert_eq(r[i + 2].b, 0x48600);
+	size_t j = i + 3;
+	while (j < n && r[j].kind != PKVM_EV_PTE_WRITE)
+		j++;
+	cr_assert_lt(j, n);
+	cr_assert_eq(r[j].a, slot, "the table goes in the broken slot");
+	cr_assert(r[j].flags & PKVM_REC_F_PTE_RELEASE);
+	cr_assert(arch_pte_is_table(r[j].b, 2));
+}
+
+/* Donation annotates the host descriptor and maps the page for the hyp. */
+Test(pgtable, donate_annotates)
+{
+	th_boot(1, 0);
+	cr_assert_eq(th_call(PKVM_HC_HOST_DONATE_HYP, 0x48800, 1), 0);
+	struct pgtable_walk w = th_host_walk(0x48800000);
+	cr_assert_eq(w.level, 3);
+	cr_assert(!arch_pte_is_valid(w.pte));
+	cr_assert_eq(arch_pte_owner(w.pte), PKVM_OWNER_HYP);
+	w = th_hyp_walk(0x48800000);
+	cr_assert(arch_pte_is_leaf(w.pte, 3));
+	cr_assert_eq(arch_pte_state(w.pte), PKVM_PAGE_OWNED);
+	cr_assert_eq(th_call(PKVM_HC_HYP_DONATE_HOST, 0x48800, 1), 0);
+	cr_assert_eq(th_host_walk(0x48800000).pte, 0);
+	cr_assert_eq(th_hyp_walk(0x48800000).pte, 0);
+}
+
+/* Snapshot of the pool (every table lives there). */
+static void th_snapshot(uint8_t *buf, size_t pages)
+{
+	memcpy(buf, fake_mem(0x40400000), pages * HYP_PAGE_SIZE);
+}
+
+/* Out of pool pages: -ENOMEM and not one descriptor changed. */
+Test(pgtable, enomem_no_change)
+{
+	/* Boot needs 4 tables; leave one spare for the host side only. */
+	static uint8_t before[16 * 4096], after[16 * 4096];
+
+	for (unsigned spare = 0; spare < 2; spare++) {
+		th_boot(1, 4 + spare);
+		cr_assert_eq(pool_pages_left(), spare);
+		th_snapshot(before, 7);
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, 0x48a00, 0),
+			     -PKVM_ENOMEM);
+		th_snapshot(after, 7);
+		cr_assert_eq(
+			memcmp(before, after, sizeof(before[0]) * 7 * 4096), 0,
+			"tables changed on -ENOMEM (spare %u)", spare);
+		cr_assert_eq(th_host_state(0x48a00), MEM_OWNED);
+		cr_assert_eq(th_hyp_state(0x48a00), MEM_NOPAGE);
+	}
+}
+
+/* With the pool empty, a host fault changes nothing (it will fault again). */
+Test(pgtable, enomem_fault_no_change)
+{
+	th_boot(1, 4);
+	cr_assert(!fake_abort(0x0a000000), "MMIO needs tables: not injected");
+	cr_assert(!arch_pte_is_valid(th_host_walk(0x0a000000).pte));
+}

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TRACE_LOAD validation (format/HYPERCALLS.md trace_load, checks in order)
+ * and the producer: early buffer copy, LOST records, sequence numbers,
+ * no write outside the shared pages.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static int64_t th_load(void)
+{
+	return th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0);
+}
+
+/* A refused load leaves tracing off: the control block is not written. */
+static void th_assert_not_loaded(void)
+{
+	cr_assert_eq(th_ctrl()->state, PKVM_RING_STATE_SETUP);
+	cr_assert_eq(th_ctrl()->cpu[0].head, 0);
+}
+
+/* Each bad descriptor field gives -EINVAL, and nothing is loaded. */
+Test(trace_load, bad_fields)
+{
+	th_boot(2, 0);
+	th_trace_prepare(PKVM_RING_DROP, 512, true);
+	struct pkvm_ring_ctrl *c = th_ctrl();
+	struct pkvm_ring_ctrl good = *c;
+
+	c->magic++;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "magic");
+	*c = good;
+	c->version = 2;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "version");
+	*c = good;
+	c->cpu_count = 1;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "cpu_count");
+	*c = good;
+	c->mode = 2;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "mode");
+	*c = good;
+	c->cpu[1].base_pa += 8;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "unaligned ring");
+	*c = good;
+	c->cpu[1].nr_records = 384;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "not a power of two");
+	*c = good;
+	c->cpu[1].nr_records = 64;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "too small");
+	*c = good;
+	c->cpu[1].nr_records = 1ull << 21;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "too large");
+	*c = good;
+	c->cpu[1].base_pa = 0x9000000;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "ring not in RAM");
+	*c = good;
+	c->cpu[1].base_pa = (PKVM_RAM_BASE + PKVM_RAM_SIZE) - 0x1000;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "ring runs off RAM");
+	*c = good;
+	c->cpu[1].base_pa = TH_RING_PA(0) + 0x1000;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "rings overlap");
+	*c = good;
+	c->cpu[1].base_pa = TH_CTRL_PA;
+	cr_assert_eq(th_load(), -PKVM_EINVAL, "ring overlaps control page");
+	*c = good;
+	th_assert_not_loaded();
+	cr_assert_eq(th_load(), 0);
+	cr_assert_eq(th_ctrl()->state, PKVM_RING_STATE_RUNNING);
+}
+
+/* The control page must be shared; hyp-owned or MMIO pages are refused. */
+Test(trace_load, control_page_checks)
+{
+	th_boot(1, 0);
+	th_trace_prepare(PKVM_RING_DROP, 512, false);
+	cr_assert_eq(th_load(), -PKVM_EPERM, "control page not shared");
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_HYPMEM_PFN, 0), -PKVM_EPERM,
+		     "hyp-owned page");
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_MMIO_PFN, 0), -PKVM_EINVAL,
+		     "MMIO");
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_CTRL_PA >> 12, 0), 0);
+	cr_assert_eq(th_load(), -PKVM_EPERM, "rings not shared");
+	/* All but the last ring page shared: still refused. */
+	for (uint64_t p = 0; p < 3; p++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP,
+				     (TH_RING_PA(0) >> 12) + p, 0),
+			     0);
+	cr_assert_eq(th_load(), -PKVM_EPERM, "last ring page not shared");
+	th_assert_not_loaded();
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, (TH_RING_PA(0) >> 12) + 3, 0),
+		     0);
+	cr_assert_eq(th_load(), 0);
+}
+
+/* Loaded once: a second load is -EBUSY and the pages stay pinned. */
+Test(trace_load, busy_and_pinned)
+{
+	th_boot(1, 0);
+	th_trace_on(512);
+	cr_assert_eq(th_load(), -PKVM_EBUSY);
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, TH_CTRL_PA >> 12, 0),
+		     -PKVM_EBUSY);
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, (TH_RING_PA(0) >> 12) + 3, 0),
+		     -PKVM_EBUSY);
+	cr_assert_eq(th_hyp_state(TH_CTRL_PA >> 12), MEM_SHARED_BORROWED);
+}
+
+/* Every host-written field is read once, as a NONDET host_read record. */
+Test(trace_load, fields_read_once_recorded)
+{
+	static struct pkvm_record r[4096];
+
+	th_boot(1, 0);
+	th_trace_on(4096);
+	size_t n = th_ring_records(0, r, 4096);
+	size_t reads = 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (r[i].kind == PKVM_EV_NONDET &&
+		    r[i].a == PKVM_NONDET_HOST_READ &&
+		    !(r[i].flags & PKVM_REC_F_CONT)) {
+			cr_assert_eq(r[i + 1].flags, PKVM_REC_F_CONT | 1);
+			reads++;
+		}
+	/* magic, version, cpu_count, mode, base_pa, nr_records. */
+	cr_assert_eq(reads, 6);
+	cr_assert_eq(th_count(r, n, PKVM_EV_MARK, PKVM_MARK_TRACE_ON), 1);
+}
+
+/* Tracing writes only the control block and the rings, nothing around. */
+Test(trace_load, no_write_outside_shared_pages)
+{
+	th_boot(1, 0);
+	uint8_t *before = fake_mem(TH_CTRL_PA - 0x1000);
+	uint8_t *after = fake_mem(TH_RING_PA(0) + 512 * 32);
+	memset(before, 0xA5, 0x1000);
+	memset(after, 0x5A, 0x1000);
+	uint8_t *ctrl_tail =
+		fake_mem(TH_CTRL_PA + sizeof(struct pkvm_ring_ctrl));
+	memset(ctrl_tail, 0x77, 0x1000 - sizeof(struct pkvm_ring_ctrl));
+	th_trace_on(512);
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	for (size_t i = 0; i < 0x1000; i++) {
+		cr_assert_eq(before[i], 0xA5);
+		cr_assert_eq(after[i], 0x5A);
+	}
+	for (size_t i = 0; i < 0x1000 - sizeof(struct pkvm_ring_ctrl); i++)
+		cr_assert_eq(ctrl_tail[i], 0x77);
+}
+
+/* Early records are copied first, then MARK early_copied; seqs run on. */
+Test(producer, early_copy_then_ring)
+{
+	static struct pkvm_record r[4096];
+
+	th_boot(1, 0);
+	uint64_t early = producer_produced(&hyp_producer, 0);
+	th_trace_on(4096);
+	size_t n = th_ring_records(0, r, 4096);
+	cr_assert_eq(r[0].kind, PKVM_EV_BOOT);
+	cr_assert_eq(r[0].flags, 6);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(r[i].seq, i, "record %zu", i);
+	cr_assert_eq(th_count(r, n, PKVM_EV_LOST, ~0ull), 0);
+	cr_assert_eq(th_count(r, n, PKVM_EV_MARK, PKVM_MARK_EARLY_COPIED), 1);
+	cr_assert_gt(early, 50);
+	cr_assert_eq(th_ctrl()->cpu[0].written,
+		     producer_produced(&hyp_producer, 0));
+}
+
+/* An overflowing early buffer is reported by one LOST record at the copy. */
+Test(producer, early_overflow_lost)
+{
+	static struct pkvm_record r[4096];
+
+	th_boot(2, 0);
+	uint64_t cap = hyp_producer.cpu[1].early_cap;
+	fake_set_cpu(1);
+	for (uint64_t i = 0; i < cap / 8; i++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	fake_set_cpu(0);
+	/* CPU 1 idles in the host: its buffer is copied for it at load. */
+	th_trace_on(4096);
+	size_t n = th_ring_records(1, r, 4096);
+	cr_assert_eq(n, cap + 2);
+	cr_assert_eq(r[0].kind, PKVM_EV_MARK);
+	cr_assert_eq(r[0].a, PKVM_MARK_CPU_UP);
+	cr_assert_eq(r[cap].kind, PKVM_EV_LOST);
+	cr_assert_eq(r[cap].b, cap, "first lost seq");
+	cr_assert_eq(r[cap].seq, cap + r[cap].a);
+	cr_assert_eq(r[cap + 1].kind, PKVM_EV_MARK);
+	cr_assert_eq(r[cap + 1].a, PKVM_MARK_EARLY_COPIED);
+	cr_assert_eq(r[cap + 1].b, cap);
+}
+
+/* A CPU that made no call since loading gets its early records anyway. */
+Test(producer, idle_cpu_flushed_at_load)
+{
+	static struct pkvm_record r[1024];
+
+	th_boot(3, 0);
+	th_trace_on(1024);
+	for (unsigned c = 1; c < 3; c++) {
+		size_t n = th_ring_records(c, r, 1024);
+		cr_assert_gt(n, 2, "cpu %u", c);
+		cr_assert_eq(r[0].kind, PKVM_EV_MARK);
+		cr_assert_eq(r[0].a, PKVM_MARK_CPU_UP);
+		cr_assert_eq(th_count(r, n, PKVM_EV_MARK, PKVM_MARK_HOST_ENTER),
+			     1);
+		cr_assert_eq(r[n - 1].a, PKVM_MARK_EARLY_COPIED);
+	}
+}
+
+/* DROP mode: a full ring drops, counts, and writes LOST once room is back. */
+Test(producer, drop_mode_lost_record)
+{
+	static struct pkvm_record r[512];
+
+	th_boot(1, 0);
+	th_trace_on(512);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	struct pkvm_ring_cpu *rc = &th_ctrl()->cpu[0];
+	cr_assert_eq(rc->head, 512);
+	cr_assert_gt(rc->dropped, 0);
+	uint64_t last_seq =
+		((struct pkvm_record *)fake_mem(rc->base_pa))[511].seq;
+	rc->tail = 512; /* consume everything */
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + 100, 0), 0);
+	struct pkvm_record *ring = fake_mem(rc->base_pa);
+	cr_assert_eq(ring[0].kind, PKVM_EV_LOST);
+	cr_assert_eq(ring[0].b, last_seq + 1);
+	cr_assert_eq(ring[0].seq, last_seq + 1 + ring[0].a);
+	cr_assert_eq(ring[0].a, rc->dropped);
+	cr_assert_eq(rc->written, producer_produced(&hyp_producer, 0));
+	(void)r;
+}
+
+/* Every trap is bracketed by TRAP_ENTRY and TRAP_EXIT with the registers. */
+Test(producer, trap_records)
+{
+	static struct pkvm_record r[4096];
+
+	th_boot(1, 0);
+	th_trace_on(4096);
+	size_t n0 = th_ring_records(0, r, 4096);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN, 0), 0);
+	size_t n = th_ring_records(0, r, 4096);
+	cr_assert_eq(r[n0].kind, PKVM_EV_TRAP_ENTRY);
+	cr_assert_eq(r[n0].flags, 3);
+	cr_assert_eq(r[n0 + 2].a, PKVM_HC_BASE | PKVM_HC_SHARE_HYP, "x0");
+	cr_assert_eq(r[n0 + 2].b, TH_RAM_PFN, "x1");
+	cr_assert_eq(r[n - 4].kind, PKVM_EV_TRAP_EXIT);
+	cr_assert_eq(r[n - 4].a, 0, "x0 out");
+	cr_assert_eq(r[n - 4].b, 0, "x1 out");
+	cr_assert_eq(r[n - 1].b, 0x3C5, "spsr");
+	for (unsigned l = PKVM_LOCK_HOST_S2; l <= PKVM_LOCK_HYP_S1; l++) {
+		cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_LOCK_ACQUIRE, l),
+			     1);
+		cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_LOCK_RELEASE, l),
+			     1);
+	}
+}
+
+/* A consumer thread for WAIT mode: copies CPU 0's records out as they come. */
+static struct pkvm_record th_sink[1 << 16];
+static size_t th_sunk;
+static int th_stop;
+
+static void *th_consume(void *arg)
+{
+	struct pkvm_ring_cpu *rc = &th_ctrl()->cpu[0];
+	const struct pkvm_record *ring = fake_mem(rc->base_pa);
+
+	(void)arg;
+	for (;;) {
+		int stop = __atomic_load_n(&th_stop, __ATOMIC_ACQUIRE);
+		uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
+		for (uint64_t t = rc->tail; t < head; t++)
+			if (th_sunk < sizeof(th_sink) / sizeof(th_sink[0]))
+				th_sink[th_sunk++] = ring[t & 127];
+		__atomic_store_n(&rc->tail, head, __ATOMIC_RELEASE);
+		if (stop)
+			return NULL;
+	}
+}
+
+/* WAIT mode: a ring far smaller than the output loses nothing. */
+Test(producer, wait_mode_lossless)
+{
+	pthread_t t;
+
+	th_boot(1, 0);
+	th_trace_prepare(PKVM_RING_WAIT, 128, true);
+	pthread_create(&t, NULL, th_consume, NULL);
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	__atomic_store_n(&th_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	cr_assert_eq(th_sunk, producer_produced(&hyp_producer, 0));
+	for (size_t i = 0; i < th_sunk; i++)
+		cr_assert_eq(th_sink[i].seq, i, "record %zu", i);
+	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
+	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
+	cr_assert_gt(th_ctrl()->cpu[0].wait_ticks, 0);
+}
