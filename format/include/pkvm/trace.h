@@ -159,6 +159,18 @@ trace_reader_summary(const struct trace_reader *r, unsigned cpu);
 
 void trace_reader_close(struct trace_reader *r);
 
+/**
+ * Data frames decompressed so far (tests use it to show that a seek skips
+ * the frames before the window).
+ */
+uint64_t trace_reader_frames_decoded(const struct trace_reader *r);
+
+/**
+ * Extended (64-bit, never wrapping) sequence number of the last record of
+ * `cpu` read so far, or 0.
+ */
+uint64_t trace_reader_last_seq(const struct trace_reader *r, unsigned cpu);
+
 /* ---- names ----------------------------------------------------------- */
 
 /** Printable name of a kind ("pte_write"), or NULL if unknown. */

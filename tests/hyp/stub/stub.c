@@ -11,9 +11,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/record.h>
 
-#define _Static_assert(cond, msg) struct stub_ring_layout_unchecked
 #include <pkvm/ring.h>
-#undef _Static_assert
 
 uint8_t stub_stacks[8][8192] __attribute__((aligned(16)));
 volatile uint64_t stub_abort_esr, stub_abort_far, stub_aborts;

@@ -26,17 +26,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/record.h>
 
-/*
- * WORKAROUND (shared-file bug, reported): ring.h asserts that struct
- * pkvm_ring_ctrl is 64 + 64 * 8 bytes, but its header fields add up to 72
- * bytes, so the assertion fails in every build. Until ring.h is fixed the
- * assertion is neutralised here; the layout itself is taken from the struct.
- */
-#ifndef PKVM_RING_H
-#define _Static_assert(cond, msg) struct producer_ring_layout_unchecked
 #include <pkvm/ring.h>
-#undef _Static_assert
-#endif
 
 /** Counter ticks for `ts` (CNTVCT_EL0 on the real machine); hyp-provided. */
 uint64_t producer_now(void);

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trace reader (FORMAT.md "Reading"). Laid out like the format: an input
+ * layer that hands out bytes of the file, the file header, the frame loop
+ * (zstd frames of pages, skippable frames for the summary and seek table),
+ * the page checks, and the record checks behind the two cursors.
+ *
+ * Decoded frames live in a small pool. The per-CPU cursor queues references
+ * to pages of other CPUs instead of copying them, and a frame goes back to
+ * the pool once every page in it has been read. The pool is capped: a file
+ * whose CPUs are too far apart to read in bounded memory gives SKEW.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include <pkvm/trace.h>
+
+#include "internal.h"
+#include "reader.h"
+
+/** See trace.h. */
+const struct trace_info *trace_reader_info(const struct trace_reader *r)
+{
+	return r ? &r->info : NULL;
+}
+
+/* ---- input layer ----------------------------------------------------- */
+
+/*
+ * Make at least `n` unread bytes available in r->in (fewer only at end of
+ * file). Returns how many are available, or -1 on an I/O error, which is
+ * recorded unless `quiet` (the prefetcher leaves errors to the next
+ * synchronous read, so they are reported in file order).
+ */
+ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet)
+{
+	if (r->in_len - r->in_pos >= n || r->in_eof)
+		return (ssize_t)(r->in_len - r->in_pos);
+	if (r->in_pos > 0) {
+		memmove(r->in, r->in + r->in_pos, r->in_len - r->in_pos);
+		r->in_off += r->in_pos;
+		r->in_len -= r->in_pos;
+		r->in_pos = 0;
+	}
+	if (n > r->in_cap) {
+		size_t cap = n < 2 * r->in_cap ? 2 * r->in_cap : n;
+		uint8_t *p = realloc(r->in, cap);
+
+		if (!p)
+			return quiet ? -1
+				     : FAIL(r, TRACE_E_NOMEM, r->in_off,
+					    "no memory for a %zu-byte input "
+					    "buffer",
+					    cap);
+		r->in = p;
+		r->in_cap = cap;
+	}
+	while (r->in_len < n && !r->in_eof) {
+		ssize_t got =
+			read(r->fd, r->in + r->in_len, r->in_cap - r->in_len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return quiet ? -1
+				     : FAIL(r, TRACE_E_IO,
+					    r->in_off + r->in_len,
+					    "read failed: %s", strerror(errno));
+		if (got == 0)
+			r->in_eof = true;
+		r->in_len += (size_t)got;
+	}
+	return (ssize_t)(r->in_len - r->in_pos);
+}
+
+static ssize_t in_need(struct trace_reader *r, size_t n)
+{
+	return reader_in_fill(r, n, false);
+}
+
+static uint64_t in_offset(const struct trace_reader *r)
+{
+	return r->in_off + r->in_pos;
+}
+
+/* Skip `n` bytes. Returns 0, 1 if the file ends first, -1 on error. */
+static int in_skip(struct trace_reader *r, uint64_t n)
+{
+	while (n > 0) {
+		size_t chunk = n < r->in_cap ? (size_t)n : r->in_cap;
+		ssize_t avail = in_need(r, chunk);
+
+		if (avail < 0)
+			return -1;
+		if (avail == 0)
+			return 1;
+		if ((uint64_t)avail > n)
+			avail = (ssize_t)n;
+		r->in_pos += (size_t)avail;
+		n -= (uint64_t)avail;
+	}
+	return 0;
+}
+
+/** Forget buffered input and continue reading at `offset`. */
+int reader_in_seek(struct trace_reader *r, uint64_t offset)
+{
+	if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0)
+		return FAIL(r, TRACE_E_IO, offset, "seek failed: %s",
+			    strerror(errno));
+	r->in_off = offset;
+	r->in_pos = 0;
+	r->in_len = 0;
+	r->in_eof = false;
+	return 0;
+}
+
+/* ---- file header ----------------------------------------------------- */
+
+static int header_check_events(struct trace_reader *r, const uint8_t *p,
+			       uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++, p += TRACE_EVENT_ENTRY) {
+		unsigned kind = p[0];
+
+		/* A known kind must keep its shape, or records misparse. */
+		if (kind >= 1 && kind <= PKVM_EV_MAX_KNOWN &&
+		    p[1] != pkvm_event_ncont(kind))
+			return FAIL(r, TRACE_E_BAD_HEADER, 8 + 48,
+				    "event table gives kind %u %u continuation "
+				    "records, this reader knows it with %u",
+				    kind, p[1], pkvm_event_ncont(kind));
+	}
+	return 0;
+}
+
+static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
+{
+	struct trace_info *info = &r->info;
+	uint32_t events, idlen;
+
+	info->version_major = trace_le16(p + 8);
+	info->version_minor = trace_le16(p + 10);
+	info->cpu_count = trace_le32(p + 12);
+	info->counter_freq = trace_le64(p + 16);
+	info->abi_version = trace_le32(p + 24);
+	events = trace_le32(p + 36);
+	idlen = trace_le32(p + 40);
+	if (info->cpu_count == 0 || info->cpu_count > TRACE_MAX_CPUS)
+		return FAIL(r, TRACE_E_BAD_HEADER, 20,
+			    "header gives %u CPUs (1..%u allowed)",
+			    info->cpu_count, TRACE_MAX_CPUS);
+	if (trace_le32(p + 28) != TRACE_PAGE_SIZE)
+		return FAIL(r, TRACE_E_BAD_HEADER, 36,
+			    "header gives page size %u (only %u supported)",
+			    trace_le32(p + 28), TRACE_PAGE_SIZE);
+	if (events > 255 || idlen >= sizeof(info->identity) ||
+	    TRACE_HEADER_FIXED + (uint64_t)events * TRACE_EVENT_ENTRY + idlen >
+		    len)
+		return FAIL(r, TRACE_E_BAD_HEADER, 44,
+			    "header tables (%u events, %u identity bytes) do "
+			    "not fit its %u bytes",
+			    events, idlen, len);
+	memcpy(info->identity,
+	       p + TRACE_HEADER_FIXED + events * TRACE_EVENT_ENTRY, idlen);
+	info->identity[idlen] = '\0';
+	return header_check_events(r, p + TRACE_HEADER_FIXED, events);
+}
+
+/* Bytes of the header payload this reader accepts at most. */
+#define HEADER_MAX (TRACE_HEADER_FIXED + 255 * TRACE_EVENT_ENTRY + 4096)
+
+static int header_read(struct trace_reader *r)
+{
+	static const uint8_t want[16] = { 0x50, 0x2A, 0x4D, 0x18, 0,   0,
+					  0,	0,    'P',  'K',  'V', 'M',
+					  'T',	'R',  'A',  'C' };
+	ssize_t avail = in_need(r, 8 + 12);
+	uint32_t len;
+
+	if (avail < 0)
+		return -1;
+	for (ssize_t i = 0; i < avail && i < 16; i++)
+		if (i < 4 || i >= 8)
+			if (r->in[i] != want[i])
+				return FAIL(r, TRACE_E_BAD_MAGIC, (uint64_t)i,
+					    "not a pkvm trace: byte %zd of "
+					    "the file header is 0x%02x",
+					    i, r->in[i]);
+	if (avail < 8 + 12)
+		return FAIL(r, TRACE_E_TRUNCATED, (uint64_t)avail,
+			    "file ends inside the file header");
+	if (trace_le16(r->in + 16) != TRACE_VERSION_MAJOR)
+		return FAIL(r, TRACE_E_BAD_VERSION, 16,
+			    "format version %u.%u is not supported: this "
+			    "reader reads version %u.x",
+			    trace_le16(r->in + 16), trace_le16(r->in + 18),
+			    TRACE_VERSION_MAJOR);
+	len = trace_le32(r->in + 4);
+	if (len < TRACE_HEADER_FIXED || len > HEADER_MAX)
+		return FAIL(r, TRACE_E_BAD_HEADER, 4,
+			    "file header is %u bytes long (%u..%u allowed)",
+			    len, TRACE_HEADER_FIXED, (unsigned)HEADER_MAX);
+	avail = in_need(r, 8 + (size_t)len);
+	if (avail < 0)
+		return -1;
+	if ((size_t)avail < 8 + (size_t)len)
+		return FAIL(r, TRACE_E_TRUNCATED, (uint64_t)avail,
+			    "file ends inside the file header");
+	if (header_parse(r, r->in + 8, len) < 0)
+		return -1;
+	r->header_size = 8 + (uint64_t)len;
+	r->in_pos += 8 + (size_t)len;
+	r->valid_end = r->header_size;
+	return 0;
+}
+
+/* ---- frame pool ------------------------------------------------------ */
+
+/*
+ * A free slot able to hold `dsize` decoded bytes. Growing the pool past
+ * TRACE_SKEW_LIMIT means the caller wants pages too far apart in the file.
+ */
+int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
+		    bool quiet)
+{
+	size_t i;
+	struct rframe *f;
+
+	for (i = 0; i < r->frame_slots && r->frames[i].busy; i++)
+		;
+	if (i == r->frame_slots) {
+		f = realloc(r->frames, (i + 1) * sizeof(*f));
+		if (!f)
+			return quiet ? -1
+				     : FAIL(r, TRACE_E_NOMEM, offset,
+					    "no memory for frame slots");
+		r->frames = f;
+		memset(&f[i], 0, sizeof(*f));
+		r->frame_slots++;
+	}
+	f = &r->frames[i];
+	if (f->cap < dsize) {
+		uint8_t *p;
+
+		if (r->pool_bytes - f->cap + dsize > TRACE_SKEW_LIMIT)
+			return quiet ? -1
+				     : FAIL(r, TRACE_E_SKEW, offset,
+					    "reading one CPU would hold more "
+					    "than %u "
+					    "MiB of other CPUs' pages; read in "
+					    "file "
+					    "order instead",
+					    TRACE_SKEW_LIMIT >> 20);
+		p = realloc(f->data, dsize);
+		if (!p)
+			return quiet ? -1
+				     : FAIL(r, TRACE_E_NOMEM, offset,
+					    "no memory for a decoded frame");
+		r->pool_bytes += dsize - f->cap;
+		f->data = p;
+		f->cap = dsize;
+	}
+	f->busy = true;
+	f->refs = 0;
+	f->size = 0;
+	f->offset = offset;
+	return (int)i;
+}
+
+/** Drop one reference to a frame; the last one frees the slot. */
+void reader_release(struct trace_reader *r, int frame)
+{
+	struct rframe *f = &r->frames[frame];
+
+	if (f->refs > 0)
+		f->refs--;
+	if (f->refs == 0)
+		f->busy = false;
+}
+
+/* ---- pages ----------------------------------------------------------- */
+
+/* Check one page header; pages must follow each other per CPU. */
+static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
+		      unsigned index)
+{
+	uint32_t cpu = trace_le16(p + 4), seq = trace_le32(p + 8);
+	uint32_t used = trace_le32(p + 12);
+	struct rcpu *c;
+
+	if (trace_le32(p) != TRACE_PAGE_MAGIC || trace_le16(p + 6) != 0 ||
+	    trace_le32(p + 28) != 0)
+		return FAIL(r, TRACE_E_BAD_PAGE, offset,
+			    "page %u of the frame at offset %llu has a bad "
+			    "magic or nonzero reserved fields",
+			    index, (unsigned long long)offset);
+	if (cpu >= r->info.cpu_count || used % PKVM_RECORD_SIZE != 0 ||
+	    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+		return FAIL(r, TRACE_E_BAD_PAGE, offset,
+			    "page %u of the frame at offset %llu claims CPU %u "
+			    "and %u bytes of records",
+			    index, (unsigned long long)offset, cpu, used);
+	c = &r->cpus[cpu];
+	if (c->page_started ? seq != c->next_page_seq : (!r->seeked && seq))
+		return FAIL(r, TRACE_E_PAGE_ORDER, offset,
+			    "CPU %u: page #%u comes where page #%u belongs "
+			    "(page %u of the frame at offset %llu)",
+			    cpu, seq, c->page_started ? c->next_page_seq : 0,
+			    index, (unsigned long long)offset);
+	c->page_started = true;
+	c->next_page_seq = seq + 1;
+	return 0;
+}
+
+/** Check every page header of a decoded frame, in order. */
+int reader_pages_check(struct trace_reader *r, int slot)
+{
+	const struct rframe *f = &r->frames[slot];
+
+	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++)
+		if (page_check(r, f->data + (size_t)i * TRACE_PAGE_SIZE,
+			       f->offset, i) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- frame loop ------------------------------------------------------ */
+
+/* The data ends here without the seek table: keep the valid prefix. */
+static int end_truncated(struct trace_reader *r)
+{
+	r->at_end = true;
+	r->truncated = true;
+	return -2;
+}
+
+/* Decoded size of the zstd frame at the input position, or -2/-1. */
+static int64_t frame_dsize(struct trace_reader *r, uint64_t off)
+{
+	ssize_t avail = in_need(r, TRACE_ZSTD_HEADER_MAX);
+	unsigned long long dsize;
+
+	if (avail < 0)
+		return -1;
+	dsize = ZSTD_getFrameContentSize(r->in + r->in_pos, (size_t)avail);
+	if (dsize == ZSTD_CONTENTSIZE_ERROR &&
+	    (size_t)avail < TRACE_ZSTD_HEADER_MAX && r->in_eof)
+		return end_truncated(r);
+	if (dsize == ZSTD_CONTENTSIZE_ERROR)
+		return FAIL(r, TRACE_E_ZSTD, off,
+			    "zstd frame at offset %llu has a malformed header",
+			    (unsigned long long)off);
+	if (dsize == ZSTD_CONTENTSIZE_UNKNOWN || dsize == 0 ||
+	    dsize % TRACE_PAGE_SIZE || dsize > TRACE_MAX_FRAME_BYTES)
+		return FAIL(r, TRACE_E_BAD_PAGE, off,
+			    "zstd frame at offset %llu does not hold 1 to %u "
+			    "whole pages",
+			    (unsigned long long)off,
+			    TRACE_MAX_FRAME_BYTES / TRACE_PAGE_SIZE);
+	return (int64_t)dsize;
+}
+
+/* Compressed size of the frame, reading until it is all buffered. */
+static int64_t frame_csize(struct trace_reader *r, uint64_t off)
+{
+	size_t want = 128u << 10;
+	size_t limit = ZSTD_compressBound(TRACE_MAX_FRAME_BYTES) + 64;
+	size_t idx = (size_t)r->data_index + 1;
+
+	/* The seek table says how much to read, saving retries. */
+	if (r->entries && idx + 1 < r->entry_count &&
+	    r->entries[idx].csize <= limit)
+		want = r->entries[idx].csize;
+	for (;;) {
+		ssize_t avail = in_need(r, want);
+		size_t cs;
+
+		if (avail < 0)
+			return -1;
+		cs = ZSTD_findFrameCompressedSize(r->in + r->in_pos,
+						  (size_t)avail);
+		if (!ZSTD_isError(cs))
+			return (int64_t)cs;
+		if (ZSTD_getErrorCode(cs) != ZSTD_error_srcSize_wrong)
+			return FAIL(r, TRACE_E_ZSTD, off,
+				    "zstd frame at offset %llu is corrupt: %s",
+				    (unsigned long long)off,
+				    ZSTD_getErrorName(cs));
+		if ((size_t)avail < want)
+			return end_truncated(r);
+		if (want >= limit)
+			return FAIL(r, TRACE_E_ZSTD, off,
+				    "zstd frame at offset %llu is larger than "
+				    "%zu bytes",
+				    (unsigned long long)off, limit);
+		want = want * 2 < limit ? want * 2 : limit;
+	}
+}
+
+static int frame_decode(struct trace_reader *r, int slot, size_t csize,
+			size_t dsize, uint64_t off)
+{
+	struct rframe *f = &r->frames[slot];
+	size_t got = ZSTD_decompressDCtx(r->dctx, f->data, f->cap,
+					 r->in + r->in_pos, csize);
+
+	if (ZSTD_isError(got) &&
+	    ZSTD_getErrorCode(got) == ZSTD_error_checksum_wrong)
+		return FAIL(r, TRACE_E_CHECKSUM, off,
+			    "zstd frame at offset %llu fails its content "
+			    "checksum",
+			    (unsigned long long)off);
+	if (ZSTD_isError(got) || got != dsize)
+		return FAIL(r, TRACE_E_ZSTD, off,
+			    "zstd frame at offset %llu cannot be decoded: %s",
+			    (unsigned long long)off,
+			    ZSTD_isError(got) ? ZSTD_getErrorName(got)
+					      : "wrong decoded size");
+	f->size = got;
+	return 0;
+}
+
+/* One zstd frame of pages: returns its slot, -2 at a truncated end. */
+static int data_frame(struct trace_reader *r)
+{
+	uint64_t off = in_offset(r);
+	int64_t dsize = frame_dsize(r, off), csize;
+	int slot;
+
+	if (dsize < 0)
+		return (int)dsize;
+	csize = frame_csize(r, off);
+	if (csize < 0)
+		return (int)csize;
+	if (reader_check_frame(r, (uint32_t)csize, (uint32_t)dsize, off) < 0)
+		return -1;
+	slot = reader_slot_get(r, (size_t)dsize, off, false);
+	if (slot < 0)
+		return -1;
+	if (frame_decode(r, slot, (size_t)csize, (size_t)dsize, off) < 0 ||
+	    reader_pages_check(r, slot) < 0)
+		return -1;
+	r->in_pos += (size_t)csize;
+	r->valid_end = in_offset(r);
+	r->data_index++;
+	r->frames_decoded++;
+	return slot;
+}
+
+/* Bytes of the summary read in the stream: the fixed and per-CPU parts. */
+static int summary_frame(struct trace_reader *r, uint32_t len, uint64_t off)
+{
+	size_t head = TRACE_SUMMARY_FIXED +
+		      (size_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
+	ssize_t avail;
+
+	if (r->summary && !r->stream_summary) /* already read from the tail */
+		return in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+	if (len < head)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, off,
+			    "end summary at offset %llu is %u bytes, too short "
+			    "for %u CPUs",
+			    (unsigned long long)off, len, r->info.cpu_count);
+	avail = in_need(r, 8 + head);
+	if (avail < 0)
+		return -1;
+	if ((size_t)avail < 8 + head)
+		return end_truncated(r);
+	if (reader_summary_parse(r, r->in + r->in_pos + 8, len, off, false) < 0)
+		return -1;
+	r->stream_summary = true;
+	return in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+}
+
+static int seek_frame(struct trace_reader *r, uint32_t len, uint64_t off)
+{
+	ssize_t avail;
+
+	if (len > (16u << 20) + TRACE_SEEK_FOOTER_SIZE)
+		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, off,
+			    "seek table at offset %llu is %u bytes long",
+			    (unsigned long long)off, len);
+	avail = in_need(r, 8 + (size_t)len);
+	if (avail < 0)
+		return -1;
+	if ((size_t)avail < 8 + (size_t)len)
+		return end_truncated(r);
+	if (reader_check_seek_table(r, r->in + r->in_pos + 8, len, off) < 0)
+		return -1;
+	r->in_pos += 8 + (size_t)len;
+	/* The seek table closes the file: nothing after it is read. */
+	r->at_end = true;
+	r->truncated = false;
+	r->valid_end = in_offset(r);
+	return -2;
+}
+
+/* A skippable frame: summary, seek table, or one to ignore. */
+static int skippable_frame(struct trace_reader *r, uint32_t magic)
+{
+	uint64_t off = in_offset(r);
+	ssize_t avail = in_need(r, 8);
+	uint32_t len;
+	int rc;
+
+	if (avail < 0)
+		return -1;
+	if (avail < 8)
+		return end_truncated(r);
+	len = trace_le32(r->in + r->in_pos + 4);
+	if (magic == TRACE_SKIP_HEADER)
+		return FAIL(r, TRACE_E_BAD_HEADER, off,
+			    "second file header at offset %llu",
+			    (unsigned long long)off);
+	if (magic == TRACE_SKIP_SUMMARY)
+		rc = summary_frame(r, len, off);
+	else if (magic == TRACE_SKIP_SEEK)
+		return seek_frame(r, len, off);
+	else
+		rc = in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+	if (rc == 0)
+		r->valid_end = in_offset(r);
+	return rc;
+}
+
+/* The next data frame, decoded in this thread. */
+static int load_sync(struct trace_reader *r)
+{
+	for (;;) {
+		ssize_t avail;
+		uint32_t magic;
+		int rc;
+
+		if (r->failed)
+			return -1;
+		if (r->at_end)
+			return -2;
+		avail = in_need(r, 4);
+		if (avail < 0)
+			return -1;
+		if (avail < 4)
+			return end_truncated(r);
+		magic = trace_le32(r->in + r->in_pos);
+		if (magic == TRACE_ZSTD_MAGIC)
+			return data_frame(r);
+		if ((magic & TRACE_SKIP_MAGIC_MASK) != TRACE_SKIP_MAGIC_MIN)
+			return FAIL(r, TRACE_E_BAD_MAGIC, in_offset(r),
+				    "offset %llu holds neither a zstd frame "
+				    "nor a skippable frame (magic 0x%08x)",
+				    (unsigned long long)in_offset(r), magic);
+		rc = skippable_frame(r, magic);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/**
+ * Decode the next zstd frame of pages into a pool slot, reading past the
+ * skippable frames on the way. Returns the slot, -2 at the end of the data
+ * (r->truncated says how it ended), -1 on error (r->err). The frame after
+ * it starts decoding on the prefetch thread meanwhile.
+ */
+int reader_load_frame(struct trace_reader *r)
+{
+	int slot = r->job.pending ? reader_prefetch_collect(r) : load_sync(r);
+
+	if (slot >= 0)
+		reader_prefetch_next(r);
+	return slot;
+}
+
+/** Read `len` bytes at `offset` without moving the stream. */
+ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,
+		     uint64_t offset)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(r->fd, (uint8_t *)buf + done, len - done,
+				  (off_t)(offset + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return FAIL(r, TRACE_E_IO, offset, "read failed: %s",
+				    strerror(errno));
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* ---- open and close -------------------------------------------------- */
+
+static int reader_setup(struct trace_reader *r, const char *path)
+{
+	struct stat st;
+
+	r->in_cap = 1u << 20;
+	r->in = malloc(r->in_cap);
+	r->dctx = ZSTD_createDCtx();
+	if (!r->in || !r->dctx)
+		return FAIL(r, TRACE_E_NOMEM, 0, "no memory for the reader");
+	if (strcmp(path, "-") == 0) {
+		r->fd = STDIN_FILENO;
+	} else {
+		r->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->fd < 0)
+			return FAIL(r, TRACE_E_IO, 0, "cannot open %s: %s",
+				    path, strerror(errno));
+		r->seekable = fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	if (header_read(r) < 0)
+		return -1;
+	r->cpus = calloc(r->info.cpu_count, sizeof(*r->cpus));
+	if (!r->cpus)
+		return FAIL(r, TRACE_E_NOMEM, 0, "no memory for CPU cursors");
+	for (unsigned i = 0; i < r->info.cpu_count; i++)
+		r->cpus[i].cur_frame = -1;
+	r->any_frame = -1;
+	return r->seekable ? reader_tail_load(r) : 0;
+}
+
+/** See trace.h. */
+struct trace_reader *trace_reader_open(const char *path,
+				       struct trace_error *err)
+{
+	struct trace_reader *r;
+
+	if (!path) {
+		trace_set_error(err, TRACE_E_USAGE, 0, "no path given");
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		trace_set_error(err, TRACE_E_NOMEM, 0, "no memory for reader");
+		return NULL;
+	}
+	r->fd = -1;
+	if (reader_setup(r, path) < 0) {
+		if (err)
+			*err = r->err;
+		trace_reader_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+/** See trace.h. */
+void trace_reader_close(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	reader_prefetch_stop(r);
+	if (r->fd > STDIN_FILENO)
+		close(r->fd);
+	for (size_t i = 0; i < r->frame_slots; i++)
+		free(r->frames[i].data);
+	for (unsigned i = 0; r->cpus && i < r->info.cpu_count; i++)
+		free(r->cpus[i].q);
+	free(r->frames);
+	free(r->cpus);
+	free(r->in);
+	free(r->seen);
+	free(r->entries);
+	free(r->summary);
+	free(r->frame_ts);
+	ZSTD_freeDCtx(r->dctx);
+	free(r);
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reader's state, shared by its four parts: reader.c (input, header,
+ * frame loop), reader_tail.c (seek table and end summary),
+ * reader_records.c (record checks, the two cursors, seeking) and
+ * reader_prefetch.c (the optional decompression thread).
+ */
+#ifndef PKVM_FORMAT_READER_H
+#define PKVM_FORMAT_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <zstd.h>
+
+#include <pkvm/trace.h>
+
+/*
+ * Decoded frames the reader may hold at once (the per-CPU cursor keeps
+ * frames whose pages other CPUs have not read yet). 48 MiB of frames keeps
+ * the reader's peak RSS under 64 MiB whatever the file's length.
+ */
+#define TRACE_SKEW_LIMIT (48u << 20)
+
+/** One decoded zstd frame of pages. */
+struct rframe {
+	uint8_t *data;
+	size_t cap;
+	size_t size;	 /* decoded bytes, a whole number of pages */
+	unsigned refs;	 /* pages of it still queued or being read */
+	uint64_t offset; /* file offset of the zstd frame */
+	bool busy;
+};
+
+/** A page waiting in a CPU's queue: which frame, which page of it. */
+struct rpage {
+	uint32_t frame;
+	uint32_t index;
+};
+
+/** Per-CPU cursor and the checks that follow a CPU's stream. */
+struct rcpu {
+	struct rpage *q; /* ring of queued pages */
+	size_t qcap, qhead, qlen;
+	const struct pkvm_record *rec; /* next record of the current page */
+	unsigned left;		       /* records left in the current page */
+	int cur_frame;		       /* frame of the current page, or -1 */
+	uint64_t cur_offset;	       /* its file offset */
+	unsigned cur_page;	       /* its index in the frame */
+	bool page_started;	       /* a page of this CPU was seen */
+	uint32_t next_page_seq;
+	uint32_t page_seq_hi; /* seq_hi of the current page */
+	bool seq_started;
+	uint64_t ext_seq; /* extended seq of the last record */
+	unsigned cont_left, cont_next;
+	uint8_t cont_kind;
+	bool skipping; /* continuations of an unknown kind */
+	bool syncing;  /* after a seek: drop leading continuations */
+	uint64_t records;
+	uint64_t lost; /* sum of the LOST counts read */
+	bool ended;
+};
+
+/**
+ * The prefetch thread: while the caller walks the records of one frame, it
+ * decompresses the next (design section 8). It only ever runs
+ * ZSTD_decompressDCtx on a private copy of the compressed frame into a
+ * reserved pool slot; every check and every change to the reader's state
+ * stays on the caller's thread, in file order.
+ */
+struct rjob {
+	pthread_t thread;
+	bool started, disabled;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending; /* submitted and not yet collected (caller's view) */
+	bool running; /* the worker owns the job (under `lock`) */
+	bool quit;
+	ZSTD_DCtx *dctx;
+	uint8_t *src; /* copy of the compressed frame */
+	size_t src_cap, csize;
+	uint8_t *dst; /* the slot's buffer */
+	size_t dst_cap, dsize, result;
+	int slot;
+	uint64_t offset; /* file offset of the frame */
+};
+
+/** Seek table entry, with the offset it implies. */
+struct rentry {
+	uint32_t csize;
+	uint32_t dsize;
+	uint64_t offset;
+};
+
+struct trace_reader {
+	int fd;
+	bool seekable;
+	struct trace_info info;
+	uint64_t header_size;
+
+	/* Input buffer: bytes [in_pos, in_len) are unread; in[0] is at
+	 * file offset in_off. */
+	uint8_t *in;
+	size_t in_cap, in_pos, in_len;
+	uint64_t in_off;
+	bool in_eof;
+
+	ZSTD_DCtx *dctx;
+	struct rframe *frames;
+	size_t frame_slots;
+	size_t pool_bytes;
+	struct rcpu *cpus;
+	int mode;	   /* 0 unset, 1 per CPU, 2 file order */
+	int any_frame;	   /* file-order cursor: frame being read */
+	unsigned any_page; /* its next page */
+	unsigned any_cpu;  /* CPU of the page being read */
+	bool any_cpu_valid;
+
+	/* Frame loop. */
+	uint64_t data_index; /* number of the next data frame */
+	uint32_t *seen;	     /* csize, dsize of each data frame (stdin) */
+	size_t seen_len, seen_cap;
+	bool at_end, truncated, stream_summary;
+	uint64_t valid_end;
+	uint64_t frames_decoded;
+	uint64_t last_offset;
+
+	/* Tail, read at open from a regular file. */
+	struct rentry *entries;
+	size_t entry_count;
+	struct trace_cpu_summary *summary;
+	bool have_summary;
+	uint64_t *frame_ts; /* first, last per data frame */
+	size_t frame_ts_count;
+	bool seeked;
+
+	struct rjob job;
+
+	bool failed;
+	struct trace_error err;
+};
+
+/* reader.c */
+#define FAIL(r, code, off, ...)                                                \
+	(trace_set_error(&(r)->err, (code), (off), __VA_ARGS__),               \
+	 (r)->failed = true, -1)
+int reader_load_frame(struct trace_reader *r);
+ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
+int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
+		    bool quiet);
+int reader_pages_check(struct trace_reader *r, int slot);
+void reader_release(struct trace_reader *r, int frame);
+int reader_in_seek(struct trace_reader *r, uint64_t offset);
+ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,
+		     uint64_t offset);
+
+/* reader_prefetch.c */
+void reader_prefetch_next(struct trace_reader *r);
+int reader_prefetch_collect(struct trace_reader *r);
+void reader_prefetch_cancel(struct trace_reader *r);
+void reader_prefetch_stop(struct trace_reader *r);
+
+/* reader_tail.c */
+int reader_tail_load(struct trace_reader *r);
+int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
+			 uint64_t offset, bool with_frames);
+int reader_check_seek_table(struct trace_reader *r, const uint8_t *p,
+			    uint32_t len, uint64_t offset);
+int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
+		       uint64_t offset);
+
+#endif /* PKVM_FORMAT_READER_H */

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reader's two cursors and the checks every record goes through
+ * (FORMAT.md "Records" and "Reading"): per-CPU in sequence order, with the
+ * pages of other CPUs queued on the way, or every CPU in file order.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pkvm/trace.h>
+
+#include "internal.h"
+#include "reader.h"
+
+/* ---- record checks --------------------------------------------------- */
+
+/* Kind-specific flag bits (3-6) a known kind may set. */
+static unsigned kind_bits_allowed(unsigned kind)
+{
+	switch (kind) {
+	case PKVM_EV_PTE_WRITE:
+		return PKVM_REC_F_PTE_RELEASE;
+	case PKVM_EV_TRAP_ENTRY:
+	case PKVM_EV_TRAP_EXIT:
+		return PKVM_REC_F_KIND_MASK; /* the source */
+	default:
+		return 0;
+	}
+}
+
+static int rec_fail(struct trace_reader *r, const struct rcpu *c, unsigned cpu,
+		    int code, const char *what)
+{
+	const uint8_t *page = r->frames[c->cur_frame].data +
+			      (size_t)c->cur_page * TRACE_PAGE_SIZE;
+	size_t index = (size_t)((const uint8_t *)(c->rec - 1) -
+				(page + TRACE_PAGE_HEADER)) /
+		       PKVM_RECORD_SIZE;
+
+	return FAIL(r, code, c->cur_offset,
+		    "CPU %u, record %zu of page %u in the zstd frame at "
+		    "offset %llu: %s",
+		    cpu, index, c->cur_page, (unsigned long long)c->cur_offset,
+		    what);
+}
+
+/* A continuation record: it must continue the event under way. */
+static int rec_cont(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		    const struct pkvm_record *rec)
+{
+	if (c->cont_left == 0) {
+		if (c->syncing)
+			return 1; /* the head was before the seek point */
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"continuation record without a head record");
+	}
+	if (rec->flags & PKVM_REC_F_KIND_MASK)
+		return rec_fail(r, c, cpu, TRACE_E_RESERVED_BITS,
+				"reserved flag bits set on a continuation");
+	if (rec->kind != c->cont_kind ||
+	    (rec->flags & PKVM_REC_F_NCONT_MASK) != c->cont_next)
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"continuation record out of place (wrong kind "
+				"or index)");
+	c->cont_next++;
+	c->cont_left--;
+	return c->skipping ? 1 : 0;
+}
+
+/* A head record: a known kind with its shape, or a newer kind to skip. */
+static int rec_head(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		    const struct pkvm_record *rec)
+{
+	unsigned ncont = rec->flags & PKVM_REC_F_NCONT_MASK;
+	unsigned bits = rec->flags & PKVM_REC_F_KIND_MASK;
+
+	if (c->cont_left)
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"head record where a continuation belongs");
+	c->syncing = false;
+	if (rec->kind == 0)
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"record of kind 0");
+	c->cont_kind = rec->kind;
+	c->cont_next = 1;
+	c->cont_left = ncont;
+	if (rec->kind > PKVM_EV_MAX_KNOWN) {
+		/* A newer minor version may add kinds; older ones may not. */
+		if (r->info.version_minor <= TRACE_VERSION_MINOR)
+			return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+					"unknown kind in a file of a known "
+					"version");
+		c->skipping = true;
+		return 1;
+	}
+	c->skipping = false;
+	if (ncont != pkvm_event_ncont(rec->kind))
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"wrong number of continuation records for "
+				"its kind");
+	if (bits & ~kind_bits_allowed(rec->kind))
+		return rec_fail(r, c, cpu, TRACE_E_RESERVED_BITS,
+				"reserved flag bits set");
+	if (rec->kind == PKVM_EV_LOST)
+		c->lost += rec->a;
+	return 0;
+}
+
+/*
+ * Check one record of `cpu`. Returns 0 to hand it out, 1 to skip it
+ * (unknown kind, or cut off by a seek), -1 on error.
+ */
+static int rec_check(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		     const struct pkvm_record *rec)
+{
+	c->records++;
+	if (rec->cpu != cpu)
+		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
+				"record names another CPU");
+	if (!c->seq_started) {
+		c->ext_seq = (uint64_t)c->page_seq_hi << 32 | rec->seq;
+		c->seq_started = true;
+	} else if (trace_seq_extend(c->ext_seq, rec->seq, &c->ext_seq) < 0) {
+		return rec_fail(r, c, cpu, TRACE_E_SEQ_BACKWARDS,
+				"sequence number goes backwards");
+	}
+	if (rec->flags & PKVM_REC_F_CONT)
+		return rec_cont(r, c, cpu, rec);
+	return rec_head(r, c, cpu, rec);
+}
+
+/* ---- cursors --------------------------------------------------------- */
+
+static void page_begin(struct trace_reader *r, struct rcpu *c, int frame,
+		       unsigned index)
+{
+	const uint8_t *p =
+		r->frames[frame].data + (size_t)index * TRACE_PAGE_SIZE;
+
+	c->rec = (const struct pkvm_record *)(p + TRACE_PAGE_HEADER);
+	c->left = trace_le32(p + 12) / PKVM_RECORD_SIZE;
+	c->cur_frame = frame;
+	c->cur_offset = r->frames[frame].offset;
+	c->cur_page = index;
+	c->page_seq_hi = trace_le32(p + 24);
+}
+
+static int fail_copy(struct trace_reader *r, struct trace_error *err)
+{
+	if (err)
+		*err = r->err;
+	return -1;
+}
+
+/* The end of a CPU's stream: check it against the end summary. */
+static int cpu_end(struct trace_reader *r, unsigned cpu)
+{
+	struct rcpu *c = &r->cpus[cpu];
+	const struct trace_cpu_summary *s;
+
+	if (c->ended || r->truncated || r->seeked)
+		return 0;
+	c->ended = true;
+	if (c->cont_left)
+		return FAIL(r, TRACE_E_BAD_RECORD, r->valid_end,
+			    "CPU %u: the last event lacks %u continuation "
+			    "records",
+			    cpu, c->cont_left);
+	if (!r->have_summary)
+		return 0;
+	s = &r->summary[cpu];
+	if (s->records != c->records || s->lost != c->lost ||
+	    (c->records && s->last_seq != c->ext_seq))
+		return FAIL(r, TRACE_E_BAD_SUMMARY, r->valid_end,
+			    "end summary gives CPU %u %llu records (%llu lost) "
+			    "ending at seq %llu, the file holds %llu (%llu "
+			    "lost) ending at %llu",
+			    cpu, (unsigned long long)s->records,
+			    (unsigned long long)s->lost,
+			    (unsigned long long)s->last_seq,
+			    (unsigned long long)c->records,
+			    (unsigned long long)c->lost,
+			    (unsigned long long)c->ext_seq);
+	return 0;
+}
+
+static int queue_push(struct trace_reader *r, struct rcpu *c, int frame,
+		      unsigned index)
+{
+	if (c->qlen == c->qcap) {
+		size_t cap = c->qcap ? 2 * c->qcap : 64;
+		struct rpage *q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return FAIL(r, TRACE_E_NOMEM, r->frames[frame].offset,
+				    "no memory for the page queue");
+		for (size_t i = 0; i < c->qlen; i++)
+			q[i] = c->q[(c->qhead + i) % c->qcap];
+		free(c->q);
+		c->q = q;
+		c->qcap = cap;
+		c->qhead = 0;
+	}
+	c->q[(c->qhead + c->qlen) % c->qcap] =
+		(struct rpage){ .frame = (uint32_t)frame, .index = index };
+	c->qlen++;
+	r->frames[frame].refs++;
+	return 0;
+}
+
+/* Decode frames, queueing each page on its CPU, until `c` has a page. */
+static int queue_fill(struct trace_reader *r, struct rcpu *c)
+{
+	while (c->qlen == 0) {
+		int frame = reader_load_frame(r);
+		const struct rframe *f;
+
+		if (frame == -2)
+			return 0;
+		if (frame < 0)
+			return -1;
+		f = &r->frames[frame];
+		for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
+			unsigned cpu = trace_le16(
+				f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
+
+			if (queue_push(r, &r->cpus[cpu], frame, i) < 0)
+				return -1;
+		}
+		if (r->frames[frame].refs == 0)
+			r->frames[frame].busy = false;
+	}
+	return 1;
+}
+
+/* Hand out the next good record of the current page of `c`, if any. */
+static int page_next(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		     struct pkvm_record *out)
+{
+	while (c->left) {
+		const struct pkvm_record *rec = c->rec++;
+		int rc;
+
+		c->left--;
+		rc = rec_check(r, c, cpu, rec);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			*out = *rec;
+			r->last_offset = c->cur_offset;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int mode_check(struct trace_reader *r, int mode, struct pkvm_record *out,
+		      struct trace_error *err)
+{
+	if (!r || !out) {
+		trace_set_error(err, TRACE_E_USAGE, 0, "no reader or record");
+		return -1;
+	}
+	if (r->mode && r->mode != mode) {
+		trace_set_error(err, TRACE_E_USAGE, r->last_offset,
+				"a reader reads per CPU or in file order, not "
+				"both");
+		return -1;
+	}
+	r->mode = mode;
+	return r->failed ? fail_copy(r, err) : 0;
+}
+
+/** See trace.h. */
+int trace_reader_next(struct trace_reader *r, unsigned cpu,
+		      struct pkvm_record *out, struct trace_error *err)
+{
+	struct rcpu *c;
+
+	if (mode_check(r, 1, out, err) < 0)
+		return -1;
+	if (cpu >= r->info.cpu_count) {
+		trace_set_error(err, TRACE_E_USAGE, 0,
+				"CPU %u out of range (the trace has %u)", cpu,
+				r->info.cpu_count);
+		return -1;
+	}
+	c = &r->cpus[cpu];
+	for (;;) {
+		struct rpage pg;
+		int rc = page_next(r, c, cpu, out);
+
+		if (rc)
+			return rc > 0 ? 1 : fail_copy(r, err);
+		if (c->cur_frame >= 0)
+			reader_release(r, c->cur_frame);
+		c->cur_frame = -1;
+		rc = queue_fill(r, c);
+		if (rc < 0)
+			return fail_copy(r, err);
+		if (rc == 0)
+			return cpu_end(r, cpu) < 0 ? fail_copy(r, err) : 0;
+		pg = c->q[c->qhead];
+		c->qhead = (c->qhead + 1) % c->qcap;
+		c->qlen--;
+		page_begin(r, c, (int)pg.frame, pg.index);
+	}
+}
+
+/** See trace.h. */
+int trace_reader_next_any(struct trace_reader *r, struct pkvm_record *out,
+			  struct trace_error *err)
+{
+	if (mode_check(r, 2, out, err) < 0)
+		return -1;
+	for (;;) {
+		const struct rframe *f;
+		unsigned cpu;
+
+		if (r->any_cpu_valid) {
+			int rc = page_next(r, &r->cpus[r->any_cpu], r->any_cpu,
+					   out);
+
+			if (rc)
+				return rc > 0 ? 1 : fail_copy(r, err);
+		}
+		r->any_cpu_valid = false;
+		if (r->any_frame >= 0 &&
+		    r->any_page >=
+			    r->frames[r->any_frame].size / TRACE_PAGE_SIZE) {
+			r->frames[r->any_frame].busy = false;
+			r->any_frame = -1;
+		}
+		if (r->any_frame < 0) {
+			r->any_frame = reader_load_frame(r);
+			r->any_page = 0;
+			if (r->any_frame == -1)
+				return fail_copy(r, err);
+			if (r->any_frame == -2) {
+				r->any_frame = -1;
+				for (cpu = 0; cpu < r->info.cpu_count; cpu++)
+					if (cpu_end(r, cpu) < 0)
+						return fail_copy(r, err);
+				return 0;
+			}
+		}
+		f = &r->frames[r->any_frame];
+		cpu = trace_le16(f->data +
+				 (size_t)r->any_page * TRACE_PAGE_SIZE + 4);
+		page_begin(r, &r->cpus[cpu], r->any_frame, r->any_page++);
+		r->any_cpu = cpu;
+		r->any_cpu_valid = true;
+	}
+}
+
+/* ---- seeking --------------------------------------------------------- */
+
+/* Forget every cursor; the next frame read starts each CPU afresh. */
+static void cursors_reset(struct trace_reader *r)
+{
+	reader_prefetch_cancel(r);
+	for (size_t i = 0; i < r->frame_slots; i++) {
+		r->frames[i].busy = false;
+		r->frames[i].refs = 0;
+	}
+	for (unsigned i = 0; i < r->info.cpu_count; i++) {
+		struct rcpu *c = &r->cpus[i];
+		struct rpage *q = c->q;
+		size_t qcap = c->qcap;
+
+		memset(c, 0, sizeof(*c));
+		c->q = q;
+		c->qcap = qcap;
+		c->cur_frame = -1;
+		c->syncing = true;
+	}
+	r->any_frame = -1;
+	r->any_cpu_valid = false;
+	r->at_end = false;
+	r->truncated = false;
+	r->seeked = true;
+}
+
+/* Highest timestamp in a decoded frame. */
+static uint64_t frame_max_ts(const struct rframe *f)
+{
+	uint64_t max = 0;
+
+	for (size_t p = 0; p < f->size; p += TRACE_PAGE_SIZE) {
+		const struct pkvm_record *rec =
+			(const void *)(f->data + p + TRACE_PAGE_HEADER);
+		uint32_t n = trace_le32(f->data + p + 12) / PKVM_RECORD_SIZE;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (rec[i].ts > max)
+				max = rec[i].ts;
+	}
+	return max;
+}
+
+/*
+ * Without a frame index (no end summary, as in a truncated file), find the
+ * frame by decoding from the start. Returns 0 with the frame's offset and
+ * index set, 1 if every record is older than `ts`, -1 on error.
+ */
+static int seek_scan(struct trace_reader *r, uint64_t ts, uint64_t *offset,
+		     uint64_t *index)
+{
+	cursors_reset(r);
+	r->data_index = 0;
+	if (reader_in_seek(r, r->header_size) < 0)
+		return -1;
+	for (;;) {
+		int frame = reader_load_frame(r);
+
+		if (frame == -2)
+			return 1;
+		if (frame < 0)
+			return -1;
+		r->frames[frame].busy = false;
+		if (frame_max_ts(&r->frames[frame]) >= ts) {
+			*offset = r->frames[frame].offset;
+			*index = r->data_index - 1;
+			return 0;
+		}
+	}
+}
+
+/** See trace.h. */
+int trace_reader_seek_time(struct trace_reader *r, uint64_t ts,
+			   struct trace_error *err)
+{
+	uint64_t offset = 0, index = 0;
+	int rc = 0;
+
+	if (!r || !r->seekable) {
+		trace_set_error(err, TRACE_E_USAGE, 0,
+				"cannot seek: the trace is read from a pipe");
+		return -1;
+	}
+	if (r->failed)
+		return fail_copy(r, err);
+	if (r->frame_ts && r->entries) {
+		while (index < r->frame_ts_count &&
+		       r->frame_ts[2 * index + 1] < ts)
+			index++;
+		offset = r->entries[index + 1].offset;
+	} else {
+		rc = seek_scan(r, ts, &offset, &index);
+		if (rc < 0)
+			return fail_copy(r, err);
+	}
+	cursors_reset(r);
+	if (rc == 1) { /* nothing that late: stay at the end */
+		r->at_end = true;
+		r->truncated = true;
+		return 0;
+	}
+	r->data_index = index;
+	return reader_in_seek(r, offset) < 0 ? fail_copy(r, err) : 0;
+}
+
+/* ---- accessors ------------------------------------------------------- */
+
+/** See trace.h. */
+uint64_t trace_reader_offset(const struct trace_reader *r)
+{
+	return r ? r->last_offset : 0;
+}
+
+/** See trace.h. */
+bool trace_reader_truncated(const struct trace_reader *r, uint64_t *valid_end)
+{
+	if (!r)
+		return false;
+	if (valid_end)
+		*valid_end = r->valid_end;
+	return r->at_end && r->truncated;
+}
+
+/** See trace.h. */
+const struct trace_cpu_summary *
+trace_reader_summary(const struct trace_reader *r, unsigned cpu)
+{
+	if (!r || !r->have_summary || cpu >= r->info.cpu_count)
+		return NULL;
+	return &r->summary[cpu];
+}
+
+/** See trace.h. */
+uint64_t trace_reader_frames_decoded(const struct trace_reader *r)
+{
+	return r ? r->frames_decoded : 0;
+}
+
+/** See trace.h. */
+uint64_t trace_reader_last_seq(const struct trace_reader *r, unsigned cpu)
+{
+	if (!r || cpu >= r->info.cpu_count)
+		return 0;
+	return r->cpus[cpu].ext_seq;
+}

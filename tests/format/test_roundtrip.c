@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Round trips through the writer and reader: every kind, several CPUs,
+ * the end summary, sequence wrap, versioning and stdin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include <pkvm/abi.h>
+#include <pkvm/trace.h>
+
+#include "helpers.h"
+
+/* One event of every kind in events.def on `cpu`, starting at seq/ts. */
+static size_t every_kind(struct pkvm_record *out, unsigned cpu, uint32_t seq,
+			 uint64_t ts)
+{
+	size_t n = 0;
+
+	for (unsigned k = 1; k <= PKVM_EV_MAX_KNOWN; k++) {
+		for (unsigned c = 0; c <= pkvm_event_ncont(k); c++) {
+			out[n] = rec_make(cpu, seq++, ts++, k, c,
+					  0x1000ull * k + 2 * c,
+					  0x1000ull * k + 2 * c + 1);
+			n++;
+		}
+	}
+	return n;
+}
+
+Test(format, every_kind_round_trips)
+{
+	/* Property: each kind, continuations and kind flags included, comes
+	 * back from a file exactly as written. */
+	struct pkvm_record in[128], out[128];
+	struct trace_error err;
+	size_t n = every_kind(in, 0, 100, 5000), got;
+	char path[128];
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i].kind == PKVM_EV_PTE_WRITE)
+			in[i].flags |= PKVM_REC_F_PTE_RELEASE;
+		if (in[i].kind == PKVM_EV_TRAP_ENTRY &&
+		    !(in[i].flags & PKVM_REC_F_CONT))
+			in[i].flags |= 5u << PKVM_REC_F_KIND_SHIFT;
+	}
+	tmp_path(path, sizeof(path), "kinds");
+	write_records(path, 1, in, n);
+	cr_assert_eq(read_all(path, out, 128, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
+	unlink(path);
+}
+
+/* Interleaved events on `cpus` CPUs, `per_cpu` records each. */
+static struct pkvm_record *interleaved(unsigned cpus, size_t per_cpu, size_t *n)
+{
+	struct pkvm_record *v = malloc(cpus * (per_cpu + 8) * sizeof(*v));
+	size_t k = 0;
+	uint32_t seq[8] = { 0 };
+	uint64_t ts = 1;
+
+	for (size_t round = 0; round * 8 < per_cpu; round++)
+		for (unsigned c = 0; c < cpus; c++) {
+			v[k++] = rec_make(c, seq[c]++, ts++, PKVM_EV_TRAP_ENTRY,
+					  0, round, c);
+			for (unsigned i = 1; i <= 3; i++)
+				v[k++] = rec_make(c, seq[c]++, ts++,
+						  PKVM_EV_TRAP_ENTRY, i, i,
+						  round);
+			v[k++] = rec_make(c, seq[c]++, ts++,
+					  PKVM_EV_LOCK_ACQUIRE, 0, 1, round);
+			v[k++] = rec_make(c, seq[c]++, ts++, PKVM_EV_PTE_WRITE,
+					  0, 0x40400000 + round * 8, round);
+			v[k++] = rec_make(c, seq[c]++, ts++,
+					  PKVM_EV_LOCK_RELEASE, 0, 1, round);
+			v[k++] = rec_make(c, seq[c]++, ts++, PKVM_EV_LOST, 0, 3,
+					  round);
+		}
+	*n = k;
+	return v;
+}
+
+Test(format, per_cpu_cursor_returns_each_cpu_in_order)
+{
+	/* Property: over several frames, trace_reader_next(cpu) yields that
+	 * CPU's records exactly in the order written, CPUs read round-robin. */
+	size_t n, idx[4] = { 0 };
+	struct pkvm_record *in = interleaved(4, 20000, &n), rec;
+	struct trace_error err;
+	struct trace_reader *r;
+	unsigned live = 4;
+	bool done[4] = { false };
+	char path[128];
+
+	tmp_path(path, sizeof(path), "multi");
+	write_records(path, 4, in, n);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_eq(trace_reader_info(r)->cpu_count, 4);
+	while (live) {
+		for (unsigned c = 0; c < 4; c++) {
+			int rc;
+
+			if (done[c])
+				continue;
+			rc = trace_reader_next(r, c, &rec, &err);
+			cr_assert_geq(rc, 0, "%s", err.message);
+			if (rc == 0) {
+				done[c] = true;
+				live--;
+				continue;
+			}
+			while (in[idx[c]].cpu != c)
+				idx[c]++;
+			cr_assert_eq(memcmp(&rec, &in[idx[c]], sizeof(rec)), 0,
+				     "cpu %u record %zu differs", c, idx[c]);
+			idx[c]++;
+		}
+	}
+	cr_assert_gt(trace_reader_frames_decoded(r), 4);
+	for (unsigned c = 0; c < 4; c++) {
+		const struct trace_cpu_summary *s = trace_reader_summary(r, c);
+
+		cr_assert_not_null(s);
+		cr_assert_eq(s->records, 20000);
+		cr_assert_eq(s->lost, 3 * 2500);
+		cr_assert_eq(s->last_seq, 19999);
+		cr_assert_eq(trace_reader_last_seq(r, c), 19999);
+	}
+	cr_assert_not(trace_reader_truncated(r, NULL));
+	trace_reader_close(r);
+	free(in);
+	unlink(path);
+}
+
+Test(format, file_order_cursor_returns_every_record)
+{
+	/* Property: trace_reader_next_any returns every record once, each
+	 * CPU's records in the order written. */
+	size_t n, got;
+	struct pkvm_record *in = interleaved(3, 3000, &n);
+	struct pkvm_record *out = malloc(n * sizeof(*out));
+	struct trace_error err;
+	size_t pos[3] = { 0 };
+	char path[128];
+
+	tmp_path(path, sizeof(path), "any");
+	write_records(path, 3, in, n);
+	cr_assert_eq(read_all(path, out, n, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = out[i].cpu;
+
+		while (in[pos[c]].cpu != c)
+			pos[c]++;
+		cr_assert_eq(memcmp(&out[i], &in[pos[c]], sizeof(out[i])), 0);
+		pos[c]++;
+	}
+	free(in);
+	free(out);
+	unlink(path);
+}
+
+Test(format, sequence_numbers_wrap_into_64_bits)
+{
+	/* Property: a 32-bit seq that wraps keeps counting in the extended
+	 * sequence the reader and the summary report. */
+	struct pkvm_record in[600];
+	struct trace_error err;
+	struct trace_reader *r;
+	struct pkvm_record rec;
+	char path[128];
+
+	for (unsigned i = 0; i < 600; i++)
+		in[i] = rec_make(0, 0xFFFFFF00u + i, 10 + i, PKVM_EV_BARRIER, 0,
+				 1, 0);
+	tmp_path(path, sizeof(path), "wrap");
+	write_records(path, 1, in, 600);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	while (trace_reader_next(r, 0, &rec, &err) == 1)
+		;
+	cr_assert_eq(trace_reader_last_seq(r, 0), 0xFFFFFF00ull + 599);
+	cr_assert_eq(trace_reader_summary(r, 0)->last_seq, 0xFFFFFF00ull + 599);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+Test(format, header_info_round_trips)
+{
+	/* Property: the file header keeps CPU count, frequency, ABI version,
+	 * identity and the format version. */
+	struct pkvm_record one = rec_make(1, 0, 1, PKVM_EV_MARK, 0, 1, 2);
+	struct trace_error err;
+	struct trace_reader *r;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "info");
+	write_records(path, 2, &one, 1);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	cr_assert_eq(trace_reader_info(r)->cpu_count, 2);
+	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
+	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
+	cr_assert_eq(trace_reader_info(r)->version_major, 1);
+	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
+	trace_reader_close(r);
+	unlink(path);
+}
+
+/* Write a file with an unknown kind (200, two continuations) in it. */
+static void write_with_unknown(const char *path, uint16_t major, uint16_t minor)
+{
+	struct pkvm_record in[5];
+	uint8_t *buf;
+	size_t len;
+
+	in[0] = rec_make(0, 0, 1, PKVM_EV_MARK, 0, 1, 0);
+	in[1] = rec_make(0, 1, 2, 200, 0, 7, 7);
+	in[1].flags = 2;
+	in[2] = rec_make(0, 2, 3, 200, 1, 8, 8);
+	in[3] = rec_make(0, 3, 4, 200, 2, 9, 9);
+	in[4] = rec_make(0, 4, 5, PKVM_EV_MARK, 0, 2, 0);
+	write_records(path, 1, in, 5);
+	/* The version sits at payload offset 8 of the header frame. */
+	buf = file_load(path, &len);
+	buf[16] = (uint8_t)major;
+	buf[17] = (uint8_t)(major >> 8);
+	buf[18] = (uint8_t)minor;
+	buf[19] = (uint8_t)(minor >> 8);
+	file_store(path, buf, len);
+	free(buf);
+}
+
+Test(format, newer_minor_version_kinds_are_skipped)
+{
+	/* Property: in a file of a newer minor version, a kind this reader
+	 * does not know is skipped with its continuations. */
+	struct pkvm_record out[8];
+	struct trace_error err;
+	size_t got;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "minor");
+	write_with_unknown(path, 1, 1);
+	cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, 2);
+	cr_assert_eq(out[0].a, 1);
+	cr_assert_eq(out[1].a, 2);
+	unlink(path);
+}
+
+Test(format, unknown_kind_of_known_version_is_an_error)
+{
+	/* Property: a kind this reader does not know, in a file of a version
+	 * it knows entirely, is BAD_RECORD. */
+	struct pkvm_record out[8];
+	struct trace_error err;
+	size_t got;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "minor0");
+	write_with_unknown(path, 1, 0);
+	cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
+	cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%s",
+		     trace_error_name(err.code));
+	cr_assert_eq(got, 1);
+	unlink(path);
+}
+
+Test(format, newer_major_version_is_refused)
+{
+	/* Property: a major version this reader does not know is refused at
+	 * open with BAD_VERSION and a message naming the version. */
+	struct trace_error err;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "major");
+	write_with_unknown(path, 2, 0);
+	cr_assert_null(trace_reader_open(path, &err));
+	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
+	cr_assert_eq(err.offset, 16);
+	cr_assert_not_null(strstr(err.message, "2.0"), "%s", err.message);
+	unlink(path);
+}
+
+Test(format, stdin_reads_without_seeking)
+{
+	/* Property: "-" reads the trace from standard input, with the same
+	 * records, checks and summary, and refuses to seek. */
+	size_t n, count = 0;
+	struct pkvm_record *in = interleaved(2, 2000, &n), rec;
+	struct trace_error err;
+	struct trace_reader *r;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "stdin");
+	write_records(path, 2, in, n);
+	cr_assert_not_null(freopen(path, "rb", stdin));
+	r = trace_reader_open("-", &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_eq(trace_reader_seek_time(r, 5, &err), -1);
+	cr_assert_eq(err.code, TRACE_E_USAGE);
+	while (trace_reader_next_any(r, &rec, &err) == 1)
+		count++;
+	cr_assert_eq(count, n);
+	cr_assert_not(trace_reader_truncated(r, NULL));
+	cr_assert_eq(trace_reader_summary(r, 1)->records, 2000);
+	trace_reader_close(r);
+	free(in);
+	unlink(path);
+}
+
+Test(format, flush_mid_event_keeps_the_event_whole)
+{
+	/* Property: a flush between an event's head and its continuations
+	 * (a recorder draining a ring mid-event) still reads back whole. */
+	struct pkvm_record in[4], out[4];
+	struct trace_info info = info_make(1);
+	struct trace_error err;
+	struct trace_writer *w;
+	size_t got;
+	char path[128];
+
+	for (unsigned i = 0; i < 4; i++)
+		in[i] = rec_make(0, i, i, PKVM_EV_TRAP_EXIT, i, i, i);
+	tmp_path(path, sizeof(path), "flush");
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	cr_assert_eq(trace_writer_add(w, 0, in, 2, &err), 0);
+	cr_assert_eq(trace_writer_flush(w, &err), 0);
+	cr_assert_eq(trace_writer_add(w, 0, in + 2, 2, &err), 0);
+	cr_assert_eq(trace_writer_close(w, &err), 0);
+	cr_assert_eq(read_all(path, out, 4, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, 4);
+	cr_assert_eq(memcmp(in, out, sizeof(in)), 0);
+	unlink(path);
+}
+
+Test(format, names_come_from_the_lists)
+{
+	/* Property: kind, field and enum names match events.def and abi.h. */
+	cr_assert_str_eq(trace_kind_name(PKVM_EV_PTE_WRITE), "pte_write");
+	cr_assert_eq(trace_kind_from_name("lock_release"),
+		     PKVM_EV_LOCK_RELEASE);
+	cr_assert_eq(trace_kind_from_name("nope"), 0);
+	cr_assert_null(trace_kind_name(0));
+	cr_assert_str_eq(trace_field_name(PKVM_EV_BOOT, 13), "boot_flags");
+	cr_assert_str_eq(trace_field_name(PKVM_EV_NONDET, 2), "addr");
+	cr_assert_null(trace_field_name(PKVM_EV_TLBI, 2));
+	cr_assert_str_eq(trace_hcall_name(PKVM_HC_HOST_DONATE_HYP),
+			 "host_donate_hyp");
+	cr_assert_str_eq(trace_lock_name(PKVM_LOCK_POOL), "pool");
+	cr_assert_str_eq(trace_sysreg_name(PKVM_SYSREG_HCR_EL2), "hcr_el2");
+	cr_assert_str_eq(trace_tlbi_name(PKVM_TLBI_IPAS2E1IS | 1u << 16),
+			 "ipas2e1is");
+	cr_assert_str_eq(trace_barrier_name(PKVM_BARRIER_ISB), "isb");
+	cr_assert_str_eq(trace_nondet_name(PKVM_NONDET_HOST_READ), "host_read");
+	cr_assert_str_eq(trace_mark_name(PKVM_MARK_CPU_OFF), "cpu_off");
+	cr_assert_str_eq(trace_errno_name(-22), "EINVAL");
+	cr_assert_null(trace_errno_name(-99));
+	cr_assert_str_eq(trace_error_name(TRACE_E_SKEW), "SKEW");
+}
+
+Test(format, killed_writer_leaves_a_readable_prefix)
+{
+	/* Property: a writer that dies without closing leaves every frame it
+	 * filled on disk; the file reads as a truncated prefix. */
+	char path[128];
+	struct pkvm_record out[1];
+	struct trace_error err;
+	size_t got;
+	bool trunc;
+	int status;
+	pid_t pid;
+
+	tmp_path(path, sizeof(path), "killed");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct trace_info info = info_make(2);
+		struct trace_writer *w = trace_writer_open(path, &info, &err);
+
+		for (uint32_t i = 0; w && i < 100000; i++) {
+			struct pkvm_record r = rec_make(
+				i % 2, i / 2, i, PKVM_EV_BARRIER, 0, 1, 0);
+
+			trace_writer_add(w, i % 2, &r, 1, &err);
+		}
+		_exit(0); /* no close: as if killed */
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(read_all(path, out, 0, &got, &err, &trunc), 0, "%s",
+		     err.message);
+	cr_assert(trunc);
+	/* 64 pages of 127 records per frame: at least 12 frames made it. */
+	cr_assert_geq(got, 12 * 64 * 127);
+	cr_assert_lt(got, 100000);
+	unlink(path);
+}
