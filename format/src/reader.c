@@ -320,15 +320,22 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 	return 0;
 }
 
-/** Check every page header of a decoded frame, in order. */
+/** Check every page header of a decoded frame, in order, and decode its
+ * records (FORMAT.md "Page encoding"). */
 int reader_pages_check(struct trace_reader *r, int slot)
 {
 	const struct rframe *f = &r->frames[slot];
 
-	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++)
-		if (page_check(r, f->data + (size_t)i * TRACE_PAGE_SIZE,
-			       f->offset, i) < 0)
+	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
+		uint8_t *p = f->data + (size_t)i * TRACE_PAGE_SIZE;
+
+		if (page_check(r, p, f->offset, i) < 0)
 			return -1;
+		/* page_check bounded `used`; decode once, in place. */
+		trace_page_delta_decode(
+			(struct pkvm_record *)(p + TRACE_PAGE_HEADER),
+			trace_le32(p + 12) / PKVM_RECORD_SIZE);
+	}
 	return 0;
 }
 

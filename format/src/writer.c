@@ -294,6 +294,8 @@ static int page_close(struct trace_writer *w, unsigned cpu,
 	trace_put32(c->page + 24, (uint32_t)(c->first_ext >> 32));
 	trace_put32(c->page + 28, 0);
 	memcpy(dst, c->page, TRACE_PAGE_HEADER + c->count * PKVM_RECORD_SIZE);
+	trace_page_delta_encode((struct pkvm_record *)(dst + TRACE_PAGE_HEADER),
+				c->count);
 	memset(dst + TRACE_PAGE_HEADER + c->count * PKVM_RECORD_SIZE, 0,
 	       TRACE_PAGE_SIZE - TRACE_PAGE_HEADER -
 		       c->count * PKVM_RECORD_SIZE);
