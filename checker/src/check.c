@@ -1,0 +1,991 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The replay: assemble events from per-CPU record streams, linearise them
+ * on lock order, keep the machine model up to date, and hand traps to
+ * trap.c. Findings are about the implementation (its trace); anything that
+ * means the checker itself is wrong goes through CK_CHECK (exit 70).
+ *
+ * Linearisation: within a CPU events keep sequence order; an acquisition
+ * of a lock with ticket n + 1 is replayed only after the release of ticket
+ * n. Among the CPUs whose next event may run, the one with the earliest
+ * timestamp goes first; any schedule that respects both orders gives the
+ * same result, because all shared state is written under its lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pkvm/abi.h>
+
+#include "internal.h"
+
+_Noreturn void ck_internal_error(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "pkvm-check: internal error at %s:%d: %s\n", file, line,
+		what);
+	exit(CK_EXIT_INTERNAL);
+}
+
+/* ---- findings and inconclusive checks ------------------------------- */
+
+void ck_finding(struct ck *ck, const char *check, const struct ck_event *ev,
+		uint64_t addr, bool has_explain, uint64_t explain,
+		const char *fmt, ...)
+{
+	const struct ck_event *hist[64];
+	struct ck_finding f;
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+	unsigned n = c->hist_count, cap = ck->opt->context;
+	va_list ap;
+
+	if (ck->stop)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.check = check;
+	va_start(ap, fmt);
+	vsnprintf(f.text, sizeof(f.text), fmt, ap);
+	va_end(ap);
+	f.addr = addr;
+	f.event = ev;
+	f.trap = c->trap.active ? &c->trap.entry : NULL;
+	f.has_explain = has_explain;
+	f.explain_index = explain;
+	if (n > 64)
+		n = 64;
+	for (unsigned i = 0; i < n; i++)
+		hist[i] = &c->hist[(c->hist_head + cap - n + i) % cap];
+	f.history = hist;
+	f.history_count = n;
+	ck->sum->findings++;
+	if (ck->sink && ck->sink->finding)
+		ck->sink->finding(ck->sink->ctx, &f);
+	if (ck->opt->max_findings && ck->sum->findings >= ck->opt->max_findings)
+		ck->stop = ck->sum->stopped = true;
+}
+
+void ck_inconclusive(struct ck *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ck->sum->inconclusive++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(ck->sum->first_inconclusive,
+			  sizeof(ck->sum->first_inconclusive), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void ck_corrupt(struct ck *ck, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ck_corrupt(struct ck *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ck->corrupt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ck->sum->error, sizeof(ck->sum->error), fmt, ap);
+	va_end(ap);
+	ck->corrupt = ck->stop = true;
+}
+
+/* ---- the spec's view of the model ----------------------------------- */
+
+struct spec_page ck_page(const struct ck *ck, uint64_t pfn)
+{
+	struct spec_page p = { SPEC_ST_NOPAGE, SPEC_ST_NOPAGE };
+	int64_t i = ck->model ? model_page_index(ck->model, pfn) : -1;
+
+	if (i < 0)
+		return p;
+	p.host = (uint8_t)model_state(PKVM_COMP_HOST_S2,
+				      &ck->model->side[PKVM_COMP_HOST_S2][i]);
+	p.hyp = (uint8_t)model_state(PKVM_COMP_HYP_S1,
+				     &ck->model->side[PKVM_COMP_HYP_S1][i]);
+	if (ck->unknown[i] & (1u << PKVM_COMP_HOST_S2))
+		p.host = SPEC_ST_UNKNOWN;
+	if (ck->unknown[i] & (1u << PKVM_COMP_HYP_S1))
+		p.hyp = SPEC_ST_UNKNOWN;
+	return p;
+}
+
+static struct spec_page ck_page_cb(const void *ctx, uint64_t pfn)
+{
+	return ck_page(ctx, pfn);
+}
+
+static bool ck_pinned_cb(const void *ctx, uint64_t pfn)
+{
+	const struct ck *ck = ctx;
+
+	for (unsigned i = 0; i < ck->pin_count; i++)
+		if (pfn >= ck->pins[i].first_pfn && pfn <= ck->pins[i].last_pfn)
+			return true;
+	return false;
+}
+
+void ck_spec_machine(const struct ck *ck, struct spec_machine *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->ram_base = ck->ram_base;
+	m->ram_size = ck->ram_size;
+	m->hyp_start = ck->hyp_start;
+	m->hyp_end = ck->hyp_end;
+	m->cpu_count = ck->boot_cpus;
+	m->trace_loaded = ck->trace_loaded;
+	m->ctx = ck;
+	m->page = ck_page_cb;
+	m->pinned = ck_pinned_cb;
+}
+
+/* ---- event assembly ------------------------------------------------- */
+
+/* Count records lost before `seq` on `cpu` (a gap in the sequence). */
+static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
+		   bool *gap)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+
+	*gap = c->seq_started && r->seq != c->expect_seq;
+	if (*gap && r->kind != PKVM_EV_LOST)
+		ck->sum->lost += (uint32_t)(r->seq - c->expect_seq);
+	c->seq_started = true;
+	c->expect_seq = r->seq + 1;
+}
+
+static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
+{
+	int rc = ck->src->next(ck->src, cpu, r);
+
+	if (rc < 0)
+		ck_corrupt(ck, "%s", ck->src->error);
+	return rc;
+}
+
+/*
+ * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
+ * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped.
+ */
+static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	struct ck_event *ev = &c->next;
+	struct pkvm_record *h = &ev->recs[0];
+	bool gap;
+	unsigned ncont;
+	int rc;
+
+again:
+	rc = ck_read(ck, cpu, h);
+	if (rc <= 0)
+		return rc;
+	if (h->flags & PKVM_REC_F_CONT) {
+		ck_corrupt(ck,
+			   "cpu%u seq %u: continuation record without a "
+			   "head",
+			   cpu, h->seq);
+		return -1;
+	}
+	ck_seq(ck, cpu, h, &gap);
+	*loss |= gap;
+	ncont = h->flags & PKVM_REC_F_NCONT_MASK;
+	if (h->kind != 0 && h->kind <= PKVM_EV_MAX_KNOWN &&
+	    ncont != pkvm_event_ncont(h->kind)) {
+		ck_corrupt(ck,
+			   "cpu%u seq %u: %u continuation records, kind %u "
+			   "has %u",
+			   cpu, h->seq, ncont, h->kind,
+			   pkvm_event_ncont(h->kind));
+		return -1;
+	}
+	for (unsigned i = 1; i <= ncont; i++) {
+		struct pkvm_record *r = &ev->recs[i];
+
+		rc = ck_read(ck, cpu, r);
+		if (rc <= 0 || !(r->flags & PKVM_REC_F_CONT) ||
+		    (r->flags & PKVM_REC_F_NCONT_MASK) != i ||
+		    r->kind != h->kind) {
+			if (rc >= 0)
+				ck_corrupt(ck,
+					   "cpu%u seq %u: event cut short: "
+					   "continuation %u missing",
+					   cpu, h->seq, i);
+			return -1;
+		}
+		ck_seq(ck, cpu, r, &gap);
+		*loss |= gap;
+	}
+	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN)
+		goto again; /* a kind of a newer minor version */
+	ev->ts = h->ts;
+	ev->seq = h->seq;
+	ev->cpu = (uint16_t)cpu;
+	ev->kind = h->kind;
+	ev->nrec = (uint8_t)(ncont + 1);
+	for (unsigned i = 0; i <= ncont; i++) {
+		ev->w[2 * i] = ev->recs[i].a;
+		ev->w[2 * i + 1] = ev->recs[i].b;
+	}
+	return 1;
+}
+
+/* ---- loss ----------------------------------------------------------- */
+
+/* Records of `cpu` are missing: what they could have touched is unknown. */
+/*
+ * A component's state may have changed in records we do not have: every
+ * page's side of it becomes unknown (until a store rewrites it), and the
+ * traps in progress cannot be judged.
+ */
+static void ck_unknown_comp(struct ck *ck, unsigned comp, const char *why)
+{
+	if (!ck->model)
+		return;
+	for (uint64_t i = 0; i < ck->model->ram_pages; i++)
+		ck->unknown[i] |= (uint8_t)(1u << comp);
+	for (unsigned i = 0; i < ck->ncpu; i++) {
+		struct ck_trap *t = &ck->cpu[i].trap;
+
+		if (t->active && !t->unknown) {
+			t->unknown = true;
+			snprintf(t->unknown_why, sizeof(t->unknown_why), "%s",
+				 why);
+		}
+	}
+}
+
+/*
+ * Records of `cpu` are missing. Lock tickets bound what they could have
+ * done: a component can only have changed if that CPU held its lock at
+ * the gap, or took it in the gap, which shows later as a ticket gap or a
+ * release without acquire (ck_deadlock, ck_release). Only those
+ * components become unknown.
+ */
+static void ck_loss(struct ck *ck, unsigned cpu)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+
+	ck->any_loss = true;
+	c->lost = true;
+	ck_inconclusive(ck,
+			"records of cpu%u were lost: the events in that "
+			"window are not checked",
+			cpu);
+	if (c->trap.active && !c->trap.unknown) {
+		c->trap.unknown = true;
+		snprintf(c->trap.unknown_why, sizeof(c->trap.unknown_why),
+			 "records of cpu%u were lost during the trap", cpu);
+	}
+	for (unsigned comp = 1; comp < MODEL_COMP_COUNT; comp++)
+		if (c->held & (1u << comp))
+			ck_unknown_comp(ck, comp,
+					"a component was changed in lost "
+					"records");
+}
+
+static void ck_refill(struct ck *ck, unsigned cpu)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	bool loss = false;
+	int rc = ck_fetch(ck, cpu, &loss);
+
+	c->has_next = rc == 1;
+	c->done = rc != 1;
+	ck->sched_ts[cpu] = c->next.ts;
+	ck->sched_state[cpu] = rc != 1 ? CK_SCHED_NONE
+			       : c->next.kind == PKVM_EV_LOCK_ACQUIRE
+				       ? CK_SCHED_ACQUIRE
+				       : CK_SCHED_READY;
+	if (loss && rc == 1)
+		ck_loss(ck, cpu);
+}
+
+/* ---- model glue ----------------------------------------------------- */
+
+static void ck_on_change(void *ctx, unsigned comp, uint64_t pfn,
+			 const struct model_side *old)
+{
+	struct ck *ck = ctx;
+	int64_t i = model_page_index(ck->model, pfn);
+	struct ck_cpu *c = &ck->cpu[ck->cur_cpu];
+
+	CK_CHECK(i >= 0 && comp < MODEL_COMP_COUNT);
+	if (c->trap.active && !c->trap.snapped)
+		trap_touch(ck, &c->trap, comp, pfn, old);
+	ck->unknown[i] &= (uint8_t) ~(1u << comp);
+	ck->last[i] = c->trap.active ? c->trap.entry.index : ck->index;
+}
+
+static bool ck_alloc_seen(const struct ck_cpu *c, uint64_t pa)
+{
+	for (size_t i = 0; i < c->alloc_count; i++)
+		if (c->allocs[i] == pa)
+			return true;
+	return false;
+}
+
+/* A table descriptor installed a new page: it must come from the pool. */
+static void ck_check_install(struct ck *ck, const struct ck_event *ev,
+			     const struct model_write *w)
+{
+	uint64_t pa = w->child_pa;
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+	bool in_pool = pa >= ck->pool_start && pa < ck->pool_end;
+	uint64_t pi = (pa - ck->pool_start) >> 12;
+
+	if (w->conflict) {
+		ck_finding(ck, "table-reuse", ev, pa, false, 0,
+			   "table descriptor points at page 0x%llx, which is "
+			   "already a table elsewhere in the page tables; a "
+			   "table page belongs to exactly one tree",
+			   (unsigned long long)pa);
+		return;
+	}
+	if (!w->installed_new)
+		return;
+	if (!in_pool || !ck_alloc_seen(c, pa) || (ck->pool[pi] & 2)) {
+		if (ck->any_loss) {
+			ck_inconclusive(ck,
+					"table page 0x%llx: its allocation "
+					"may have been lost",
+					(unsigned long long)pa);
+			return;
+		}
+		ck_finding(ck, "table-not-from-pool", ev, pa, false, 0,
+			   "a new table page must be one handed out by the "
+			   "pool [0x%llx, 0x%llx) in the same trap and never "
+			   "used before; page 0x%llx %s",
+			   (unsigned long long)ck->pool_start,
+			   (unsigned long long)ck->pool_end,
+			   (unsigned long long)pa,
+			   !in_pool ? "is outside the pool"
+			   : (ck->pool[pi] & 2)
+				   ? "was already installed as a table"
+				   : "was not handed out (NONDET alloc_page) "
+				     "in this trap");
+	}
+	if (in_pool)
+		ck->pool[pi] |= 2;
+}
+
+static void ck_pte_write(struct ck *ck, const struct ck_event *ev)
+{
+	struct model_write w;
+	uint64_t pa = ev->w[0];
+	unsigned lock;
+
+	CK_CHECK(model_pte_write(ck->model, pa, ev->w[1], &w) == 0);
+	if (w.table < 0) {
+		if (ck->any_loss) {
+			ck_inconclusive(ck,
+					"descriptor store to 0x%llx "
+					"after lost records",
+					(unsigned long long)pa);
+			return;
+		}
+		{
+			ck_finding(
+				ck, "pte-write-not-table", ev, pa, false, 0,
+				"descriptor store to 0x%llx, which is not in "
+				"any page-table page of host stage-2 or hyp "
+				"stage-1",
+				(unsigned long long)pa);
+			return;
+		}
+	}
+	lock = w.comp; /* component ids equal their lock ids */
+	if (ck->lock[lock].holder != (int)ev->cpu) {
+		if (ck->cpu[ev->cpu].lost)
+			ck_inconclusive(ck,
+					"descriptor store by cpu%u after "
+					"its lost records",
+					ev->cpu);
+		else
+			ck_finding(ck, "pte-write-without-lock", ev, pa, false,
+				   0,
+				   "descriptor store to a %s table (0x%llx) by "
+				   "cpu%u, which does not hold the %s lock%s",
+				   w.comp == PKVM_COMP_HOST_S2 ? "host stage-2"
+							       : "hyp stage-1",
+				   (unsigned long long)pa, ev->cpu,
+				   w.comp == PKVM_COMP_HOST_S2 ? "host_s2"
+							       : "hyp_s1",
+				   ck->lock[lock].holder >= 0
+					   ? " (another CPU holds it)"
+					   : "");
+	}
+	ck_check_install(ck, ev, &w);
+}
+
+/* ---- locks ---------------------------------------------------------- */
+
+static bool ck_comp_lock(unsigned id)
+{
+	return id == PKVM_LOCK_HOST_S2 || id == PKVM_LOCK_HYP_S1;
+}
+
+static void ck_inconsistent(struct ck *ck, const struct ck_event *ev,
+			    const char *what)
+{
+	ck_finding(ck, "inconsistent-trace", ev, 0, false, 0, "%s", what);
+	ck->stop = ck->sum->stopped = true;
+}
+
+static void ck_acquire(struct ck *ck, const struct ck_event *ev)
+{
+	unsigned id = (unsigned)ev->w[0];
+	struct ck_lock *l;
+	char msg[200];
+
+	if (id == 0 || id >= CK_LOCK_COUNT) {
+		ck_inconsistent(ck, ev,
+				"lock_acquire of an unknown "
+				"lock id");
+		return;
+	}
+	l = &ck->lock[id];
+	if (!ck->cpu[ev->cpu].lost && !ck->any_loss &&
+	    (l->holder >= 0 || ev->w[1] != l->next_ticket)) {
+		snprintf(msg, sizeof(msg),
+			 "cpu%u acquires lock %u with ticket %llu, but %s",
+			 ev->cpu, id, (unsigned long long)ev->w[1],
+			 l->holder >= 0 ? "the lock is held"
+					: "that ticket was already taken");
+		{
+			ck_inconsistent(ck, ev, msg);
+			return;
+		}
+	}
+	if ((l->holder >= 0 || ev->w[1] != l->next_ticket) && ck_comp_lock(id))
+		ck_unknown_comp(ck, id,
+				"lock tickets were taken in lost "
+				"records");
+	if (l->holder >= 0 && l->holder != (int)ev->cpu)
+		ck->cpu[l->holder].held &= ~(1u << id);
+	l->holder = ev->cpu;
+	l->ticket = ev->w[1];
+	l->next_ticket = ev->w[1] + 1;
+	ck->cpu[ev->cpu].held |= 1u << id;
+	if (ck_comp_lock(id) && ck->cpu[ev->cpu].trap.active)
+		trap_on_comp_lock(ck, ev->cpu);
+}
+
+static void ck_release(struct ck *ck, const struct ck_event *ev)
+{
+	unsigned id = (unsigned)ev->w[0];
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+	struct ck_lock *l;
+	char msg[200];
+
+	if (id == 0 || id >= CK_LOCK_COUNT) {
+		ck_inconsistent(ck, ev,
+				"lock_release of an unknown "
+				"lock id");
+		return;
+	}
+	l = &ck->lock[id];
+	if ((l->holder != (int)ev->cpu || l->ticket != ev->w[1]) && !c->lost) {
+		snprintf(msg, sizeof(msg),
+			 "cpu%u releases lock %u ticket %llu, which it does "
+			 "not hold",
+			 ev->cpu, id, (unsigned long long)ev->w[1]);
+		{
+			ck_inconsistent(ck, ev, msg);
+			return;
+		}
+	}
+	if (l->holder != (int)ev->cpu && ck_comp_lock(id))
+		ck_unknown_comp(ck, id, "a lock was taken in lost records");
+	if (l->holder == (int)ev->cpu)
+		l->holder = -1;
+	c->held &= ~(1u << id);
+	if (ck_comp_lock(id) && c->trap.active && c->trap.had_comp_lock &&
+	    !(c->held & ((1u << PKVM_LOCK_HOST_S2) | (1u << PKVM_LOCK_HYP_S1))))
+		trap_snapshot(ck, ev->cpu);
+}
+
+/* May `cpu`'s next event run now? Only acquisitions ever wait. */
+static bool ck_runnable(const struct ck *ck, unsigned cpu)
+{
+	const struct ck_event *ev = &ck->cpu[cpu].next;
+	const struct ck_lock *l;
+	unsigned id;
+
+	if (!ck->boot_seen)
+		return cpu == 0;
+	if (ev->kind != PKVM_EV_LOCK_ACQUIRE)
+		return true;
+	id = (unsigned)ev->w[0];
+	if (id == 0 || id >= CK_LOCK_COUNT)
+		return true; /* reported when replayed */
+	l = &ck->lock[id];
+	if (ev->w[1] < l->next_ticket)
+		return true; /* a repeated ticket: reported when replayed */
+	return l->holder < 0 && ev->w[1] == l->next_ticket;
+}
+
+/* No CPU can run: lost records explain it, or the trace is inconsistent. */
+static int ck_deadlock(struct ck *ck)
+{
+	char msg[900];
+	size_t n = 0;
+	int first = -1;
+
+	for (unsigned i = 0; i < ck->ncpu; i++) {
+		const struct ck_event *ev = &ck->cpu[i].next;
+
+		if (!ck->cpu[i].has_next)
+			continue;
+		if (first < 0 || ev->ts < ck->cpu[first].next.ts)
+			first = (int)i;
+		n += (size_t)snprintf(
+			msg + n, n < sizeof(msg) ? sizeof(msg) - n : 0,
+			"%scpu%u waits for lock %u ticket %llu "
+			"(next ticket %llu)",
+			n ? "; " : "", i, (unsigned)ev->w[0],
+			(unsigned long long)ev->w[1],
+			(unsigned long long)ck->lock[ev->w[0] % CK_LOCK_COUNT]
+				.next_ticket);
+		if (n >= sizeof(msg))
+			n = sizeof(msg) - 1;
+	}
+	CK_CHECK(first >= 0);
+	if (!ck->boot_seen) {
+		ck_corrupt(ck, "the trace does not start with a BOOT record on "
+			       "cpu0");
+		return -1;
+	}
+	if (ck->any_loss) {
+		/* Resynchronise: the missing tickets were in lost records. */
+		struct ck_event *ev = &ck->cpu[first].next;
+		struct ck_lock *l = &ck->lock[ev->w[0] % CK_LOCK_COUNT];
+
+		ck_inconclusive(ck, "lock order across lost records");
+		if (ck_comp_lock((unsigned)(ev->w[0] % CK_LOCK_COUNT)))
+			ck_unknown_comp(ck,
+					(unsigned)(ev->w[0] % CK_LOCK_COUNT),
+					"lock tickets were taken in lost "
+					"records");
+		if (l->holder >= 0)
+			ck->cpu[l->holder].held &=
+				~(1u << (ev->w[0] % CK_LOCK_COUNT));
+		l->holder = -1;
+		l->next_ticket = ev->w[1];
+		return first;
+	}
+	if (ck->src->truncated && ck->src->truncated(ck->src)) {
+		ck_inconclusive(ck,
+				"the trace is truncated while CPUs wait "
+				"for locks: %s",
+				msg);
+		return -1;
+	}
+	ck_inconsistent(ck, &ck->cpu[first].next, msg);
+	return -1;
+}
+
+/*
+ * The CPU whose event runs next. Reads only the small per-CPU summary kept
+ * by ck_refill (timestamp, is it an acquisition), which stays in cache;
+ * the lookahead events themselves are kilobytes apart.
+ */
+static int ck_pick(struct ck *ck)
+{
+	int best = -1;
+	bool any = false;
+
+	if (!ck->boot_seen && ck->sched_state[0])
+		return 0; /* BOOT comes first, on cpu0 */
+	for (unsigned i = 0; i < ck->ncpu; i++) {
+		if (!ck->sched_state[i])
+			continue;
+		any = true;
+		if (!ck->boot_seen)
+			continue;
+		if (ck->sched_state[i] == CK_SCHED_ACQUIRE &&
+		    !ck_runnable(ck, i))
+			continue;
+		if (best < 0 || ck->sched_ts[i] < ck->sched_ts[best])
+			best = (int)i;
+	}
+	if (best >= 0 || !any)
+		return best;
+	return ck_deadlock(ck);
+}
+
+/* ---- boot ----------------------------------------------------------- */
+
+static int ck_boot(struct ck *ck, const struct ck_event *ev)
+{
+	uint64_t abi = ev->w[0] & 0xffffffffu;
+
+	ck->boot_cpus = (unsigned)(ev->w[0] >> 32);
+	ck->ram_base = ev->w[2];
+	ck->ram_size = ev->w[3];
+	ck->hyp_start = ev->w[4];
+	ck->hyp_end = ev->w[5];
+	ck->pool_start = ev->w[6];
+	ck->pool_end = ev->w[7];
+	if (abi != PKVM_ABI_VERSION) {
+		ck_corrupt(ck,
+			   "unsupported ABI version %llu in BOOT (this "
+			   "checker knows %u)",
+			   (unsigned long long)abi, PKVM_ABI_VERSION);
+		return -1;
+	}
+	if (ck->ram_size == 0 || ck->ram_size > (1ull << 32) ||
+	    ((ck->ram_base | ck->ram_size) & 0xfff) ||
+	    ck->pool_end < ck->pool_start ||
+	    ck->pool_end - ck->pool_start > (1ull << 32) ||
+	    ck->boot_cpus == 0 || ck->boot_cpus > CK_MAX_CPUS) {
+		ck_corrupt(ck,
+			   "BOOT record describes an impossible machine "
+			   "(ram 0x%llx+0x%llx, %u CPUs)",
+			   (unsigned long long)ck->ram_base,
+			   (unsigned long long)ck->ram_size, ck->boot_cpus);
+		return -1;
+	}
+	ck->model = model_create(ck->ram_base, ck->ram_size);
+	ck->unknown = calloc(ck->ram_size >> 12, 1);
+	ck->last = malloc((ck->ram_size >> 12) * sizeof(uint64_t));
+	ck->pool_pages = (ck->pool_end - ck->pool_start) >> 12;
+	ck->pool = calloc(ck->pool_pages ? ck->pool_pages : 1, 1);
+	for (unsigned c = 1; c < MODEL_COMP_COUNT; c++)
+		ck->touch[c] = calloc(ck->ram_size >> 12, sizeof(uint32_t));
+	CK_CHECK(ck->model && ck->unknown && ck->last && ck->pool &&
+		 ck->touch[1] && ck->touch[2]);
+	memset(ck->last, 0xff, (ck->ram_size >> 12) * sizeof(uint64_t));
+	ck->model->on_change = ck_on_change;
+	ck->model->cb_ctx = ck;
+	if (model_set_root(ck->model, PKVM_COMP_HOST_S2, ev->w[8]) ||
+	    model_set_root(ck->model, PKVM_COMP_HYP_S1, ev->w[9])) {
+		ck_corrupt(ck, "BOOT record: bad page-table roots");
+		return -1;
+	}
+	ck->boot_seen = true;
+	return 0;
+}
+
+/* HYPERCALLS.md "Boot state", checked when the host first runs. */
+static void ck_boot_state(struct ck *ck, const struct ck_event *ev)
+{
+	uint64_t bad = 0, first = 0, pages = ck->model->ram_pages;
+	char what[200] = "";
+
+	ck->boot_checked = true;
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t pa = ck->ram_base + (i << 12);
+		bool hyp = pa >= ck->hyp_start && pa < ck->hyp_end;
+		const struct model_side *hs = &ck->model->side[1][i];
+		const struct model_side *ys = &ck->model->side[2][i];
+		struct spec_page p = ck_page(ck, pa >> 12);
+		bool ok;
+
+		if (p.host == SPEC_ST_UNKNOWN || p.hyp == SPEC_ST_UNKNOWN) {
+			ck_inconclusive(ck, "boot state: records lost");
+			return;
+		}
+		if (hyp)
+			ok = p.host == SPEC_ST_NOPAGE &&
+			     hs->owner == PKVM_OWNER_HYP &&
+			     p.hyp == SPEC_ST_OWNED && ys->out_pfn == pa >> 12;
+		else
+			ok = p.host == SPEC_ST_OWNED &&
+			     !(hs->flags & MODEL_SIDE_VALID) &&
+			     p.hyp == SPEC_ST_NOPAGE;
+		if (ok)
+			continue;
+		if (bad++ == 0) {
+			first = pa;
+			snprintf(
+				what, sizeof(what),
+				"page 0x%llx (%s): host side %s%s, hyp side %s",
+				(unsigned long long)pa,
+				hyp ? "hyp range" : "host memory",
+				spec_state_name(p.host),
+				hs->flags & MODEL_SIDE_VALID ? " mapped" : "",
+				spec_state_name(p.hyp));
+		}
+	}
+	if (bad)
+		ck_finding(ck, "boot-state", ev, first, false, 0,
+			   "when the host is first entered, [hyp_start, "
+			   "hyp_end) must be host NOPAGE (owner hyp) and hyp "
+			   "OWNED mapped, every other RAM page host OWNED "
+			   "unmapped and hyp NOPAGE; %llu page(s) differ, "
+			   "first %s",
+			   (unsigned long long)bad, what);
+}
+
+/* ---- one event ------------------------------------------------------ */
+
+static void ck_nondet(struct ck *ck, const struct ck_event *ev)
+{
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+	uint64_t pa = ev->w[1];
+
+	switch (ev->w[0]) {
+	case PKVM_NONDET_ALLOC_PAGE:
+		if (pa == 0) {
+			c->trap.alloc_failed = true;
+			return;
+		}
+		if (pa < ck->pool_start || pa >= ck->pool_end || (pa & 0xfff) ||
+		    (ck->pool[(pa - ck->pool_start) >> 12] & 1)) {
+			ck_finding(
+				ck, "pool-alloc", ev, pa, false, 0,
+				"the pool must hand out each page of [0x%llx, "
+				"0x%llx) once; it handed out 0x%llx",
+				(unsigned long long)ck->pool_start,
+				(unsigned long long)ck->pool_end,
+				(unsigned long long)pa);
+		} else {
+			ck->pool[(pa - ck->pool_start) >> 12] |= 1;
+		}
+		if (c->alloc_count == c->alloc_cap) {
+			c->alloc_cap = c->alloc_cap ? 2 * c->alloc_cap : 64;
+			c->allocs = realloc(c->allocs,
+					    c->alloc_cap * sizeof(uint64_t));
+			CK_CHECK(c->allocs != NULL);
+		}
+		c->allocs[c->alloc_count++] = pa;
+		return;
+	case PKVM_NONDET_HOST_READ:
+		if (c->trap.active)
+			trap_host_read(ck, ev->cpu, ev);
+		return;
+	case PKVM_NONDET_HOST_SYSREG:
+		if (c->trap.active && ev->w[2] == PKVM_NONDET_REG_VBAR_EL1) {
+			c->trap.vbar_known = true;
+			c->trap.vbar = ev->w[1];
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+static void ck_mark(struct ck *ck, const struct ck_event *ev)
+{
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+
+	if (ev->w[0] == PKVM_MARK_HOST_ENTER) {
+		c->entered_host = true;
+		if (!ck->boot_checked)
+			ck_boot_state(ck, ev);
+	} else if (ev->w[0] == PKVM_MARK_SYSTEM_OFF && c->trap.active) {
+		c->trap.system_off = true;
+	}
+}
+
+static void ck_panic(struct ck *ck, const struct ck_event *ev)
+{
+	struct ck_trap *t = &ck->cpu[ev->cpu].trap;
+
+	if (t->active)
+		trap_prepare(ck, ev->cpu);
+	if (t->active && t->type == CK_TRAP_HVC && t->expect.panics) {
+		t->panicked = true;
+		return;
+	}
+	ck_finding(ck, "hyp-panic", ev, ev->w[1], false, 0,
+		   "the hyp panicked (code %llu at 0x%llx); it must never "
+		   "panic on host input (only test_panic may)",
+		   (unsigned long long)ev->w[0], (unsigned long long)ev->w[1]);
+}
+
+static void ck_event(struct ck *ck, const struct ck_event *ev)
+{
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+
+	switch (ev->kind) {
+	case PKVM_EV_BOOT:
+		if (ck->boot_seen) {
+			ck_inconsistent(ck, ev, "a second BOOT record");
+			return;
+		}
+		ck_boot(ck, ev);
+		return;
+	case PKVM_EV_TRAP_ENTRY:
+		if (c->trap.active)
+			trap_abandon(ck, ev->cpu, "a trap entry without exit");
+		c->alloc_count = 0;
+		{
+			trap_begin(ck, ev->cpu, ev);
+			return;
+		}
+	case PKVM_EV_TRAP_EXIT:
+		if (!c->trap.active) {
+			ck_inconclusive(ck,
+					"cpu%u: trap exit without "
+					"entry",
+					ev->cpu);
+			return;
+		}
+		{
+			trap_end(ck, ev->cpu, ev);
+			return;
+		}
+	case PKVM_EV_PTE_WRITE: {
+		ck_pte_write(ck, ev);
+		return;
+	}
+	case PKVM_EV_LOCK_ACQUIRE: {
+		ck_acquire(ck, ev);
+		return;
+	}
+	case PKVM_EV_LOCK_RELEASE: {
+		ck_release(ck, ev);
+		return;
+	}
+	case PKVM_EV_SYSREG_WRITE:
+		if (ev->w[0] == PKVM_SYSREG_MAIR_EL2) {
+			ck->model->mair = ev->w[1];
+			ck->model->mair_known = true;
+		}
+		return;
+	case PKVM_EV_NONDET: {
+		ck_nondet(ck, ev);
+		return;
+	}
+	case PKVM_EV_LOST:
+		ck->sum->lost += ev->w[0];
+		{
+			ck_loss(ck, ev->cpu);
+			return;
+		}
+	case PKVM_EV_PANIC: {
+		ck_panic(ck, ev);
+		return;
+	}
+	case PKVM_EV_MARK: {
+		ck_mark(ck, ev);
+		return;
+	}
+	default:
+		return; /* TLBI, BARRIER: wave 2 */
+	}
+}
+
+static void ck_history(struct ck *ck, const struct ck_event *ev)
+{
+	struct ck_cpu *c = &ck->cpu[ev->cpu];
+	unsigned cap = ck->opt->context;
+	struct ck_event *h;
+
+	if (!cap)
+		return;
+	/* Reports only read the records and the header: copy just those. */
+	h = &c->hist[c->hist_head];
+	h->index = ev->index;
+	h->ts = ev->ts;
+	h->seq = ev->seq;
+	h->cpu = ev->cpu;
+	h->kind = ev->kind;
+	h->nrec = ev->nrec;
+	memcpy(h->recs, ev->recs, ev->nrec * sizeof(ev->recs[0]));
+	memcpy(h->w, ev->w, 2 * ev->nrec * sizeof(ev->w[0]));
+	if (++c->hist_head == cap)
+		c->hist_head = 0;
+	if (c->hist_count < cap)
+		c->hist_count++;
+}
+
+/* ---- the run -------------------------------------------------------- */
+
+static void ck_finish(struct ck *ck)
+{
+	for (unsigned i = 0; i < ck->ncpu; i++)
+		if (ck->cpu[i].trap.active && !ck->stop)
+			trap_abandon(ck, i, "the trace ends inside the trap");
+}
+
+static void ck_free(struct ck *ck)
+{
+	for (unsigned i = 0; i < ck->ncpu; i++) {
+		free(ck->cpu[i].allocs);
+		free(ck->cpu[i].hist);
+		trap_free(&ck->cpu[i].trap);
+	}
+	model_destroy(ck->model);
+	free(ck->unknown);
+	free(ck->last);
+	free(ck->pool);
+	for (unsigned c = 0; c < MODEL_COMP_COUNT; c++)
+		free(ck->touch[c]);
+}
+
+static int ck_init(struct ck *ck, struct ck_source *src,
+		   const struct ck_options *opt)
+{
+	if (src->cpu_count == 0 || src->cpu_count > CK_MAX_CPUS) {
+		ck_corrupt(ck, "unsupported CPU count %u (1..%u)",
+			   src->cpu_count, CK_MAX_CPUS);
+		return -1;
+	}
+	ck->ncpu = src->cpu_count;
+	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)
+		ck->lock[i].holder = -1;
+	for (unsigned i = 0; i < ck->ncpu; i++) {
+		ck->cpu[i].hist = calloc(opt->context ? opt->context : 1,
+					 sizeof(struct ck_event));
+		CK_CHECK(ck->cpu[i].hist != NULL);
+		ck_refill(ck, i);
+	}
+	return 0;
+}
+
+int ck_run(struct ck_source *src, const struct ck_options *opt,
+	   const struct ck_sink *sink, struct ck_summary *sum)
+{
+	struct ck_options o = *opt;
+	struct ck *ck = calloc(1, sizeof(*ck));
+	int rc;
+
+	CK_CHECK(ck != NULL);
+	if (o.context > 64)
+		o.context = 64;
+	memset(sum, 0, sizeof(*sum));
+	ck->src = src;
+	ck->opt = &o;
+	ck->sink = sink;
+	ck->sum = sum;
+	ck_init(ck, src, &o);
+	while (!ck->stop) {
+		int cpu = ck_pick(ck);
+		struct ck_event *ev;
+
+		if (cpu < 0)
+			break;
+		ev = &ck->cpu[cpu].next;
+		if (!ck->boot_seen && ev->kind != PKVM_EV_BOOT) {
+			ck_corrupt(ck, "the trace does not start with a BOOT "
+				       "record on cpu0");
+			break;
+		}
+		ev->index = ck->index;
+		ck->cur_cpu = cpu;
+		ck_event(ck, ev);
+		ck_history(ck, ev);
+		if (o.capture && ev->index == o.capture_index) {
+			sum->captured = *ev;
+			sum->has_captured = true;
+			ck->stop = true;
+		}
+		ck->index++;
+		sum->events++;
+		ck_refill(ck, (unsigned)cpu);
+	}
+	if (!ck->boot_seen && !ck->corrupt)
+		ck_corrupt(ck, "the trace holds no BOOT record");
+	if (!ck->corrupt)
+		ck_finish(ck);
+	rc = ck->corrupt	 ? CK_EXIT_CORRUPT
+	     : sum->findings	 ? CK_EXIT_FINDINGS
+	     : sum->inconclusive ? CK_EXIT_INCONCLUSIVE
+				 : CK_EXIT_OK;
+	ck_free(ck);
+	free(ck);
+	return rc;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pkvm-check's core: record source -> events -> linearisation on lock
+ * order -> machine model -> specification -> findings. No file I/O and no
+ * output of its own: the command (main.c, report.c) and the unit tests
+ * drive it through a record source and a finding sink.
+ */
+#ifndef PKVM_CHECKER_H
+#define PKVM_CHECKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pkvm/record.h>
+
+/** pkvm-check exit codes (checker/README.md "Exit codes"). */
+enum ck_exit {
+	CK_EXIT_OK = 0,
+	CK_EXIT_FINDINGS = 1,
+	CK_EXIT_USAGE = 2,
+	CK_EXIT_CORRUPT = 3,
+	CK_EXIT_INCONCLUSIVE = 4,
+	CK_EXIT_INTERNAL = 70,
+};
+
+/**
+ * The checker itself is confused (never the trace's fault): print where and
+ * exit 70. Findings about the implementation never go through this.
+ */
+#define CK_CHECK(cond)                                                         \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			ck_internal_error(__FILE__, __LINE__, #cond);          \
+	} while (0)
+
+_Noreturn void ck_internal_error(const char *file, int line, const char *what);
+
+/**
+ * Per-CPU streams of records in sequence order. The format library's
+ * reader in pkvm-check, an in-memory array in the unit tests.
+ */
+struct ck_source {
+	unsigned cpu_count;
+	/* 1 with a record, 0 at the end of that CPU, -1 on error (`error`). */
+	int (*next)(struct ck_source *s, unsigned cpu, struct pkvm_record *out);
+	/* True if the stream ended early (truncated file): may be NULL. */
+	bool (*truncated)(struct ck_source *s);
+	char error[512];
+};
+
+/** One event: a head record and its continuations, payload words in order. */
+struct ck_event {
+	uint64_t index; /* position in the replay (global, 0-based) */
+	uint64_t ts;
+	uint32_t seq;
+	uint16_t cpu;
+	uint8_t kind;
+	uint8_t nrec;
+	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS];
+	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS];
+};
+
+/** One finding, valid for the duration of the sink call. */
+struct ck_finding {
+	const char *check; /* stable name, e.g. "hcall-return" */
+	char text[1024];   /* what the spec expected, what happened */
+	uint64_t addr;	   /* grouping key: PA/IPA concerned, or 0 */
+	const struct ck_event *event; /* the offending event */
+	const struct ck_event *trap;  /* the trap's entry, or NULL */
+	/* The earlier event that explains the state, if any. */
+	bool has_explain;
+	uint64_t explain_index;
+	unsigned explain_cpu;
+	/* Events before `event` on its CPU, oldest first. */
+	const struct ck_event *const *history;
+	unsigned history_count;
+};
+
+struct ck_sink {
+	void *ctx;
+	void (*finding)(void *ctx, const struct ck_finding *f);
+};
+
+struct ck_options {
+	uint64_t max_findings; /* stop after this many; 0: no limit */
+	unsigned context;      /* events kept per CPU for reports */
+	/* Stop after replaying event `capture_index` and copy it out. */
+	bool capture;
+	uint64_t capture_index;
+};
+
+struct ck_summary {
+	uint64_t events;
+	uint64_t traps_checked;
+	uint64_t findings;
+	uint64_t inconclusive;
+	uint64_t lost;
+	bool stopped; /* max_findings reached, or inconsistent */
+	char first_inconclusive[256]; /* what could not be checked first */
+	char error[600];	      /* CK_EXIT_CORRUPT: the reason */
+	bool has_captured; /* ck_options.capture: the event was seen */
+	struct ck_event captured;
+};
+
+/**
+ * Replay `src` against the spec; every finding goes to `sink`. Returns an
+ * enum ck_exit: OK, FINDINGS, CORRUPT (summary.error), INCONCLUSIVE.
+ */
+int ck_run(struct ck_source *src, const struct ck_options *opt,
+	   const struct ck_sink *sink, struct ck_summary *sum);
+
+/* ---- in-memory record source (unit tests, generators) ---------------- */
+
+struct ck_memsrc {
+	struct ck_source src;
+	const struct pkvm_record *recs[8];
+	size_t count[8];
+	size_t pos[8];
+	bool truncated;
+};
+
+/** Records of each CPU given as arrays (kept by the caller). */
+void ck_memsrc_init(struct ck_memsrc *m, unsigned cpu_count);
+void ck_memsrc_set(struct ck_memsrc *m, unsigned cpu,
+		   const struct pkvm_record *recs, size_t count);
+
+/* ---- names ----------------------------------------------------------- */
+
+const char *ck_hcall_name(uint64_t id);
+const char *ck_errno_name(int64_t v);
+
+#endif /* PKVM_CHECKER_H */

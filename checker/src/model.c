@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Shadow page tables and the incremental page abstraction (model.h).
+ *
+ * Descriptor decoding follows abi.h and HYPERCALLS.md: 4 KiB granule,
+ * walks start at level 1, bits[1:0] 0b11 table (levels 1-2) or page
+ * (level 3), 0b01 block (levels 1-2), bit 0 clear invalid.
+ */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <pkvm/abi.h>
+
+#define MODEL_OA_MASK 0x0000fffffffff000ull
+
+static unsigned model_shift(unsigned level)
+{
+	return 12 + 9 * (3 - level);
+}
+
+struct model *model_create(uint64_t ram_base, uint64_t ram_size)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->ram_base = ram_base;
+	m->ram_size = ram_size;
+	m->ram_pages = ram_size >> MODEL_PAGE_SHIFT;
+	m->map_cap = 1024;
+	m->map_key = calloc(m->map_cap, sizeof(*m->map_key));
+	m->map_val = calloc(m->map_cap, sizeof(*m->map_val));
+	for (unsigned c = 1; c < MODEL_COMP_COUNT; c++) {
+		m->side[c] = calloc(m->ram_pages ? m->ram_pages : 1,
+				    sizeof(struct model_side));
+		m->root[c] = -1;
+		if (!m->side[c])
+			goto fail;
+	}
+	if (!m->map_key || !m->map_val)
+		goto fail;
+	return m;
+fail:
+	model_destroy(m);
+	return NULL;
+}
+
+void model_destroy(struct model *m)
+{
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->table_count; i++)
+		free(m->tables[i]);
+	free(m->tables);
+	free(m->map_key);
+	free(m->map_val);
+	for (unsigned c = 0; c < MODEL_COMP_COUNT; c++)
+		free(m->side[c]);
+	free(m);
+}
+
+/* Fibonacci hashing of the page number: table pages are consecutive. */
+static uint32_t model_hash(uint64_t pa, uint32_t cap)
+{
+	return (uint32_t)(((pa >> 12) * 0x9e3779b97f4a7c15ull) >> 32) &
+	       (cap - 1);
+}
+
+int model_table_find(const struct model *m, uint64_t pa)
+{
+	uint64_t key = (pa & ~0xfffull) | 1;
+
+	for (uint32_t h = model_hash(pa, m->map_cap);;
+	     h = (h + 1) & (m->map_cap - 1)) {
+		if (m->map_key[h] == 0)
+			return -1;
+		if (m->map_key[h] == key)
+			return (int)m->map_val[h];
+	}
+}
+
+static void model_map_put(uint64_t *keys, uint32_t *vals, uint32_t cap,
+			  uint64_t key, uint32_t val)
+{
+	uint32_t h = model_hash(key, cap);
+
+	while (keys[h] != 0)
+		h = (h + 1) & (cap - 1);
+	keys[h] = key;
+	vals[h] = val;
+}
+
+/* Keep the map at most half full; rehash into twice the size. */
+static int model_map_grow(struct model *m)
+{
+	uint32_t cap = m->map_cap * 2;
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	uint32_t *vals = calloc(cap, sizeof(*vals));
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -1;
+	}
+	for (uint32_t i = 0; i < m->map_cap; i++)
+		if (m->map_key[i])
+			model_map_put(keys, vals, cap, m->map_key[i],
+				      m->map_val[i]);
+	free(m->map_key);
+	free(m->map_val);
+	m->map_key = keys;
+	m->map_val = vals;
+	m->map_cap = cap;
+	return 0;
+}
+
+static int model_table_new(struct model *m, uint64_t pa, unsigned comp,
+			   unsigned level, uint64_t base)
+{
+	struct model_table *t;
+
+	if ((m->table_count + 1) * 2 > m->map_cap && model_map_grow(m))
+		return -1;
+	if (m->table_count == m->table_cap) {
+		uint32_t cap = m->table_cap ? m->table_cap * 2 : 64;
+		struct model_table **n =
+			realloc(m->tables, cap * sizeof(*m->tables));
+
+		if (!n)
+			return -1;
+		m->tables = n;
+		m->table_cap = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	t->pa = pa & ~0xfffull;
+	t->comp = (uint8_t)comp;
+	t->level = (uint8_t)level;
+	t->base = base;
+	t->parent = -1;
+	m->tables[m->table_count] = t;
+	model_map_put(m->map_key, m->map_val, m->map_cap, t->pa | 1,
+		      m->table_count);
+	return (int)m->table_count++;
+}
+
+int model_set_root(struct model *m, unsigned comp, uint64_t pa)
+{
+	int t;
+
+	if (comp == 0 || comp >= MODEL_COMP_COUNT ||
+	    model_table_find(m, pa) >= 0)
+		return -1;
+	t = model_table_new(m, pa, comp, 1, 0);
+	if (t < 0)
+		return -1;
+	m->root[comp] = t;
+	/* Every page starts unmapped: the side arrays are zero already. */
+	return 0;
+}
+
+static bool model_is_table_desc(uint64_t d, unsigned level)
+{
+	return level < 3 && (d & 3) == 3;
+}
+
+/* Reachable from its component's root through table descriptors. */
+static bool model_attached(const struct model *m, int idx)
+{
+	const struct model_table *t = m->tables[idx];
+
+	while (t->parent >= 0) {
+		const struct model_table *p = m->tables[t->parent];
+		uint64_t d = p->desc[t->slot];
+
+		if (!model_is_table_desc(d, p->level) ||
+		    (d & MODEL_OA_MASK) != t->pa)
+			return false;
+		idx = t->parent;
+		t = p;
+	}
+	return m->root[t->comp] == idx;
+}
+
+/* Decode one leaf or invalid descriptor into a side view. */
+static void model_decode(unsigned comp, unsigned level, uint64_t d,
+			 struct model_side *s)
+{
+	memset(s, 0, sizeof(*s));
+	if ((d & 1) == 0 || (level == 3 && (d & 3) == 1)) {
+		if (comp == PKVM_COMP_HOST_S2 && (d & 1) == 0)
+			s->owner = (uint8_t)((d & PKVM_PTE_OWNER_MASK) >>
+					     PKVM_PTE_OWNER_SHIFT);
+		return;
+	}
+	s->flags = MODEL_SIDE_VALID;
+	s->out_pfn = (uint32_t)((d & MODEL_OA_MASK) >> MODEL_PAGE_SHIFT);
+	s->state = (uint8_t)((d & PKVM_PTE_STATE_MASK) >> PKVM_PTE_STATE_SHIFT);
+	if (comp == PKVM_COMP_HOST_S2) {
+		s->attr = (uint8_t)((d >> 2) & 0xf);
+		if (((d >> 6) & 3) == 3)
+			s->flags |= MODEL_SIDE_WRITABLE;
+	} else {
+		s->attr = (uint8_t)((d >> 2) & 0x7);
+		if ((d & (1ull << 7)) == 0)
+			s->flags |= MODEL_SIDE_WRITABLE;
+	}
+}
+
+static bool model_side_eq(const struct model_side *a,
+			  const struct model_side *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* Set the view of every RAM page of [va, va + size) from one descriptor. */
+static void model_fill(struct model *m, unsigned comp, uint64_t va,
+		       uint64_t size, const struct model_side *s)
+{
+	uint64_t ram_end = m->ram_base + m->ram_size;
+	uint64_t lo = va > m->ram_base ? va : m->ram_base;
+	uint64_t hi = va + size < ram_end ? va + size : ram_end;
+	struct model_side *arr = m->side[comp];
+
+	for (uint64_t a = lo; a < hi; a += 1ull << MODEL_PAGE_SHIFT) {
+		uint64_t i = (a - m->ram_base) >> MODEL_PAGE_SHIFT;
+		struct model_side n = *s, old;
+
+		if (n.flags & MODEL_SIDE_VALID)
+			n.out_pfn += (uint32_t)((a - va) >> MODEL_PAGE_SHIFT);
+		if (model_side_eq(&arr[i], &n))
+			continue;
+		old = arr[i];
+		arr[i] = n;
+		if (m->on_change)
+			m->on_change(m->cb_ctx, comp, a >> MODEL_PAGE_SHIFT,
+				     &old);
+	}
+}
+
+static bool model_overlaps_ram(const struct model *m, uint64_t va,
+			       uint64_t size)
+{
+	return va < m->ram_base + m->ram_size && m->ram_base < va + size;
+}
+
+/* Recompute the abstraction under entry `idx` of table `ti`. */
+static void model_derive(struct model *m, int ti, unsigned idx)
+{
+	struct model_table *t = m->tables[ti];
+	uint64_t size = 1ull << model_shift(t->level);
+	uint64_t va = t->base + idx * size;
+	uint64_t d = t->desc[idx];
+	struct model_side s;
+
+	if (!model_overlaps_ram(m, va, size))
+		return;
+	if (model_is_table_desc(d, t->level)) {
+		int c = model_table_find(m, d & MODEL_OA_MASK);
+
+		if (c >= 0 && m->tables[c]->parent == ti &&
+		    m->tables[c]->slot == idx) {
+			for (unsigned i = 0; i < MODEL_PTRS; i++)
+				model_derive(m, c, i);
+			return;
+		}
+		/* A table we could not shadow: nothing is mapped through it. */
+		d = 0;
+	}
+	model_decode(t->comp, t->level, d, &s);
+	model_fill(m, t->comp, va, size, &s);
+}
+
+/* A table descriptor was stored: find or create the shadow of its target. */
+static int model_install(struct model *m, int ti, unsigned idx,
+			 struct model_write *w)
+{
+	struct model_table *t = m->tables[ti];
+	uint64_t child_pa = t->desc[idx] & MODEL_OA_MASK;
+	uint64_t base = t->base + idx * (1ull << model_shift(t->level));
+	int c = model_table_find(m, child_pa);
+
+	w->child_pa = child_pa;
+	if (c < 0) {
+		c = model_table_new(m, child_pa, t->comp, t->level + 1u, base);
+		if (c < 0)
+			return -1;
+		w->installed_new = true;
+	} else if (m->tables[c]->parent == ti && m->tables[c]->slot == idx) {
+		return 0;
+	} else if (model_attached(m, c) || m->tables[c]->comp != t->comp ||
+		   m->tables[c]->level != t->level + 1u) {
+		w->conflict = true;
+		return 0;
+	} else {
+		w->reattached = true;
+		m->tables[c]->base = base;
+	}
+	m->tables[c]->parent = ti;
+	m->tables[c]->slot = idx;
+	return 0;
+}
+
+int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
+		    struct model_write *w)
+{
+	int ti = model_table_find(m, pa);
+	struct model_table *t;
+	unsigned idx;
+
+	memset(w, 0, sizeof(*w));
+	w->table = ti;
+	if (ti < 0)
+		return 0;
+	t = m->tables[ti];
+	w->comp = t->comp;
+	w->level = t->level;
+	idx = (unsigned)((pa & 0xfff) >> 3);
+	if (t->desc[idx] == value) {
+		w->attached = model_attached(m, ti);
+		return 0;
+	}
+	t->desc[idx] = value;
+	if (model_is_table_desc(value, t->level) &&
+	    model_install(m, ti, idx, w))
+		return -1;
+	w->attached = model_attached(m, ti);
+	if (w->attached)
+		model_derive(m, ti, idx);
+	return 0;
+}
+
+void model_walk(const struct model *m, unsigned comp, uint64_t addr,
+		struct model_side *out)
+{
+	int ti = comp < MODEL_COMP_COUNT ? m->root[comp] : -1;
+
+	memset(out, 0, sizeof(*out));
+	while (ti >= 0) {
+		const struct model_table *t = m->tables[ti];
+		unsigned shift = model_shift(t->level);
+		uint64_t rel = addr - t->base;
+		unsigned idx = (unsigned)(rel >> shift);
+		uint64_t d;
+
+		if (addr < t->base || idx >= MODEL_PTRS)
+			return;
+		d = t->desc[idx];
+		if (model_is_table_desc(d, t->level)) {
+			int c = model_table_find(m, d & MODEL_OA_MASK);
+
+			if (c < 0 || m->tables[c]->parent != ti ||
+			    m->tables[c]->slot != idx)
+				return;
+			ti = c;
+			continue;
+		}
+		model_decode(comp, t->level, d, out);
+		if (out->flags & MODEL_SIDE_VALID)
+			out->out_pfn +=
+				(uint32_t)((rel & ((1ull << shift) - 1)) >>
+					   MODEL_PAGE_SHIFT);
+		return;
+	}
+}
+
+unsigned model_state(unsigned comp, const struct model_side *s)
+{
+	if (s->flags & MODEL_SIDE_VALID) {
+		switch (s->state) {
+		case 0:
+			return SPEC_ST_OWNED;
+		case 1:
+			return SPEC_ST_SHARED_OWNED;
+		case 2:
+			return SPEC_ST_SHARED_BORROWED;
+		default:
+			return SPEC_ST_BAD;
+		}
+	}
+	if (comp == PKVM_COMP_HOST_S2 && s->owner == PKVM_OWNER_HOST)
+		return SPEC_ST_OWNED; /* host page, not mapped yet */
+	return SPEC_ST_NOPAGE;
+}
+
+bool model_side_normal(const struct model *m, unsigned comp,
+		       const struct model_side *s)
+{
+	if (comp == PKVM_COMP_HOST_S2)
+		return (s->attr & 0xc) != 0; /* MemAttr[3:2] 0b00 is device */
+	if (!m->mair_known)
+		return true; /* attributes unknown: do not judge */
+	return ((m->mair >> (8 * s->attr)) & 0xf0) != 0;
+}

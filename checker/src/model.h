@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine model: a shadow of every page-table page of the two
+ * components (host stage-2, hyp stage-1) and, kept up to date from each
+ * descriptor store, the abstraction the spec reads: for every RAM page its
+ * host-side and hyp-side mapping and state.
+ *
+ * The per-page arrays are sized by RAM, never by trace length, and a store
+ * costs O(pages under the descriptor): one page for a level-3 entry, 512 for
+ * a 2 MiB block.
+ */
+#ifndef PKVM_CHECKER_MODEL_H
+#define PKVM_CHECKER_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../spec/spec.h"
+
+#define MODEL_PAGE_SHIFT 12
+#define MODEL_PTRS 512u
+
+/* Components, as abi.h enum pkvm_component; index 0 unused. */
+#define MODEL_COMP_COUNT 3u
+
+/** One side's view of a page: what the descriptor covering it says. */
+struct model_side {
+	uint32_t out_pfn; /* output page, when valid */
+	uint8_t flags;	  /* MODEL_SIDE_* */
+	uint8_t owner;	  /* owner annotation of an invalid host s2 entry */
+	uint8_t attr;	  /* stage-2 MemAttr[3:0] or stage-1 AttrIndx */
+	uint8_t state;	  /* state bits 56:55 of a valid entry */
+};
+
+#define MODEL_SIDE_VALID 0x1u
+#define MODEL_SIDE_WRITABLE 0x2u
+
+/** A shadow page-table page. */
+struct model_table {
+	uint64_t pa;
+	uint64_t base;	/* first input address it translates */
+	uint8_t comp;	/* enum pkvm_component */
+	uint8_t level;	/* 1..3 */
+	int32_t parent; /* index of the parent table, -1 for a root */
+	uint32_t slot;	/* entry of the parent that points here */
+	uint64_t desc[MODEL_PTRS];
+};
+
+/** Called for every RAM page whose side changes; `old` is its old view. */
+typedef void (*model_change_fn)(void *ctx, unsigned comp, uint64_t pfn,
+				const struct model_side *old);
+
+struct model {
+	uint64_t ram_base, ram_size, ram_pages;
+	uint64_t mair; /* MAIR_EL2 as last written (stage-1 attributes) */
+	bool mair_known;
+	struct model_side *side[MODEL_COMP_COUNT]; /* per RAM page */
+	struct model_table **tables;
+	uint32_t table_count, table_cap;
+	/* open-addressed map table PA -> index + 1 (0 = empty) */
+	uint64_t *map_key;
+	uint32_t *map_val;
+	uint32_t map_cap;
+	int32_t root[MODEL_COMP_COUNT];
+	model_change_fn on_change;
+	void *cb_ctx;
+};
+
+/** What one descriptor store did, for the lock and pool checks. */
+struct model_write {
+	int table;	    /* index of the table written, -1: not a table */
+	unsigned comp;	    /* its component */
+	unsigned level;	    /* its level */
+	bool attached;	    /* reachable from its root (else no abstraction) */
+	bool installed_new; /* a table descriptor installed a fresh page */
+	bool reattached;    /* ... installed a detached shadow table again */
+	bool conflict;	    /* ... pointed at a table attached elsewhere */
+	uint64_t child_pa;  /* the page a table descriptor points at */
+};
+
+/** Create the model for RAM [ram_base, ram_base + ram_size). NULL: no memory.
+ */
+struct model *model_create(uint64_t ram_base, uint64_t ram_size);
+void model_destroy(struct model *m);
+
+/** Install the root of a component (from BOOT); 0 on success. */
+int model_set_root(struct model *m, unsigned comp, uint64_t pa);
+
+/** Apply one descriptor store; fills `w`. Returns -1 only on no memory. */
+int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
+		    struct model_write *w);
+
+/** Index of the shadow table at page `pa`, or -1. */
+int model_table_find(const struct model *m, uint64_t pa);
+
+/** Walk a component's shadow tables for `addr` (MMIO and checks). */
+void model_walk(const struct model *m, unsigned comp, uint64_t addr,
+		struct model_side *out);
+
+/** The spec state of a side view (HYPERCALLS.md "Page state per side"). */
+unsigned model_state(unsigned comp, const struct model_side *s);
+
+/** True if the view maps normal memory (device otherwise). */
+bool model_side_normal(const struct model *m, unsigned comp,
+		       const struct model_side *s);
+
+/** RAM page index of `pfn`, or -1 when outside RAM. */
+static inline int64_t model_page_index(const struct model *m, uint64_t pfn)
+{
+	uint64_t first = m->ram_base >> MODEL_PAGE_SHIFT;
+
+	if (pfn < first || pfn - first >= m->ram_pages)
+		return -1;
+	return (int64_t)(pfn - first);
+}
+
+#endif /* PKVM_CHECKER_MODEL_H */

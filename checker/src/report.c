@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reports: the first finding in full, later ones grouped by check and
+ * address with counts, one summary line (text); or one JSON object per
+ * finding and a summary object (json). Deterministic: everything printed
+ * comes from the trace, never from pointers, hashing order or the clock.
+ */
+#include <capstone/capstone.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pkvm/abi.h>
+#include <pkvm/dump.h>
+
+#include "cli.h"
+
+#define REPORT_MAX_GROUPS 4096u
+
+struct report_group {
+	const char *check;
+	uint64_t addr;
+	uint64_t count;
+};
+
+struct report {
+	FILE *out;
+	enum report_format fmt;
+	bool quiet;
+	const struct elf_images *elf;
+	uint64_t seen;
+	struct report_group *groups;
+	size_t group_count;
+	uint64_t ungrouped;
+	bool has_explain; /* the first finding's explaining event */
+	uint64_t explain_index;
+};
+
+struct report *report_new(FILE *out, enum report_format fmt, bool quiet,
+			  const struct elf_images *elf)
+{
+	struct report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->out = out;
+	r->fmt = fmt;
+	r->quiet = quiet;
+	r->elf = elf;
+	r->groups = calloc(REPORT_MAX_GROUPS, sizeof(*r->groups));
+	if (!r->groups) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void report_free(struct report *r)
+{
+	if (r)
+		free(r->groups);
+	free(r);
+}
+
+static void report_event_line(const struct ck_event *ev, char *buf, size_t len)
+{
+	trace_format_event(buf, len, ev->recs, ev->nrec);
+}
+
+/* ---- the trap, decoded ---------------------------------------------- */
+
+static unsigned report_ec(const struct ck_event *t)
+{
+	return (unsigned)((t->w[0] >> 26) & 0x3f);
+}
+
+static void report_trap_text(const struct ck_event *t, char *buf, size_t len)
+{
+	unsigned ec = report_ec(t);
+	uint64_t x0 = t->w[4];
+
+	if (ec == 0x16 && (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE) {
+		uint64_t id = x0 & PKVM_HC_ID_MASK;
+
+		if (id == PKVM_HC_HOST_DONATE_HYP ||
+		    id == PKVM_HC_HYP_DONATE_HOST)
+			snprintf(buf, len, "hypercall %s(pfn=0x%llx, nr=%llu)",
+				 ck_hcall_name(id), (unsigned long long)t->w[5],
+				 (unsigned long long)t->w[6]);
+		else if (id == PKVM_HC_TEST_PANIC)
+			snprintf(buf, len, "hypercall test_panic()");
+		else
+			snprintf(buf, len, "hypercall %s(%s=0x%llx)",
+				 ck_hcall_name(id),
+				 id == PKVM_HC_TRACE_LOAD ? "ctrl_pfn" : "pfn",
+				 (unsigned long long)t->w[5]);
+	} else if (ec == 0x16) {
+		snprintf(buf, len, "hvc with x0=0x%llx (not a pKVM hypercall)",
+			 (unsigned long long)x0);
+	} else if (ec == 0x17) {
+		snprintf(buf, len, "smc function 0x%llx",
+			 (unsigned long long)x0);
+	} else if (ec == 0x20 || ec == 0x24) {
+		uint64_t ipa = (((t->w[3] >> 4) & ((1ull << 36) - 1)) << 12) |
+			       (t->w[2] & 0xfff);
+
+		snprintf(buf, len,
+			 "host stage-2 %s abort at IPA 0x%llx "
+			 "(far 0x%llx)",
+			 ec == 0x20 ? "instruction" : "data",
+			 (unsigned long long)ipa, (unsigned long long)t->w[2]);
+	} else {
+		snprintf(buf, len, "exception class 0x%x", ec);
+	}
+}
+
+/* The instruction that trapped: from ESR for hvc/smc, else from --elf. */
+static void report_insn(const struct report *r, const struct ck_event *t,
+			char *buf, size_t len)
+{
+	unsigned ec = report_ec(t);
+	uint32_t word;
+	csh h;
+	cs_insn *insn;
+	size_t n;
+
+	if (ec == 0x16 || ec == 0x17)
+		word = 0xd4000000u | ((uint32_t)(t->w[0] & 0xffff) << 5) |
+		       (ec == 0x16 ? 2u : 3u);
+	else if (!elf_images_read32(r->elf, t->w[1], &word)) {
+		snprintf(buf, len,
+			 "not available (no --elf image covers elr "
+			 "0x%llx)",
+			 (unsigned long long)t->w[1]);
+		return;
+	}
+	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h) != CS_ERR_OK) {
+		snprintf(buf, len, "not available (capstone)");
+		return;
+	}
+	n = cs_disasm(h, (const uint8_t *)&word, 4, t->w[1], 1, &insn);
+	if (n == 1)
+		snprintf(buf, len, "0x%llx: %s %s (0x%08x%s)",
+			 (unsigned long long)t->w[1], insn[0].mnemonic,
+			 insn[0].op_str, word,
+			 ec == 0x16 || ec == 0x17 ? ", rebuilt from ESR" : "");
+	else
+		snprintf(buf, len, "0x%llx: .word 0x%08x (undecodable)",
+			 (unsigned long long)t->w[1], word);
+	if (n)
+		cs_free(insn, n);
+	cs_close(&h);
+}
+
+static void report_full(struct report *r, const struct ck_finding *f)
+{
+	char line[1024];
+	const struct ck_event *ev = f->event;
+
+	fprintf(r->out, "FINDING %s\n", f->check);
+	fprintf(r->out, "  %s\n", f->text);
+	fprintf(r->out, "  at event #%llu on cpu%u, t=%llu\n",
+		(unsigned long long)ev->index, ev->cpu,
+		(unsigned long long)ev->ts);
+	if (f->trap) {
+		report_trap_text(f->trap, line, sizeof(line));
+		fprintf(r->out, "  trap: %s, entered at event #%llu\n", line,
+			(unsigned long long)f->trap->index);
+		report_insn(r, f->trap, line, sizeof(line));
+		fprintf(r->out, "  instruction: %s\n", line);
+	}
+	/* The explaining event is printed by report_finish (second pass). */
+	r->has_explain = f->has_explain;
+	r->explain_index = f->explain_index;
+	fprintf(r->out, "  events on cpu%u:\n", ev->cpu);
+	for (unsigned i = 0; i < f->history_count; i++) {
+		report_event_line(f->history[i], line, sizeof(line));
+		fprintf(r->out, "      #%-8llu %s\n",
+			(unsigned long long)f->history[i]->index, line);
+	}
+	report_event_line(ev, line, sizeof(line));
+	fprintf(r->out, "   -> #%-8llu %s\n", (unsigned long long)ev->index,
+		line);
+}
+
+/* ---- JSON ----------------------------------------------------------- */
+
+static void report_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void report_json(struct report *r, const struct ck_finding *f)
+{
+	char buf[1024];
+
+	fprintf(r->out, "{\"check\":");
+	report_json_str(r->out, f->check);
+	fprintf(r->out, ",\"index\":%llu,\"cpu\":%u,\"ts\":%llu,\"addr\":%llu",
+		(unsigned long long)f->event->index, f->event->cpu,
+		(unsigned long long)f->event->ts, (unsigned long long)f->addr);
+	fprintf(r->out, ",\"message\":");
+	report_json_str(r->out, f->text);
+	report_event_line(f->event, buf, sizeof(buf));
+	fprintf(r->out, ",\"event\":");
+	report_json_str(r->out, buf);
+	if (f->trap) {
+		report_trap_text(f->trap, buf, sizeof(buf));
+		fprintf(r->out, ",\"trap\":{\"index\":%llu,\"what\":",
+			(unsigned long long)f->trap->index);
+		report_json_str(r->out, buf);
+		fprintf(r->out, "}");
+	}
+	if (f->has_explain)
+		fprintf(r->out, ",\"explained_by\":%llu",
+			(unsigned long long)f->explain_index);
+	fprintf(r->out, "}\n");
+}
+
+/* ---- grouping ------------------------------------------------------- */
+
+static void report_group(struct report *r, const struct ck_finding *f)
+{
+	for (size_t i = 0; i < r->group_count; i++) {
+		struct report_group *g = &r->groups[i];
+
+		if (g->addr == f->addr && strcmp(g->check, f->check) == 0) {
+			g->count++;
+			return;
+		}
+	}
+	if (r->group_count == REPORT_MAX_GROUPS) {
+		r->ungrouped++;
+		return;
+	}
+	/* `check` names are string literals of the core: stable pointers. */
+	r->groups[r->group_count].check = f->check;
+	r->groups[r->group_count].addr = f->addr;
+	r->groups[r->group_count++].count = 1;
+}
+
+void report_finding(void *ctx, const struct ck_finding *f)
+{
+	struct report *r = ctx;
+
+	r->seen++;
+	if (r->quiet)
+		return;
+	if (r->fmt == REPORT_JSON)
+		report_json(r, f);
+	else if (r->seen == 1)
+		report_full(r, f);
+	else
+		report_group(r, f);
+}
+
+static int report_group_cmp(const void *a, const void *b)
+{
+	const struct report_group *x = a, *y = b;
+	int c = strcmp(x->check, y->check);
+
+	if (c)
+		return c;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static const char *report_verdict(int code)
+{
+	switch (code) {
+	case CK_EXIT_OK:
+		return "conforms";
+	case CK_EXIT_FINDINGS:
+		return "findings";
+	case CK_EXIT_INCONCLUSIVE:
+		return "inconclusive";
+	default:
+		return "error";
+	}
+}
+
+bool report_explain_wanted(const struct report *r, uint64_t *index)
+{
+	*index = r->explain_index;
+	return r->has_explain && r->fmt == REPORT_TEXT && !r->quiet;
+}
+
+void report_finish(struct report *r, const struct ck_summary *s, int code,
+		   const struct ck_event *explain)
+{
+	char line[1024];
+
+	if (r->quiet)
+		return;
+	if (r->fmt == REPORT_TEXT && r->has_explain && explain) {
+		report_event_line(explain, line, sizeof(line));
+		fprintf(r->out,
+			"  state explained by (the last change of that page "
+			"before):\n      #%-8llu %s\n",
+			(unsigned long long)explain->index, line);
+	} else if (r->fmt == REPORT_TEXT && r->has_explain) {
+		fprintf(r->out,
+			"  state explained by: event #%llu (the last change of "
+			"that page before; not shown for stdin)\n",
+			(unsigned long long)r->explain_index);
+	}
+	if (r->fmt == REPORT_JSON) {
+		fprintf(r->out,
+			"{\"schema\":1,\"verdict\":\"%s\",\"events\":%llu,"
+			"\"traps_checked\":%llu,\"findings\":%llu,"
+			"\"inconclusive\":%llu,\"lost\":%llu,\"stopped\":%s",
+			report_verdict(code), (unsigned long long)s->events,
+			(unsigned long long)s->traps_checked,
+			(unsigned long long)s->findings,
+			(unsigned long long)s->inconclusive,
+			(unsigned long long)s->lost,
+			s->stopped ? "true" : "false");
+		if (s->inconclusive) {
+			fprintf(r->out, ",\"first_inconclusive\":");
+			report_json_str(r->out, s->first_inconclusive);
+		}
+		fprintf(r->out, "}\n");
+		return;
+	}
+	qsort(r->groups, r->group_count, sizeof(*r->groups), report_group_cmp);
+	if (r->group_count || r->ungrouped)
+		fprintf(r->out, "later findings, by check and address:\n");
+	for (size_t i = 0; i < r->group_count; i++)
+		fprintf(r->out, "  %-26s 0x%-12llx x%llu\n", r->groups[i].check,
+			(unsigned long long)r->groups[i].addr,
+			(unsigned long long)r->groups[i].count);
+	if (r->ungrouped)
+		fprintf(r->out, "  (%llu more in other groups)\n",
+			(unsigned long long)r->ungrouped);
+	if (s->inconclusive)
+		fprintf(r->out, "not checked: %s%s\n", s->first_inconclusive,
+			s->inconclusive > 1 ? " (and more)" : "");
+	fprintf(r->out,
+		"pkvm-check: %s: events=%llu traps_checked=%llu findings=%llu "
+		"inconclusive=%llu lost=%llu\n",
+		report_verdict(code), (unsigned long long)s->events,
+		(unsigned long long)s->traps_checked,
+		(unsigned long long)s->findings,
+		(unsigned long long)s->inconclusive,
+		(unsigned long long)s->lost);
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: MIT
+/* The trace builder of the checker's unit tests (builder.h). */
+#include "builder.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TB_ELR 0x41000100ull
+
+static void tb_push(struct tb *b, unsigned cpu, const struct pkvm_record *r)
+{
+	if (b->count[cpu] == b->cap[cpu]) {
+		b->cap[cpu] = b->cap[cpu] ? 2 * b->cap[cpu] : 256;
+		b->recs[cpu] = realloc(b->recs[cpu],
+				       b->cap[cpu] * sizeof(*b->recs[cpu]));
+		if (!b->recs[cpu])
+			abort();
+	}
+	b->recs[cpu][b->count[cpu]++] = *r;
+}
+
+void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
+	      unsigned nwords)
+{
+	unsigned ncont = pkvm_event_ncont(kind);
+	uint64_t ts = b->ts += 10;
+
+	for (unsigned i = 0; i <= ncont; i++) {
+		struct pkvm_record r = { 0 };
+
+		r.ts = ts;
+		r.kind = (uint8_t)kind;
+		r.flags = (uint8_t)(i ? (PKVM_REC_F_CONT | i) : ncont);
+		r.cpu = (uint16_t)cpu;
+		r.seq = b->seq[cpu]++;
+		r.a = 2 * i < nwords ? w[2 * i] : 0;
+		r.b = 2 * i + 1 < nwords ? w[2 * i + 1] : 0;
+		tb_push(b, cpu, &r);
+	}
+}
+
+void tb_init(struct tb *b, unsigned ncpu)
+{
+	memset(b, 0, sizeof(*b));
+	b->ncpu = ncpu;
+	b->next_pool = TB_POOL_START + 0x2000;
+}
+
+void tb_free(struct tb *b)
+{
+	for (unsigned i = 0; i < 8; i++)
+		free(b->recs[i]);
+}
+
+void tb_lock(struct tb *b, unsigned cpu, unsigned lock)
+{
+	uint64_t w[2] = { lock, b->ticket[lock] };
+
+	tb_event(b, cpu, PKVM_EV_LOCK_ACQUIRE, w, 2);
+}
+
+void tb_unlock(struct tb *b, unsigned cpu, unsigned lock)
+{
+	uint64_t w[2] = { lock, b->ticket[lock]++ };
+
+	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE, w, 2);
+}
+
+void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val)
+{
+	uint64_t w[2] = { pa, val };
+
+	tb_event(b, cpu, PKVM_EV_PTE_WRITE, w, 2);
+}
+
+void tb_nondet(struct tb *b, unsigned cpu, unsigned what, uint64_t value,
+	       uint64_t addr, uint64_t aux)
+{
+	uint64_t w[4] = { what, value, addr, aux };
+
+	tb_event(b, cpu, PKVM_EV_NONDET, w, 4);
+}
+
+void tb_mark(struct tb *b, unsigned cpu, unsigned what, uint64_t arg)
+{
+	uint64_t w[2] = { what, arg };
+
+	tb_event(b, cpu, PKVM_EV_MARK, w, 2);
+}
+
+uint64_t tb_s2_page(uint64_t pa, uint64_t state)
+{
+	return pa | 3 | (0xfull << 2) | (3ull << 6) | (3ull << 8) |
+	       (1ull << 10) | state;
+}
+
+uint64_t tb_s2_device(uint64_t pa)
+{
+	return pa | 3 | (0x1ull << 2) | (3ull << 6) | (1ull << 10);
+}
+
+uint64_t tb_s1_page(uint64_t pa, uint64_t state)
+{
+	return pa | 3 | (3ull << 8) | (1ull << 10) | state;
+}
+
+uint64_t tb_s2_owner_hyp(void)
+{
+	return (uint64_t)PKVM_OWNER_HYP << PKVM_PTE_OWNER_SHIFT;
+}
+
+/* A table page from the pool, under the pool lock (0 if it runs out). */
+static uint64_t tb_alloc(struct tb *b, unsigned cpu, unsigned comp)
+{
+	uint64_t pa = b->alloc_fail ? 0 : b->next_pool;
+
+	if (pa)
+		b->next_pool += 0x1000;
+	b->alloc_fail = false;
+	tb_lock(b, cpu, PKVM_LOCK_POOL);
+	tb_nondet(b, cpu, PKVM_NONDET_ALLOC_PAGE, pa, 0, comp);
+	tb_unlock(b, cpu, PKVM_LOCK_POOL);
+	return pa;
+}
+
+static uint64_t tb_root(unsigned comp)
+{
+	return comp == PKVM_COMP_HOST_S2 ? TB_HOST_ROOT : TB_HYP_ROOT;
+}
+
+/* Level-2 table for the 1 GiB slot of `pa` (installed on demand). */
+static uint64_t tb_l2(struct tb *b, unsigned cpu, unsigned comp, uint64_t pa)
+{
+	unsigned i1 = (unsigned)(pa >> 30) & 3;
+	uint64_t *slot = i1 == 1 ? &b->l2[comp] : &b->l2_low[comp];
+
+	if (*slot == 0) {
+		*slot = tb_alloc(b, cpu, comp);
+		tb_pte(b, cpu, tb_root(comp) + 8 * i1, *slot | 3);
+	}
+	return *slot;
+}
+
+uint64_t tb_l3(struct tb *b, unsigned cpu, unsigned comp, uint64_t pfn)
+{
+	uint64_t pa = pfn << 12;
+	unsigned i2 = (unsigned)(pa >> 21) & 511;
+	uint64_t l2 = tb_l2(b, cpu, comp, pa), l3 = 0;
+
+	for (unsigned i = 0; i < b->l3_count[comp]; i++)
+		if (b->l3_idx[comp][i] == (unsigned)(pa >> 21))
+			l3 = b->l3_pa[comp][i];
+	if (!l3) {
+		l3 = tb_alloc(b, cpu, comp);
+		if (!l3)
+			return 0; /* the pool ran out: nothing installed */
+		b->l3_idx[comp][b->l3_count[comp]] = (unsigned)(pa >> 21);
+		b->l3_pa[comp][b->l3_count[comp]++] = l3;
+		tb_pte(b, cpu, l2 + 8 * i2, l3 | 3);
+	}
+	return l3 + 8 * ((pa >> 12) & 511);
+}
+
+void tb_boot(struct tb *b)
+{
+	uint64_t boot[14] = { PKVM_ABI_VERSION | ((uint64_t)b->ncpu << 32),
+			      62500000,
+			      TB_RAM_BASE,
+			      TB_RAM_SIZE,
+			      TB_HYP_START,
+			      TB_HYP_END,
+			      TB_POOL_START,
+			      TB_POOL_END,
+			      TB_HOST_ROOT,
+			      TB_HYP_ROOT,
+			      0,
+			      0,
+			      0,
+			      0 };
+	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, 0x04ff };
+	uint64_t l2;
+
+	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
+	tb_event(b, 0, PKVM_EV_SYSREG_WRITE, mair, 2);
+	/* host stage-2: [hyp_start, hyp_end) is one 2 MiB slot, owner hyp */
+	tb_lock(b, 0, PKVM_LOCK_HOST_S2);
+	l2 = tb_l2(b, 0, PKVM_COMP_HOST_S2, TB_HYP_START);
+	tb_pte(b, 0, l2 + 8 * 1, tb_s2_owner_hyp());
+	tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
+	/* hyp stage-1: the same slot as one block, OWNED */
+	tb_lock(b, 0, PKVM_LOCK_HYP_S1);
+	l2 = tb_l2(b, 0, PKVM_COMP_HYP_S1, TB_HYP_START);
+	tb_pte(b, 0, l2 + 8 * 1, (tb_s1_page(TB_HYP_START, 0) & ~3ull) | 1);
+	tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
+	for (unsigned c = 0; c < b->ncpu; c++) {
+		if (c)
+			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
+		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
+	}
+}
+
+void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
+	      uint64_t hpfar, uint64_t x0, uint64_t x1, uint64_t x2)
+{
+	uint64_t w[8] = { esr, TB_ELR, far, hpfar, x0, x1, x2, 0 };
+
+	tb_event(b, cpu, PKVM_EV_TRAP_ENTRY, w, 8);
+}
+
+void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2)
+{
+	tb_entry(b, cpu, TB_ESR_HVC, 0, 0, PKVM_HC_BASE | id, a1, a2);
+}
+
+void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
+		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
+		  uint64_t spsr)
+{
+	uint64_t w[8] = { x0, x1, 0, 0, inject_esr, inject_far, elr, spsr };
+
+	tb_event(b, cpu, PKVM_EV_TRAP_EXIT, w, 8);
+}
+
+void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
+{
+	tb_exit_full(b, cpu, x0, x1, 0, 0, TB_ELR + 4, 0x3c5);
+}
+
+/* A two-lock hypercall body storing one host and one hyp descriptor. */
+void tb_two_sided(struct tb *b, unsigned cpu, unsigned id, uint64_t pfn,
+		  uint64_t host, uint64_t hyp)
+{
+	tb_hvc(b, cpu, id, pfn, id >= PKVM_HC_HOST_DONATE_HYP ? 1 : 0);
+	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_lock(b, cpu, PKVM_LOCK_HYP_S1);
+	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HOST_S2, pfn), host);
+	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HYP_S1, pfn), hyp);
+	tb_unlock(b, cpu, PKVM_LOCK_HYP_S1);
+	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_exit(b, cpu, 0, 0);
+}
+
+void tb_share(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_two_sided(b, cpu, PKVM_HC_SHARE_HYP, pfn,
+		     tb_s2_page(pfn << 12, PKVM_PAGE_SHARED_OWNED),
+		     tb_s1_page(pfn << 12, PKVM_PAGE_SHARED_BORROWED));
+}
+
+void tb_unshare(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_two_sided(b, cpu, PKVM_HC_UNSHARE_HYP, pfn,
+		     tb_s2_page(pfn << 12, PKVM_PAGE_OWNED), 0);
+}
+
+void tb_donate(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_two_sided(b, cpu, PKVM_HC_HOST_DONATE_HYP, pfn, tb_s2_owner_hyp(),
+		     tb_s1_page(pfn << 12, PKVM_PAGE_OWNED));
+}
+
+void tb_reclaim(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_two_sided(b, cpu, PKVM_HC_HYP_DONATE_HOST, pfn, 0, 0);
+}
+
+void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
+	       uint64_t a2, int64_t err)
+{
+	tb_hvc(b, cpu, id, a1, a2);
+	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_lock(b, cpu, PKVM_LOCK_HYP_S1);
+	tb_unlock(b, cpu, PKVM_LOCK_HYP_S1);
+	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_exit(b, cpu, 0, (uint64_t)err);
+}
+
+static void tb_abort_entry(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_entry(b, cpu, TB_ESR_DABT, (pfn << 12) | 0x10, (pfn << 12) >> 8,
+		 0x1234, 0, 0);
+}
+
+void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	bool ram = pfn >= (TB_RAM_BASE >> 12) &&
+		   pfn < ((TB_RAM_BASE + TB_RAM_SIZE) >> 12);
+
+	tb_abort_entry(b, cpu, pfn);
+	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HOST_S2, pfn),
+	       ram ? tb_s2_page(pfn << 12, PKVM_PAGE_OWNED)
+		   : tb_s2_device(pfn << 12));
+	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
+}
+
+void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)
+{
+	tb_abort_entry(b, cpu, pfn);
+	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_nondet(b, cpu, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
+		  PKVM_NONDET_REG_VBAR_EL1, 0);
+	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_exit_full(b, cpu, 0x1234, 0, TB_ESR_DABT, (pfn << 12) | 0x10,
+		     TB_VBAR + 0x200, 0x3c5);
+}
+
+static void tb_sink(void *ctx, const struct ck_finding *f)
+{
+	struct tb_result *r = ctx;
+
+	if (r->count < 16)
+		strncpy(r->checks[r->count], f->check,
+			sizeof(r->checks[0]) - 1);
+	r->count++;
+}
+
+void tb_check(struct tb *b, struct tb_result *r)
+{
+	struct ck_memsrc m;
+	struct ck_options opt = { .max_findings = 0, .context = 4 };
+	struct ck_sink sink = { .ctx = r, .finding = tb_sink };
+
+	memset(r, 0, sizeof(*r));
+	ck_memsrc_init(&m, b->ncpu);
+	for (unsigned c = 0; c < b->ncpu; c++)
+		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
+	r->exit = ck_run(&m.src, &opt, &sink, &r->sum);
+}
+
+bool tb_only(const struct tb_result *r, const char *check, unsigned n)
+{
+	if (r->count != n)
+		return false;
+	for (unsigned i = 0; i < n && i < 16; i++)
+		if (strcmp(r->checks[i], check) != 0)
+			return false;
+	return true;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny trace builder for the checker's unit tests: a BOOT record of a
+ * small machine (16 MiB of RAM), the boot-time page tables a correct hyp
+ * builds, and helpers for traps, locks and descriptor stores, so that a
+ * test reads like the trace it builds.
+ */
+#ifndef PKVM_TESTS_CHECKER_BUILDER_H
+#define PKVM_TESTS_CHECKER_BUILDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pkvm/abi.h>
+#include <pkvm/record.h>
+
+#include "checker.h"
+
+#define TB_RAM_BASE 0x40000000ull
+#define TB_RAM_SIZE 0x01000000ull /* 16 MiB */
+#define TB_HYP_START 0x40200000ull
+#define TB_HYP_END 0x40400000ull
+#define TB_POOL_START 0x40300000ull
+#define TB_POOL_END 0x40400000ull
+#define TB_HOST_ROOT 0x40300000ull
+#define TB_HYP_ROOT 0x40301000ull
+#define TB_HOST_PFN(i) ((TB_RAM_BASE >> 12) + 0x800 + (i)) /* host memory */
+#define TB_HYP_PFN (TB_HYP_START >> 12)			   /* hyp memory */
+#define TB_MMIO_PFN 0x9000ull				   /* the UART */
+
+#define TB_ESR_HVC 0x5a000000ull  /* EC 0x16, IL */
+#define TB_ESR_SMC 0x5e000000ull  /* EC 0x17, IL */
+#define TB_ESR_DABT 0x92000047ull /* EC 0x24, IL, translation fault L3 */
+#define TB_VBAR 0x41000800ull
+
+struct tb {
+	unsigned ncpu;
+	struct pkvm_record *recs[8];
+	size_t count[8], cap[8];
+	uint32_t seq[8];
+	uint64_t ts;
+	uint64_t ticket[5];
+	uint64_t next_pool;
+	/* Installed tables the builder knows: L2 of each component and L3s. */
+	uint64_t l2[3], l2_low[3]; /* L1 slots 1 (RAM) and 0 (MMIO) */
+	uint64_t l3_pa[3][8];
+	unsigned l3_idx[3][8];
+	unsigned l3_count[3];
+	bool alloc_fail; /* the next tb_table allocation fails */
+};
+
+void tb_init(struct tb *b, unsigned ncpu);
+void tb_free(struct tb *b);
+/** Append one event (head + continuations) for `cpu`. */
+void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
+	      unsigned nwords);
+void tb_boot(struct tb *b); /* BOOT, tables, MARK host_enter everywhere */
+void tb_lock(struct tb *b, unsigned cpu, unsigned lock);
+void tb_unlock(struct tb *b, unsigned cpu, unsigned lock);
+void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val);
+void tb_nondet(struct tb *b, unsigned cpu, unsigned what, uint64_t value,
+	       uint64_t addr, uint64_t aux);
+void tb_mark(struct tb *b, unsigned cpu, unsigned what, uint64_t arg);
+void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
+	      uint64_t hpfar, uint64_t x0, uint64_t x1, uint64_t x2);
+void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2);
+void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1);
+void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
+		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
+		  uint64_t spsr);
+
+/* Descriptors (abi.h conventions). */
+uint64_t tb_s2_page(uint64_t pa, uint64_t state);
+uint64_t tb_s2_device(uint64_t pa);
+uint64_t tb_s1_page(uint64_t pa, uint64_t state);
+uint64_t tb_s2_owner_hyp(void);
+
+/**
+ * PA of the level-3 descriptor for `pfn` in component `comp`; installs an
+ * L3 table first (alloc_page + table store) if there is none yet. The
+ * caller holds the component's lock.
+ */
+uint64_t tb_l3(struct tb *b, unsigned cpu, unsigned comp, uint64_t pfn);
+
+/* Correct hypercall bodies (locks, stores, exit) for the happy paths. */
+void tb_two_sided(struct tb *b, unsigned cpu, unsigned id, uint64_t pfn,
+		  uint64_t host, uint64_t hyp);
+void tb_share(struct tb *b, unsigned cpu, uint64_t pfn);
+void tb_unshare(struct tb *b, unsigned cpu, uint64_t pfn);
+void tb_donate(struct tb *b, unsigned cpu, uint64_t pfn);
+void tb_reclaim(struct tb *b, unsigned cpu, uint64_t pfn);
+void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
+	       uint64_t a2, int64_t err);
+void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn);
+void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn);
+
+/** The result of checking a built trace. */
+struct tb_result {
+	int exit;
+	unsigned count;
+	char checks[16][48];
+	struct ck_summary sum;
+};
+
+void tb_check(struct tb *b, struct tb_result *r);
+/** True if exactly `n` findings were reported, all named `check`. */
+bool tb_only(const struct tb_result *r, const char *check, unsigned n);
+
+#endif /* PKVM_TESTS_CHECKER_BUILDER_H */
