@@ -59,6 +59,7 @@ struct options {
 	const char *save_dump;
 	bool quiet;
 	bool verbose;
+	bool tcg_multi;
 	char **extra;
 };
 
@@ -116,6 +117,12 @@ static void usage(FILE *out)
 		"end\n"
 		"  --quiet             no progress or summary on stderr\n"
 		"  --verbose           echo the QEMU console to stderr\n"
+		"  --tcg single|multi  QEMU's TCG threading (default single: "
+		"one host\n"
+		"                      thread for all vCPUs, much faster on "
+		"small hosts\n"
+		"                      where spinning vCPU threads starve "
+		"each other)\n"
 		"  -h, --help          this text\n"
 		"The console is copied to FILE.console. $PKVM_QEMU overrides "
 		"the QEMU binary.\n"
@@ -163,6 +170,19 @@ static int parse_scenario(struct options *o, const char *s)
 	return parse_u64("--scenario", s, 0, UINT32_MAX, &o->scenario);
 }
 
+static int parse_tcg(struct options *o, const char *s)
+{
+	if (strcmp(s, "single") && strcmp(s, "multi")) {
+		fprintf(stderr,
+			"pkvm-record: --tcg takes single or multi, not "
+			"'%s'\n",
+			s);
+		return -1;
+	}
+	o->tcg_multi = strcmp(s, "multi") == 0;
+	return 0;
+}
+
 enum {
 	OPT_CPUS = 256,
 	OPT_SEED,
@@ -177,6 +197,7 @@ enum {
 	OPT_SAVE_DUMP,
 	OPT_QUIET,
 	OPT_VERBOSE,
+	OPT_TCG,
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +214,7 @@ static const struct option long_opts[] = {
 	{ "from-dump", required_argument, NULL, OPT_FROM_DUMP },
 	{ "save-dump", required_argument, NULL, OPT_SAVE_DUMP },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "tcg", required_argument, NULL, OPT_TCG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -275,6 +297,8 @@ static int parse_one(struct options *o, int c, const char *arg)
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;
+	case OPT_TCG:
+		return parse_tcg(o, arg);
 	case 'h':
 		return 1;
 	default:
@@ -695,6 +719,7 @@ static int start(struct session *s, struct options *o)
 		.workload = o->workload,
 		.ram_path = ram_path,
 		.cpus = o->cpus,
+		.tcg_multi = o->tcg_multi,
 		.params = { .magic = PKVM_PARAMS_MAGIC,
 			    .seed = o->seed,
 			    .ops = o->ops,

@@ -100,6 +100,9 @@ char **qemu_argv_build(const struct qemu_config *cfg, char *cmdline,
 	rc |= push(argv, &n, "%u", cfg->cpus);
 	rc |= push(argv, &n, "-m");
 	rc |= push(argv, &n, "256M");
+	rc |= push(argv, &n, "-accel");
+	rc |= push(argv, &n, "tcg,thread=%s",
+		   cfg->tcg_multi ? "multi" : "single");
 	rc |= push(argv, &n, "-nographic");
 	rc |= push(argv, &n, "-object");
 	rc |= push(argv, &n,

@@ -21,6 +21,7 @@ struct qemu_config {
 	const char *workload; /* loaded with -device loader */
 	const char *ram_path; /* the guest RAM file (mem-path) */
 	unsigned cpus;
+	bool tcg_multi; /* one host thread per vCPU instead of one for all */
 	struct pkvm_params params; /* placed at PKVM_PARAMS_PA */
 	char **extra;		   /* extra arguments, NULL-terminated */
 };
