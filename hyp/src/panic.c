@@ -10,11 +10,17 @@
 /* Set by the first CPU to panic; others stop at their next trap. */
 uint32_t hyp_panicking;
 
+/*
+ * Only the first panic on the machine reports: the console line first
+ * (it needs nothing but the UART), then the PANIC record, then the ring
+ * state that tells the consumer everything is published. A panic taken while
+ * reporting (say, the record's store faults because the ring itself is what
+ * broke) finds the flag set and parks at once instead of recursing, so the
+ * machine always stops visibly.
+ */
 _Noreturn void hyp_panic(uint64_t code, uint64_t addr, const char *why)
 {
-	htrace1(PKVM_EV_PANIC, 0, code, addr);
 	if (!__atomic_exchange_n(&hyp_panicking, 1, __ATOMIC_ACQ_REL)) {
-		tracing_stop(PKVM_RING_STATE_PANIC, code, addr);
 		hyp_puts("hyp: PANIC code=");
 		hyp_put_dec(code);
 		hyp_puts(" addr=");
@@ -22,6 +28,8 @@ _Noreturn void hyp_panic(uint64_t code, uint64_t addr, const char *why)
 		hyp_puts(": ");
 		hyp_puts(why);
 		hyp_puts("\n");
+		htrace1(PKVM_EV_PANIC, 0, code, addr);
+		tracing_stop(PKVM_RING_STATE_PANIC, code, addr);
 	}
 	arch_cpu_park();
 }
