@@ -6,6 +6,7 @@
  * dump into a trace. Options, exit codes and the dump format:
  * tracer/README.md.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -365,16 +366,57 @@ static void add_identity(struct trace_info *info, const char *key,
 	}
 }
 
+/*
+ * The commit a hyp image was built from: hyp/src/commit.c.in stores it
+ * behind a fixed prefix. "unknown" when the image has none (an older or
+ * foreign image) or cannot be read.
+ */
+static void hyp_commit_of(const char *path, char *out, size_t len)
+{
+	static const char prefix[] = "pkvm-hyp-commit=";
+	size_t cap = 16u << 20, size = 0, n = 0;
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	char *buf = f ? malloc(cap) : NULL;
+	const char *p = NULL, *end;
+
+	snprintf(out, len, "unknown");
+	if (buf)
+		size = fread(buf, 1, cap, f);
+	if (size)
+		p = memmem(buf, size, prefix, sizeof(prefix) - 1);
+	if (p) {
+		p += sizeof(prefix) - 1;
+		end = buf + size;
+		while (p + n < end && n + 1 < len &&
+		       (isalnum((unsigned char)p[n]) || p[n] == '-'))
+			n++;
+		/* Only a whole stamp, ended by its NUL, counts. */
+		if (n > 0 && p + n < end && p[n] == '\0') {
+			memcpy(out, p, n);
+			out[n] = '\0';
+		}
+	}
+	free(buf);
+	if (f)
+		fclose(f);
+}
+
 static void build_identity(struct trace_info *info, const struct options *o,
 			   const char *cmdline)
 {
+	char hyp_commit[64];
+
 	info->identity[0] = '\0';
 	add_identity(info, "recorder", "pkvm-record %s", RECORD_VERSION);
-	add_identity(info, "hyp_commit", "%s", RECORD_HYP_COMMIT);
 	if (o->from_dump) {
+		/* A dump carries no image: the commit is the recorder's. */
+		add_identity(info, "hyp_commit", "%s", RECORD_HYP_COMMIT);
 		add_identity(info, "source", "dump %s", o->from_dump);
 		return;
 	}
+	hyp_commit_of(o->hyp, hyp_commit, sizeof(hyp_commit));
+	add_identity(info, "hyp_commit", "%s", hyp_commit);
+	add_identity(info, "recorder_commit", "%s", RECORD_HYP_COMMIT);
 	add_identity(info, "seed", "%llu", (unsigned long long)o->seed);
 	add_identity(info, "ops", "%llu", (unsigned long long)o->ops);
 	add_identity(info, "cpus", "%u", o->cpus);
