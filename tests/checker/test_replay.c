@@ -586,3 +586,17 @@ Test(replay, hyp_maps_page_host_owns)
 	tb_abort_map(&b, 1, pfn);
 	expect_only("hyp-maps-foreign-page");
 }
+
+Test(replay, invalid_state_bits)
+{
+	/* A valid hyp descriptor carries page state 0b11, which no state
+	 * is; the host's lazy map of the page touches it. */
+	uint64_t pfn = TB_HOST_PFN(18);
+
+	tb_lock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_pte(&b, 0, tb_l3(&b, 0, PKVM_COMP_HYP_S1, pfn),
+	       tb_s1_page(pfn << 12, PKVM_PTE_STATE_MASK));
+	tb_unlock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_abort_map(&b, 1, pfn);
+	expect_only("invalid-state-bits");
+}
