@@ -383,9 +383,14 @@ static int64_t frame_csize(struct trace_reader *r, uint64_t off)
 	size_t idx = (size_t)r->data_index + 1;
 
 	/* The seek table says how much to read, saving retries. */
-	if (r->entries && idx + 1 < r->entry_count &&
-	    r->entries[idx].csize <= limit)
-		want = r->entries[idx].csize;
+	if (r->have_table && idx + 1 < r->entry_count) {
+		const struct rentry *e = reader_entry(r, idx);
+
+		if (!e)
+			return -1;
+		if (e->csize <= limit)
+			want = e->csize;
+	}
 	for (;;) {
 		ssize_t avail = in_need(r, want);
 		size_t cs;
@@ -495,14 +500,36 @@ static int seek_frame(struct trace_reader *r, uint32_t len, uint64_t off)
 		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, off,
 			    "seek table at offset %llu is %u bytes long",
 			    (unsigned long long)off, len);
-	avail = in_need(r, 8 + (size_t)len);
-	if (avail < 0)
-		return -1;
-	if ((size_t)avail < 8 + (size_t)len)
-		return end_truncated(r);
-	if (reader_check_seek_table(r, r->in + r->in_pos + 8, len, off) < 0)
-		return -1;
-	r->in_pos += 8 + (size_t)len;
+	if (r->have_table || r->seeked) {
+		/* Checked at open: skip to the footer in buffer-sized
+		 * steps rather than hold a table that grows with the file. */
+		size_t foot = len < TRACE_SEEK_FOOTER_SIZE
+				      ? 0
+				      : TRACE_SEEK_FOOTER_SIZE;
+		int rc = in_skip(r, 8 + (uint64_t)len - foot);
+
+		if (rc < 0)
+			return -1;
+		avail = rc ? 0 : in_need(r, foot);
+		if (avail < 0)
+			return -1;
+		if (rc || (size_t)avail < foot)
+			return end_truncated(r);
+		if (reader_check_seek_footer(r, foot ? r->in + r->in_pos : NULL,
+					     off) < 0)
+			return -1;
+		r->in_pos += foot;
+	} else {
+		avail = in_need(r, 8 + (size_t)len);
+		if (avail < 0)
+			return -1;
+		if ((size_t)avail < 8 + (size_t)len)
+			return end_truncated(r);
+		if (reader_check_seek_table(r, r->in + r->in_pos + 8, len,
+					    off) < 0)
+			return -1;
+		r->in_pos += 8 + (size_t)len;
+	}
 	/* The seek table closes the file: nothing after it is read. */
 	r->at_end = true;
 	r->truncated = false;
@@ -677,10 +704,10 @@ void trace_reader_close(struct trace_reader *r)
 	free(r->frames);
 	free(r->cpus);
 	free(r->in);
-	free(r->seen);
-	free(r->entries);
+	free(r->seen_ck);
+	free(r->win);
+	free(r->raw);
 	free(r->summary);
-	free(r->frame_ts);
 	ZSTD_freeDCtx(r->dctx);
 	free(r);
 }

@@ -88,6 +88,13 @@ struct rjob {
 	uint64_t offset; /* file offset of the frame */
 };
 
+/*
+ * Seek table or frame index entries read from the file at once. 1024 keeps
+ * the window at 16 KiB parsed plus 16 KiB raw, and a whole 50M-record trace
+ * (12,000 frames) in a dozen preads per pass.
+ */
+#define TRACE_TAIL_WINDOW 1024u
+
 /** Seek table entry, with the offset it implies. */
 struct rentry {
 	uint32_t csize;
@@ -121,19 +128,35 @@ struct trace_reader {
 
 	/* Frame loop. */
 	uint64_t data_index; /* number of the next data frame */
-	uint32_t *seen;	     /* csize, dsize of each data frame (stdin) */
-	size_t seen_len, seen_cap;
+	/* Data frames read from a pipe, to check its seek table against
+	 * (reader_tail.c): a hash chain of their sizes and checkpoints of it
+	 * every seen_stride frames, at most TRACE_TAIL_WINDOW of them. */
+	uint64_t seen_frames, seen_hash, seen_stride;
+	uint64_t *seen_ck;
+	size_t seen_ck_len;
 	bool at_end, truncated, stream_summary;
 	uint64_t valid_end;
 	uint64_t frames_decoded;
 	uint64_t last_offset;
 
-	/* Tail, read at open from a regular file. */
-	struct rentry *entries;
+	/*
+	 * Tail of a regular file, checked at open but left on disk: the seek
+	 * table and the summary's frame index grow with the trace, so they
+	 * are read through a window of TRACE_TAIL_WINDOW entries
+	 * (reader_tail.c) and the reader's memory stays independent of the
+	 * trace's length.
+	 */
+	bool have_table;
+	uint64_t table_pos; /* file offset of seek table entry 0 */
+	uint32_t entry_size;
 	size_t entry_count;
+	struct rentry *win; /* entries [win_base, win_base + win_len) */
+	size_t win_base, win_len;
+	uint8_t *raw; /* pread buffer, TRACE_TAIL_WINDOW 16-byte entries */
 	struct trace_cpu_summary *summary;
 	bool have_summary;
-	uint64_t *frame_ts; /* first, last per data frame */
+	bool have_frame_ts;
+	uint64_t frame_ts_pos; /* file offset of the summary's frame index */
 	size_t frame_ts_count;
 	bool seeked;
 
@@ -167,9 +190,13 @@ void reader_prefetch_stop(struct trace_reader *r);
 int reader_tail_load(struct trace_reader *r);
 int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 			 uint64_t offset, bool with_frames);
+int reader_check_seek_footer(struct trace_reader *r, const uint8_t *foot,
+			     uint64_t offset);
 int reader_check_seek_table(struct trace_reader *r, const uint8_t *p,
 			    uint32_t len, uint64_t offset);
 int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 		       uint64_t offset);
+const struct rentry *reader_entry(struct trace_reader *r, size_t i);
+int reader_frame_find(struct trace_reader *r, uint64_t ts, uint64_t *index);
 
 #endif /* PKVM_FORMAT_READER_H */

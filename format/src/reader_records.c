@@ -441,11 +441,15 @@ int trace_reader_seek_time(struct trace_reader *r, uint64_t ts,
 	}
 	if (r->failed)
 		return fail_copy(r, err);
-	if (r->frame_ts && r->entries) {
-		while (index < r->frame_ts_count &&
-		       r->frame_ts[2 * index + 1] < ts)
-			index++;
-		offset = r->entries[index + 1].offset;
+	if (r->have_frame_ts && r->have_table) {
+		const struct rentry *e;
+
+		if (reader_frame_find(r, ts, &index) < 0)
+			return fail_copy(r, err);
+		e = reader_entry(r, (size_t)index + 1);
+		if (!e)
+			return fail_copy(r, err);
+		offset = e->offset;
 	} else {
 		rc = seek_scan(r, ts, &offset, &index);
 		if (rc < 0)

@@ -3,6 +3,14 @@
  * The end of a trace file: the seek table (zstd's seekable layout) and the
  * end summary it points at, read at open from a regular file, checked
  * against the frames as the stream passes them, and used to seek to a time.
+ *
+ * Both tables have an entry per data frame, so they stay in the file: open
+ * checks them in windows of TRACE_TAIL_WINDOW entries, and later reads go
+ * through the same window (reader_entry, reader_frame_find). A seek table
+ * entry's offset is the sum of the compressed sizes before it: the window
+ * carries it forward as the stream advances, and a jump backwards sums
+ * again from the start of the table (a few preads of 8 bytes per frame,
+ * small next to decoding the frames).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +21,66 @@
 #include "internal.h"
 #include "reader.h"
 
+/*
+ * A pipe cannot be read twice, so the sizes of the data frames read from
+ * it are remembered until the seek table comes, at the end. Keeping them
+ * all would grow with the trace; instead they go into a hash chain,
+ * h = mix(h ^ (csize | dsize << 32)), whose value is kept every
+ * seen_stride frames, in at most TRACE_TAIL_WINDOW checkpoints (the stride
+ * doubles, dropping every other one, when they are full). mix is a
+ * bijection, so a table that differs from the frames in one entry always
+ * changes every later value of the chain: the first differing entry is
+ * found exactly while the file has at most TRACE_TAIL_WINDOW data frames
+ * (stride 1), and to within a stride beyond. Only several differences
+ * that cancel out (chance 2^-64) could go unseen.
+ */
+static uint64_t seen_mix(uint64_t h, uint32_t csize, uint32_t dsize)
+{
+	/* The MurmurHash3 64-bit finalizer: invertible, well mixed. */
+	h ^= (uint64_t)csize | (uint64_t)dsize << 32;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static int seen_add(struct trace_reader *r, uint32_t csize, uint32_t dsize,
+		    uint64_t offset)
+{
+	if (!r->seen_ck) {
+		r->seen_ck = malloc(TRACE_TAIL_WINDOW * sizeof(*r->seen_ck));
+		if (!r->seen_ck)
+			return FAIL(r, TRACE_E_NOMEM, offset,
+				    "no memory for the frame list");
+		r->seen_stride = 1;
+	}
+	r->seen_hash = seen_mix(r->seen_hash, csize, dsize);
+	r->seen_frames++;
+	if (r->seen_frames % r->seen_stride)
+		return 0;
+	if (r->seen_ck_len == TRACE_TAIL_WINDOW) {
+		/* Keep the checkpoints at multiples of twice the stride. */
+		for (size_t i = 0; i < TRACE_TAIL_WINDOW / 2; i++)
+			r->seen_ck[i] = r->seen_ck[2 * i + 1];
+		r->seen_ck_len = TRACE_TAIL_WINDOW / 2;
+		r->seen_stride *= 2;
+		if (r->seen_frames % r->seen_stride)
+			return 0;
+	}
+	r->seen_ck[r->seen_ck_len++] = r->seen_hash;
+	return 0;
+}
+
 /** Check a data frame against the seek table, or remember it (stdin). */
 int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 		       uint64_t offset)
 {
 	size_t idx = (size_t)r->data_index + 1;
 
-	if (r->entries) {
-		const struct rentry *e = &r->entries[idx];
+	if (r->have_table) {
+		const struct rentry *e;
 
 		if (idx + 1 >= r->entry_count)
 			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
@@ -28,6 +88,9 @@ int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 				    "seek table (it lists %zu data frames)",
 				    (unsigned long long)offset,
 				    r->entry_count - 2);
+		e = reader_entry(r, idx);
+		if (!e)
+			return -1;
 		if (e->offset != offset || e->csize != csize ||
 		    e->dsize != dsize)
 			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
@@ -39,40 +102,87 @@ int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 				    (unsigned long long)offset, csize, dsize);
 		return 0;
 	}
-	if (r->seen_len + 2 > r->seen_cap) {
-		size_t cap = r->seen_cap ? 2 * r->seen_cap : 256;
-		uint32_t *p = realloc(r->seen, cap * sizeof(*p));
+	return seen_add(r, csize, dsize, offset);
+}
 
-		if (!p)
-			return FAIL(r, TRACE_E_NOMEM, offset,
-				    "no memory for the frame list");
-		r->seen = p;
-		r->seen_cap = cap;
-	}
-	r->seen[r->seen_len++] = csize;
-	r->seen[r->seen_len++] = dsize;
+/* Read `n` entries of `size` bytes at `pos` into r->raw. */
+static int raw_read(struct trace_reader *r, uint64_t pos, size_t n, size_t size,
+		    int code, uint64_t off, const char *what)
+{
+	ssize_t got = reader_pread(r, r->raw, n * size, pos);
+
+	if (got < 0)
+		return -1;
+	if ((size_t)got != n * size)
+		return FAIL(r, code, off, "%s", what);
 	return 0;
 }
 
-static int summary_frames(struct trace_reader *r, const uint8_t *p,
-			  uint32_t count, uint64_t offset)
+/* Read frame index entries [first, first + n) into r->raw. */
+static int frame_ts_read(struct trace_reader *r, size_t first, size_t n,
+			 uint64_t offset)
 {
-	r->frame_ts = malloc(((size_t)count + 1) * 2 * sizeof(uint64_t));
-	if (!r->frame_ts)
-		return FAIL(r, TRACE_E_NOMEM, offset,
-			    "no memory for the frame index");
-	for (uint32_t i = 0; i < count; i++, p += TRACE_SUMMARY_FRAME) {
-		r->frame_ts[2 * i] = trace_le64(p);
-		r->frame_ts[2 * i + 1] = trace_le64(p + 8);
-		if (r->frame_ts[2 * i] > r->frame_ts[2 * i + 1])
-			return FAIL(r, TRACE_E_BAD_SUMMARY, offset,
-				    "end summary: frame %u ends (t=%llu) "
-				    "before it starts (t=%llu)",
-				    i,
-				    (unsigned long long)r->frame_ts[2 * i + 1],
-				    (unsigned long long)r->frame_ts[2 * i]);
+	return raw_read(r,
+			r->frame_ts_pos + (uint64_t)first * TRACE_SUMMARY_FRAME,
+			n, TRACE_SUMMARY_FRAME, TRACE_E_TRUNCATED, offset,
+			"end summary cut short");
+}
+
+/* Check the summary's frame index of `count` entries, a window at a time. */
+static int summary_frames(struct trace_reader *r, uint32_t count,
+			  uint64_t offset)
+{
+	for (uint32_t at = 0; at < count;) {
+		uint32_t n = count - at < TRACE_TAIL_WINDOW ? count - at
+							    : TRACE_TAIL_WINDOW;
+
+		if (frame_ts_read(r, at, n, offset) < 0)
+			return -1;
+		for (uint32_t k = 0; k < n; k++) {
+			const uint8_t *p =
+				r->raw + (size_t)k * TRACE_SUMMARY_FRAME;
+			uint64_t first = trace_le64(p),
+				 last = trace_le64(p + 8);
+
+			if (first > last)
+				return FAIL(
+					r, TRACE_E_BAD_SUMMARY, offset,
+					"end summary: frame %u ends "
+					"(t=%llu) before it starts (t=%llu)",
+					at + k, (unsigned long long)last,
+					(unsigned long long)first);
+		}
+		at += n;
 	}
 	r->frame_ts_count = count;
+	r->have_frame_ts = true;
+	return 0;
+}
+
+/**
+ * The first data frame whose last timestamp is `ts` or later (FORMAT.md
+ * 5.3), scanning the frame index on disk a window at a time; the scan is
+ * linear, not a binary search, so a non-monotonic index gives the same
+ * frame as ever. Sets *index (frame_ts_count if none); -1 on error.
+ */
+int reader_frame_find(struct trace_reader *r, uint64_t ts, uint64_t *index)
+{
+	for (size_t at = 0; at < r->frame_ts_count;) {
+		size_t n = r->frame_ts_count - at < TRACE_TAIL_WINDOW
+				   ? r->frame_ts_count - at
+				   : TRACE_TAIL_WINDOW;
+
+		if (frame_ts_read(r, at, n, r->frame_ts_pos) < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++)
+			if (trace_le64(r->raw + k * TRACE_SUMMARY_FRAME + 8) >=
+			    ts) {
+				*index = at + k;
+				return 0;
+			}
+		at += n;
+	}
+	*index = r->frame_ts_count;
 	return 0;
 }
 
@@ -88,7 +198,7 @@ int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 	uint64_t want = TRACE_SUMMARY_FIXED +
 			(uint64_t)cpus * TRACE_SUMMARY_CPU +
 			(uint64_t)frames * TRACE_SUMMARY_FRAME;
-	uint64_t seen = r->entries ? r->entry_count - 2 : r->data_index;
+	uint64_t seen = r->have_table ? r->entry_count - 2 : r->data_index;
 
 	if (memcmp(p, TRACE_SUMMARY_MAGIC, TRACE_MAGIC_LEN) != 0 ||
 	    cpus != r->info.cpu_count || want != len)
@@ -113,7 +223,22 @@ int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 		r->summary[i].last_seq = trace_le64(p + 16);
 	}
 	r->have_summary = true;
-	return with_frames ? summary_frames(r, p, frames, offset) : 0;
+	return with_frames ? summary_frames(r, frames, offset) : 0;
+}
+
+/**
+ * Check the footer of a seek table met in the stream (at offset `offset`);
+ * `foot` is NULL if the table is too short to hold one.
+ */
+int reader_check_seek_footer(struct trace_reader *r, const uint8_t *foot,
+			     uint64_t offset)
+{
+	if (!foot || trace_le32(foot + 5) != TRACE_SEEKABLE_MAGIC ||
+	    (foot[4] & 0x7C))
+		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
+			    "seek table at offset %llu has a bad footer",
+			    (unsigned long long)offset);
+	return 0;
 }
 
 /**
@@ -123,93 +248,200 @@ int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 int reader_check_seek_table(struct trace_reader *r, const uint8_t *p,
 			    uint32_t len, uint64_t offset)
 {
-	const uint8_t *foot = p + len - TRACE_SEEK_FOOTER_SIZE;
+	const uint8_t *foot;
+	uint64_t h = 0, want;
 	uint32_t n, esize;
 
-	if (len < TRACE_SEEK_FOOTER_SIZE ||
-	    trace_le32(foot + 5) != TRACE_SEEKABLE_MAGIC || (foot[4] & 0x7C))
-		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
-			    "seek table at offset %llu has a bad footer",
-			    (unsigned long long)offset);
-	if (r->entries || r->seeked)
+	if (reader_check_seek_footer(r,
+				     len < TRACE_SEEK_FOOTER_SIZE
+					     ? NULL
+					     : p + len - TRACE_SEEK_FOOTER_SIZE,
+				     offset) < 0)
+		return -1;
+	if (r->have_table || r->seeked)
 		return 0; /* checked at open, frame by frame */
+	foot = p + len - TRACE_SEEK_FOOTER_SIZE;
 	n = trace_le32(foot);
 	esize = (foot[4] & 0x80) ? 12 : 8;
 	if ((uint64_t)n * esize + TRACE_SEEK_FOOTER_SIZE != len ||
-	    n != r->seen_len / 2 + 2)
+	    n != r->seen_frames + 2)
 		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
 			    "seek table at offset %llu lists %u frames, the "
-			    "file has %zu",
-			    (unsigned long long)offset, n, r->seen_len / 2 + 2);
-	for (uint32_t i = 1; i + 1 < n; i++) {
+			    "file has %llu",
+			    (unsigned long long)offset, n,
+			    (unsigned long long)r->seen_frames + 2);
+	/* Replay the chain over the entries (see seen_mix). */
+	for (uint32_t i = 1, k = 0; i + 1 < n; i++) {
 		const uint8_t *e = p + (size_t)i * esize;
+		uint64_t lo;
 
-		if (trace_le32(e) != r->seen[2 * (i - 1)] ||
-		    trace_le32(e + 4) != r->seen[2 * (i - 1) + 1])
+		h = seen_mix(h, trace_le32(e), trace_le32(e + 4));
+		if (i % r->seen_stride && i + 2 < n)
+			continue;
+		if (i % r->seen_stride == 0 && k < r->seen_ck_len)
+			want = r->seen_ck[k++];
+		else if (i + 2 == n)
+			want = r->seen_hash;
+		else
+			continue;
+		if (h == want)
+			continue;
+		lo = i - (i - 1) % r->seen_stride;
+		if (lo == i)
 			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
 				    "seek table entry %u disagrees with the "
 				    "frame it lists",
 				    i);
+		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
+			    "a seek table entry among %llu..%u disagrees "
+			    "with the frame it lists",
+			    (unsigned long long)lo, i);
 	}
 	return 0;
 }
 
-/* Fill r->entries from a table of `n` entries of `esize` bytes. */
-static int entries_parse(struct trace_reader *r, const uint8_t *p, uint32_t n,
-			 uint32_t esize, uint64_t table_off)
+/* Read seek table entries [first, first + n) into r->raw. */
+static int entries_read(struct trace_reader *r, size_t first, size_t n)
 {
+	uint64_t table_off = r->table_pos - 8;
+
+	return raw_read(r, r->table_pos + (uint64_t)first * r->entry_size, n,
+			r->entry_size, TRACE_E_IO, table_off,
+			"cannot read seek table");
+}
+
+/*
+ * Make entry `i` (< entry_count) the window's, reading TRACE_TAIL_WINDOW
+ * entries from it on. The offset of entry `i` is summed from the nearest
+ * point known: the window's end when reading forward, else entry 0.
+ */
+static int window_load(struct trace_reader *r, size_t i)
+{
+	size_t at = 0, n;
 	uint64_t off = 0;
 
-	for (uint32_t i = 0; i < n; i++, p += esize) {
-		struct rentry *e = &r->entries[i];
-		bool skip = i == 0 || i + 1 == n;
+	if (r->win_len && i >= r->win_base + r->win_len) {
+		const struct rentry *last = &r->win[r->win_len - 1];
 
-		e->csize = trace_le32(p);
-		e->dsize = trace_le32(p + 4);
-		e->offset = off;
-		off += e->csize;
-		if (skip ? e->dsize != 0
-			 : (e->dsize == 0 || e->dsize % TRACE_PAGE_SIZE ||
-			    e->dsize > TRACE_MAX_FRAME_BYTES || e->csize == 0))
-			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, table_off,
-				    "seek table entry %u (%u/%u bytes) is not "
-				    "a valid frame",
-				    i, e->csize, e->dsize);
+		at = r->win_base + r->win_len;
+		off = last->offset + last->csize;
 	}
-	if (off != table_off || r->entries[0].csize != r->header_size)
+	while (at < i) {
+		n = i - at < TRACE_TAIL_WINDOW ? i - at : TRACE_TAIL_WINDOW;
+		if (entries_read(r, at, n) < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++)
+			off += trace_le32(r->raw + k * r->entry_size);
+		at += n;
+	}
+	n = r->entry_count - i < TRACE_TAIL_WINDOW ? r->entry_count - i
+						   : TRACE_TAIL_WINDOW;
+	r->win_len = 0;
+	if (entries_read(r, i, n) < 0)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		const uint8_t *p = r->raw + k * r->entry_size;
+
+		r->win[k].csize = trace_le32(p);
+		r->win[k].dsize = trace_le32(p + 4);
+		r->win[k].offset = off;
+		off += r->win[k].csize;
+	}
+	r->win_base = i;
+	r->win_len = n;
+	return 0;
+}
+
+/** Seek table entry `i` (< entry_count), or NULL on error (r->err). */
+const struct rentry *reader_entry(struct trace_reader *r, size_t i)
+{
+	if (i < r->win_base || i >= r->win_base + r->win_len)
+		if (window_load(r, i) < 0)
+			return NULL;
+	return &r->win[i - r->win_base];
+}
+
+/*
+ * Check the whole table of `n` entries, a window at a time, as it was
+ * checked when it was read into memory. Sets *last to the offset of the
+ * last frame (the summary).
+ */
+static int entries_check(struct trace_reader *r, uint32_t n, uint64_t table_off,
+			 uint64_t *last)
+{
+	uint64_t off = 0;
+	uint32_t first_csize = 0;
+
+	for (uint32_t at = 0; at < n;) {
+		uint32_t m =
+			n - at < TRACE_TAIL_WINDOW ? n - at : TRACE_TAIL_WINDOW;
+
+		if (entries_read(r, at, m) < 0)
+			return -1;
+		for (uint32_t k = 0; k < m; k++) {
+			const uint8_t *p = r->raw + (size_t)k * r->entry_size;
+			uint32_t i = at + k, csize = trace_le32(p);
+			uint32_t dsize = trace_le32(p + 4);
+			bool skip = i == 0 || i + 1 == n;
+
+			if (i == 0)
+				first_csize = csize;
+			*last = off;
+			off += csize;
+			if (skip ? dsize != 0
+				 : (dsize == 0 || dsize % TRACE_PAGE_SIZE ||
+				    dsize > TRACE_MAX_FRAME_BYTES ||
+				    csize == 0))
+				return FAIL(r, TRACE_E_BAD_SEEK_TABLE,
+					    table_off,
+					    "seek table entry %u (%u/%u bytes) "
+					    "is not a valid frame",
+					    i, csize, dsize);
+		}
+		at += m;
+	}
+	if (off != table_off || first_csize != r->header_size)
 		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, table_off,
 			    "seek table frames add up to %llu bytes, the table "
 			    "is at offset %llu",
 			    (unsigned long long)off,
 			    (unsigned long long)table_off);
-	r->entry_count = n;
 	return 0;
 }
 
-static int tail_summary(struct trace_reader *r)
+/*
+ * The end summary at `off`, `csize` bytes with its frame header: its
+ * fixed and per-CPU parts are read into memory, its frame index is only
+ * checked (summary_frames) and left in the file.
+ */
+static int tail_summary(struct trace_reader *r, uint64_t off, uint32_t csize)
 {
-	const struct rentry *e = &r->entries[r->entry_count - 1];
-	uint8_t head[8], *p;
+	size_t head = TRACE_SUMMARY_FIXED +
+		      (size_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
+	uint8_t hdr[8], *p;
+	uint32_t len;
 	int rc = 0;
 
-	if (reader_pread(r, head, 8, e->offset) != 8 || e->csize < 8 ||
-	    trace_le32(head) != TRACE_SKIP_SUMMARY ||
-	    trace_le32(head + 4) != e->csize - 8 ||
-	    e->csize - 8 < TRACE_SUMMARY_FIXED)
-		return FAIL(r, TRACE_E_BAD_SUMMARY, e->offset,
+	if (reader_pread(r, hdr, 8, off) != 8 || csize < 8 ||
+	    trace_le32(hdr) != TRACE_SKIP_SUMMARY ||
+	    trace_le32(hdr + 4) != csize - 8 || csize - 8 < TRACE_SUMMARY_FIXED)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, off,
 			    "no end summary at offset %llu where the seek "
 			    "table puts it",
-			    (unsigned long long)e->offset);
-	p = malloc(e->csize - 8);
+			    (unsigned long long)off);
+	len = csize - 8;
+	/* A shorter payload fails reader_summary_parse before its CPUs. */
+	if (head > len)
+		head = len;
+	p = malloc(head);
 	if (!p)
-		return FAIL(r, TRACE_E_NOMEM, e->offset,
-			    "no memory for the summary");
-	if (reader_pread(r, p, e->csize - 8, e->offset + 8) !=
-	    (ssize_t)(e->csize - 8))
-		rc = FAIL(r, TRACE_E_TRUNCATED, e->offset,
-			  "end summary cut short");
+		return FAIL(r, TRACE_E_NOMEM, off, "no memory for the summary");
+	if (reader_pread(r, p, head, off + 8) != (ssize_t)head)
+		rc = FAIL(r, TRACE_E_TRUNCATED, off, "end summary cut short");
+	r->frame_ts_pos = off + 8 + TRACE_SUMMARY_FIXED +
+			  (uint64_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
 	if (rc == 0)
-		rc = reader_summary_parse(r, p, e->csize - 8, e->offset, true);
+		rc = reader_summary_parse(r, p, len, off, true);
 	free(p);
 	return rc;
 }
@@ -221,10 +453,10 @@ static int tail_summary(struct trace_reader *r)
  */
 int reader_tail_load(struct trace_reader *r)
 {
-	uint8_t foot[TRACE_SEEK_FOOTER_SIZE], head[8], *p;
+	uint8_t foot[TRACE_SEEK_FOOTER_SIZE], head[8];
 	uint64_t size = (uint64_t)lseek(r->fd, 0, SEEK_END), table_off;
+	uint64_t last = 0;
 	uint32_t n, esize;
-	int rc;
 
 	lseek(r->fd, (off_t)(r->in_off + r->in_len), SEEK_SET);
 	if (size < r->header_size + 8 + TRACE_SEEK_FOOTER_SIZE ||
@@ -245,22 +477,16 @@ int reader_tail_load(struct trace_reader *r)
 			    "seek table footer at offset %llu does not match "
 			    "a seek table of %u frames",
 			    (unsigned long long)(size - sizeof(foot)), n);
-	p = malloc((size_t)n * esize);
-	r->entries = calloc(n, sizeof(*r->entries));
-	if (!p || !r->entries) {
-		free(p);
+	r->raw = malloc((size_t)TRACE_TAIL_WINDOW * TRACE_SUMMARY_FRAME);
+	r->win = calloc(TRACE_TAIL_WINDOW, sizeof(*r->win));
+	if (!r->raw || !r->win)
 		return FAIL(r, TRACE_E_NOMEM, table_off,
 			    "no memory for the seek table");
-	}
-	rc = reader_pread(r, p, (size_t)n * esize, table_off + 8) ==
-			     (ssize_t)((size_t)n * esize)
-		     ? entries_parse(r, p, n, esize, table_off)
-		     : FAIL(r, TRACE_E_IO, table_off, "cannot read seek table");
-	free(p);
-	if (rc < 0) {
-		free(r->entries);
-		r->entries = NULL;
+	r->table_pos = table_off + 8;
+	r->entry_size = esize;
+	r->entry_count = n;
+	if (entries_check(r, n, table_off, &last) < 0)
 		return -1;
-	}
-	return tail_summary(r);
+	r->have_table = true;
+	return tail_summary(r, last, (uint32_t)(table_off - last));
 }
