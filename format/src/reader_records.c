@@ -185,9 +185,30 @@ static int cpu_end(struct trace_reader *r, unsigned cpu)
 	return 0;
 }
 
+/*
+ * True when the end summary, read at open from a regular file, says `cpu`
+ * has no more records: all it counts have been handed out. The stream of a
+ * CPU that stopped early in the file then ends there, instead of decoding
+ * the rest of the file to prove it, which would queue every later page of
+ * the other CPUs (memory growing with the trace's length). A page of the
+ * CPU found later anyway is an error (queue_push).
+ */
+static bool summary_done(const struct trace_reader *r, const struct rcpu *c,
+			 unsigned cpu)
+{
+	return r->have_summary && !r->seeked && !c->cont_left &&
+	       c->records == r->summary[cpu].records;
+}
+
 static int queue_push(struct trace_reader *r, struct rcpu *c, int frame,
 		      unsigned index)
 {
+	if (c->ended && !r->seeked)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, r->frames[frame].offset,
+			    "CPU %u has a page (page %u of the frame at offset "
+			    "%llu) after the records its end summary counts",
+			    (unsigned)(c - r->cpus), index,
+			    (unsigned long long)r->frames[frame].offset);
 	if (c->qlen == c->qcap) {
 		size_t cap = c->qcap ? 2 * c->qcap : 64;
 		struct rpage *q = malloc(cap * sizeof(*q));
@@ -296,6 +317,8 @@ int trace_reader_next(struct trace_reader *r, unsigned cpu,
 		if (c->cur_frame >= 0)
 			reader_release(r, c->cur_frame);
 		c->cur_frame = -1;
+		if (c->qlen == 0 && summary_done(r, c, cpu))
+			return cpu_end(r, cpu) < 0 ? fail_copy(r, err) : 0;
 		rc = queue_fill(r, c);
 		if (rc < 0)
 			return fail_copy(r, err);

@@ -139,8 +139,17 @@ int record_drain_attach(struct record_drain *d, struct pkvm_ring_ctrl *ctrl,
 	return record_drain_attach_rings(d, ctrl, rings, writer);
 }
 
-/* Copy [tail, head) of ring `cpu` into d->buf and release the space.
- * Returns the number of records copied. */
+/*
+ * Records taken from one ring per pass: four pages' worth. A backlog (a
+ * full ring at power-off, or a recorder that fell behind) is then written
+ * round-robin, a few pages per CPU at a time, instead of one CPU's whole
+ * ring after another's; the file keeps the CPUs' records close together,
+ * and a reader that follows each CPU holds fewer frames at once.
+ */
+#define RECORD_DRAIN_CHUNK (4u * 127u)
+
+/* Copy up to RECORD_DRAIN_CHUNK records from [tail, head) of ring `cpu`
+ * into d->buf and release their space. Returns the number copied. */
 static uint64_t take(struct record_drain *d, unsigned cpu)
 {
 	struct pkvm_ring_cpu *c = &d->ctrl->cpu[cpu];
@@ -164,12 +173,14 @@ static uint64_t take(struct record_drain *d, unsigned cpu)
 		tail = head - nr;
 		n = nr;
 	}
+	if (n > RECORD_DRAIN_CHUNK)
+		n = RECORD_DRAIN_CHUNK;
 	uint64_t slot = tail & (nr - 1);
 	uint64_t first = nr - slot < n ? nr - slot : n;
 
 	memcpy(d->buf, d->ring[cpu] + slot, first * sizeof(*d->buf));
 	memcpy(d->buf + first, d->ring[cpu], (n - first) * sizeof(*d->buf));
-	__atomic_store_n(&c->tail, head, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->tail, tail + n, __ATOMIC_RELEASE);
 	return n;
 }
 
