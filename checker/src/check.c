@@ -7,9 +7,10 @@
  *
  * Linearisation: within a CPU events keep sequence order; an acquisition
  * of a lock with ticket n + 1 is replayed only after the release of ticket
- * n. Among the CPUs whose next event may run, the one with the earliest
- * timestamp goes first; any schedule that respects both orders gives the
- * same result, because all shared state is written under its lock.
+ * n. Among the CPUs whose next event may run, the one earliest in the
+ * source goes first, then the earliest in time (ck_sched_before); any
+ * schedule that respects both orders gives the same result, because all
+ * shared state is written under its lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,7 @@ static void ck_refill(struct ck *ck, unsigned cpu)
 	c->has_next = rc == 1;
 	c->done = rc != 1;
 	ck->sched_ts[cpu] = c->next.ts;
+	ck->sched_pos[cpu] = ck->src->position ? ck->src->position(ck->src) : 0;
 	ck->sched_state[cpu] = rc != 1 ? CK_SCHED_NONE
 			       : c->next.kind == PKVM_EV_LOCK_ACQUIRE
 				       ? CK_SCHED_ACQUIRE
@@ -586,6 +588,20 @@ static int ck_deadlock(struct ck *ck)
 }
 
 /*
+ * Among runnable events, the one earliest in the source goes first, then
+ * the earliest in time. Any order that keeps each CPU's order and each
+ * lock's ticket order is equivalent (see the top of this file), so the
+ * choice is free; following the source lets the reader release decoded
+ * frames as soon as possible.
+ */
+static bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
+{
+	if (ck->sched_pos[a] != ck->sched_pos[b])
+		return ck->sched_pos[a] < ck->sched_pos[b];
+	return ck->sched_ts[a] < ck->sched_ts[b];
+}
+
+/*
  * The CPU whose event runs next. Reads only the small per-CPU summary kept
  * by ck_refill (timestamp, is it an acquisition), which stays in cache;
  * the lookahead events themselves are kilobytes apart.
@@ -606,7 +622,7 @@ static int ck_pick(struct ck *ck)
 		if (ck->sched_state[i] == CK_SCHED_ACQUIRE &&
 		    !ck_runnable(ck, i))
 			continue;
-		if (best < 0 || ck->sched_ts[i] < ck->sched_ts[best])
+		if (best < 0 || ck_sched_before(ck, i, (unsigned)best))
 			best = (int)i;
 	}
 	if (best >= 0 || !any)

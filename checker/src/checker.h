@@ -46,6 +46,12 @@ struct ck_source {
 	int (*next)(struct ck_source *s, unsigned cpu, struct pkvm_record *out);
 	/* True if the stream ended early (truncated file): may be NULL. */
 	bool (*truncated)(struct ck_source *s);
+	/*
+	 * Where in the source the record last returned lies (the file offset
+	 * of its frame), or NULL: the scheduler prefers events that come
+	 * first in the source, so a reader can let go of what it decoded.
+	 */
+	uint64_t (*position)(struct ck_source *s);
 	char error[512];
 };
 

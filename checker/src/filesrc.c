@@ -26,6 +26,11 @@ static bool filesrc_truncated(struct ck_source *s)
 	return trace_reader_truncated(f->reader, &end);
 }
 
+static uint64_t filesrc_position(struct ck_source *s)
+{
+	return trace_reader_offset(((struct filesrc *)s)->reader);
+}
+
 int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 {
 	struct trace_error err;
@@ -41,6 +46,7 @@ int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 	f->src.cpu_count = trace_reader_info(f->reader)->cpu_count;
 	f->src.next = filesrc_next;
 	f->src.truncated = filesrc_truncated;
+	f->src.position = filesrc_position;
 	return 0;
 }
 

@@ -132,6 +132,7 @@ struct ck {
 	unsigned pin_count;
 	/* Scheduling summary of each CPU's lookahead (ck_pick's hot data). */
 	uint64_t sched_ts[CK_MAX_CPUS];
+	uint64_t sched_pos[CK_MAX_CPUS];  /* source position of that event */
 	uint8_t sched_state[CK_MAX_CPUS]; /* CK_SCHED_* */
 	uint64_t index; /* index of the event being replayed */
 	int cur_cpu;	/* CPU whose event is being replayed */
