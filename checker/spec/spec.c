@@ -62,6 +62,14 @@ static bool spec_unknown(struct spec_outcome *out, struct spec_page p)
 	return false;
 }
 
+/* Check 1 of both donations: 1 to PKVM_DONATE_MAX_PAGES pages, all RAM. */
+static bool spec_donate_range_ok(const struct spec_machine *m, uint64_t pfn,
+				 uint64_t nr)
+{
+	return nr != 0 && nr <= PKVM_DONATE_MAX_PAGES &&
+	       spec_range_in_ram(m, pfn, nr);
+}
+
 static void spec_begin(struct spec_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -121,8 +129,7 @@ void spec_host_donate_hyp(const struct spec_machine *m, uint64_t pfn,
 			  uint64_t nr, struct spec_outcome *out)
 {
 	spec_begin(out);
-	if (nr == 0 || nr > PKVM_DONATE_MAX_PAGES ||
-	    !spec_range_in_ram(m, pfn, nr)) {
+	if (!spec_donate_range_ok(m, pfn, nr)) {
 		spec_result(out, -PKVM_EINVAL);
 		return;
 	}
@@ -146,8 +153,7 @@ void spec_hyp_donate_host(const struct spec_machine *m, uint64_t pfn,
 			  uint64_t nr, struct spec_outcome *out)
 {
 	spec_begin(out);
-	if (nr == 0 || nr > PKVM_DONATE_MAX_PAGES ||
-	    !spec_range_in_ram(m, pfn, nr)) {
+	if (!spec_donate_range_ok(m, pfn, nr)) {
 		spec_result(out, -PKVM_EINVAL);
 		return;
 	}
