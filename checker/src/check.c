@@ -315,6 +315,10 @@ static void ck_on_change(void *ctx, unsigned comp, uint64_t pfn,
 	CK_CHECK(i >= 0 && comp < MODEL_COMP_COUNT);
 	if (c->trap.active && !c->trap.snapped)
 		trap_touch(ck, &c->trap, comp, pfn, old);
+	else if (!c->trap.active && ck->boot_checked &&
+		 ck->outside_count <
+			 sizeof(ck->outside) / sizeof(ck->outside[0]))
+		ck->outside[ck->outside_count++] = pfn;
 	ck->unknown[i] &= (uint8_t) ~(1u << comp);
 	ck->last[i] = c->trap.active ? c->trap.entry.index : ck->index;
 }
@@ -371,13 +375,37 @@ static void ck_check_install(struct ck *ck, const struct ck_event *ev,
 		ck->pool[pi] |= 2;
 }
 
+/*
+ * After boot, every descriptor store belongs to a trap, whose effect the
+ * spec judges. A store outside any trap has no spec to answer to, so the
+ * page invariants are its judge: checked on each page it changed, at once.
+ */
+static void ck_check_outside(struct ck *ck, const struct ck_event *ev)
+{
+	char msg[320];
+
+	for (unsigned k = 0; k < ck->outside_count; k++) {
+		uint64_t pfn = ck->outside[k];
+		const char *check = trap_invariant(ck, pfn, msg, sizeof(msg));
+
+		if (check)
+			ck_finding(ck, check, ev, pfn << 12, false, 0,
+				   "%s (after a descriptor store outside any "
+				   "trap)",
+				   msg);
+	}
+	ck->outside_count = 0;
+}
+
 static void ck_pte_write(struct ck *ck, const struct ck_event *ev)
 {
 	struct model_write w;
 	uint64_t pa = ev->w[0];
 	unsigned lock;
 
+	ck->outside_count = 0;
 	CK_CHECK(model_pte_write(ck->model, pa, ev->w[1], &w) == 0);
+	ck_check_outside(ck, ev);
 	if (w.table < 0) {
 		if (ck->any_loss) {
 			ck_inconclusive(ck,

@@ -128,6 +128,10 @@ struct ck {
 	uint32_t trap_serial;
 	bool any_loss;
 	bool trace_loaded;
+	/* RAM pages a descriptor store outside any trap changed (after boot),
+	 * collected while the model applies one store: at most a block's. */
+	uint64_t outside[512];
+	unsigned outside_count;
 	struct spec_pin pins[1 + PKVM_RING_MAX_CPUS];
 	unsigned pin_count;
 	/* Scheduling summary of each CPU's lookahead (ck_pick's hot data). */
@@ -159,6 +163,8 @@ void trap_touch(struct ck *ck, struct ck_trap *t, unsigned comp, uint64_t pfn,
 		const struct model_side *old);
 void trap_host_read(struct ck *ck, unsigned cpu, const struct ck_event *ev);
 void trap_free(struct ck_trap *t);
+const char *trap_invariant(const struct ck *ck, uint64_t pfn, char *msg,
+			   size_t len);
 unsigned trap_ec(const struct ck_event *entry);
 
 #endif /* PKVM_CHECKER_INTERNAL_H */
