@@ -850,10 +850,26 @@ static int record_from_dump(struct options *o)
 	return rc;
 }
 
+/*
+ * Started with standard input, output or error closed (a CI job, a
+ * daemon), the next file opened would take that number: the RAM file as
+ * fd 0 is then replaced by /dev/null in QEMU's child. Fill the gaps first.
+ */
+static void stdio_fill(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			break;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt;
-	int r = parse_args(&opt, argc, argv);
+	int r;
+
+	stdio_fill();
+	r = parse_args(&opt, argc, argv);
 
 	if (r < 0) {
 		usage(stderr);
