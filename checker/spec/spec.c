@@ -76,18 +76,29 @@ static void spec_begin(struct spec_outcome *out)
 	out->may_enomem = true;
 }
 
+/*
+ * Check 1 of the one-page calls (pfn in RAM, else -EINVAL) and the page's
+ * pre-state. False when the outcome is already decided (-EINVAL, or the
+ * page's state is unknown after lost records).
+ */
+static bool spec_one_page(const struct spec_machine *m, uint64_t pfn,
+			  struct spec_outcome *out, struct spec_page *p)
+{
+	spec_begin(out);
+	if (!spec_pfn_in_ram(m, pfn)) {
+		spec_result(out, -PKVM_EINVAL);
+		return false;
+	}
+	*p = m->page(m->ctx, pfn);
+	return !spec_unknown(out, *p);
+}
+
 void spec_share_hyp(const struct spec_machine *m, uint64_t pfn,
 		    struct spec_outcome *out)
 {
 	struct spec_page p;
 
-	spec_begin(out);
-	if (!spec_pfn_in_ram(m, pfn)) {
-		spec_result(out, -PKVM_EINVAL);
-		return;
-	}
-	p = m->page(m->ctx, pfn);
-	if (spec_unknown(out, p))
+	if (!spec_one_page(m, pfn, out, &p))
 		return;
 	if (p.host != SPEC_ST_OWNED || p.hyp != SPEC_ST_NOPAGE) {
 		spec_result(out, -PKVM_EPERM);
@@ -103,13 +114,7 @@ void spec_unshare_hyp(const struct spec_machine *m, uint64_t pfn,
 {
 	struct spec_page p;
 
-	spec_begin(out);
-	if (!spec_pfn_in_ram(m, pfn)) {
-		spec_result(out, -PKVM_EINVAL);
-		return;
-	}
-	p = m->page(m->ctx, pfn);
-	if (spec_unknown(out, p))
+	if (!spec_one_page(m, pfn, out, &p))
 		return;
 	if (p.host != SPEC_ST_SHARED_OWNED ||
 	    p.hyp != SPEC_ST_SHARED_BORROWED) {
