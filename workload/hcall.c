@@ -11,6 +11,39 @@
 /* How many disagreements per CPU are printed in full. */
 #define WL_MISMATCH_PRINT_MAX 8u
 
+/* Records this CPU's ring has been told about (0 before TRACE_LOAD). */
+static uint64_t records_written(const struct wl_cpu *c)
+{
+	const volatile struct pkvm_ring_ctrl *ctrl =
+		(const volatile struct pkvm_ring_ctrl *)(uintptr_t)wl_ctrl_pa();
+
+	return wl_trace_loaded ? ctrl->cpu[c->cpu].written : 0;
+}
+
+/**
+ * One hypercall: returns x0, stores x1 through x1_out when it is not NULL.
+ * Once tracing is loaded it also counts the call, the counter ticks it took
+ * and the records the hyp wrote meanwhile (tools/bench-hyp reads the sums).
+ */
+uint64_t wl_hvc_raw(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
+		    uint64_t *x1_out)
+{
+	struct wl_cpu *c = wl_this_cpu();
+	bool counted = c && wl_trace_loaded;
+	uint64_t before = counted ? records_written(c) : 0;
+	struct wl_hvc_out out;
+	uint64_t status = wl_hvc_timed(x0, x1, x2, x3, &out);
+
+	if (counted) {
+		c->hvc_count++;
+		c->hvc_ticks += out.ticks;
+		c->hvc_records += records_written(c) - before;
+	}
+	if (x1_out)
+		*x1_out = out.x1;
+	return status;
+}
+
 /** Issues host hypercall `id` with up to three arguments. */
 struct wl_hret wl_hcall(uint32_t id, uint64_t a1, uint64_t a2, uint64_t a3)
 {

@@ -180,13 +180,25 @@ static void wait_finished(void)
 _Noreturn static void complete(bool ok)
 {
 	uint64_t mism = 0, unexp = 0, aborts = 0;
+	uint64_t hvcs = 0, ticks = 0, records = 0, dropped = 0;
+	const volatile struct pkvm_ring_ctrl *ctrl =
+		(const volatile struct pkvm_ring_ctrl *)(uintptr_t)wl_ctrl_pa();
 
 	wait_finished();
 	for (uint32_t i = 0; i < wl_cfg.cpu_count; i++) {
 		mism += wl_cpus[i].mismatches;
 		unexp += wl_cpus[i].unexpected_aborts;
 		aborts += wl_cpus[i].abort_count;
+		hvcs += wl_cpus[i].hvc_count;
+		ticks += wl_cpus[i].hvc_ticks;
+		records += wl_cpus[i].hvc_records;
+		if (wl_trace_loaded)
+			dropped += ctrl->cpu[i].dropped;
 	}
+	/* For tools/bench-hyp: hypercalls as the host saw them. */
+	wl_printf("workload: hvcs=%lu hvc_ticks=%lu hvc_records=%lu "
+		  "dropped=%lu\n",
+		  hvcs, ticks, records, dropped);
 	if (!wl_cfg.standalone && wl_rings_check_canaries() != 0)
 		ok = false;
 	if (__atomic_load_n(&wl_failed, __ATOMIC_ACQUIRE))

@@ -176,18 +176,23 @@ wl_smc:
 	ret
 
 /*
- * uint64_t wl_hvc_raw(x0, x1, x2, x3, uint64_t *x1_out): one hypercall.
- * Returns x0; stores x1 through x1_out when it is not NULL. x4 is kept on
- * the stack because the callee may clobber x4..x17.
+ * uint64_t wl_hvc_timed(x0, x1, x2, x3, struct wl_hvc_out *out): one
+ * hypercall. Returns x0; stores the returned x1 and the counter ticks the
+ * `hvc` took (the whole trap, as the host sees it; tools/bench-hyp) in *out.
+ * x4 is kept on the stack because the callee may clobber x4..x17.
  */
-	.global	wl_hvc_raw
-wl_hvc_raw:
-	str	x4, [sp, #-16]!
+	.global	wl_hvc_timed
+wl_hvc_timed:
+	isb
+	mrs	x5, cntvct_el0
+	stp	x4, x5, [sp, #-16]!
 	hvc	#0
-	ldr	x4, [sp], #16
-	cbz	x4, 1f
-	str	x1, [x4]
-1:	ret
+	isb
+	mrs	x6, cntvct_el0
+	ldp	x4, x5, [sp], #16
+	sub	x6, x6, x5
+	stp	x1, x6, [x4]
+	ret
 
 	.data
 	.balign	8

@@ -96,6 +96,10 @@ struct wl_cpu {
 	uint64_t unexpected_aborts;
 	uint64_t mismatches;
 	uint64_t counts[WL_OP_COUNT][WL_RES_COUNT];
+	/* Hypercalls made once tracing is loaded, for tools/bench-hyp. */
+	uint64_t hvc_count;
+	uint64_t hvc_ticks;   /* counter ticks inside them */
+	uint64_t hvc_records; /* records the hyp wrote during them */
 	uint64_t rng;
 	uint8_t page_state[WL_CPU_POOL_PAGES];
 	char line[WL_LINE_MAX];
@@ -116,8 +120,13 @@ extern bool wl_trace_loaded;
 uint64_t wl_probe_read(uint64_t pa);
 void wl_probe_write(uint64_t pa, uint64_t value);
 uint64_t wl_smc(uint64_t fid);
-uint64_t wl_hvc_raw(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
-		    uint64_t *x1_out);
+/** What wl_hvc_timed() returns besides x0. */
+struct wl_hvc_out {
+	uint64_t x1;
+	uint64_t ticks; /* counter ticks around the hvc instruction */
+};
+uint64_t wl_hvc_timed(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
+		      struct wl_hvc_out *out);
 
 /* console.c */
 void wl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -128,6 +137,8 @@ _Noreturn void wl_fail(const char *fmt, ...)
 _Noreturn void wl_power_off(void);
 
 /* hcall.c */
+uint64_t wl_hvc_raw(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
+		    uint64_t *x1_out);
 struct wl_hret wl_hcall(uint32_t id, uint64_t a1, uint64_t a2, uint64_t a3);
 enum wl_res wl_res_of(struct wl_hret r);
 const char *wl_res_name(enum wl_res res);

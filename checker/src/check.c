@@ -164,9 +164,27 @@ static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
 	return rc;
 }
 
+/* Hand out canonical event `i` of the last record read into `ev`. */
+static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
+{
+	const struct trace_canon *p = &c->parts[i];
+
+	ev->kind = p->recs[0].kind;
+	ev->kbits = p->recs[0].flags & PKVM_REC_F_KIND_MASK;
+	ev->part = (uint8_t)i;
+	ev->parts = (uint8_t)c->part_count;
+	ev->incomplete = p->incomplete;
+	for (unsigned k = 0; k < p->nrec; k++) {
+		ev->w[2 * k] = p->recs[k].a;
+		ev->w[2 * k + 1] = p->recs[k].b;
+	}
+}
+
 /*
  * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
- * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped.
+ * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
+ * compact record is expanded once (pkvm/expand.h) and its canonical events
+ * are handed out one a call; `ev->recs` keeps the records read meanwhile.
  */
 static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 {
@@ -177,6 +195,10 @@ static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 	unsigned ncont;
 	int rc;
 
+	if (c->part_next < c->part_count) {
+		ck_part(c, ev, c->part_next++);
+		return 1;
+	}
 again:
 	rc = ck_read(ck, cpu, h);
 	if (rc <= 0)
@@ -201,7 +223,9 @@ again:
 		return -1;
 	}
 	for (unsigned i = 1; i <= ncont; i++) {
-		struct pkvm_record *r = &ev->recs[i];
+		/* An unknown kind may announce more records than fit. */
+		struct pkvm_record spare,
+			*r = i < PKVM_EVENT_MAX_RECORDS ? &ev->recs[i] : &spare;
 
 		rc = ck_read(ck, cpu, r);
 		if (rc <= 0 || !(r->flags & PKVM_REC_F_CONT) ||
@@ -217,17 +241,21 @@ again:
 		ck_seq(ck, cpu, r, &gap);
 		*loss |= gap;
 	}
-	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN)
+	/* An HCALL_EXIT after lost records must not close an older entry. */
+	if (*loss)
+		trace_expand_loss(&c->expand);
+	c->part_count = ncont < PKVM_EVENT_MAX_RECORDS
+				? trace_expand(&c->expand, ev->recs, ncont + 1,
+					       c->parts)
+				: 0;
+	if (c->part_count == 0)
 		goto again; /* a kind of a newer minor version */
 	ev->ts = h->ts;
 	ev->seq = h->seq;
 	ev->cpu = (uint16_t)cpu;
-	ev->kind = h->kind;
 	ev->nrec = (uint8_t)(ncont + 1);
-	for (unsigned i = 0; i <= ncont; i++) {
-		ev->w[2 * i] = ev->recs[i].a;
-		ev->w[2 * i + 1] = ev->recs[i].b;
-	}
+	c->part_next = 1;
+	ck_part(c, ev, 0);
 	return 1;
 }
 
@@ -867,10 +895,16 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 					ev->cpu);
 			return;
 		}
-		{
-			trap_end(ck, ev->cpu, ev);
-			return;
+		if (ev->incomplete && !c->trap.unknown) {
+			/* Not seen so far: the loss marks the trap unknown. */
+			c->trap.unknown = true;
+			snprintf(c->trap.unknown_why,
+				 sizeof(c->trap.unknown_why),
+				 "its hcall_exit follows lost records: x2, "
+				 "x3 and elr at entry are unknown");
 		}
+		trap_end(ck, ev->cpu, ev);
+		return;
 	case PKVM_EV_PTE_WRITE: {
 		ck_pte_write(ck, ev);
 		return;
@@ -927,9 +961,14 @@ static void ck_history(struct ck *ck, const struct ck_event *ev)
 	h->seq = ev->seq;
 	h->cpu = ev->cpu;
 	h->kind = ev->kind;
+	h->kbits = ev->kbits;
 	h->nrec = ev->nrec;
+	h->part = ev->part;
+	h->parts = ev->parts;
+	h->incomplete = ev->incomplete;
 	memcpy(h->recs, ev->recs, ev->nrec * sizeof(ev->recs[0]));
-	memcpy(h->w, ev->w, 2 * ev->nrec * sizeof(ev->w[0]));
+	memcpy(h->w, ev->w,
+	       2 * (1 + pkvm_event_ncont(ev->kind)) * sizeof(ev->w[0]));
 	if (++c->hist_head == cap)
 		c->hist_head = 0;
 	if (c->hist_count < cap)

@@ -55,16 +55,27 @@ struct ck_source {
 	char error[512];
 };
 
-/** One event: a head record and its continuations, payload words in order. */
+/**
+ * One event as the replay sees it: a canonical kind (format 1.x's) and its
+ * payload words in order, with the records it was read from. A compact
+ * record (format 2.0: HCALL_ENTRY, LOCK_ACQUIRE2, a TLBI with barrier
+ * flags ...) is expanded (pkvm/expand.h) into `parts` events that share
+ * its records, ts and seq; reports show the records once.
+ */
 struct ck_event {
 	uint64_t index; /* position in the replay (global, 0-based) */
 	uint64_t ts;
 	uint32_t seq;
 	uint16_t cpu;
-	uint8_t kind;
-	uint8_t nrec;
-	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS];
-	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS];
+	uint8_t kind;  /* canonical kind */
+	uint8_t kbits; /* its head's kind-specific flag bits (the source) */
+	uint8_t nrec;  /* records in `recs` */
+	uint8_t part;  /* this is event `part` (0-based) of `parts` ... */
+	uint8_t parts; /* ... the records expand into (1: not compact) */
+	/* HCALL_EXIT with no entry to take x2, x3 and elr from (lost). */
+	bool incomplete;
+	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS]; /* canonical payload words */
+	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS]; /* as read */
 };
 
 /** One finding, valid for the duration of the sink call. */

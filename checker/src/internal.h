@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#include <pkvm/expand.h>
+
 #include "../spec/spec.h"
 #include "checker.h"
 #include "model.h"
@@ -90,6 +92,11 @@ struct ck_trap {
 struct ck_cpu {
 	struct ck_event next; /* lookahead */
 	bool has_next, done;
+	/* The canonical events of the last record read (ck_fetch), the
+	 * next one to hand out, and what expanding HCALL_EXIT needs. */
+	struct trace_canon parts[TRACE_EXPAND_MAX];
+	unsigned part_count, part_next;
+	struct trace_expand_cpu expand;
 	bool seq_started;
 	uint32_t expect_seq;
 	bool lost; /* records of this CPU were lost (sticky) */

@@ -288,6 +288,23 @@ static unsigned main_ret_slot(int64_t v)
 	return 7;
 }
 
+/* A trap's x0: if it is a known hypercall, count it and remember it. */
+static void main_stats_x0(struct main_stats *s, unsigned cpu, uint64_t x0)
+{
+	uint64_t id = x0 & PKVM_HC_ID_MASK;
+
+	if ((x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE && id > 0 &&
+	    id < 8) {
+		s->open_id[cpu] = id;
+		s->hcall[id]++;
+	}
+}
+
+/*
+ * Hypercalls and their results, from either form of entry and exit:
+ * TRAP_ENTRY has x0 in continuation 2, HCALL_ENTRY in its head's `b`;
+ * both exits have x1, the result, in the head's `b`.
+ */
 static void main_stats_record(struct main_stats *s, const struct pkvm_record *r)
 {
 	unsigned cpu = r->cpu < MAIN_MAX_CPUS ? r->cpu : 0;
@@ -295,20 +312,22 @@ static void main_stats_record(struct main_stats *s, const struct pkvm_record *r)
 	if (!(r->flags & PKVM_REC_F_CONT)) {
 		s->kind[r->kind]++;
 		s->cpu[cpu]++;
-		if (r->kind == PKVM_EV_TRAP_ENTRY)
+		if (r->kind == PKVM_EV_TRAP_ENTRY ||
+		    r->kind == PKVM_EV_HCALL_ENTRY)
 			s->open_id[cpu] = 0;
-		if (r->kind == PKVM_EV_TRAP_EXIT && s->open_id[cpu])
+		if (r->kind == PKVM_EV_HCALL_ENTRY)
+			main_stats_x0(s, cpu, r->b);
+		if ((r->kind == PKVM_EV_TRAP_EXIT ||
+		     r->kind == PKVM_EV_HCALL_EXIT) &&
+		    s->open_id[cpu]) {
 			s->ret[s->open_id[cpu]][main_ret_slot((int64_t)r->b)]++;
+			s->open_id[cpu] = 0;
+		}
 		return;
 	}
-	/* Continuation 2 of a trap entry holds x0 (and x1). */
 	if (r->kind == PKVM_EV_TRAP_ENTRY &&
-	    (r->flags & PKVM_REC_F_NCONT_MASK) == 2 &&
-	    (r->a & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE &&
-	    (r->a & PKVM_HC_ID_MASK) < 8 && (r->a & PKVM_HC_ID_MASK) > 0) {
-		s->open_id[cpu] = r->a & PKVM_HC_ID_MASK;
-		s->hcall[s->open_id[cpu]]++;
-	}
+	    (r->flags & PKVM_REC_F_NCONT_MASK) == 2)
+		main_stats_x0(s, cpu, r->a);
 }
 
 static void main_stats_print(const struct main_stats *s, unsigned ncpu)

@@ -66,6 +66,82 @@ static void report_event_line(const struct ck_event *ev, char *buf, size_t len)
 	trace_format_event(buf, len, ev->recs, ev->nrec);
 }
 
+/*
+ * The canonical event the replay saw, for a part of a compact record
+ * ("lock_release lock=host_s2 ticket=3"): rebuilt from its words, without
+ * the "cpuN #seq t=..." the record's own line already gives.
+ */
+static void report_part_line(const struct ck_event *ev, char *buf, size_t len)
+{
+	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS] = { { 0 } };
+	unsigned ncont = pkvm_event_ncont(ev->kind);
+	const char *p = buf;
+
+	for (unsigned i = 0; i <= ncont && i < PKVM_EVENT_MAX_RECORDS; i++) {
+		recs[i].kind = ev->kind;
+		recs[i].flags =
+			(uint8_t)(i ? PKVM_REC_F_CONT | i : ncont | ev->kbits);
+		recs[i].a = ev->w[2 * i];
+		recs[i].b = ev->w[2 * i + 1];
+	}
+	trace_format_event(buf, len, recs, ncont + 1);
+	for (unsigned spaces = 0; *p && spaces < 3; p++)
+		spaces += *p == ' ';
+	memmove(buf, p, strlen(p) + 1);
+}
+
+/* Parts of one compact record: same CPU, same seq (they share them). */
+static bool report_same_record(const struct ck_event *a,
+			       const struct ck_event *b)
+{
+	return a->parts > 1 && b->parts > 1 && a->cpu == b->cpu &&
+	       a->seq == b->seq;
+}
+
+/*
+ * The CPU's events before the finding's, then the finding's own, one line
+ * per record: the parts a compact record expanded into share one line,
+ * labelled with their range of event indices ("#41-42").
+ */
+static void report_history(struct report *r, const struct ck_finding *f)
+{
+	const struct ck_event *ev = f->event;
+	unsigned n = f->history_count;
+	char line[1024], label[48];
+
+	for (unsigned i = 0; i <= n;) {
+		const struct ck_event *first = i < n ? f->history[i] : ev;
+		const struct ck_event *last = first;
+		unsigned j = i + 1;
+
+		for (; j <= n; j++) {
+			const struct ck_event *e = j < n ? f->history[j] : ev;
+
+			if (!report_same_record(first, e))
+				break;
+			last = e;
+		}
+		if (last == first)
+			snprintf(label, sizeof(label), "#%llu",
+				 (unsigned long long)first->index);
+		else
+			snprintf(label, sizeof(label), "#%llu-%llu",
+				 (unsigned long long)first->index,
+				 (unsigned long long)last->index);
+		report_event_line(first, line, sizeof(line));
+		fprintf(r->out, "   %s %-9s %s\n", j > n ? "->" : "  ", label,
+			line);
+		i = j;
+	}
+	if (ev->parts > 1) {
+		report_part_line(ev, line, sizeof(line));
+		fprintf(r->out,
+			"                (#%llu is its part %u of %u: %s)\n",
+			(unsigned long long)ev->index, ev->part + 1u,
+			(unsigned)ev->parts, line);
+	}
+}
+
 /* ---- the trap, decoded ---------------------------------------------- */
 
 static unsigned report_ec(const struct ck_event *t)
@@ -172,14 +248,7 @@ static void report_full(struct report *r, const struct ck_finding *f)
 	r->has_explain = f->has_explain;
 	r->explain_index = f->explain_index;
 	fprintf(r->out, "  events on cpu%u:\n", ev->cpu);
-	for (unsigned i = 0; i < f->history_count; i++) {
-		report_event_line(f->history[i], line, sizeof(line));
-		fprintf(r->out, "      #%-8llu %s\n",
-			(unsigned long long)f->history[i]->index, line);
-	}
-	report_event_line(ev, line, sizeof(line));
-	fprintf(r->out, "   -> #%-8llu %s\n", (unsigned long long)ev->index,
-		line);
+	report_history(r, f);
 }
 
 /* ---- JSON ----------------------------------------------------------- */

@@ -624,7 +624,15 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 	const uint64_t *in = t->entry.w, *out = ev->w;
 	bool elr_ok = !t->vbar_known ||
 		      out[6] == t->vbar + SPEC_VBAR_SYNC_CURRENT_SPX;
+	char spsr[24] = "unchanged";
 
+	/*
+	 * An HCALL_EXIT does not record the SPSR (it is unchanged) and says
+	 * nothing was injected: inject_esr alone decides then.
+	 */
+	if (ev->recs[0].kind != PKVM_EV_HCALL_EXIT)
+		snprintf(spsr, sizeof(spsr), "0x%llx",
+			 (unsigned long long)out[7]);
 	if (out[4] != in[0] || out[5] != in[2] || !elr_ok ||
 	    (out[7] & 0x3cf) != SPEC_INJECT_SPSR)
 		ck_finding(
@@ -634,7 +642,7 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 			"be injected into the host: inject_esr=0x%llx "
 			"inject_far=0x%llx elr=%s0x%llx spsr=EL1h with DAIF "
 			"masked; the exit has inject_esr=0x%llx "
-			"inject_far=0x%llx elr=0x%llx spsr=0x%llx",
+			"inject_far=0x%llx elr=0x%llx spsr=%s",
 			(unsigned long long)t->ipa,
 			spec_state_name(model_state(TRAP_HOST, &t->focus_pre)),
 			(unsigned long long)in[0], (unsigned long long)in[2],
@@ -642,7 +650,7 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 			(unsigned long long)(t->vbar_known ? t->vbar + 0x200
 							   : out[6]),
 			(unsigned long long)out[4], (unsigned long long)out[5],
-			(unsigned long long)out[6], (unsigned long long)out[7]);
+			(unsigned long long)out[6], spsr);
 	trap_check_others(ck, t, ev, NULL, false, "trap-effect");
 }
 

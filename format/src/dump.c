@@ -56,17 +56,40 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 	case PKVM_EV_MARK:
 		return i == 0 ? trace_mark_name((unsigned)v) : NULL;
 	case PKVM_EV_TRAP_ENTRY:
+	case PKVM_EV_HCALL_ENTRY:
 		/* x0 of a host hypercall: the id in its low bits. */
-		if (i == 4 && (v & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE)
+		if (i == (kind == PKVM_EV_TRAP_ENTRY ? 4u : 1u) &&
+		    (v & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE)
 			return trace_hcall_name(
 				(unsigned)(v & PKVM_HC_ID_MASK));
 		return NULL;
 	case PKVM_EV_TRAP_EXIT:
+	case PKVM_EV_HCALL_EXIT:
 		/* x1 of a hypercall's return: 0 or a negative errno. */
 		return i == 1 && (int64_t)v < 0 ? trace_errno_name((int64_t)v)
 						: NULL;
 	default:
 		return NULL;
+	}
+}
+
+/*
+ * LOCK_ACQUIRE2/LOCK_RELEASE2 words hold two 32-bit halves, the first lock
+ * in the low half: "locks=host_s2,hyp_s1 tickets=3,5".
+ */
+static void put_pair(char *buf, size_t len, size_t *pos, unsigned i, uint64_t v)
+{
+	uint32_t half[2] = { (uint32_t)v, (uint32_t)(v >> 32) };
+
+	for (unsigned k = 0; k < 2; k++) {
+		const char *name = i == 0 ? trace_lock_name(half[k]) : NULL;
+
+		if (k)
+			put(buf, len, pos, ",");
+		if (name)
+			put(buf, len, pos, "%s", name);
+		else
+			put(buf, len, pos, "%" PRIu32, half[k]);
 	}
 }
 
@@ -81,20 +104,54 @@ static bool word_decimal(const char *field)
 	return false;
 }
 
+/* A TLBI's barrier bits: the one before it, then the ones after it. */
+#define TLBI_BEFORE PKVM_REC_F_TLBI_DSB_ISHST_BEFORE
+#define TLBI_AFTER (PKVM_REC_F_TLBI_DSB_ISH_AFTER | PKVM_REC_F_TLBI_ISB_AFTER)
+
+/* Kind-specific flag bits, after the kind's name. */
 static void put_flags(char *buf, size_t len, size_t *pos,
 		      const struct pkvm_record *head)
 {
 	unsigned bits =
 		(head->flags & PKVM_REC_F_KIND_MASK) >> PKVM_REC_F_KIND_SHIFT;
 
-	if (head->kind == PKVM_EV_PTE_WRITE && bits)
-		put(buf, len, pos, " release");
-	else if ((head->kind == PKVM_EV_TRAP_ENTRY ||
-		  head->kind == PKVM_EV_TRAP_EXIT) &&
-		 bits != PKVM_REC_SOURCE_HOST)
-		put(buf, len, pos, " source=%u", bits);
-	else if (bits)
-		put(buf, len, pos, " flags=0x%02x", head->flags);
+	switch (head->kind) {
+	case PKVM_EV_PTE_WRITE:
+		if (bits)
+			put(buf, len, pos, " release");
+		return;
+	case PKVM_EV_TRAP_ENTRY:
+	case PKVM_EV_TRAP_EXIT:
+	case PKVM_EV_HCALL_ENTRY:
+	case PKVM_EV_HCALL_EXIT:
+		if (bits != PKVM_REC_SOURCE_HOST)
+			put(buf, len, pos, " source=%u", bits);
+		return;
+	case PKVM_EV_TLBI:
+		/* The barriers read in the order they were issued. */
+		if (head->flags & TLBI_BEFORE)
+			put(buf, len, pos, " +dsb_ishst");
+		if (head->flags & PKVM_REC_F_KIND_MASK &
+		    ~(TLBI_BEFORE | TLBI_AFTER))
+			put(buf, len, pos, " flags=0x%02x", head->flags);
+		return;
+	default:
+		if (bits)
+			put(buf, len, pos, " flags=0x%02x", head->flags);
+		return;
+	}
+}
+
+/* A TLBI's barriers after it, after its words. */
+static void put_flags_after(char *buf, size_t len, size_t *pos,
+			    const struct pkvm_record *head)
+{
+	if (head->kind != PKVM_EV_TLBI)
+		return;
+	if (head->flags & PKVM_REC_F_TLBI_DSB_ISH_AFTER)
+		put(buf, len, pos, " +dsb_ish");
+	if (head->flags & PKVM_REC_F_TLBI_ISB_AFTER)
+		put(buf, len, pos, " +isb");
 }
 
 /** See dump.h. */
@@ -125,13 +182,17 @@ int trace_format_event(char *buf, size_t len, const struct pkvm_record *recs,
 			put(buf, len, &pos, " %s=", fname);
 		else
 			put(buf, len, &pos, " w%u=", i);
-		if (ename)
+		if (recs[0].kind == PKVM_EV_LOCK_ACQUIRE2 ||
+		    recs[0].kind == PKVM_EV_LOCK_RELEASE2)
+			put_pair(buf, len, &pos, i, v);
+		else if (ename)
 			put(buf, len, &pos, "%s", ename);
 		else if (v < 10 || word_decimal(fname))
 			put(buf, len, &pos, "%" PRIu64, v);
 		else
 			put(buf, len, &pos, "0x%" PRIx64, v);
 	}
+	put_flags_after(buf, len, &pos, &recs[0]);
 	return (int)(pos < len ? pos : (len ? len - 1 : 0));
 }
 

@@ -131,7 +131,7 @@ static int header_check_events(struct trace_reader *r, const uint8_t *p,
 		unsigned kind = p[0];
 
 		/* A known kind must keep its shape, or records misparse. */
-		if (kind >= 1 && kind <= PKVM_EV_MAX_KNOWN &&
+		if (kind >= 1 && kind <= r->max_kind &&
 		    p[1] != pkvm_event_ncont(kind))
 			return FAIL(r, TRACE_E_BAD_HEADER, 8 + 48,
 				    "event table gives kind %u %u continuation "
@@ -174,6 +174,26 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
 	return header_check_events(r, p + TRACE_HEADER_FIXED, events);
 }
 
+/*
+ * The majors this reader reads, and what each defines (FORMAT.md 6): 1.x
+ * files (saved recordings) keep being read as 1.0 read them, so the kinds
+ * 2.0 added are unknown there. Returns -1 for any other major.
+ */
+static int header_version(struct trace_reader *r, unsigned major)
+{
+	if (major == 1) {
+		r->max_kind = TRACE_V1_MAX_KIND;
+		r->known_minor = TRACE_V1_MINOR;
+		return 0;
+	}
+	if (major == TRACE_VERSION_MAJOR) {
+		r->max_kind = PKVM_EV_MAX_KNOWN;
+		r->known_minor = TRACE_VERSION_MINOR;
+		return 0;
+	}
+	return -1;
+}
+
 /* Bytes of the header payload this reader accepts at most. */
 #define HEADER_MAX (TRACE_HEADER_FIXED + 255 * TRACE_EVENT_ENTRY + 4096)
 
@@ -197,10 +217,10 @@ static int header_read(struct trace_reader *r)
 	if (avail < 8 + 12)
 		return FAIL(r, TRACE_E_TRUNCATED, (uint64_t)avail,
 			    "file ends inside the file header");
-	if (trace_le16(r->in + 16) != TRACE_VERSION_MAJOR)
+	if (header_version(r, trace_le16(r->in + 16)) < 0)
 		return FAIL(r, TRACE_E_BAD_VERSION, 16,
 			    "format version %u.%u is not supported: this "
-			    "reader reads version %u.x",
+			    "reader reads versions 1.x and %u.x",
 			    trace_le16(r->in + 16), trace_le16(r->in + 18),
 			    TRACE_VERSION_MAJOR);
 	len = trace_le32(r->in + 4);

@@ -107,6 +107,9 @@ struct trace_reader {
 	bool seekable;
 	struct trace_info info;
 	uint64_t header_size;
+	/* What the file's major version defines: its last kind and the last
+	 * minor this reader knows entirely (reader.c, header_read). */
+	unsigned max_kind, known_minor;
 
 	/* Input buffer: bytes [in_pos, in_len) are unread; in[0] is at
 	 * file offset in_off. */

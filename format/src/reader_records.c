@@ -15,14 +15,25 @@
 
 /* ---- record checks --------------------------------------------------- */
 
-/* Kind-specific flag bits (3-6) a known kind may set. */
-static unsigned kind_bits_allowed(unsigned kind)
+/*
+ * Kind-specific flag bits (3-6) a known kind may set. The TLBI barrier
+ * bits came with 2.0: in a 1.x file they are reserved, as 1.0 had them.
+ */
+static unsigned kind_bits_allowed(const struct trace_reader *r, unsigned kind)
 {
 	switch (kind) {
 	case PKVM_EV_PTE_WRITE:
 		return PKVM_REC_F_PTE_RELEASE;
+	case PKVM_EV_TLBI:
+		if (r->info.version_major == 1)
+			return 0;
+		return PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+		       PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+		       PKVM_REC_F_TLBI_ISB_AFTER;
 	case PKVM_EV_TRAP_ENTRY:
 	case PKVM_EV_TRAP_EXIT:
+	case PKVM_EV_HCALL_ENTRY:
+	case PKVM_EV_HCALL_EXIT:
 		return PKVM_REC_F_KIND_MASK; /* the source */
 	default:
 		return 0;
@@ -85,9 +96,9 @@ static int rec_head(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 	c->cont_kind = rec->kind;
 	c->cont_next = 1;
 	c->cont_left = ncont;
-	if (rec->kind > PKVM_EV_MAX_KNOWN) {
+	if (rec->kind > r->max_kind) {
 		/* A newer minor version may add kinds; older ones may not. */
-		if (r->info.version_minor <= TRACE_VERSION_MINOR)
+		if (r->info.version_minor <= r->known_minor)
 			return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
 					"unknown kind in a file of a known "
 					"version");
@@ -99,7 +110,7 @@ static int rec_head(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 		return rec_fail(r, c, cpu, TRACE_E_BAD_RECORD,
 				"wrong number of continuation records for "
 				"its kind");
-	if (bits & ~kind_bits_allowed(rec->kind))
+	if (bits & ~kind_bits_allowed(r, rec->kind))
 		return rec_fail(r, c, cpu, TRACE_E_RESERVED_BITS,
 				"reserved flag bits set");
 	if (rec->kind == PKVM_EV_LOST)

@@ -2,11 +2,14 @@
 /*
  * gen-trace: a deterministic generator of synthetic traces, for tests,
  * fuzz corpora and benchmarks. The events are plausible rather than
- * conforming: hypercalls bracketed by trap entry and exit, page-table
- * writes under the lock of their table with per-lock tickets that agree
- * across CPUs, allocations from the pool, TLB maintenance and barriers,
- * and, with --lost, windows of dropped records. Timestamps advance as a
- * 62.5 MHz counter would, so compression figures mean something.
+ * conforming, and shaped like the hyp's (hyp/README.md, "Record
+ * conventions"), compact forms included: hypercalls as HCALL_ENTRY,
+ * LOCK_ACQUIRE2, ..., LOCK_RELEASE2, HCALL_EXIT; aborts as TRAP_ENTRY ...
+ * HCALL_EXIT; page-table writes under the lock of their table with
+ * per-lock tickets that agree across CPUs, allocations from the pool, TLB
+ * maintenance with its barriers as TLBI flags, and, with --lost, windows
+ * of dropped records. Timestamps advance as a 62.5 MHz counter would, so
+ * compression figures mean something.
  *
  *   gen-trace --cpus N --records N --seed S [--lost] -o FILE
  */
@@ -122,6 +125,35 @@ static uint64_t lock(struct gen *g, unsigned cpu, unsigned id)
 	return t;
 }
 
+/* Two locks back to back, one LOCK_ACQUIRE2 (tickets are 32-bit there). */
+static uint64_t lock2(struct gen *g, unsigned cpu, unsigned first,
+		      unsigned second)
+{
+	uint64_t t = (g->tickets[first]++ & 0xFFFFFFFFu) |
+		     (g->tickets[second]++ & 0xFFFFFFFFu) << 32;
+
+	simple(g, cpu, PKVM_EV_LOCK_ACQUIRE2, first | (uint64_t)second << 32,
+	       t);
+	return t;
+}
+
+/* Let go of `first` then `second`, whose tickets `lock2` packed as given. */
+static void unlock2(struct gen *g, unsigned cpu, unsigned first,
+		    unsigned second, uint64_t tickets)
+{
+	simple(g, cpu, PKVM_EV_LOCK_RELEASE2, first | (uint64_t)second << 32,
+	       tickets);
+}
+
+/* A TLBI with the barriers around it as flags, as the hyp records them. */
+static void tlbi(struct gen *g, unsigned cpu, unsigned op, uint64_t operand,
+		 uint8_t barriers)
+{
+	uint64_t w[2] = { op | 1u << 16, operand };
+
+	event(g, cpu, PKVM_EV_TLBI, barriers, w);
+}
+
 static void pte_writes(struct gen *g, unsigned cpu, uint64_t pfn,
 		       unsigned count, uint64_t state)
 {
@@ -164,30 +196,29 @@ static void hypercall(struct gen *g, unsigned cpu)
 	unsigned pages = id >= PKVM_HC_HOST_DONATE_HYP
 				 ? 1 + (unsigned)rnd_below(g, 4)
 				 : 1;
-	uint64_t t_s2, t_s1, err = rnd_below(g, 16) == 0 ? (uint64_t)-16 : 0;
+	uint64_t t, err = rnd_below(g, 16) == 0 ? (uint64_t)-16 : 0;
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100 + 4 * rnd_below(g, 256);
-	uint64_t in[8] = { 0x5a000000,	      elr, 0,	  0,
-			   PKVM_HC_BASE | id, pfn, pages, 0 };
-	uint64_t out[8] = { 0, err, 0, 0, 0, 0, elr + 4, 0x3c5 };
+	uint64_t in[4] = { elr, PKVM_HC_BASE | id, pfn, pages };
 
-	event(g, cpu, PKVM_EV_TRAP_ENTRY, 0, in);
-	t_s2 = lock(g, cpu, PKVM_LOCK_HOST_S2);
-	t_s1 = lock(g, cpu, PKVM_LOCK_HYP_S1);
+	event(g, cpu, PKVM_EV_HCALL_ENTRY, 0, in);
+	t = lock2(g, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	host_read(g, cpu, pfn << 12);
 	if (!err) {
 		if (rnd_below(g, 8) == 0)
 			alloc_page(g, cpu, PKVM_COMP_HOST_S2);
 		pte_writes(g, cpu, pfn, pages, PKVM_PAGE_SHARED_OWNED);
 		pte_writes(g, cpu, pfn, pages, PKVM_PAGE_SHARED_BORROWED);
-		simple(g, cpu, PKVM_EV_BARRIER, PKVM_BARRIER_DSB_ISHST, 0);
-		simple(g, cpu, PKVM_EV_TLBI, PKVM_TLBI_IPAS2E1IS | 1u << 16,
-		       pfn);
-		simple(g, cpu, PKVM_EV_BARRIER, PKVM_BARRIER_DSB_ISH, 0);
-		simple(g, cpu, PKVM_EV_BARRIER, PKVM_BARRIER_ISB, 0);
+		/* Unmapping's maintenance at stage 2 (hyp/README.md). */
+		tlbi(g, cpu, PKVM_TLBI_IPAS2E1IS, pfn,
+		     PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+			     PKVM_REC_F_TLBI_DSB_ISH_AFTER);
+		tlbi(g, cpu, PKVM_TLBI_VMALLE1IS, 0,
+		     PKVM_REC_F_TLBI_DSB_ISH_AFTER | PKVM_REC_F_TLBI_ISB_AFTER);
 	}
-	simple(g, cpu, PKVM_EV_LOCK_RELEASE, PKVM_LOCK_HYP_S1, t_s1);
-	simple(g, cpu, PKVM_EV_LOCK_RELEASE, PKVM_LOCK_HOST_S2, t_s2);
-	event(g, cpu, PKVM_EV_TRAP_EXIT, 0, out);
+	/* Released in the reverse order: hyp_s1 (high half) first. */
+	unlock2(g, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2,
+		t >> 32 | (t & 0xFFFFFFFFu) << 32);
+	simple(g, cpu, PKVM_EV_HCALL_EXIT, 0, err);
 }
 
 /*
@@ -200,7 +231,6 @@ static void abort_trap(struct gen *g, unsigned cpu)
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x800 + 4 * rnd_below(g, 64);
 	uint64_t in[8] = { 0x93C08047, elr, (pfn << 12) | 0x10, pfn << 4, 0, 0,
 			   0,	       0 };
-	uint64_t out[8] = { 0, 0, 0, 0, 0, 0, elr, 0x3c5 };
 	uint64_t t;
 
 	event(g, cpu, PKVM_EV_TRAP_ENTRY, 0, in);
@@ -209,7 +239,8 @@ static void abort_trap(struct gen *g, unsigned cpu)
 		alloc_page(g, cpu, PKVM_COMP_HOST_S2);
 	pte_writes(g, cpu, pfn, 1, PKVM_PAGE_OWNED);
 	simple(g, cpu, PKVM_EV_LOCK_RELEASE, PKVM_LOCK_HOST_S2, t);
-	event(g, cpu, PKVM_EV_TRAP_EXIT, 0, out);
+	/* Resumes at the faulting instruction, registers untouched. */
+	simple(g, cpu, PKVM_EV_HCALL_EXIT, 0, 0);
 }
 
 /* Rarely: an abort, a system-register write or a mark. */
@@ -278,16 +309,10 @@ static int flush_cpu(struct gen *g, struct trace_writer *w, unsigned cpu,
 /* The end of a run: the test_panic hypercall, and the hyp's PANIC. */
 static int finish(struct gen *g, struct trace_writer *w, uint64_t *total)
 {
-	uint64_t in[8] = { 0x5a000000,
-			   PKVM_WORKLOAD_BASE + 0x40,
-			   0,
-			   0,
-			   PKVM_HC_BASE | PKVM_HC_TEST_PANIC,
-			   0,
-			   0,
-			   0 };
+	uint64_t in[4] = { PKVM_WORKLOAD_BASE + 0x40,
+			   PKVM_HC_BASE | PKVM_HC_TEST_PANIC, 0, 0 };
 
-	event(g, 0, PKVM_EV_TRAP_ENTRY, 0, in);
+	event(g, 0, PKVM_EV_HCALL_ENTRY, 0, in);
 	simple(g, 0, PKVM_EV_PANIC, PKVM_PANIC_TEST, PKVM_WORKLOAD_BASE + 0x40);
 	return flush_cpu(g, w, 0, total);
 }

@@ -28,15 +28,13 @@ static struct mem_locked mem_lock_both(void)
 {
 	struct mem_locked m;
 
-	m.host = pgtable_lock(&mem_host_s2);
-	m.hyp = pgtable_lock(&mem_hyp_s1);
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &m.host, &m.hyp);
 	return m;
 }
 
 static void mem_unlock_both(struct mem_locked m)
 {
-	pgtable_unlock(m.hyp);
-	pgtable_unlock(m.host);
+	pgtable_unlock2(m.hyp, m.host);
 }
 
 static enum mem_state mem_state_of_bits(uint64_t bits)

@@ -16,7 +16,7 @@
 void hyp_tlbi(enum pkvm_tlbi_op op, uint64_t operand)
 {
 	arch_tlbi(op, operand);
-	htrace_tlbi(op, 0, operand);
+	htrace_tlbi(op, 0, operand, 0);
 }
 
 void hyp_barrier(enum pkvm_barrier_op op)
@@ -34,6 +34,19 @@ struct pgtable_locked pgtable_lock(struct pgtable *pt)
 void pgtable_unlock(struct pgtable_locked ptl)
 {
 	hyp_lock_release(&ptl.pt->lock);
+}
+
+void pgtable_lock2(struct pgtable *first, struct pgtable *second,
+		   struct pgtable_locked *l1, struct pgtable_locked *l2)
+{
+	hyp_lock_acquire2(&first->lock, &second->lock);
+	*l1 = (struct pgtable_locked){ first };
+	*l2 = (struct pgtable_locked){ second };
+}
+
+void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second)
+{
+	hyp_lock_release2(&first.pt->lock, &second.pt->lock);
 }
 
 void pgtable_init(struct pgtable *pt, uint64_t root_pa,
@@ -54,8 +67,8 @@ static uint64_t *pgtable_slot(uint64_t table_pa, uint64_t addr, int level)
 }
 
 /* The one place descriptors are stored: store, then record. */
-static void pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte,
-			  bool release)
+__attribute__((always_inline)) static inline void
+pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte, bool release)
 {
 	uint64_t *table = arch_pa_to_va(table_pa);
 
@@ -63,21 +76,36 @@ static void pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte,
 	htrace_pte_write(table_pa + 8ull * index, pte, release);
 }
 
-/* Invalidate the TLB entries for `addr` after a valid mapping went away. */
+/*
+ * Invalidate the TLB entries for `addr` after a valid mapping went away.
+ * Recorded as TLBI records carrying the barriers around them (record.h).
+ */
 static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
 {
-	hyp_barrier(PKVM_BARRIER_DSB_ISHST);
+	arch_barrier(PKVM_BARRIER_DSB_ISHST);
 	if (pt->stage2) {
-		hyp_tlbi(PKVM_TLBI_IPAS2E1IS, addr >> 12);
-		hyp_barrier(PKVM_BARRIER_DSB_ISH);
+		arch_tlbi(PKVM_TLBI_IPAS2E1IS, addr >> 12);
+		arch_barrier(PKVM_BARRIER_DSB_ISH);
+		htrace_tlbi(PKVM_TLBI_IPAS2E1IS, 0, addr >> 12,
+			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				    PKVM_REC_F_TLBI_DSB_ISH_AFTER);
 		/* Combined stage-1+2 entries are tagged by VA: drop them all.
 		 */
-		hyp_tlbi(PKVM_TLBI_VMALLE1IS, 0);
+		arch_tlbi(PKVM_TLBI_VMALLE1IS, 0);
+		arch_barrier(PKVM_BARRIER_DSB_ISH);
+		arch_barrier(PKVM_BARRIER_ISB);
+		htrace_tlbi(PKVM_TLBI_VMALLE1IS, 0, 0,
+			    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				    PKVM_REC_F_TLBI_ISB_AFTER);
 	} else {
-		hyp_tlbi(PKVM_TLBI_VAE2IS, addr >> 12);
+		arch_tlbi(PKVM_TLBI_VAE2IS, addr >> 12);
+		arch_barrier(PKVM_BARRIER_DSB_ISH);
+		arch_barrier(PKVM_BARRIER_ISB);
+		htrace_tlbi(PKVM_TLBI_VAE2IS, 0, addr >> 12,
+			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				    PKVM_REC_F_TLBI_ISB_AFTER);
 	}
-	hyp_barrier(PKVM_BARRIER_DSB_ISH);
-	hyp_barrier(PKVM_BARRIER_ISB);
 }
 
 void pgtable_walk(struct pgtable_locked ptl, uint64_t addr,

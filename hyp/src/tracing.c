@@ -199,11 +199,11 @@ static void tracing_do_load(const struct tracing_desc *d)
 /* Checks 3-6, with the tables locked. */
 static int tracing_load_locked(uint64_t ctrl_pfn)
 {
-	struct pgtable_locked host = pgtable_lock(&mem_host_s2);
-	struct pgtable_locked hyp = pgtable_lock(&mem_hyp_s1);
+	struct pgtable_locked host, hyp;
 	struct tracing_desc d;
 	int ret = 0;
 
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &host, &hyp);
 	if (mem_hyp_state(hyp, ctrl_pfn) != MEM_SHARED_BORROWED)
 		ret = -PKVM_EPERM;
 	if (!ret)
@@ -212,8 +212,7 @@ static int tracing_load_locked(uint64_t ctrl_pfn)
 		ret = tracing_check_shared(hyp, &d);
 	if (!ret)
 		tracing_do_load(&d);
-	pgtable_unlock(hyp);
-	pgtable_unlock(host);
+	pgtable_unlock2(hyp, host);
 	return ret;
 }
 
@@ -239,6 +238,7 @@ int64_t tracing_load(uint64_t ctrl_pfn)
 
 void tracing_cpu_enter(void)
 {
+#if HYP_TRACE
 	uint32_t *where = &tracing_cpu_where[arch_cpu_index()];
 	uint32_t expected = TRACING_CPU_HOST;
 
@@ -251,12 +251,15 @@ void tracing_cpu_enter(void)
 		expected = TRACING_CPU_HOST;
 		arch_relax();
 	}
+#endif
 }
 
 void tracing_cpu_leave(void)
 {
+#if HYP_TRACE
 	__atomic_store_n(&tracing_cpu_where[arch_cpu_index()], TRACING_CPU_HOST,
 			 __ATOMIC_RELEASE);
+#endif
 }
 
 void tracing_flush_others(void)
@@ -281,6 +284,7 @@ void tracing_flush_others(void)
 
 void tracing_stop(uint32_t state, uint64_t code, uint64_t addr)
 {
+	htrace_publish();
 	producer_set_state(&hyp_producer, state, code, addr);
 }
 

@@ -16,8 +16,19 @@ struct trap_stats trap_stats[8];
 
 #define TRAP_PSCI_SYSTEM_OFF 0x84000008ull
 
-static void trap_record_entry(const struct trap_ctx *ctx)
+/* HVC #0 from the host: HCALL_ENTRY (FAR/HPFAR are UNKNOWN, x3 unused). */
+__attribute__((always_inline)) static inline void
+trap_record_entry(const struct trap_ctx *ctx)
 {
+	if (ctx->esr == PKVM_HCALL_ENTRY_ESR) {
+		uint64_t w[4] = { ctx->elr, ctx->regs[0], ctx->regs[1],
+				  ctx->regs[2] };
+
+		htrace_emit(PKVM_EV_HCALL_ENTRY,
+			    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w,
+			    2);
+		return;
+	}
 	uint64_t w[8] = {
 		ctx->esr,     ctx->elr,	    ctx->far,	  ctx->hpfar,
 		ctx->regs[0], ctx->regs[1], ctx->regs[2], ctx->regs[3]
@@ -27,9 +38,31 @@ static void trap_record_entry(const struct trap_ctx *ctx)
 		    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w, 4);
 }
 
-static void trap_record_exit(const struct trap_ctx *ctx, uint64_t inj_esr,
-			     uint64_t inj_far)
+/* What an HCALL_EXIT leaves out: it may be used only if none changed. */
+struct trap_kept {
+	uint64_t x2, x3, elr, spsr;
+};
+
+static struct trap_kept trap_kept_of(const struct trap_ctx *ctx)
 {
+	return (struct trap_kept){ ctx->regs[2], ctx->regs[3], ctx->elr,
+				   ctx->spsr };
+}
+
+__attribute__((always_inline)) static inline void
+trap_record_exit(const struct trap_ctx *ctx, const struct trap_kept *at_entry,
+		 uint64_t inj_esr, uint64_t inj_far)
+{
+	uint64_t changed =
+		(ctx->regs[2] ^ at_entry->x2) | (ctx->regs[3] ^ at_entry->x3) |
+		(ctx->elr ^ at_entry->elr) | (ctx->spsr ^ at_entry->spsr);
+
+	if (!(changed | inj_esr)) {
+		htrace1(PKVM_EV_HCALL_EXIT,
+			PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT,
+			ctx->regs[0], ctx->regs[1]);
+		return;
+	}
 	uint64_t w[8] = { ctx->regs[0], ctx->regs[1], ctx->regs[2],
 			  ctx->regs[3], inj_esr,      inj_far,
 			  ctx->elr,	ctx->spsr };
@@ -152,6 +185,7 @@ void trap_host_sync(struct trap_ctx *ctx)
 	uint64_t esr = ctx->esr, far = ctx->far;
 	bool injected = false;
 	uint64_t t0 = arch_counter();
+	struct trap_kept kept = trap_kept_of(ctx);
 
 	tracing_cpu_enter();
 	trap_record_entry(ctx);
@@ -170,20 +204,24 @@ void trap_host_sync(struct trap_ctx *ctx)
 		/* Nothing else is trapped; leave the host as it was. */
 		break;
 	}
-	trap_record_exit(ctx, injected ? esr : 0, injected ? far : 0);
+	trap_record_exit(ctx, &kept, injected ? esr : 0, injected ? far : 0);
 	if (ec == TRAP_EC_HVC64) {
 		/* Whole hypercall, records included (tools/bench-hyp). */
 		struct trap_stats *st = &trap_stats[arch_cpu_index()];
 		st->hcalls++;
 		st->ticks_in_hcalls += arch_counter() - t0;
 	}
+	htrace_trap_done();
 	tracing_cpu_leave();
 }
 
 void trap_host_async(struct trap_ctx *ctx)
 {
+	struct trap_kept kept = trap_kept_of(ctx);
+
 	tracing_cpu_enter();
 	trap_record_entry(ctx);
-	trap_record_exit(ctx, 0, 0);
+	trap_record_exit(ctx, &kept, 0, 0);
+	htrace_trap_done();
 	tracing_cpu_leave();
 }

@@ -66,6 +66,77 @@ void tb_unlock(struct tb *b, unsigned cpu, unsigned lock)
 	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE, w, 2);
 }
 
+void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second)
+{
+	uint64_t w[2] = { first | (uint64_t)second << 32,
+			  b->ticket[first] | b->ticket[second] << 32 };
+
+	if (!b->compact) {
+		tb_lock(b, cpu, first);
+		tb_lock(b, cpu, second);
+		return;
+	}
+	tb_event(b, cpu, PKVM_EV_LOCK_ACQUIRE2, w, 2);
+}
+
+void tb_unlock2(struct tb *b, unsigned cpu, unsigned first, unsigned second)
+{
+	uint64_t w[2] = { first | (uint64_t)second << 32,
+			  b->ticket[first] | b->ticket[second] << 32 };
+
+	if (!b->compact) {
+		tb_unlock(b, cpu, first);
+		tb_unlock(b, cpu, second);
+		return;
+	}
+	b->ticket[first]++;
+	b->ticket[second]++;
+	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE2, w, 2);
+}
+
+static void tb_barrier(struct tb *b, unsigned cpu, unsigned op)
+{
+	uint64_t w[2] = { op, 0 };
+
+	tb_event(b, cpu, PKVM_EV_BARRIER, w, 2);
+}
+
+static void tb_tlbi(struct tb *b, unsigned cpu, unsigned op, uint64_t operand,
+		    unsigned flags)
+{
+	uint64_t w[2] = { op, operand };
+
+	if (b->compact) {
+		tb_event(b, cpu, PKVM_EV_TLBI, w, 2);
+		b->recs[cpu][b->count[cpu] - 1].flags |= (uint8_t)flags;
+		return;
+	}
+	if (flags & PKVM_REC_F_TLBI_DSB_ISHST_BEFORE)
+		tb_barrier(b, cpu, PKVM_BARRIER_DSB_ISHST);
+	tb_event(b, cpu, PKVM_EV_TLBI, w, 2);
+	if (flags & PKVM_REC_F_TLBI_DSB_ISH_AFTER)
+		tb_barrier(b, cpu, PKVM_BARRIER_DSB_ISH);
+	if (flags & PKVM_REC_F_TLBI_ISB_AFTER)
+		tb_barrier(b, cpu, PKVM_BARRIER_ISB);
+}
+
+void tb_tlb_flush(struct tb *b, unsigned cpu, bool stage2, uint64_t addr)
+{
+	if (stage2) {
+		tb_tlbi(b, cpu, PKVM_TLBI_IPAS2E1IS, addr >> 12,
+			PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				PKVM_REC_F_TLBI_DSB_ISH_AFTER);
+		tb_tlbi(b, cpu, PKVM_TLBI_VMALLE1IS, 0,
+			PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				PKVM_REC_F_TLBI_ISB_AFTER);
+	} else {
+		tb_tlbi(b, cpu, PKVM_TLBI_VAE2IS, addr >> 12,
+			PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				PKVM_REC_F_TLBI_ISB_AFTER);
+	}
+}
+
 void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val)
 {
 	uint64_t w[2] = { pa, val };
@@ -209,7 +280,13 @@ void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 
 void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2)
 {
-	tb_entry(b, cpu, TB_ESR_HVC, 0, 0, PKVM_HC_BASE | id, a1, a2);
+	uint64_t w[4] = { TB_ELR, PKVM_HC_BASE | id, a1, a2 };
+
+	if (!b->compact) {
+		tb_entry(b, cpu, TB_ESR_HVC, 0, 0, PKVM_HC_BASE | id, a1, a2);
+		return;
+	}
+	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY, w, 4);
 }
 
 void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
@@ -223,7 +300,13 @@ void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
 
 void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
 {
-	tb_exit_full(b, cpu, x0, x1, 0, 0, TB_ELR + 4, 0x3c5);
+	uint64_t w[2] = { x0, x1 };
+
+	if (!b->compact) {
+		tb_exit_full(b, cpu, x0, x1, 0, 0, TB_ELR + 4, 0x3c5);
+		return;
+	}
+	tb_event(b, cpu, PKVM_EV_HCALL_EXIT, w, 2);
 }
 
 /* A two-lock hypercall body storing one host and one hyp descriptor. */
@@ -231,12 +314,10 @@ void tb_two_sided(struct tb *b, unsigned cpu, unsigned id, uint64_t pfn,
 		  uint64_t host, uint64_t hyp)
 {
 	tb_hvc(b, cpu, id, pfn, id >= PKVM_HC_HOST_DONATE_HYP ? 1 : 0);
-	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_lock(b, cpu, PKVM_LOCK_HYP_S1);
+	tb_lock2(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HOST_S2, pfn), host);
 	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HYP_S1, pfn), hyp);
-	tb_unlock(b, cpu, PKVM_LOCK_HYP_S1);
-	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_unlock2(b, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	tb_exit(b, cpu, 0, 0);
 }
 
@@ -268,10 +349,8 @@ void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	       uint64_t a2, int64_t err)
 {
 	tb_hvc(b, cpu, id, a1, a2);
-	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_lock(b, cpu, PKVM_LOCK_HYP_S1);
-	tb_unlock(b, cpu, PKVM_LOCK_HYP_S1);
-	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_lock2(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	tb_unlock2(b, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	tb_exit(b, cpu, 0, (uint64_t)err);
 }
 
@@ -292,7 +371,10 @@ void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn)
 	       ram ? tb_s2_page(pfn << 12, PKVM_PAGE_OWNED)
 		   : tb_s2_device(pfn << 12));
 	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
+	if (b->compact)
+		tb_exit(b, cpu, 0x1234, 0); /* x0 as at entry, elr the same */
+	else
+		tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
 }
 
 void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)

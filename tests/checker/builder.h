@@ -48,6 +48,13 @@ struct tb {
 	unsigned l3_idx[3][8];
 	unsigned l3_count[3];
 	bool alloc_fail; /* the next tb_table allocation fails */
+	/*
+	 * Write the compact forms of format 2.0 where the hyp does:
+	 * HCALL_ENTRY for hvc, HCALL_EXIT for tb_exit and a resolved abort,
+	 * LOCK_ACQUIRE2/LOCK_RELEASE2 for a hypercall's two table locks, TLBI
+	 * with barrier flags. Off: the canonical kinds of format 1.x.
+	 */
+	bool compact;
 };
 
 void tb_init(struct tb *b, unsigned ncpu);
@@ -58,6 +65,11 @@ void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
 void tb_boot(struct tb *b); /* BOOT, tables, MARK host_enter everywhere */
 void tb_lock(struct tb *b, unsigned cpu, unsigned lock);
 void tb_unlock(struct tb *b, unsigned cpu, unsigned lock);
+/* Two locks in a row: one LOCK_ACQUIRE2/LOCK_RELEASE2 if compact. */
+void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
+void tb_unlock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
+/* The TLB maintenance after unmapping (hyp/README.md), stage 2 or 1. */
+void tb_tlb_flush(struct tb *b, unsigned cpu, bool stage2, uint64_t addr);
 void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val);
 void tb_nondet(struct tb *b, unsigned cpu, unsigned what, uint64_t value,
 	       uint64_t addr, uint64_t aux);

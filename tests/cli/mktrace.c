@@ -91,6 +91,48 @@ static void case_lost(struct tb *b)
 	tb_unshare(b, 0, TB_HOST_PFN(0));
 }
 
+/*
+ * The compact forms of format 2.0, as the hyp writes them (the builder's
+ * `compact`): a correct run with TLB maintenance, a store after the
+ * LOCK_RELEASE2 that let its lock go, and a pair whose second release is
+ * of a lock the CPU does not hold.
+ */
+static void case_compact_conforms(struct tb *b)
+{
+	b->compact = true;
+	case_conforms(b);
+	tb_share(b, 1, TB_HOST_PFN(5));
+	tb_unshare(b, 1, TB_HOST_PFN(5));
+	tb_tlb_flush(b, 1, true, TB_HOST_PFN(5) << 12);
+	tb_tlb_flush(b, 1, false, TB_HOST_PFN(5) << 12);
+}
+
+static void case_compact_finding(struct tb *b)
+{
+	uint64_t pfn = TB_HOST_PFN(4), slot;
+
+	b->compact = true;
+	tb_share(b, 0, TB_HOST_PFN(0));
+	tb_hvc(b, 0, PKVM_HC_SHARE_HYP, pfn, 0);
+	tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	slot = tb_l3(b, 0, PKVM_COMP_HOST_S2, pfn);
+	tb_pte(b, 0, tb_l3(b, 0, PKVM_COMP_HYP_S1, pfn),
+	       tb_s1_page(pfn << 12, PKVM_PAGE_SHARED_BORROWED));
+	tb_tlb_flush(b, 0, false, pfn << 12);
+	tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
+	tb_pte(b, 0, slot, tb_s2_page(pfn << 12, PKVM_PAGE_SHARED_OWNED));
+	tb_exit(b, 0, 0, 0);
+}
+
+static void case_compact_inconsistent(struct tb *b)
+{
+	b->compact = true;
+	tb_share(b, 0, TB_HOST_PFN(0));
+	tb_lock(b, 1, PKVM_LOCK_POOL);
+	/* pool is held, hyp_s1 is not */
+	tb_unlock2(b, 1, PKVM_LOCK_POOL, PKVM_LOCK_HYP_S1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -102,6 +144,9 @@ int main(int argc, char **argv)
 		{ "abort-injection", case_abort },
 		{ "inconsistent", case_inconsistent },
 		{ "lost", case_lost },
+		{ "compact-conforms", case_compact_conforms },
+		{ "compact-finding", case_compact_finding },
+		{ "compact-inconsistent", case_compact_inconsistent },
 	};
 	int rc = 0;
 

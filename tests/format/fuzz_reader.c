@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for the trace reader: any input must open or fail
  * cleanly, read to an end or an error in both cursor modes, and survive a
- * seek, without a crash, a hang or an out-of-bounds access.
+ * seek, without a crash, a hang or an out-of-bounds access; every event
+ * it hands out goes through trace_expand too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,24 +14,55 @@
 
 #include <zstd.h>
 
+#include <pkvm/expand.h>
 #include <pkvm/trace.h>
 
 #include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Read at most `limit` records per CPU, round-robin. */
+/* One CPU's event being assembled, and its expansion state. */
+struct fuzz_cpu {
+	struct pkvm_record ev[PKVM_EVENT_MAX_RECORDS];
+	unsigned n;
+	struct trace_expand_cpu st;
+};
+
+/* Expand every whole event the reader hands out (expand.h). */
+static void expand_record(struct fuzz_cpu *f, const struct pkvm_record *rec)
+{
+	static struct trace_canon out[TRACE_EXPAND_MAX];
+
+	if (!(rec->flags & PKVM_REC_F_CONT))
+		f->n = 0;
+	if (f->n < PKVM_EVENT_MAX_RECORDS)
+		f->ev[f->n++] = *rec;
+	if (f->n == 1 + (f->ev[0].flags & PKVM_REC_F_NCONT_MASK)) {
+		if (f->ev[0].kind == PKVM_EV_LOST)
+			trace_expand_loss(&f->st);
+		(void)trace_expand(&f->st, f->ev, f->n, out);
+		f->n = 0;
+	}
+}
+
+/* Read at most `limit` records per CPU, round-robin, expanding events. */
 static void read_per_cpu(struct trace_reader *r, unsigned limit)
 {
+	static struct fuzz_cpu fc[64];
 	unsigned cpus = trace_reader_info(r)->cpu_count;
 	struct trace_error err;
 	struct pkvm_record rec;
 
+	memset(fc, 0, sizeof(fc));
 	for (unsigned round = 0; round < limit; round++) {
 		unsigned live = 0;
 
-		for (unsigned c = 0; c < cpus && c < 64; c++)
-			live += trace_reader_next(r, c, &rec, &err) == 1;
+		for (unsigned c = 0; c < cpus && c < 64; c++) {
+			if (trace_reader_next(r, c, &rec, &err) != 1)
+				continue;
+			live++;
+			expand_record(&fc[c], &rec);
+		}
 		if (live == 0)
 			return;
 	}

@@ -97,6 +97,25 @@ static inline void file_store(const char *path, const uint8_t *buf, size_t len)
 }
 
 /**
+ * Rewrite the format version in the file header of `path`: it sits at
+ * payload offset 8, after the skippable frame's 8 bytes. The writer only
+ * writes the current version; tests make older and newer files this way.
+ */
+static inline void file_set_version(const char *path, uint16_t major,
+				    uint16_t minor)
+{
+	size_t len;
+	uint8_t *buf = file_load(path, &len);
+
+	buf[16] = (uint8_t)major;
+	buf[17] = (uint8_t)(major >> 8);
+	buf[18] = (uint8_t)minor;
+	buf[19] = (uint8_t)(minor >> 8);
+	file_store(path, buf, len);
+	free(buf);
+}
+
+/**
  * Read every record in file order. Returns the reader's last return value
  * (0 end, -1 error); *count gets how many came out.
  */

@@ -191,7 +191,7 @@ Test(format, sequence_going_backwards_is_seq_backwards)
 
 Test(format, reserved_flag_bits_are_reserved_bits)
 {
-	/* Property: a kind-specific flag bit on a kind that defines none is
+	/* Property: a kind-specific flag bit its kind does not define is
 	 * RESERVED_BITS. */
 	struct pkvm_record in[2];
 
@@ -202,6 +202,17 @@ Test(format, reserved_flag_bits_are_reserved_bits)
 	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
 	in[1] = rec_make(0, 1, 2, PKVM_EV_PTE_WRITE, 0, 1, 2);
 	in[1].flags |= 1u << 5;
+	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
+	/* 2.0: TLBI defines bits 3-5 (barriers), bit 6 stays reserved;
+	 * the lock pairs define none. */
+	in[1] = rec_make(0, 1, 2, PKVM_EV_TLBI, 0, 1, 2);
+	in[1].flags |= 1u << 6;
+	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
+	in[1] = rec_make(0, 1, 2, PKVM_EV_LOCK_RELEASE2, 0, 1, 2);
+	in[1].flags |= 1u << 3;
+	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
+	in[1] = rec_make(0, 1, 2, PKVM_EV_LOCK_ACQUIRE2, 0, 1, 2);
+	in[1].flags |= 1u << 6;
 	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
 	/* Continuations define no kind bits at all. */
 	in[0] = rec_make(0, 0, 1, PKVM_EV_NONDET, 0, 1, 2);

@@ -47,6 +47,47 @@ Test(format, dump_names_fields_and_enums)
 			       "value=0x4c3");
 }
 
+Test(format, dump_shows_compact_kinds_as_recorded)
+{
+	/* Property: compact events print as recorded, readably: the
+	 * hypercall's name and result, the pair's two locks and tickets,
+	 * a TLBI's barriers where they were issued. */
+	struct pkvm_record ev[2];
+	char line[512];
+
+	ev[0] = rec_make(0, 7, 9, PKVM_EV_HCALL_ENTRY, 0, 0x41000abc,
+			 PKVM_HC_BASE | PKVM_HC_HOST_DONATE_HYP);
+	ev[1] = rec_make(0, 8, 10, PKVM_EV_HCALL_ENTRY, 1, 0x41234, 2);
+	trace_format_event(line, sizeof(line), ev, 2);
+	cr_assert_str_eq(line, "cpu0 #7 t=9 hcall_entry elr=0x41000abc "
+			       "x0=host_donate_hyp x1=0x41234 x2=2");
+	ev[0] = rec_make(0, 9, 11, PKVM_EV_HCALL_EXIT, 0, 0, (uint64_t)-1);
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu0 #9 t=11 hcall_exit x0=0 x1=EPERM");
+	ev[0] = rec_make(1, 3, 4, PKVM_EV_LOCK_ACQUIRE2, 0,
+			 PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
+			 12 | 40ull << 32);
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu1 #3 t=4 lock_acquire2 "
+			       "locks=host_s2,hyp_s1 tickets=12,40");
+	ev[0].kind = PKVM_EV_LOCK_RELEASE2;
+	ev[0].a = 9 | (uint64_t)PKVM_LOCK_POOL << 32;
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu1 #3 t=4 lock_release2 locks=9,pool "
+			       "tickets=12,40");
+	ev[0] = rec_make(2, 5, 6, PKVM_EV_TLBI, 0, PKVM_TLBI_VAE2IS, 0x41234);
+	ev[0].flags |= PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+		       PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+		       PKVM_REC_F_TLBI_ISB_AFTER;
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu2 #5 t=6 tlbi +dsb_ishst op=vae2is "
+			       "operand=0x41234 +dsb_ish +isb");
+	ev[0].flags = PKVM_REC_F_TLBI_ISB_AFTER;
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu2 #5 t=6 tlbi op=vae2is operand=0x41234 "
+			       "+isb");
+}
+
 Test(format, dump_line_is_truncated_to_the_buffer)
 {
 	/* Property: trace_format_event never writes past `len` and returns

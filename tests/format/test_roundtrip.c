@@ -43,11 +43,18 @@ Test(format, every_kind_round_trips)
 	char path[128];
 
 	for (size_t i = 0; i < n; i++) {
+		if (in[i].flags & PKVM_REC_F_CONT)
+			continue;
 		if (in[i].kind == PKVM_EV_PTE_WRITE)
 			in[i].flags |= PKVM_REC_F_PTE_RELEASE;
-		if (in[i].kind == PKVM_EV_TRAP_ENTRY &&
-		    !(in[i].flags & PKVM_REC_F_CONT))
+		if (in[i].kind == PKVM_EV_TRAP_ENTRY ||
+		    in[i].kind == PKVM_EV_HCALL_ENTRY ||
+		    in[i].kind == PKVM_EV_HCALL_EXIT)
 			in[i].flags |= 5u << PKVM_REC_F_KIND_SHIFT;
+		if (in[i].kind == PKVM_EV_TLBI)
+			in[i].flags |= PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				       PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				       PKVM_REC_F_TLBI_ISB_AFTER;
 	}
 	tmp_path(path, sizeof(path), "kinds");
 	write_records(path, 1, in, n);
@@ -210,7 +217,8 @@ Test(format, header_info_round_trips)
 	cr_assert_eq(trace_reader_info(r)->cpu_count, 2);
 	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
 	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
-	cr_assert_eq(trace_reader_info(r)->version_major, 1);
+	cr_assert_eq(trace_reader_info(r)->version_major, 2);
+	cr_assert_eq(trace_reader_info(r)->version_minor, 0);
 	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
 	trace_reader_close(r);
 	unlink(path);
@@ -220,8 +228,6 @@ Test(format, header_info_round_trips)
 static void write_with_unknown(const char *path, uint16_t major, uint16_t minor)
 {
 	struct pkvm_record in[5];
-	uint8_t *buf;
-	size_t len;
 
 	in[0] = rec_make(0, 0, 1, PKVM_EV_MARK, 0, 1, 0);
 	in[1] = rec_make(0, 1, 2, 200, 0, 7, 7);
@@ -230,67 +236,148 @@ static void write_with_unknown(const char *path, uint16_t major, uint16_t minor)
 	in[3] = rec_make(0, 3, 4, 200, 2, 9, 9);
 	in[4] = rec_make(0, 4, 5, PKVM_EV_MARK, 0, 2, 0);
 	write_records(path, 1, in, 5);
-	/* The version sits at payload offset 8 of the header frame. */
-	buf = file_load(path, &len);
-	buf[16] = (uint8_t)major;
-	buf[17] = (uint8_t)(major >> 8);
-	buf[18] = (uint8_t)minor;
-	buf[19] = (uint8_t)(minor >> 8);
-	file_store(path, buf, len);
-	free(buf);
+	file_set_version(path, major, minor);
 }
 
 Test(format, newer_minor_version_kinds_are_skipped)
 {
-	/* Property: in a file of a newer minor version, a kind this reader
-	 * does not know is skipped with its continuations. */
+	/* Property: in a file of a newer minor version (of either major
+	 * this reader reads), a kind it does not know is skipped with its
+	 * continuations. */
+	static const uint16_t versions[][2] = { { 1, 1 }, { 2, 1 } };
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	tmp_path(path, sizeof(path), "minor");
-	write_with_unknown(path, 1, 1);
-	cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
-		     err.message);
-	cr_assert_eq(got, 2);
-	cr_assert_eq(out[0].a, 1);
-	cr_assert_eq(out[1].a, 2);
-	unlink(path);
+	for (unsigned v = 0; v < 2; v++) {
+		tmp_path(path, sizeof(path), "minor");
+		write_with_unknown(path, versions[v][0], versions[v][1]);
+		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
+			     err.message);
+		cr_assert_eq(got, 2);
+		cr_assert_eq(out[0].a, 1);
+		cr_assert_eq(out[1].a, 2);
+		unlink(path);
+	}
 }
 
 Test(format, unknown_kind_of_known_version_is_an_error)
 {
 	/* Property: a kind this reader does not know, in a file of a version
-	 * it knows entirely, is BAD_RECORD. */
+	 * it knows entirely (1.0, 2.0), is BAD_RECORD. */
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	tmp_path(path, sizeof(path), "minor0");
-	write_with_unknown(path, 1, 0);
-	cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
-	cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%s",
-		     trace_error_name(err.code));
-	cr_assert_eq(got, 1);
-	unlink(path);
+	for (uint16_t major = 1; major <= 2; major++) {
+		tmp_path(path, sizeof(path), "minor0");
+		write_with_unknown(path, major, 0);
+		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
+		cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%s",
+			     trace_error_name(err.code));
+		cr_assert_eq(got, 1);
+		unlink(path);
+	}
 }
 
 Test(format, newer_major_version_is_refused)
 {
-	/* Property: a major version this reader does not know is refused at
-	 * open with BAD_VERSION and a message naming the version. */
+	/* Property: a major version this reader does not know (3, and 0)
+	 * is refused at open with BAD_VERSION and a message naming it. */
 	struct trace_error err;
 	char path[128];
 
 	tmp_path(path, sizeof(path), "major");
-	write_with_unknown(path, 2, 0);
+	write_with_unknown(path, 3, 0);
 	cr_assert_null(trace_reader_open(path, &err));
 	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
 	cr_assert_eq(err.offset, 16);
-	cr_assert_not_null(strstr(err.message, "2.0"), "%s", err.message);
+	cr_assert_not_null(strstr(err.message, "3.0"), "%s", err.message);
+	cr_assert_not_null(strstr(err.message, "1.x and 2.x"), "%s",
+			   err.message);
+	file_set_version(path, 0, 9);
+	cr_assert_null(trace_reader_open(path, &err));
+	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
 	unlink(path);
+}
+
+/* Every kind of format 1.0, as a 1.0 writer wrote them. */
+static size_t every_v1_kind(struct pkvm_record *out)
+{
+	size_t n = 0;
+
+	for (unsigned k = 1; k <= PKVM_EV_MARK; k++)
+		for (unsigned c = 0; c <= pkvm_event_ncont(k); c++, n++)
+			out[n] = rec_make(0, (uint32_t)n, 10 + n, k, c, k, c);
+	return n;
+}
+
+Test(format, version_1_0_files_are_read)
+{
+	/* Property: a 1.0 file (a saved recording) reads back exactly, every
+	 * kind and flag 1.0 defined included. */
+	struct pkvm_record in[128], out[128];
+	struct trace_error err;
+	size_t n = every_v1_kind(in), got;
+	char path[128];
+
+	for (size_t i = 0; i < n; i++)
+		if (in[i].kind == PKVM_EV_TRAP_EXIT &&
+		    !(in[i].flags & PKVM_REC_F_CONT))
+			in[i].flags |= 2u << PKVM_REC_F_KIND_SHIFT;
+	tmp_path(path, sizeof(path), "v1");
+	write_records(path, 1, in, n);
+	file_set_version(path, 1, 0);
+	cr_assert_eq(read_all(path, out, 128, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
+	unlink(path);
+}
+
+/* A 1.0 file of one MARK then `bad`; the error reading it. */
+static struct trace_error v1_with(struct pkvm_record bad, size_t *got)
+{
+	struct pkvm_record in[2], out[4];
+	struct trace_error err;
+	char path[128];
+
+	in[0] = rec_make(0, 0, 1, PKVM_EV_MARK, 0, 1, 0);
+	in[1] = bad;
+	tmp_path(path, sizeof(path), "v1bad");
+	write_records(path, 1, in, 2);
+	file_set_version(path, 1, 0);
+	cr_assert_eq(read_all(path, out, 4, got, &err, NULL), -1);
+	unlink(path);
+	return err;
+}
+
+Test(format, version_2_additions_are_errors_in_a_1_0_file)
+{
+	/* Property: in a 1.0 file the kinds 2.0 added are BAD_RECORD and
+	 * the TLBI barrier flags RESERVED_BITS, as a 1.0 reader had them. */
+	static const unsigned kinds[] = { PKVM_EV_HCALL_ENTRY,
+					  PKVM_EV_HCALL_EXIT,
+					  PKVM_EV_LOCK_ACQUIRE2,
+					  PKVM_EV_LOCK_RELEASE2 };
+	struct pkvm_record bad;
+	struct trace_error err;
+	size_t got;
+
+	for (unsigned i = 0; i < 4; i++) {
+		bad = rec_make(0, 1, 2, kinds[i], 0, 1, 2);
+		err = v1_with(bad, &got);
+		cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "kind %u: %s",
+			     kinds[i], trace_error_name(err.code));
+		cr_assert_eq(got, 1);
+	}
+	bad = rec_make(0, 1, 2, PKVM_EV_TLBI, 0, 1, 2);
+	bad.flags |= PKVM_REC_F_TLBI_ISB_AFTER;
+	err = v1_with(bad, &got);
+	cr_assert_eq(err.code, TRACE_E_RESERVED_BITS, "%s",
+		     trace_error_name(err.code));
 }
 
 Test(format, stdin_reads_without_seeking)

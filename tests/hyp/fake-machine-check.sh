@@ -14,7 +14,7 @@ for seed in 1 7; do
 	echo "$out" | tail -3
 	[ $rc -eq 0 ] || { echo "seed $seed: pkvm-check exit $rc"; exit 1; }
 	for cpu in 0 1 2 3; do
-		n=$("$check" dump "$dir/t.trace" --cpu $cpu 2>/dev/null | grep -c trap_exit)
+		n=$("$check" dump "$dir/t.trace" --cpu $cpu 2>/dev/null | grep -cE "(trap|hcall)_exit")
 		[ "$n" -gt 100 ] || { echo "seed $seed: cpu $cpu has $n traps"; exit 1; }
 	done
 done

@@ -86,7 +86,10 @@ Test(pgtable, split_block_keeps_mappings)
 	}
 }
 
-/* The split is break-before-make: invalid, DSB, TLBI, DSB, then table. */
+/*
+ * The split is break-before-make: invalid, DSB, TLBI, DSB, then table (the
+ * barriers ride on the TLBI records' flags).
+ */
 Test(pgtable, split_is_break_before_make)
 {
 	static struct pkvm_record r[8192];
@@ -102,10 +105,15 @@ Test(pgtable, split_is_break_before_make)
 		    r[i].b == 0)
 			break;
 	cr_assert_lt(i + 4, n, "no break of the block found");
-	cr_assert_eq(r[i + 1].kind, PKVM_EV_BARRIER);
+	cr_assert_eq(r[i + 1].kind, PKVM_EV_TLBI);
+	cr_assert_eq(r[i + 1].a, PKVM_TLBI_IPAS2E1IS);
+	cr_assert_eq(r[i + 1].b, 0x48600);
+	cr_assert_eq(r[i + 1].flags, PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+					     PKVM_REC_F_TLBI_DSB_ISH_AFTER);
 	cr_assert_eq(r[i + 2].kind, PKVM_EV_TLBI);
-	cr_assert_eq(r[i + 2].a, PKVM_TLBI_IPAS2E1IS);
-	cr_assert_eq(r[i + 2].b, 0x48600);
+	cr_assert_eq(r[i + 2].a, PKVM_TLBI_VMALLE1IS);
+	cr_assert_eq(r[i + 2].flags,
+		     PKVM_REC_F_TLBI_DSB_ISH_AFTER | PKVM_REC_F_TLBI_ISB_AFTER);
 	size_t j = i + 3;
 	while (j < n && r[j].kind != PKVM_EV_PTE_WRITE)
 		j++;

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Producer slow path: loading, the early-buffer copy, waiting (WAIT mode),
- * dropping and LOST records (DROP mode). The fast path is the inline
- * producer_emit() in <pkvm/producer.h>.
+ * drops and LOST records. The inline halves (producer_emit, producer_sync,
+ * producer_publish) are in <pkvm/producer.h>.
  *
  * Concurrency: every field of a struct producer_cpu is written only by its
- * own CPU, except `limit`, which producer_load() zeroes once with a
- * store-release after setting `loaded`; the slow path starts with an acquire
- * fence, so a CPU that saw limit == 0 also sees `loaded` == 1.
+ * own CPU (or on its behalf while it is held outside the hyp). producer_load()
+ * publishes the rings with a store-release of `loaded`; a CPU sees it at its
+ * next sync point, whose slow path starts with an acquire fence.
  */
 #include <pkvm/producer.h>
+
+/* Records produced = head + seq_base from now on. */
+static void producer_set_seq_base(struct producer_cpu *pc, uint64_t seq_base)
+{
+	pc->seq_base = seq_base;
+	pc->hdr_base = seq_base << 32 | (uint64_t)pc->cpu << 16;
+}
 
 void producer_init_cpu(struct producer *p, unsigned cpu,
 		       struct pkvm_record *early, uint64_t cap)
@@ -19,10 +26,11 @@ void producer_init_cpu(struct producer *p, unsigned cpu,
 	pc->slots = early;
 	pc->mask = cap - 1;
 	pc->head = 0;
-	pc->limit = cap;
-	pc->produced = 0;
-	pc->pub = &pc->local;
+	pc->limit = cap; /* the early buffer is never drained: no wrap */
+	pc->overflow = 0;
 	pc->cpu = (uint16_t)cpu;
+	producer_set_seq_base(pc, 0);
+	pc->pub = &pc->local;
 	pc->in_ring = false;
 	pc->lost_pending = 0;
 	pc->dropped = 0;
@@ -31,34 +39,31 @@ void producer_init_cpu(struct producer *p, unsigned cpu,
 	pc->early_cap = cap;
 }
 
-/* Count `n` records as lost: they consume sequence numbers, nothing else. */
-static void producer_drop(struct producer_cpu *pc, unsigned n, bool in_ring)
+/* Count `n` records as dropped: they take sequence numbers, no slots. */
+static void producer_drop(struct producer_cpu *pc, uint64_t n)
 {
 	if (!pc->lost_pending)
-		pc->lost_first = pc->produced;
+		pc->lost_first = producer_cpu_produced(pc);
 	pc->lost_pending += n;
-	pc->produced += n;
-	if (in_ring) {
+	producer_set_seq_base(pc, pc->seq_base + n);
+	if (pc->in_ring) {
 		pc->dropped += n;
 		pc->pub->dropped = pc->dropped;
 	}
-	pc->pub->written = pc->produced;
-	/* Keep coming back to the slow path until the LOST record is out. */
-	pc->limit = pc->head;
 }
 
 /*
- * Room for `n` records in the ring: true with `limit` refreshed, false when
- * a DROP-mode ring is full. A WAIT-mode ring waits for the consumer.
+ * Refresh `limit` from the consumer's tail; true if `n` records fit. A
+ * WAIT-mode ring waits for the consumer until they do.
  */
 static bool producer_room(struct producer_cpu *pc, unsigned n)
 {
 	uint64_t cap = pc->mask + 1;
 	uint64_t tail = __atomic_load_n(&pc->pub->tail, __ATOMIC_ACQUIRE);
 
-	if (pc->head + n - tail > cap) {
-		if (pc->mode == PKVM_RING_DROP)
-			return false;
+	if (pc->head + n - tail > cap && pc->mode == PKVM_RING_WAIT) {
+		/* The consumer can only make room for what it can see. */
+		producer_publish(pc);
 		uint64_t t0 = producer_now();
 		do {
 			producer_relax();
@@ -69,16 +74,14 @@ static bool producer_room(struct producer_cpu *pc, unsigned n)
 		pc->pub->wait_ticks = pc->wait_ticks;
 	}
 	pc->limit = tail + cap;
-	return true;
+	return pc->head + n - tail <= cap;
 }
 
-/* Store one record at head (room already made) and publish it. */
+/* Store one record at head (room already made). */
 static void producer_put(struct producer_cpu *pc, const struct pkvm_record *r)
 {
 	pc->slots[pc->head & pc->mask] = *r;
 	pc->head++;
-	pc->pub->written = pc->produced;
-	__atomic_store_n(&pc->pub->head, pc->head, __ATOMIC_RELEASE);
 }
 
 /* Write a one-record event of the producer's own (LOST, MARK). */
@@ -90,39 +93,36 @@ static void producer_put_own(struct producer_cpu *pc, unsigned kind, uint64_t a,
 		.kind = (uint8_t)kind,
 		.flags = 0,
 		.cpu = pc->cpu,
-		.seq = (uint32_t)pc->produced,
+		.seq = (uint32_t)producer_cpu_produced(pc),
 		.a = a,
 		.b = b,
 	};
-	pc->produced++;
 	producer_put(pc, &r);
 }
 
 /*
  * Ring mode: make room for `n` records, first writing a pending LOST record.
- * Returns false (and counts the records as dropped) when there is no room.
+ * False when a DROP-mode ring has no room for them; with a LOST record still
+ * pending, nothing may be written before it, so `limit` stops at `head`.
  */
-static bool producer_ring_prepare(struct producer_cpu *pc, unsigned n)
+static bool producer_prepare(struct producer_cpu *pc, unsigned n)
 {
+	bool fits = producer_room(pc, n + (pc->lost_pending ? 1 : 0));
+
 	if (pc->lost_pending) {
-		if (!producer_room(pc, n + 1)) {
-			producer_drop(pc, n, true);
+		if (pc->head >= pc->limit) {
+			pc->limit = pc->head;
 			return false;
 		}
 		producer_put_own(pc, PKVM_EV_LOST, pc->lost_pending,
 				 pc->lost_first);
 		pc->lost_pending = 0;
-		return true;
 	}
-	if (!producer_room(pc, n)) {
-		producer_drop(pc, n, true);
-		return false;
-	}
-	return true;
+	return fits;
 }
 
 /*
- * First emit after loading: move this CPU to its ring and copy the early
+ * First sync point after loading: move this CPU to its ring and copy the early
  * buffer in. Early records keep their sequence numbers; if the ring has no
  * room for all of them (DROP mode), the rest are counted as lost so that the
  * lost range stays one contiguous run of sequence numbers.
@@ -131,6 +131,7 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 {
 	struct pkvm_record *early = pc->early;
 	uint64_t count = pc->head;
+	uint64_t produced = producer_cpu_produced(pc);
 	uint64_t copied = 0;
 	/* Early losses so far: seq [early_lost_first, produced). */
 	uint64_t early_lost = pc->lost_pending;
@@ -140,6 +141,7 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 	pc->mode = p->mode;
 	pc->pub = &p->ctrl->cpu[pc->cpu];
 	pc->head = 0;
+	producer_set_seq_base(pc, produced);
 	pc->in_ring = true;
 	pc->lost_pending = 0;
 	for (uint64_t i = 0; i < count; i++) {
@@ -153,14 +155,19 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 		}
 		producer_put(pc, &early[i]);
 		copied++;
+		/* The copies take slots but no new sequence numbers. */
+		producer_set_seq_base(pc, produced - pc->head);
 	}
 	if (!pc->lost_pending && early_lost) {
-		pc->lost_first = pc->produced - early_lost;
+		pc->lost_first = produced - early_lost;
 		pc->lost_pending = early_lost;
 	}
-	if (producer_ring_prepare(pc, 1))
+	if (producer_prepare(pc, 1))
 		producer_put_own(pc, PKVM_EV_MARK, PKVM_MARK_EARLY_COPIED,
 				 copied);
+	else
+		producer_drop(pc, 1);
+	producer_publish(pc);
 }
 
 void producer_flush_early(struct producer *p, unsigned cpu)
@@ -172,19 +179,20 @@ void producer_flush_early(struct producer *p, unsigned cpu)
 	producer_switch(p, pc);
 }
 
-bool producer_slow(struct producer *p, struct producer_cpu *pc, unsigned n)
+void producer_slow(struct producer *p, struct producer_cpu *pc, unsigned n)
 {
-	/* Pairs with the store-release of `limit` in producer_load(). */
+	/* Pairs with the store-release of `loaded` in producer_load(). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!pc->in_ring) {
-		if (!__atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE)) {
-			/* Early buffer full: count, report once loaded. */
-			producer_drop(pc, n, false);
-			return false;
-		}
-		producer_switch(p, pc);
+	if (pc->overflow) {
+		producer_drop(pc, pc->overflow);
+		pc->overflow = 0;
 	}
-	return producer_ring_prepare(pc, n);
+	if (!pc->in_ring && __atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE))
+		producer_switch(p, pc);
+	if (!pc->in_ring)
+		return; /* early losses are reported once in the ring */
+	/* DROP mode without room: emits past `limit` are counted, as drops. */
+	(void)producer_prepare(pc, n);
 }
 
 void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
@@ -207,8 +215,6 @@ void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
 	__atomic_store_n(&ctrl->state, PKVM_RING_STATE_RUNNING,
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&p->loaded, 1, __ATOMIC_RELEASE);
-	for (unsigned i = 0; i < p->cpu_count; i++)
-		__atomic_store_n(&p->cpu[i].limit, 0, __ATOMIC_RELEASE);
 }
 
 void producer_set_state(struct producer *p, uint32_t state, uint64_t code,
@@ -223,5 +229,5 @@ void producer_set_state(struct producer *p, uint32_t state, uint64_t code,
 
 uint64_t producer_produced(const struct producer *p, unsigned cpu)
 {
-	return p->cpu[cpu].produced;
+	return producer_cpu_produced(&p->cpu[cpu]);
 }

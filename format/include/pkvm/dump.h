@@ -24,8 +24,10 @@ struct trace_dump_opts {
  * as one line without a trailing newline, e.g.
  *   "cpu1 #42 t=123456 trap_entry esr=0x5a000000 elr=0x41000abc ..."
  * Payload words are named from events.def and decoded where an enum
- * applies (hypercall names, lock names, errno names). Returns the length
- * (truncated to len - 1).
+ * applies (hypercall names, lock names, errno names). A compact event is
+ * shown as recorded, not expanded: "lock_acquire2 locks=host_s2,hyp_s1
+ * tickets=3,5", "tlbi +dsb_ishst op=... operand=... +dsb_ish +isb".
+ * Returns the length (truncated to len - 1).
  */
 int trace_format_event(char *buf, size_t len, const struct pkvm_record *recs,
 		       unsigned n);

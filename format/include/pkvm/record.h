@@ -17,7 +17,7 @@ enum pkvm_event_kind {
 	PKVM_EV_INVALID = 0,
 #define PKVM_EVENT(name, value, ncont, str, fields) PKVM_EV_##name = value,
 #include <pkvm/events.def>
-	PKVM_EV_MAX_KNOWN = 13,
+	PKVM_EV_MAX_KNOWN = 17,
 };
 
 /** Continuation records each kind carries after its head record. */
@@ -50,7 +50,17 @@ static inline unsigned pkvm_event_ncont(unsigned kind)
 
 /* PTE_WRITE: the store was a store-release (STLR) rather than a plain STR. */
 #define PKVM_REC_F_PTE_RELEASE (1u << 3)
-/* TRAP_ENTRY/TRAP_EXIT: bits 3-6 hold the source; 0 is the host. */
+/*
+ * TLBI: the barriers the hyp issued right around it, with no other record
+ * between (FORMAT.md "tlbi"): a DSB ISHST just before, then after it a
+ * DSB ISH, then an ISB. Readers expand them into BARRIER events.
+ */
+#define PKVM_REC_F_TLBI_DSB_ISHST_BEFORE (1u << 3)
+#define PKVM_REC_F_TLBI_DSB_ISH_AFTER (1u << 4)
+#define PKVM_REC_F_TLBI_ISB_AFTER (1u << 5)
+/* HCALL_ENTRY stands for a TRAP_ENTRY with this ESR: HVC #0 from AArch64. */
+#define PKVM_HCALL_ENTRY_ESR 0x5A000000ull
+/* TRAP_ENTRY/TRAP_EXIT/HCALL_*: bits 3-6 hold the source; 0 is the host. */
 #define PKVM_REC_SOURCE_HOST 0u
 
 /** One trace record, exactly as stored in rings, pages and files. */

@@ -151,7 +151,7 @@ uint64_t fake_hvc(uint64_t id, uint64_t a1, uint64_t a2, uint64_t a3,
 	ctx.regs[3] = a3;
 	ctx.elr = PKVM_WORKLOAD_BASE + 0x104;
 	ctx.spsr = 0x3C5;
-	ctx.esr = (uint64_t)TRAP_EC_HVC64 << 26;
+	ctx.esr = (uint64_t)TRAP_EC_HVC64 << 26 | 1ull << 25; /* IL */
 	trap_host_sync(&ctx);
 	if (x1)
 		*x1 = ctx.regs[1];

@@ -29,14 +29,49 @@ static inline void htrace_emit(unsigned kind, unsigned kflags,
 			       const uint64_t *words, unsigned n)
 {
 #if HYP_TRACE
-	producer_emit(&hyp_producer, &hyp_producer.cpu[arch_cpu_index()], kind,
-		      kflags, words, n);
+	producer_emit_at(&hyp_producer.cpu[arch_cpu_index()], arch_counter(),
+			 kind, kflags, words, n);
 #else
 	(void)kind;
 	(void)kflags;
 	(void)words;
 	(void)n;
 #endif
+}
+
+/**
+ * A sync point (producer.h): room for the next PRODUCER_SYNC_RECORDS
+ * records, and the move to the ring once loaded. Before returning to the
+ * host, so that every trap starts with room; page-table stores make room as
+ * they go (htrace_pte_write), so no path writes more than that in between.
+ */
+static inline void htrace_sync(void)
+{
+#if HYP_TRACE
+	producer_sync(&hyp_producer, &hyp_producer.cpu[arch_cpu_index()],
+		      PRODUCER_SYNC_RECORDS);
+#endif
+}
+
+/**
+ * Make the calling CPU's records visible to the consumer (producer.h):
+ * before returning to the host, before waiting on a lock, when stopping.
+ */
+static inline void htrace_publish(void)
+{
+#if HYP_TRACE
+	producer_publish(&hyp_producer.cpu[arch_cpu_index()]);
+#endif
+}
+
+/**
+ * After a trap's last record, before returning to the host: room for the
+ * next trap (which starts writing without looking), then publish.
+ */
+static inline void htrace_trap_done(void)
+{
+	htrace_sync();
+	htrace_publish();
 }
 
 /** Emit a one-record event on the calling CPU. */
@@ -50,13 +85,20 @@ static inline void htrace1(unsigned kind, unsigned kflags, uint64_t a,
 /** A descriptor store into an installed table or a root. */
 static inline void htrace_pte_write(uint64_t pa, uint64_t value, bool release)
 {
+#if HYP_TRACE
+	/* Stores come in loops of any length: make room as they go. */
+	producer_reserve(&hyp_producer, &hyp_producer.cpu[arch_cpu_index()],
+			 PRODUCER_SYNC_RECORDS);
+#endif
 	htrace1(PKVM_EV_PTE_WRITE, release ? PKVM_REC_F_PTE_RELEASE : 0, pa,
 		value);
 }
 
-static inline void htrace_tlbi(unsigned op, unsigned vmid, uint64_t operand)
+/* `around`: PKVM_REC_F_TLBI_* barriers issued right around it. */
+static inline void htrace_tlbi(unsigned op, unsigned vmid, uint64_t operand,
+			       unsigned around)
 {
-	htrace1(PKVM_EV_TLBI, 0, op | ((uint64_t)vmid << 16), operand);
+	htrace1(PKVM_EV_TLBI, around, op | ((uint64_t)vmid << 16), operand);
 }
 
 static inline void htrace_barrier(unsigned op)
@@ -68,6 +110,15 @@ static inline void htrace_lock(bool acquire, unsigned lock, uint32_t ticket)
 {
 	htrace1(acquire ? PKVM_EV_LOCK_ACQUIRE : PKVM_EV_LOCK_RELEASE, 0, lock,
 		ticket);
+}
+
+/* Two locks taken (or let go) back to back: LOCK_ACQUIRE2/LOCK_RELEASE2. */
+static inline void htrace_lock2(bool acquire, unsigned lock1, uint32_t ticket1,
+				unsigned lock2, uint32_t ticket2)
+{
+	htrace1(acquire ? PKVM_EV_LOCK_ACQUIRE2 : PKVM_EV_LOCK_RELEASE2, 0,
+		lock1 | (uint64_t)lock2 << 32,
+		ticket1 | (uint64_t)ticket2 << 32);
 }
 
 static inline void htrace_sysreg(unsigned reg, uint64_t value)

@@ -25,12 +25,28 @@ struct hyp_lock {
 		.al = { 0, 0 }, .id = (lock_id), .ticket = 0                   \
 	}
 
+/* Take `l`'s next ticket and wait for it; returns the ticket. */
+static inline uint32_t hyp_lock_take(struct hyp_lock *l)
+{
+	uint32_t t = arch_spin_ticket(&l->al);
+
+	if (!arch_spin_served(&l->al, t)) {
+		/* Waiting: let the consumer see this CPU's records first. */
+		htrace_publish();
+		while (!arch_spin_served(&l->al, t))
+			arch_relax();
+	}
+#if HYP_TRACE
+	l->ticket = t; /* only the RELEASE record needs it */
+#endif
+	return t;
+}
+
 /** Take `l` and record it. */
 static inline void hyp_lock_acquire(struct hyp_lock *l)
 {
-	uint32_t t = arch_spin_lock(&l->al);
+	uint32_t t = hyp_lock_take(l);
 
-	l->ticket = t;
 	htrace_lock(true, l->id, t);
 }
 
@@ -39,6 +55,29 @@ static inline void hyp_lock_release(struct hyp_lock *l)
 {
 	htrace_lock(false, l->id, l->ticket);
 	arch_spin_unlock(&l->al);
+}
+
+/**
+ * Take `first`, then `second` (the lock order), recorded as one
+ * LOCK_ACQUIRE2: nothing happens on this CPU between the two.
+ */
+static inline void hyp_lock_acquire2(struct hyp_lock *first,
+				     struct hyp_lock *second)
+{
+	uint32_t t1 = hyp_lock_take(first);
+	uint32_t t2 = hyp_lock_take(second);
+
+	htrace_lock2(true, first->id, t1, second->id, t2);
+}
+
+/** Let go of `first`, then `second`, recorded as one LOCK_RELEASE2. */
+static inline void hyp_lock_release2(struct hyp_lock *first,
+				     struct hyp_lock *second)
+{
+	htrace_lock2(false, first->id, first->ticket, second->id,
+		     second->ticket);
+	arch_spin_unlock(&first->al);
+	arch_spin_unlock(&second->al);
 }
 
 #endif /* HYP_LOCK_H */

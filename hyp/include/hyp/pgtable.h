@@ -37,6 +37,13 @@ struct pgtable_locked pgtable_lock(struct pgtable *pt);
 /** Release the lock the witness stands for. */
 void pgtable_unlock(struct pgtable_locked ptl);
 
+/** Lock `first` then `second` (lock order), recorded as one event. */
+void pgtable_lock2(struct pgtable *first, struct pgtable *second,
+		   struct pgtable_locked *l1, struct pgtable_locked *l2);
+
+/** Unlock `first` then `second`, recorded as one event. */
+void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second);
+
 /** Pages taken by pgtable_prepare() for pgtable_set() to install. */
 #define PGTABLE_MEMCACHE_MAX 8
 struct pgtable_memcache {

@@ -30,7 +30,10 @@ void tracing_boot(unsigned cpu_count);
 /** First thing of every trap: this CPU is in the hyp (waits for a flush). */
 void tracing_cpu_enter(void);
 
-/** Last thing before returning to the host (after the last record). */
+/**
+ * Last thing before returning to the host, after htrace_trap_done() (which
+ * makes room for the next trap's records and publishes this one's).
+ */
 void tracing_cpu_leave(void);
 
 /** Copy the early buffers of every other CPU that is in the host. */

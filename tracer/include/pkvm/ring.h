@@ -14,13 +14,15 @@
  * first copies its early buffer into its ring.
  *
  * Indices count records, never wrap (64-bit), and a record lives at slot
- * (index & (nr_records - 1)). The producer writes a record, then publishes
- * `head` with a store-release; the consumer reads `head` with a load-acquire,
- * copies records [tail, head), then publishes `tail` with a store-release.
- * In WAIT mode the producer spins while head - tail == nr_records (counting
- * the ticks in `wait_ticks`); in DROP mode it drops the record instead,
- * still consuming its sequence number, and writes a LOST record (count,
- * first lost seq) as soon as there is room again. No loss is silent.
+ * (index & (nr_records - 1)). The producer writes records, then publishes
+ * `written` and `head` (store-release) - at the end of every trap, before it
+ * waits for anything, and when it stops; the consumer reads `head` with a
+ * load-acquire, copies records [tail, head), then publishes `tail` with a
+ * store-release. In WAIT mode the producer spins until there is room
+ * (counting the ticks in `wait_ticks`); in DROP mode it drops records
+ * instead, still consuming their sequence numbers, and writes a LOST record
+ * (count, first lost seq) before anything else once there is room again.
+ * No loss is silent.
  */
 #ifndef PKVM_RING_H
 #define PKVM_RING_H

@@ -7,6 +7,7 @@
 #ifndef ARCH_SPINLOCK_H
 #define ARCH_SPINLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /** A ticket lock: `next` ticket to hand out, `serving` current holder. */
@@ -15,10 +16,10 @@ struct arch_spinlock {
 	uint32_t serving;
 };
 
-/** Take a ticket and wait for it; returns the ticket (acquire semantics). */
-static inline uint32_t arch_spin_lock(struct arch_spinlock *l)
+/** Take the next ticket; the lock is ours once it is being served. */
+static inline uint32_t arch_spin_ticket(struct arch_spinlock *l)
 {
-	uint32_t ticket, newv, fail, cur;
+	uint32_t ticket, newv, fail;
 
 	__asm__ volatile("1:	ldaxr	%w0, [%3]\n"
 			 "	add	%w1, %w0, #1\n"
@@ -27,15 +28,19 @@ static inline uint32_t arch_spin_lock(struct arch_spinlock *l)
 			 : "=&r"(ticket), "=&r"(newv), "=&r"(fail)
 			 : "r"(&l->next)
 			 : "memory");
-	for (;;) {
-		__asm__ volatile("ldar	%w0, [%1]"
-				 : "=r"(cur)
-				 : "r"(&l->serving)
-				 : "memory");
-		if (cur == ticket)
-			return ticket;
-		__asm__ volatile("yield");
-	}
+	return ticket;
+}
+
+/** True once `ticket` is served: the lock is held (acquire semantics). */
+static inline bool arch_spin_served(struct arch_spinlock *l, uint32_t ticket)
+{
+	uint32_t cur;
+
+	__asm__ volatile("ldar	%w0, [%1]"
+			 : "=r"(cur)
+			 : "r"(&l->serving)
+			 : "memory");
+	return cur == ticket;
 }
 
 /** Hand the lock to the next ticket (release semantics). */

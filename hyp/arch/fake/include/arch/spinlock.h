@@ -8,6 +8,7 @@
 #define ARCH_SPINLOCK_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /** A ticket lock: `next` ticket to hand out, `serving` current holder. */
@@ -16,14 +17,16 @@ struct arch_spinlock {
 	uint32_t serving;
 };
 
-/** Take a ticket and wait for it; returns the ticket (acquire semantics). */
-static inline uint32_t arch_spin_lock(struct arch_spinlock *l)
+/** Take the next ticket; the lock is ours once it is being served. */
+static inline uint32_t arch_spin_ticket(struct arch_spinlock *l)
 {
-	uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_ACQUIRE);
+	return __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+}
 
-	while (__atomic_load_n(&l->serving, __ATOMIC_ACQUIRE) != ticket)
-		sched_yield();
-	return ticket;
+/** True once `ticket` is served: the lock is held (acquire semantics). */
+static inline bool arch_spin_served(struct arch_spinlock *l, uint32_t ticket)
+{
+	return __atomic_load_n(&l->serving, __ATOMIC_ACQUIRE) == ticket;
 }
 
 /** Hand the lock to the next ticket (release semantics). */

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compact events expanded into the events they stand for (FORMAT.md
+ * section 3, "Compact kinds"). Host only.
+ *
+ * Format 2.0 lets the hyp write a few common sequences as one record or
+ * event: HCALL_ENTRY and HCALL_EXIT for a hypercall's TRAP_ENTRY and
+ * TRAP_EXIT, LOCK_ACQUIRE2 and LOCK_RELEASE2 for two lock events in a row,
+ * and flag bits on TLBI for the barriers around it. Each is an exact,
+ * lossless stand-in, so a reader that expands them sees the *canonical*
+ * events only (the kinds of format 1.x), and code written against those
+ * needs no change. trace_expand() is the one place that knows how.
+ *
+ * HCALL_EXIT leaves out what did not change since the trap's entry (x2,
+ * x3, ELR): expanding it needs that entry, so the expansion keeps a little
+ * state per CPU stream. A stream that lost records (a LOST record, a gap in
+ * the sequence numbers) must say so with trace_expand_loss(): the entry
+ * that an HCALL_EXIT then closes may be among the lost records, and its
+ * words are never taken from an older trap.
+ */
+#ifndef PKVM_EXPAND_H
+#define PKVM_EXPAND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pkvm/record.h>
+
+/** Canonical events one event expands into, at most (a TLBI with three
+ *  barriers: dsb ishst, tlbi, dsb ish, isb). */
+#define TRACE_EXPAND_MAX 4u
+
+/**
+ * What one CPU's stream must remember to expand HCALL_EXIT: the words of
+ * the trap entry still open. Zero-initialise one per CPU.
+ */
+struct trace_expand_cpu {
+	bool open;	      /* an entry was read; no exit or loss since */
+	uint64_t x2, x3, elr; /* that entry's (x3 is 0 after HCALL_ENTRY) */
+};
+
+/** One canonical event: a head record and its continuations. */
+struct trace_canon {
+	/* Each record takes the compact head's ts, cpu and seq. */
+	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS];
+	unsigned nrec;
+	/*
+	 * An HCALL_EXIT expanded without an open entry (none read, or lost
+	 * records since): its x2, x3 and elr are 0, not the entry's values.
+	 */
+	bool incomplete;
+};
+
+/**
+ * Expand one whole event, `recs[0]` its head and `n - 1` continuations,
+ * as the reader returns them, into `out` (room for TRACE_EXPAND_MAX).
+ * A compact event becomes the canonical events it stands for, in order; an
+ * event of a canonical kind comes back unchanged. Returns how many events
+ * were written: 1 to TRACE_EXPAND_MAX, or 0 for a kind this library does
+ * not know (a newer minor version's: skip it) or an event cut short.
+ * Trap entries, exits and LOST records update `st`.
+ */
+unsigned trace_expand(struct trace_expand_cpu *st,
+		      const struct pkvm_record *recs, unsigned n,
+		      struct trace_canon *out);
+
+/** Records of this CPU were lost: forget the open entry. */
+void trace_expand_loss(struct trace_expand_cpu *st);
+
+#endif /* PKVM_EXPAND_H */

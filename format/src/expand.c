@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compact events to canonical ones (expand.h; FORMAT.md section 3,
+ * "Compact kinds"). Each case below is the normative text of FORMAT.md
+ * written as code: the compact form and the sequence it stands for.
+ */
+#include <string.h>
+
+#include <pkvm/abi.h>
+#include <pkvm/expand.h>
+
+/*
+ * Fill `c` with an event of `kind`: the payload words `w` (two per record),
+ * kind-specific flag bits `kbits` on the head, and the compact head's ts,
+ * cpu and seq on every record.
+ */
+static void canon_make(struct trace_canon *c, const struct pkvm_record *head,
+		       unsigned kind, unsigned kbits, const uint64_t *w)
+{
+	unsigned ncont = pkvm_event_ncont(kind);
+
+	for (unsigned i = 0; i <= ncont; i++) {
+		struct pkvm_record *r = &c->recs[i];
+
+		r->ts = head->ts;
+		r->kind = (uint8_t)kind;
+		r->flags = (uint8_t)(i ? PKVM_REC_F_CONT | i : ncont | kbits);
+		r->cpu = head->cpu;
+		r->seq = head->seq;
+		r->a = w[2 * i];
+		r->b = w[2 * i + 1];
+	}
+	c->nrec = ncont + 1;
+	c->incomplete = false;
+}
+
+/* An event that is canonical already: copied as it is. */
+static unsigned canon_copy(struct trace_canon *c,
+			   const struct pkvm_record *recs, unsigned n)
+{
+	memcpy(c->recs, recs, n * sizeof(recs[0]));
+	c->nrec = n;
+	c->incomplete = false;
+	return 1;
+}
+
+/*
+ * HCALL_ENTRY (elr, x0; x1, x2) is the TRAP_ENTRY of HVC #0 from AArch64:
+ * esr = PKVM_HCALL_ENTRY_ESR, far = hpfar = 0 (UNKNOWN for HVC), x3 = 0
+ * (not recorded: no hypercall of this ABI reads it). The source bits stay.
+ */
+static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
+				   const struct pkvm_record *recs,
+				   struct trace_canon *out)
+{
+	const struct pkvm_record *h = &recs[0];
+	uint64_t w[8] = {
+		PKVM_HCALL_ENTRY_ESR, h->a, 0, 0, h->b, recs[1].a, recs[1].b, 0
+	};
+
+	*st = (struct trace_expand_cpu){ true, recs[1].b, 0, h->a };
+	canon_make(out, h, PKVM_EV_TRAP_ENTRY, h->flags & PKVM_REC_F_KIND_MASK,
+		   w);
+	return 1;
+}
+
+/*
+ * HCALL_EXIT (x0, x1) is a TRAP_EXIT that changed nothing else: x2, x3 and
+ * elr as at the entry, nothing injected, spsr unchanged (not recorded: 0
+ * here, and nothing may depend on it).
+ */
+static unsigned expand_hcall_exit(struct trace_expand_cpu *st,
+				  const struct pkvm_record *h,
+				  struct trace_canon *out)
+{
+	uint64_t w[8] = { h->a, h->b, st->x2, st->x3, 0, 0, st->elr, 0 };
+
+	if (!st->open)
+		w[2] = w[3] = w[6] = 0;
+	canon_make(out, h, PKVM_EV_TRAP_EXIT, h->flags & PKVM_REC_F_KIND_MASK,
+		   w);
+	out->incomplete = !st->open;
+	st->open = false; /* the trap is closed */
+	return 1;
+}
+
+/*
+ * LOCK_ACQUIRE2 / LOCK_RELEASE2 (locks, tickets): the first lock and
+ * ticket in the low halves, the second in the high halves; the two events
+ * follow each other with nothing in between.
+ */
+static unsigned expand_lock2(const struct pkvm_record *h, unsigned kind,
+			     struct trace_canon *out)
+{
+	uint64_t first[2] = { h->a & 0xFFFFFFFFu, h->b & 0xFFFFFFFFu };
+	uint64_t second[2] = { h->a >> 32, h->b >> 32 };
+
+	canon_make(&out[0], h, kind, 0, first);
+	canon_make(&out[1], h, kind, 0, second);
+	return 2;
+}
+
+/* A BARRIER event of `op`. */
+static void barrier_make(struct trace_canon *c, const struct pkvm_record *h,
+			 unsigned op)
+{
+	uint64_t w[2] = { op, 0 };
+
+	canon_make(c, h, PKVM_EV_BARRIER, 0, w);
+}
+
+/*
+ * TLBI with flag bits: [dsb ishst] tlbi [dsb ish] [isb], each barrier
+ * present if its bit is set. A TLBI without them is canonical as it is.
+ */
+static unsigned expand_tlbi(const struct pkvm_record *h,
+			    struct trace_canon *out)
+{
+	uint64_t w[2] = { h->a, h->b };
+	unsigned n = 0;
+
+	if (h->flags & PKVM_REC_F_TLBI_DSB_ISHST_BEFORE)
+		barrier_make(&out[n++], h, PKVM_BARRIER_DSB_ISHST);
+	canon_make(&out[n++], h, PKVM_EV_TLBI, 0, w);
+	if (h->flags & PKVM_REC_F_TLBI_DSB_ISH_AFTER)
+		barrier_make(&out[n++], h, PKVM_BARRIER_DSB_ISH);
+	if (h->flags & PKVM_REC_F_TLBI_ISB_AFTER)
+		barrier_make(&out[n++], h, PKVM_BARRIER_ISB);
+	return n;
+}
+
+/** See expand.h. */
+unsigned trace_expand(struct trace_expand_cpu *st,
+		      const struct pkvm_record *recs, unsigned n,
+		      struct trace_canon *out)
+{
+	unsigned kind = recs[0].kind;
+
+	if (kind == 0 || kind > PKVM_EV_MAX_KNOWN ||
+	    n != 1 + pkvm_event_ncont(kind))
+		return 0;
+	switch (kind) {
+	case PKVM_EV_HCALL_ENTRY:
+		return expand_hcall_entry(st, recs, out);
+	case PKVM_EV_HCALL_EXIT:
+		return expand_hcall_exit(st, &recs[0], out);
+	case PKVM_EV_LOCK_ACQUIRE2:
+		return expand_lock2(&recs[0], PKVM_EV_LOCK_ACQUIRE, out);
+	case PKVM_EV_LOCK_RELEASE2:
+		return expand_lock2(&recs[0], PKVM_EV_LOCK_RELEASE, out);
+	case PKVM_EV_TLBI:
+		return expand_tlbi(&recs[0], out);
+	case PKVM_EV_TRAP_ENTRY:
+		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr. */
+		*st = (struct trace_expand_cpu){ true, recs[3].a, recs[3].b,
+						 recs[0].b };
+		return canon_copy(out, recs, n);
+	case PKVM_EV_TRAP_EXIT:
+		st->open = false;
+		return canon_copy(out, recs, n);
+	case PKVM_EV_LOST:
+		trace_expand_loss(st);
+		return canon_copy(out, recs, n);
+	default:
+		return canon_copy(out, recs, n);
+	}
+}
+
+/** See expand.h. */
+void trace_expand_loss(struct trace_expand_cpu *st)
+{
+	*st = (struct trace_expand_cpu){ false, 0, 0, 0 };
+}

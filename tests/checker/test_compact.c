@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Format 2.0's compact kinds through the checker: each scenario is built
+ * twice, once with the canonical kinds of format 1.x and once with the
+ * compact forms the hyp now writes (HCALL_ENTRY/EXIT, LOCK_ACQUIRE2/
+ * RELEASE2, TLBI with barrier flags), and the two must get the same
+ * verdict: same exit code, same findings in the same order, same number
+ * of replayed events. Then the cases only the compact forms have: an
+ * HCALL_EXIT without an entry, after a full TRAP_ENTRY, after lost records.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "builder.h"
+
+/* Build `scenario` after a correct boot, `compact` or not, and check it. */
+static void run(void (*scenario)(struct tb *), bool compact,
+		struct tb_result *r, size_t *records)
+{
+	struct tb b;
+
+	tb_init(&b, 2);
+	tb_boot(&b);
+	b.compact = compact;
+	scenario(&b);
+	tb_check(&b, r);
+	*records = b.count[0] + b.count[1];
+	tb_free(&b);
+}
+
+/*
+ * The property: the compact trace is smaller and checks exactly like the
+ * canonical one. Returns the compact run's result for further asserts.
+ */
+static struct tb_result both_ways(void (*scenario)(struct tb *))
+{
+	struct tb_result full, compact;
+	size_t full_records, compact_records;
+
+	run(scenario, false, &full, &full_records);
+	run(scenario, true, &compact, &compact_records);
+	cr_assert_lt(compact_records, full_records,
+		     "the compact trace has %zu records, the full one %zu",
+		     compact_records, full_records);
+	cr_assert_eq(compact.exit, full.exit, "exit %d, canonical %d",
+		     compact.exit, full.exit);
+	cr_assert_eq(compact.count, full.count, "%u findings, canonical %u",
+		     compact.count, full.count);
+	for (unsigned i = 0; i < compact.count && i < 16; i++)
+		cr_assert_str_eq(compact.checks[i], full.checks[i]);
+	cr_assert_eq(compact.sum.events, full.sum.events);
+	cr_assert_eq(compact.sum.traps_checked, full.sum.traps_checked);
+	cr_assert_eq(compact.sum.inconclusive, full.sum.inconclusive);
+	cr_assert_str_eq(compact.sum.first_inconclusive,
+			 full.sum.first_inconclusive);
+	return compact;
+}
+
+/* ---- the same verdict both ways ------------------------------------ */
+
+static void cycle(struct tb *b)
+{
+	tb_share(b, 0, TB_HOST_PFN(0));
+	tb_unshare(b, 1, TB_HOST_PFN(0));
+	tb_tlb_flush(b, 1, false, TB_HOST_PFN(0) << 12);
+	tb_donate(b, 0, TB_HOST_PFN(1));
+	tb_tlb_flush(b, 0, true, TB_HOST_PFN(1) << 12);
+	tb_reclaim(b, 1, TB_HOST_PFN(1));
+	tb_refuse(b, 0, PKVM_HC_SHARE_HYP, TB_MMIO_PFN, 0, -PKVM_EINVAL);
+	tb_hvc(b, 1, 0x99, 0, 0);
+	tb_exit(b, 1, PKVM_SMCCC_NOT_SUPPORTED, 0);
+	tb_abort_map(b, 1, TB_HOST_PFN(2));
+	tb_abort_inject(b, 0, TB_HYP_PFN + 3);
+}
+
+Test(compact, conforming_trace_conforms_both_ways)
+{
+	/* Property: a correct run (hypercalls, refusals, TLB maintenance,
+	 * aborts) conforms written either way. */
+	struct tb_result r = both_ways(cycle);
+
+	cr_assert_eq(r.exit, CK_EXIT_OK, "exit %d: %s", r.exit,
+		     r.sum.first_inconclusive);
+	cr_assert_eq(r.count, 0);
+	cr_assert_eq(r.sum.traps_checked, 8);
+}
+
+static void wrong_return(struct tb *b)
+{
+	tb_refuse(b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0, -PKVM_EPERM);
+}
+
+Test(compact, wrong_return_in_hcall_exit_is_hcall_return)
+{
+	/* Property: a valid share refused with -EPERM, returned through
+	 * HCALL_EXIT, is the same hcall-return finding. */
+	struct tb_result r = both_ways(wrong_return);
+
+	cr_assert(tb_only(&r, "hcall-return", 1));
+}
+
+static void store_after_release2(struct tb *b)
+{
+	uint64_t pfn = TB_HOST_PFN(4), slot;
+
+	tb_hvc(b, 0, PKVM_HC_SHARE_HYP, pfn, 0);
+	tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	slot = tb_l3(b, 0, PKVM_COMP_HOST_S2, pfn);
+	tb_pte(b, 0, tb_l3(b, 0, PKVM_COMP_HYP_S1, pfn),
+	       tb_s1_page(pfn << 12, PKVM_PAGE_SHARED_BORROWED));
+	tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
+	tb_pte(b, 0, slot, tb_s2_page(pfn << 12, PKVM_PAGE_SHARED_OWNED));
+	tb_exit(b, 0, 0, 0);
+}
+
+Test(compact, pte_write_after_lock_release2_is_without_lock)
+{
+	/* Property: a descriptor store after the LOCK_RELEASE2 that let
+	 * host_s2 go is pte-write-without-lock, first. */
+	struct tb_result r = both_ways(store_after_release2);
+
+	cr_assert_gt(r.count, 0);
+	cr_assert_str_eq(r.checks[0], "pte-write-without-lock");
+}
+
+static void second_ticket_repeated(struct tb *b)
+{
+	tb_share(b, 0, TB_HOST_PFN(0));
+	/* hyp_s1's ticket goes back by one: already taken. */
+	b->ticket[PKVM_LOCK_HYP_S1]--;
+	tb_lock2(b, 1, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+}
+
+Test(compact, repeated_ticket_in_a_pair_is_inconsistent)
+{
+	/* Property: the pair's second acquisition gates on its own ticket
+	 * exactly as a LOCK_ACQUIRE does: a ticket taken before is
+	 * inconsistent-trace. */
+	struct tb_result r = both_ways(second_ticket_repeated);
+
+	cr_assert(tb_only(&r, "inconsistent-trace", 1));
+}
+
+static void interleaved(struct tb *b)
+{
+	uint64_t boot_end = b->ts;
+	size_t first = b->count[1];
+
+	tb_share(b, 0, TB_HOST_PFN(0));
+	tb_unshare(b, 1, TB_HOST_PFN(0));
+	tb_donate(b, 0, TB_HOST_PFN(1));
+	tb_reclaim(b, 1, TB_HOST_PFN(1));
+	for (size_t i = first; i < b->count[1]; i++)
+		b->recs[1][i].ts = boot_end + i; /* cpu1 claims to run first */
+}
+
+Test(compact, lock_pairs_follow_tickets_not_clocks)
+{
+	/* Property: with lock pairs, the replay still follows the tickets:
+	 * cpu1's calls, stamped earlier, take the locks second. */
+	struct tb_result r = both_ways(interleaved);
+
+	cr_assert_eq(r.exit, CK_EXIT_OK, "%s", r.sum.first_inconclusive);
+}
+
+static void lost_inside(struct tb *b)
+{
+	uint64_t w[2] = { 3, 1000 };
+
+	tb_hvc(b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0);
+	tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	tb_event(b, 0, PKVM_EV_LOST, w, 2);
+	tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
+	tb_exit(b, 0, 0, 0);
+}
+
+Test(compact, loss_inside_a_call_is_inconclusive)
+{
+	/* Property: records lost between entry and HCALL_EXIT leave the
+	 * call inconclusive, never judged on another trap's words. */
+	struct tb_result r = both_ways(lost_inside);
+
+	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
+	cr_assert_eq(r.count, 0);
+}
+
+/* ---- what only the compact forms have ------------------------------ */
+
+static struct tb b;
+static struct tb_result r;
+
+static void setup(void)
+{
+	tb_init(&b, 2);
+	tb_boot(&b);
+	b.compact = true;
+}
+
+static void teardown(void)
+{
+	tb_free(&b);
+}
+
+Test(compact, hcall_exit_without_entry_is_like_trap_exit, .init = setup,
+     .fini = teardown)
+{
+	/* Property: an HCALL_EXIT with no trap open is handled as a
+	 * TRAP_EXIT without entry: inconclusive, no finding. */
+	struct tb b2;
+	struct tb_result r2;
+
+	tb_exit(&b, 1, 0, 0);
+	tb_check(&b, &r);
+	tb_init(&b2, 2);
+	tb_boot(&b2);
+	tb_exit(&b2, 1, 0, 0);
+	tb_check(&b2, &r2);
+	tb_free(&b2);
+	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
+	cr_assert_eq(r.count, 0);
+	cr_assert_eq(r2.exit, r.exit);
+	cr_assert_str_eq(r.sum.first_inconclusive, r2.sum.first_inconclusive);
+}
+
+Test(compact, hcall_exit_closes_a_full_trap_entry, .init = setup,
+     .fini = teardown)
+{
+	/* Property: an HCALL_EXIT may close a trap opened by TRAP_ENTRY:
+	 * an SMC answered NOT_SUPPORTED and a mapped abort conform, an SMC
+	 * answered 0 is smc-return. */
+	tb_entry(&b, 1, TB_ESR_SMC, 0, 0, 0x84000009, 0, 0);
+	tb_exit(&b, 1, PKVM_SMCCC_NOT_SUPPORTED, 0);
+	tb_abort_map(&b, 0, TB_HOST_PFN(3));
+	tb_check(&b, &r);
+	cr_assert_eq(r.exit, CK_EXIT_OK, "%u findings, first %s", r.count,
+		     r.count ? r.checks[0] : "");
+	cr_assert_eq(r.sum.traps_checked, 2);
+	tb_entry(&b, 1, TB_ESR_SMC, 0, 0, 0x84000009, 0, 0);
+	tb_exit(&b, 1, 0, 0);
+	tb_check(&b, &r);
+	cr_assert(tb_only(&r, "smc-return", 1));
+}
+
+Test(compact, abort_not_injected_via_hcall_exit, .init = setup,
+     .fini = teardown)
+{
+	/* Property: an abort that must be injected, ended by HCALL_EXIT
+	 * (nothing injected), is abort-injection. */
+	uint64_t pfn = TB_HYP_PFN + 1;
+
+	tb_entry(&b, 0, TB_ESR_DABT, pfn << 12, pfn << 4, 0, 0, 0);
+	tb_lock(&b, 0, PKVM_LOCK_HOST_S2);
+	tb_unlock(&b, 0, PKVM_LOCK_HOST_S2);
+	tb_exit(&b, 0, 0, 0);
+	tb_check(&b, &r);
+	cr_assert(tb_only(&r, "abort-injection", 1));
+}
+
+Test(compact, gap_before_hcall_exit_is_inconclusive, .init = setup,
+     .fini = teardown)
+{
+	/*
+	 * Property: a gap in the sequence numbers (no LOST record) between
+	 * a call's entry and its HCALL_EXIT: the exit may close a trap
+	 * whose entry was lost, so the call is inconclusive, not judged.
+	 */
+	tb_refuse(&b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0, -PKVM_EPERM);
+	b.recs[0][b.count[0] - 1].seq += 5; /* records lost before the exit */
+	tb_check(&b, &r);
+	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
+	cr_assert_eq(r.count, 0);
+	cr_assert_eq(r.sum.lost, 5);
+}
+
+/* The event the replay sees for part `part` of `cpu`'s record `seq`. */
+static struct ck_event capture(unsigned cpu, uint32_t seq, unsigned part)
+{
+	struct ck_memsrc m;
+	struct ck_options opt = { .context = 4, .capture = true };
+	struct ck_summary sum;
+
+	for (opt.capture_index = 0;; opt.capture_index++) {
+		ck_memsrc_init(&m, b.ncpu);
+		for (unsigned c = 0; c < b.ncpu; c++)
+			ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
+		ck_run(&m.src, &opt, NULL, &sum);
+		cr_assert(sum.has_captured, "cpu%u seq %u part %u not seen",
+			  cpu, seq, part);
+		if (sum.captured.cpu == cpu && sum.captured.seq == seq &&
+		    sum.captured.part == part)
+			return sum.captured;
+	}
+}
+
+Test(compact, parts_share_the_records_seq_and_time, .init = setup,
+     .fini = teardown)
+{
+	/* Property: the canonical events of one compact record carry its
+	 * ts and seq, its records, and their place among its parts. */
+	size_t i = b.count[1];
+	const struct pkvm_record *pair;
+	struct ck_event ev;
+
+	tb_share(&b, 1, TB_HOST_PFN(0));
+	while (b.recs[1][i].kind != PKVM_EV_LOCK_ACQUIRE2)
+		i++;
+	pair = &b.recs[1][i];
+	ev = capture(1, pair->seq, 0);
+	cr_assert_eq(ev.kind, PKVM_EV_LOCK_ACQUIRE);
+	cr_assert_eq(ev.parts, 2);
+	cr_assert_eq(ev.w[0], PKVM_LOCK_HOST_S2);
+	cr_assert_eq(ev.ts, pair->ts);
+	cr_assert_eq(ev.nrec, 1);
+	cr_assert_eq(ev.recs[0].kind, PKVM_EV_LOCK_ACQUIRE2);
+	ev = capture(1, pair->seq, 1);
+	cr_assert_eq(ev.kind, PKVM_EV_LOCK_ACQUIRE);
+	cr_assert_eq(ev.parts, 2);
+	cr_assert_eq(ev.w[0], PKVM_LOCK_HYP_S1);
+	cr_assert_eq(ev.ts, pair->ts);
+	cr_assert_eq(ev.recs[0].kind, PKVM_EV_LOCK_ACQUIRE2);
+}
+
+Test(compact, hcall_entry_replays_as_the_hvc_trap_entry, .init = setup,
+     .fini = teardown)
+{
+	/* Property: the replay sees an HCALL_ENTRY as TRAP_ENTRY with ESR
+	 * HVC #0, far = hpfar = 0, x0-x2 as recorded and x3 = 0. */
+	size_t i = b.count[0];
+	struct ck_event ev;
+
+	tb_share(&b, 0, TB_HOST_PFN(0));
+	cr_assert_eq(b.recs[0][i].kind, PKVM_EV_HCALL_ENTRY);
+	ev = capture(0, b.recs[0][i].seq, 0);
+	cr_assert_eq(ev.kind, PKVM_EV_TRAP_ENTRY);
+	cr_assert_eq(ev.parts, 1);
+	cr_assert_eq(ev.w[0], PKVM_HCALL_ENTRY_ESR);
+	cr_assert_eq(ev.w[1], b.recs[0][i].a);
+	cr_assert_eq(ev.w[2], 0);
+	cr_assert_eq(ev.w[3], 0);
+	cr_assert_eq(ev.w[4], PKVM_HC_BASE | PKVM_HC_SHARE_HYP);
+	cr_assert_eq(ev.w[5], TB_HOST_PFN(0));
+	cr_assert_eq(ev.w[7], 0);
+	cr_assert_eq(ev.nrec, 2);
+}
