@@ -297,6 +297,7 @@ static void ck_loss(struct ck *ck, unsigned cpu)
 
 	ck->any_loss = true;
 	c->lost = true;
+	tlb_loss(ck, cpu);
 	ck_inconclusive(ck,
 			"records of cpu%u were lost: the events in that "
 			"window are not checked",
@@ -432,6 +433,7 @@ static void ck_pte_write(struct ck *ck, const struct ck_event *ev)
 	unsigned lock;
 
 	ck->outside_count = 0;
+	tlb_pte_write(ck, ev); /* needs the old descriptor */
 	CK_CHECK(model_pte_write(ck->model, pa, ev->w[1], &w) == 0);
 	ck_check_outside(ck, ev);
 	if (w.table < 0) {
@@ -553,6 +555,7 @@ static void ck_release(struct ck *ck, const struct ck_event *ev)
 			return;
 		}
 	}
+	tlb_release(ck, ev); /* unmaps under this lock: TLB maintenance done? */
 	if (l->holder != (int)ev->cpu && ck_comp_lock(id))
 		ck_unknown_comp(ck, id, "a lock was taken in lost records");
 	if (l->holder == (int)ev->cpu)
@@ -903,6 +906,7 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 				 "its hcall_exit follows lost records: x2, "
 				 "x3 and elr at entry are unknown");
 		}
+		tlb_trap_exit(ck, ev);
 		trap_end(ck, ev->cpu, ev);
 		return;
 	case PKVM_EV_PTE_WRITE: {
@@ -941,8 +945,12 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 		ck_mark(ck, ev);
 		return;
 	}
+	case PKVM_EV_TLBI:
+	case PKVM_EV_BARRIER:
+		tlb_maintenance(ck, ev);
+		return;
 	default:
-		return; /* TLBI, BARRIER: wave 2 */
+		return;
 	}
 }
 

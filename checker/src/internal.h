@@ -13,6 +13,7 @@
 #include "../spec/spec.h"
 #include "checker.h"
 #include "model.h"
+#include "tlb.h"
 
 #define CK_MAX_CPUS 8u
 #define CK_LOCK_COUNT 5u /* ids 1..4 */
@@ -103,7 +104,8 @@ struct ck_cpu {
 	bool entered_host;
 	unsigned held; /* bit per lock id */
 	struct ck_trap trap;
-	uint64_t *allocs; /* pages handed out in the current trap/boot */
+	struct tlb_cpu tlb; /* unmaps waiting for TLB maintenance (tlb.c) */
+	uint64_t *allocs;   /* pages handed out in the current trap/boot */
 	size_t alloc_count, alloc_cap;
 	struct ck_event *hist; /* ring of the last events */
 	unsigned hist_head, hist_count;

@@ -185,6 +185,11 @@ static bool model_attached(const struct model *m, int idx)
 	return m->root[t->comp] == idx;
 }
 
+bool model_table_attached(const struct model *m, int idx)
+{
+	return model_attached(m, idx);
+}
+
 /* Decode one leaf or invalid descriptor into a side view. */
 static void model_decode(unsigned comp, unsigned level, uint64_t d,
 			 struct model_side *s)

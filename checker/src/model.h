@@ -93,6 +93,9 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 /** Index of the shadow table at page `pa`, or -1. */
 int model_table_find(const struct model *m, uint64_t pa);
 
+/** True if table `idx` is reachable from its component's root. */
+bool model_table_attached(const struct model *m, int idx);
+
 /** Walk a component's shadow tables for `addr` (MMIO and checks). */
 void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 		struct model_side *out);

@@ -66,43 +66,50 @@ void tb_unlock(struct tb *b, unsigned cpu, unsigned lock)
 	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE, w, 2);
 }
 
-void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second)
+/*
+ * Two locks back to back: one LOCK_ACQUIRE2/LOCK_RELEASE2 record in compact
+ * mode, else the two single records it stands for.
+ */
+static void tb_lock_pair(struct tb *b, unsigned cpu, unsigned first,
+			 unsigned second, bool acquire)
 {
 	uint64_t w[2] = { first | (uint64_t)second << 32,
 			  b->ticket[first] | b->ticket[second] << 32 };
+	void (*one)(struct tb *, unsigned, unsigned) =
+		acquire ? tb_lock : tb_unlock;
 
 	if (!b->compact) {
-		tb_lock(b, cpu, first);
-		tb_lock(b, cpu, second);
+		one(b, cpu, first);
+		one(b, cpu, second);
 		return;
 	}
-	tb_event(b, cpu, PKVM_EV_LOCK_ACQUIRE2, w, 2);
+	if (!acquire) {
+		b->ticket[first]++;
+		b->ticket[second]++;
+	}
+	tb_event(b, cpu,
+		 acquire ? PKVM_EV_LOCK_ACQUIRE2 : PKVM_EV_LOCK_RELEASE2, w, 2);
+}
+
+void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second)
+{
+	tb_lock_pair(b, cpu, first, second, true);
 }
 
 void tb_unlock2(struct tb *b, unsigned cpu, unsigned first, unsigned second)
 {
-	uint64_t w[2] = { first | (uint64_t)second << 32,
-			  b->ticket[first] | b->ticket[second] << 32 };
-
-	if (!b->compact) {
-		tb_unlock(b, cpu, first);
-		tb_unlock(b, cpu, second);
-		return;
-	}
-	b->ticket[first]++;
-	b->ticket[second]++;
-	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE2, w, 2);
+	tb_lock_pair(b, cpu, first, second, false);
 }
 
-static void tb_barrier(struct tb *b, unsigned cpu, unsigned op)
+void tb_barrier(struct tb *b, unsigned cpu, unsigned op)
 {
 	uint64_t w[2] = { op, 0 };
 
 	tb_event(b, cpu, PKVM_EV_BARRIER, w, 2);
 }
 
-static void tb_tlbi(struct tb *b, unsigned cpu, unsigned op, uint64_t operand,
-		    unsigned flags)
+void tb_tlbi(struct tb *b, unsigned cpu, unsigned op, uint64_t operand,
+	     unsigned flags)
 {
 	uint64_t w[2] = { op, operand };
 
@@ -137,11 +144,40 @@ void tb_tlb_flush(struct tb *b, unsigned cpu, bool stage2, uint64_t addr)
 	}
 }
 
+/* Where the builder keeps the last value stored at descriptor `pa`. */
+static uint64_t *tb_pte_slot(struct tb *b, uint64_t pa)
+{
+	for (unsigned i = 0; i < b->pte_count; i++)
+		if (b->pte_pa[i] == pa)
+			return &b->pte_val[i];
+	if (b->pte_count == sizeof(b->pte_pa) / sizeof(b->pte_pa[0]))
+		abort();
+	b->pte_pa[b->pte_count] = pa;
+	b->pte_val[b->pte_count] = 0;
+	return &b->pte_val[b->pte_count++];
+}
+
 void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val)
 {
 	uint64_t w[2] = { pa, val };
 
+	*tb_pte_slot(b, pa) = val;
 	tb_event(b, cpu, PKVM_EV_PTE_WRITE, w, 2);
+}
+
+/*
+ * A level-3 store of a correct hyp: when it replaces a valid page with an
+ * invalid descriptor, the TLB maintenance for `pfn` follows at once.
+ */
+static void tb_pte_l3(struct tb *b, unsigned cpu, unsigned comp, uint64_t pfn,
+		      uint64_t val)
+{
+	uint64_t pa = tb_l3(b, cpu, comp, pfn);
+	bool unmaps = (*tb_pte_slot(b, pa) & 3) == 3 && (val & 3) != 3;
+
+	tb_pte(b, cpu, pa, val);
+	if (unmaps)
+		tb_tlb_flush(b, cpu, comp == PKVM_COMP_HOST_S2, pfn << 12);
 }
 
 void tb_nondet(struct tb *b, unsigned cpu, unsigned what, uint64_t value,
@@ -309,14 +345,17 @@ void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
 	tb_event(b, cpu, PKVM_EV_HCALL_EXIT, w, 2);
 }
 
-/* A two-lock hypercall body storing one host and one hyp descriptor. */
+/*
+ * A two-lock hypercall body storing one host and one hyp descriptor, each
+ * followed by the TLB maintenance if it unmapped the page.
+ */
 void tb_two_sided(struct tb *b, unsigned cpu, unsigned id, uint64_t pfn,
 		  uint64_t host, uint64_t hyp)
 {
 	tb_hvc(b, cpu, id, pfn, id >= PKVM_HC_HOST_DONATE_HYP ? 1 : 0);
 	tb_lock2(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
-	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HOST_S2, pfn), host);
-	tb_pte(b, cpu, tb_l3(b, cpu, PKVM_COMP_HYP_S1, pfn), hyp);
+	tb_pte_l3(b, cpu, PKVM_COMP_HOST_S2, pfn, host);
+	tb_pte_l3(b, cpu, PKVM_COMP_HYP_S1, pfn, hyp);
 	tb_unlock2(b, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	tb_exit(b, cpu, 0, 0);
 }

@@ -49,6 +49,13 @@ struct tb {
 	unsigned l3_count[3];
 	bool alloc_fail; /* the next tb_table allocation fails */
 	/*
+	 * Descriptors stored so far (PA, last value), so that the correct
+	 * hypercall bodies know when a store unmaps a page and follow it
+	 * with the TLB maintenance the hyp does (tb_two_sided).
+	 */
+	uint64_t pte_pa[256], pte_val[256];
+	unsigned pte_count;
+	/*
 	 * Write the compact forms of format 2.0 where the hyp does:
 	 * HCALL_ENTRY for hvc, HCALL_EXIT for tb_exit and a resolved abort,
 	 * LOCK_ACQUIRE2/LOCK_RELEASE2 for a hypercall's two table locks, TLBI
@@ -68,6 +75,14 @@ void tb_unlock(struct tb *b, unsigned cpu, unsigned lock);
 /* Two locks in a row: one LOCK_ACQUIRE2/LOCK_RELEASE2 if compact. */
 void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
 void tb_unlock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
+/* One BARRIER record. */
+void tb_barrier(struct tb *b, unsigned cpu, unsigned op);
+/*
+ * One TLBI with the barriers of `flags` (PKVM_REC_F_TLBI_*) around it: as
+ * flag bits of the TLBI record if compact, else as BARRIER records.
+ */
+void tb_tlbi(struct tb *b, unsigned cpu, unsigned op, uint64_t operand,
+	     unsigned flags);
 /* The TLB maintenance after unmapping (hyp/README.md), stage 2 or 1. */
 void tb_tlb_flush(struct tb *b, unsigned cpu, bool stage2, uint64_t addr);
 void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val);

@@ -332,8 +332,8 @@ static void *th_consume(void *arg)
 	}
 }
 
-/* WAIT mode: a ring far smaller than the output loses nothing. */
-Test(producer, wait_mode_lossless)
+/* One CPU, the smallest WAIT-mode ring, drained by th_consume(). */
+static pthread_t th_wait_start(void)
 {
 	pthread_t t;
 
@@ -341,8 +341,12 @@ Test(producer, wait_mode_lossless)
 	th_trace_prepare(PKVM_RING_WAIT, 128, true);
 	pthread_create(&t, NULL, th_consume, NULL);
 	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0), 0);
-	for (int i = 0; i < 100; i++)
-		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	return t;
+}
+
+/* Stop the consumer; every record produced must have reached it, in order. */
+static void th_wait_finish_lossless(pthread_t t)
+{
 	__atomic_store_n(&th_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	cr_assert_eq(th_sunk, producer_produced(&hyp_producer, 0));
@@ -350,6 +354,16 @@ Test(producer, wait_mode_lossless)
 		cr_assert_eq(th_sink[i].seq, i, "record %zu", i);
 	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
 	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
+}
+
+/* WAIT mode: a ring far smaller than the output loses nothing. */
+Test(producer, wait_mode_lossless)
+{
+	pthread_t t = th_wait_start();
+
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+	th_wait_finish_lossless(t);
 	cr_assert_gt(th_ctrl()->cpu[0].wait_ticks, 0);
 }
 
@@ -360,24 +374,14 @@ Test(producer, wait_mode_lossless)
  */
 Test(producer, wait_mode_long_paths_lossless)
 {
-	pthread_t t;
+	pthread_t t = th_wait_start();
 
-	th_boot(1, 0);
-	th_trace_prepare(PKVM_RING_WAIT, 128, true);
-	pthread_create(&t, NULL, th_consume, NULL);
-	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0), 0);
 	cr_assert(!fake_abort(0x48600000), "maps a 2 MiB block");
 	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, 0x48601, 0), 0, "splits it");
 	for (uint64_t pfn = 0x48610; pfn < 0x48650; pfn += 16) {
 		cr_assert_eq(th_call(PKVM_HC_HOST_DONATE_HYP, pfn, 16), 0);
 		cr_assert_eq(th_call(PKVM_HC_HYP_DONATE_HOST, pfn, 16), 0);
 	}
-	__atomic_store_n(&th_stop, 1, __ATOMIC_RELEASE);
-	pthread_join(t, NULL);
-	cr_assert_eq(th_sunk, producer_produced(&hyp_producer, 0));
+	th_wait_finish_lossless(t);
 	cr_assert_gt(th_sunk, 700, "the split alone writes 512 entries");
-	for (size_t i = 0; i < th_sunk; i++)
-		cr_assert_eq(th_sink[i].seq, i, "record %zu", i);
-	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
-	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
 }
