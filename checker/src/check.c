@@ -36,7 +36,7 @@ void ck_finding(struct ck *ck, const char *check, const struct ck_event *ev,
 	const struct ck_event *hist[64];
 	struct ck_finding f;
 	struct ck_cpu *c = &ck->cpu[ev->cpu];
-	unsigned n = c->hist_count, cap = ck->opt->context;
+	unsigned n = c->replayed;
 	va_list ap;
 
 	if (ck->stop)
@@ -54,7 +54,8 @@ void ck_finding(struct ck *ck, const char *check, const struct ck_event *ev,
 	if (n > 64)
 		n = 64;
 	for (unsigned i = 0; i < n; i++)
-		hist[i] = &c->hist[(c->hist_head + cap - n + i) % cap];
+		hist[i] = &c->ring[(c->head + c->ring_size - n + i) %
+				   c->ring_size];
 	f.history = hist;
 	f.history_count = n;
 	ck->sum->findings++;
@@ -155,41 +156,89 @@ static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
 	c->expect_seq = r->seq + 1;
 }
 
+/* The next record of `cpu` into `r`: 1, 0 at its end, -1 if corrupt. */
 static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
 {
-	int rc = ck->src->next(ck->src, cpu, r);
+	struct ck_cpu *c = &ck->cpu[cpu];
 
-	if (rc < 0)
-		ck_corrupt(ck, "%s", ck->src->error);
-	return rc;
+	if (c->run_left == 0) {
+		int rc = ck->src->next(ck->src, cpu, &c->run);
+
+		if (rc < 0)
+			ck_corrupt(ck, "%s", ck->src->error);
+		if (rc <= 0)
+			return rc;
+		c->run_left = (unsigned)rc;
+		c->run_pos = ck->src->position ? ck->src->position(ck->src) : 0;
+	}
+	*r = *c->run++;
+	c->run_left--;
+	ck->read_pos = c->run_pos;
+	return 1;
 }
 
-/* Hand out canonical event `i` of the last record read into `ev`. */
+/* The kind and payload words of `ev`: those of canonical records `recs`. */
+static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
+		     unsigned nrec)
+{
+	ev->kind = recs[0].kind;
+	ev->kbits = recs[0].flags & PKVM_REC_F_KIND_MASK;
+	for (unsigned k = 0; k < nrec; k++) {
+		ev->w[2 * k] = recs[k].a;
+		ev->w[2 * k + 1] = recs[k].b;
+	}
+}
+
+/* The lookahead of a CPU, and the event replayed just before it. */
+static struct ck_event *ck_next(const struct ck_cpu *c)
+{
+	return c->next;
+}
+
+static const struct ck_event *ck_prev(const struct ck_cpu *c)
+{
+	return &c->ring[(c->head ? c->head : c->ring_size) - 1];
+}
+
+/*
+ * Hand out canonical event `i` of the last record read into `ev`. Part 0
+ * goes where the records were read; a later part takes them from the
+ * event before it, the part before (the ring holds at least two events).
+ */
 static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 {
 	const struct trace_canon *p = &c->parts[i];
 
-	ev->kind = p->recs[0].kind;
-	ev->kbits = p->recs[0].flags & PKVM_REC_F_KIND_MASK;
+	if (i > 0) {
+		const struct ck_event *prev = ck_prev(c);
+
+		ev->ts = prev->ts;
+		ev->seq = prev->seq;
+		ev->cpu = prev->cpu;
+		ev->nrec = prev->nrec;
+		/* Compact records that expand into several events are one
+		 * record each: no call to memcpy for it. */
+		ev->recs[0] = prev->recs[0];
+		for (unsigned k = 1; k < prev->nrec; k++)
+			ev->recs[k] = prev->recs[k];
+	}
+	ck_words(ev, p->recs, p->nrec);
 	ev->part = (uint8_t)i;
 	ev->parts = (uint8_t)c->part_count;
 	ev->incomplete = p->incomplete;
-	for (unsigned k = 0; k < p->nrec; k++) {
-		ev->w[2 * k] = p->recs[k].a;
-		ev->w[2 * k + 1] = p->recs[k].b;
-	}
 }
 
 /*
  * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
  * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
- * compact record is expanded once (pkvm/expand.h) and its canonical events
- * are handed out one a call; `ev->recs` keeps the records read meanwhile.
+ * canonical event is used as read (trace_expand_follow); a compact record
+ * is expanded once (pkvm/expand.h) and its canonical events are handed out
+ * one a call, each with the records read.
  */
 static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 {
 	struct ck_cpu *c = &ck->cpu[cpu];
-	struct ck_event *ev = &c->next;
+	struct ck_event *ev = ck_next(c);
 	struct pkvm_record *h = &ev->recs[0];
 	bool gap;
 	unsigned ncont;
@@ -244,16 +293,24 @@ again:
 	/* An HCALL_EXIT after lost records must not close an older entry. */
 	if (*loss)
 		trace_expand_loss(&c->expand);
-	c->part_count = ncont < PKVM_EVENT_MAX_RECORDS
-				? trace_expand(&c->expand, ev->recs, ncont + 1,
-					       c->parts)
-				: 0;
-	if (c->part_count == 0)
+	if (ncont >= PKVM_EVENT_MAX_RECORDS)
 		goto again; /* a kind of a newer minor version */
 	ev->ts = h->ts;
 	ev->seq = h->seq;
 	ev->cpu = (uint16_t)cpu;
 	ev->nrec = (uint8_t)(ncont + 1);
+	if (trace_expand_follow(&c->expand, ev->recs, ncont + 1)) {
+		/* Canonical already (most events): its own words. */
+		ck_words(ev, ev->recs, ncont + 1);
+		ev->part = 0;
+		ev->parts = 1;
+		ev->incomplete = false;
+		c->part_count = c->part_next = 0;
+		return 1;
+	}
+	c->part_count = trace_expand(&c->expand, ev->recs, ncont + 1, c->parts);
+	if (c->part_count == 0)
+		goto again; /* a kind of a newer minor version */
 	c->part_next = 1;
 	ck_part(c, ev, 0);
 	return 1;
@@ -314,6 +371,71 @@ static void ck_loss(struct ck *ck, unsigned cpu)
 					"records");
 }
 
+/*
+ * May `cpu`'s next event, an acquisition (CK_SCHED_ACQUIRE), run now? Only
+ * acquisitions ever wait: for the release of the ticket before theirs.
+ */
+static bool ck_runnable(const struct ck *ck, unsigned cpu)
+{
+	const struct ck_lock *l = &ck->lock[ck->sched_lock[cpu]];
+	uint64_t ticket = ck->sched_ticket[cpu];
+
+	if (ticket < l->next_ticket)
+		return true; /* a repeated ticket: reported when replayed */
+	return l->holder < 0 && ticket == l->next_ticket;
+}
+
+static void ck_sched_set_ready(struct ck *ck, unsigned cpu, bool ready)
+{
+	if (ready)
+		ck->sched_ready |= 1u << cpu;
+	else
+		ck->sched_ready &= ~(1u << cpu);
+}
+
+/* Lock `id` changed hands or tickets: which of its waiters may run now. */
+static void ck_sched_lock(struct ck *ck, unsigned id)
+{
+	unsigned i = 0;
+
+	for (unsigned m = ck->sched_waiting[id]; m; m >>= 1, i++)
+		if (m & 1)
+			ck_sched_set_ready(ck, i, ck_runnable(ck, i));
+}
+
+/*
+ * Keep what ck_pick needs of `cpu`'s lookahead `ev` in the scheduling
+ * summary: when it comes, whether it may run now, and the ticket an
+ * acquisition waits for.
+ */
+static void ck_sched_note(struct ck *ck, unsigned cpu,
+			  const struct ck_event *ev, bool has_next)
+{
+	unsigned id = (unsigned)ev->w[0];
+
+	if (ck->sched_state[cpu] == CK_SCHED_ACQUIRE)
+		ck->sched_waiting[ck->sched_lock[cpu]] &= ~(1u << cpu);
+	ck->sched_ts[cpu] = ev->ts;
+	/* (For the later parts of a compact record, which read nothing,
+	 * the position of whatever record was read last.) */
+	ck->sched_pos[cpu] = ck->read_pos;
+	ck->sched_state[cpu] = CK_SCHED_READY;
+	if (!has_next) {
+		ck->sched_state[cpu] = CK_SCHED_NONE;
+	} else if (ev->kind == PKVM_EV_LOCK_ACQUIRE && id != 0 &&
+		   id < CK_LOCK_COUNT) {
+		/* (An unknown lock id never waits: it is reported.) */
+		ck->sched_state[cpu] = CK_SCHED_ACQUIRE;
+		ck->sched_lock[cpu] = (uint8_t)id;
+		ck->sched_ticket[cpu] = ev->w[1];
+		ck->sched_waiting[id] |= 1u << cpu;
+	}
+	ck_sched_set_ready(ck, cpu,
+			   ck->sched_state[cpu] == CK_SCHED_READY ||
+				   (ck->sched_state[cpu] == CK_SCHED_ACQUIRE &&
+				    ck_runnable(ck, cpu)));
+}
+
 static void ck_refill(struct ck *ck, unsigned cpu)
 {
 	struct ck_cpu *c = &ck->cpu[cpu];
@@ -322,12 +444,7 @@ static void ck_refill(struct ck *ck, unsigned cpu)
 
 	c->has_next = rc == 1;
 	c->done = rc != 1;
-	ck->sched_ts[cpu] = c->next.ts;
-	ck->sched_pos[cpu] = ck->src->position ? ck->src->position(ck->src) : 0;
-	ck->sched_state[cpu] = rc != 1 ? CK_SCHED_NONE
-			       : c->next.kind == PKVM_EV_LOCK_ACQUIRE
-				       ? CK_SCHED_ACQUIRE
-				       : CK_SCHED_READY;
+	ck_sched_note(ck, cpu, ck_next(c), rc == 1);
 	if (loss && rc == 1)
 		ck_loss(ck, cpu);
 }
@@ -526,6 +643,7 @@ static void ck_acquire(struct ck *ck, const struct ck_event *ev)
 	l->holder = ev->cpu;
 	l->ticket = ev->w[1];
 	l->next_ticket = ev->w[1] + 1;
+	ck_sched_lock(ck, id);
 	ck->cpu[ev->cpu].held |= 1u << id;
 	if (ck_comp_lock(id) && ck->cpu[ev->cpu].trap.active)
 		trap_on_comp_lock(ck, ev->cpu);
@@ -558,32 +676,14 @@ static void ck_release(struct ck *ck, const struct ck_event *ev)
 	tlb_release(ck, ev); /* unmaps under this lock: TLB maintenance done? */
 	if (l->holder != (int)ev->cpu && ck_comp_lock(id))
 		ck_unknown_comp(ck, id, "a lock was taken in lost records");
-	if (l->holder == (int)ev->cpu)
+	if (l->holder == (int)ev->cpu) {
 		l->holder = -1;
+		ck_sched_lock(ck, id);
+	}
 	c->held &= ~(1u << id);
 	if (ck_comp_lock(id) && c->trap.active && c->trap.had_comp_lock &&
 	    !(c->held & ((1u << PKVM_LOCK_HOST_S2) | (1u << PKVM_LOCK_HYP_S1))))
 		trap_snapshot(ck, ev->cpu);
-}
-
-/* May `cpu`'s next event run now? Only acquisitions ever wait. */
-static bool ck_runnable(const struct ck *ck, unsigned cpu)
-{
-	const struct ck_event *ev = &ck->cpu[cpu].next;
-	const struct ck_lock *l;
-	unsigned id;
-
-	if (!ck->boot_seen)
-		return cpu == 0;
-	if (ev->kind != PKVM_EV_LOCK_ACQUIRE)
-		return true;
-	id = (unsigned)ev->w[0];
-	if (id == 0 || id >= CK_LOCK_COUNT)
-		return true; /* reported when replayed */
-	l = &ck->lock[id];
-	if (ev->w[1] < l->next_ticket)
-		return true; /* a repeated ticket: reported when replayed */
-	return l->holder < 0 && ev->w[1] == l->next_ticket;
 }
 
 /* No CPU can run: lost records explain it, or the trace is inconsistent. */
@@ -594,11 +694,11 @@ static int ck_deadlock(struct ck *ck)
 	int first = -1;
 
 	for (unsigned i = 0; i < ck->ncpu; i++) {
-		const struct ck_event *ev = &ck->cpu[i].next;
+		const struct ck_event *ev = ck_next(&ck->cpu[i]);
 
 		if (!ck->cpu[i].has_next)
 			continue;
-		if (first < 0 || ev->ts < ck->cpu[first].next.ts)
+		if (first < 0 || ev->ts < ck_next(&ck->cpu[first])->ts)
 			first = (int)i;
 		n += (size_t)snprintf(
 			msg + n, n < sizeof(msg) ? sizeof(msg) - n : 0,
@@ -619,7 +719,7 @@ static int ck_deadlock(struct ck *ck)
 	}
 	if (ck->any_loss) {
 		/* Resynchronise: the missing tickets were in lost records. */
-		struct ck_event *ev = &ck->cpu[first].next;
+		struct ck_event *ev = ck_next(&ck->cpu[first]);
 		struct ck_lock *l = &ck->lock[ev->w[0] % CK_LOCK_COUNT];
 
 		ck_inconclusive(ck, "lock order across lost records");
@@ -633,6 +733,7 @@ static int ck_deadlock(struct ck *ck)
 				~(1u << (ev->w[0] % CK_LOCK_COUNT));
 		l->holder = -1;
 		l->next_ticket = ev->w[1];
+		ck_sched_lock(ck, (unsigned)(ev->w[0] % CK_LOCK_COUNT));
 		return first;
 	}
 	if (ck->src->truncated && ck->src->truncated(ck->src)) {
@@ -642,7 +743,7 @@ static int ck_deadlock(struct ck *ck)
 				msg);
 		return -1;
 	}
-	ck_inconsistent(ck, &ck->cpu[first].next, msg);
+	ck_inconsistent(ck, ck_next(&ck->cpu[first]), msg);
 	return -1;
 }
 
@@ -661,32 +762,29 @@ static bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
 }
 
 /*
- * The CPU whose event runs next. Reads only the small per-CPU summary kept
- * by ck_refill (timestamp, is it an acquisition), which stays in cache;
- * the lookahead events themselves are kilobytes apart.
+ * The CPU whose event runs next. Reads only the small summary kept by
+ * ck_sched_note and ck_sched_lock (which CPUs may run, positions and
+ * timestamps), which stays in cache; the lookahead events themselves are
+ * kilobytes apart. Most of the time one CPU runs while the others wait
+ * for its locks: then there is nothing to compare.
  */
 static int ck_pick(struct ck *ck)
 {
 	int best = -1;
-	bool any = false;
+	unsigned i = 0;
 
 	if (!ck->boot_seen && ck->sched_state[0])
 		return 0; /* BOOT comes first, on cpu0 */
-	for (unsigned i = 0; i < ck->ncpu; i++) {
-		if (!ck->sched_state[i])
-			continue;
-		any = true;
-		if (!ck->boot_seen)
-			continue;
-		if (ck->sched_state[i] == CK_SCHED_ACQUIRE &&
-		    !ck_runnable(ck, i))
-			continue;
-		if (best < 0 || ck_sched_before(ck, i, (unsigned)best))
+	for (unsigned m = ck->boot_seen ? ck->sched_ready : 0; m; m >>= 1, i++)
+		if ((m & 1) &&
+		    (best < 0 || ck_sched_before(ck, i, (unsigned)best)))
 			best = (int)i;
-	}
-	if (best >= 0 || !any)
+	if (best >= 0)
 		return best;
-	return ck_deadlock(ck);
+	for (i = 0; i < ck->ncpu; i++)
+		if (ck->sched_state[i] != CK_SCHED_NONE)
+			return ck_deadlock(ck);
+	return -1;
 }
 
 /* ---- boot ----------------------------------------------------------- */
@@ -954,33 +1052,21 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 	}
 }
 
-static void ck_history(struct ck *ck, const struct ck_event *ev)
+/*
+ * `cpu`'s lookahead was replayed: it joins the history (up to `context`
+ * events) and the next event is read into the slot after it, which holds
+ * the oldest event of the history.
+ */
+static void ck_advance(struct ck *ck, unsigned cpu)
 {
-	struct ck_cpu *c = &ck->cpu[ev->cpu];
-	unsigned cap = ck->opt->context;
-	struct ck_event *h;
+	struct ck_cpu *c = &ck->cpu[cpu];
 
-	if (!cap)
-		return;
-	/* Reports only read the records and the header: copy just those. */
-	h = &c->hist[c->hist_head];
-	h->index = ev->index;
-	h->ts = ev->ts;
-	h->seq = ev->seq;
-	h->cpu = ev->cpu;
-	h->kind = ev->kind;
-	h->kbits = ev->kbits;
-	h->nrec = ev->nrec;
-	h->part = ev->part;
-	h->parts = ev->parts;
-	h->incomplete = ev->incomplete;
-	memcpy(h->recs, ev->recs, ev->nrec * sizeof(ev->recs[0]));
-	memcpy(h->w, ev->w,
-	       2 * (1 + pkvm_event_ncont(ev->kind)) * sizeof(ev->w[0]));
-	if (++c->hist_head == cap)
-		c->hist_head = 0;
-	if (c->hist_count < cap)
-		c->hist_count++;
+	if (c->replayed < ck->opt->context)
+		c->replayed++;
+	if (++c->head == c->ring_size)
+		c->head = 0;
+	c->next = &c->ring[c->head];
+	ck_refill(ck, cpu);
 }
 
 /* ---- the run -------------------------------------------------------- */
@@ -996,7 +1082,7 @@ static void ck_free(struct ck *ck)
 {
 	for (unsigned i = 0; i < ck->ncpu; i++) {
 		free(ck->cpu[i].allocs);
-		free(ck->cpu[i].hist);
+		free(ck->cpu[i].ring);
 		trap_free(&ck->cpu[i].trap);
 	}
 	model_destroy(ck->model);
@@ -1019,9 +1105,14 @@ static int ck_init(struct ck *ck, struct ck_source *src,
 	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)
 		ck->lock[i].holder = -1;
 	for (unsigned i = 0; i < ck->ncpu; i++) {
-		ck->cpu[i].hist = calloc(opt->context ? opt->context : 1,
-					 sizeof(struct ck_event));
-		CK_CHECK(ck->cpu[i].hist != NULL);
+		struct ck_cpu *c = &ck->cpu[i];
+
+		/* The history, the lookahead, and room for a compact
+		 * record's part 0 while its part 1 is read (context 0). */
+		c->ring_size = opt->context + 1 > 2 ? opt->context + 1 : 2;
+		c->ring = calloc(c->ring_size, sizeof(struct ck_event));
+		CK_CHECK(c->ring != NULL);
+		c->next = c->ring;
 		ck_refill(ck, i);
 	}
 	return 0;
@@ -1049,7 +1140,7 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 
 		if (cpu < 0)
 			break;
-		ev = &ck->cpu[cpu].next;
+		ev = ck_next(&ck->cpu[cpu]);
 		if (!ck->boot_seen && ev->kind != PKVM_EV_BOOT) {
 			ck_corrupt(ck, "the trace does not start with a BOOT "
 				       "record on cpu0");
@@ -1058,7 +1149,6 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		ev->index = ck->index;
 		ck->cur_cpu = cpu;
 		ck_event(ck, ev);
-		ck_history(ck, ev);
 		if (o.capture && ev->index == o.capture_index) {
 			sum->captured = *ev;
 			sum->has_captured = true;
@@ -1066,7 +1156,7 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		}
 		ck->index++;
 		sum->events++;
-		ck_refill(ck, (unsigned)cpu);
+		ck_advance(ck, (unsigned)cpu);
 	}
 	if (!ck->boot_seen && !ck->corrupt)
 		ck_corrupt(ck, "the trace holds no BOOT record");

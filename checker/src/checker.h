@@ -42,13 +42,20 @@ _Noreturn void ck_internal_error(const char *file, int line, const char *what);
  */
 struct ck_source {
 	unsigned cpu_count;
-	/* 1 with a record, 0 at the end of that CPU, -1 on error (`error`). */
-	int (*next)(struct ck_source *s, unsigned cpu, struct pkvm_record *out);
+	/*
+	 * The next records of `cpu`, as many as the source has together:
+	 * points `*recs` at them and returns how many (1 or more), 0 at the
+	 * end of that CPU, -1 on error (`error`). They stay valid until the
+	 * next call for `cpu`. Handing out runs rather than single records
+	 * keeps the source's own per-call work off the per-record path.
+	 */
+	int (*next)(struct ck_source *s, unsigned cpu,
+		    const struct pkvm_record **recs);
 	/* True if the stream ended early (truncated file): may be NULL. */
 	bool (*truncated)(struct ck_source *s);
 	/*
-	 * Where in the source the record last returned lies (the file offset
-	 * of its frame), or NULL: the scheduler prefers events that come
+	 * Where in the source the records last returned lie (the file offset
+	 * of their frame), or NULL: the scheduler prefers events that come
 	 * first in the source, so a reader can let go of what it decoded.
 	 */
 	uint64_t (*position)(struct ck_source *s);

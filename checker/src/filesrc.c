@@ -5,11 +5,11 @@
 #include "cli.h"
 
 static int filesrc_next(struct ck_source *s, unsigned cpu,
-			struct pkvm_record *out)
+			const struct pkvm_record **recs)
 {
 	struct filesrc *f = (struct filesrc *)s;
 	struct trace_error err;
-	int rc = trace_reader_next(f->reader, cpu, out, &err);
+	int rc = trace_reader_next_run(f->reader, cpu, recs, &err);
 
 	if (rc < 0)
 		snprintf(s->error, sizeof(s->error), "%s: offset %llu: %s (%s)",
@@ -43,6 +43,12 @@ int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 			 trace_error_name(err.code));
 		return -1;
 	}
+	/*
+	 * The replay does several times the work of decompressing a frame:
+	 * decompressing the next one on a second core takes that off the
+	 * critical path (pkvm-check never forks).
+	 */
+	trace_reader_prefetch(f->reader, true);
 	f->src.cpu_count = trace_reader_info(f->reader)->cpu_count;
 	f->src.next = filesrc_next;
 	f->src.truncated = filesrc_truncated;

@@ -91,7 +91,20 @@ struct ck_trap {
 };
 
 struct ck_cpu {
-	struct ck_event next; /* lookahead */
+	/*
+	 * The CPU's events, read in place into a ring: its lookahead (the
+	 * next event to replay) at ring[head], and just behind it the last
+	 * `replayed` events (at most ck_options.context), which reports
+	 * show. Keeping the history costs no copy per event.
+	 */
+	struct ck_event *ring;
+	unsigned ring_size, head, replayed;
+	struct ck_event *next; /* &ring[head] */
+	/* Records the source handed out (ck_source.next) not read yet, and
+	 * the source position they lie at. */
+	const struct pkvm_record *run;
+	unsigned run_left;
+	uint64_t run_pos;
 	bool has_next, done;
 	/* The canonical events of the last record read (ck_fetch), the
 	 * next one to hand out, and what expanding HCALL_EXIT needs. */
@@ -107,8 +120,6 @@ struct ck_cpu {
 	struct tlb_cpu tlb; /* unmaps waiting for TLB maintenance (tlb.c) */
 	uint64_t *allocs;   /* pages handed out in the current trap/boot */
 	size_t alloc_count, alloc_cap;
-	struct ck_event *hist; /* ring of the last events */
-	unsigned hist_head, hist_count;
 };
 
 struct ck_lock {
@@ -143,10 +154,19 @@ struct ck {
 	unsigned outside_count;
 	struct spec_pin pins[1 + PKVM_RING_MAX_CPUS];
 	unsigned pin_count;
+	/* Source position of the record read last, whichever CPU's. */
+	uint64_t read_pos;
 	/* Scheduling summary of each CPU's lookahead (ck_pick's hot data). */
 	uint64_t sched_ts[CK_MAX_CPUS];
-	uint64_t sched_pos[CK_MAX_CPUS];  /* source position of that event */
-	uint8_t sched_state[CK_MAX_CPUS]; /* CK_SCHED_* */
+	uint64_t sched_pos[CK_MAX_CPUS];    /* source position of that event */
+	uint64_t sched_ticket[CK_MAX_CPUS]; /* CK_SCHED_ACQUIRE: its ticket */
+	uint8_t sched_lock[CK_MAX_CPUS];    /* ... of this lock */
+	uint8_t sched_state[CK_MAX_CPUS];   /* CK_SCHED_* */
+	/* Bit per CPU whose lookahead may run now (READY, or an ACQUIRE
+	 * whose ticket is next), and per lock the CPUs waiting for it: a
+	 * waiting CPU can only become ready when that lock changes. */
+	unsigned sched_ready;
+	unsigned sched_waiting[CK_LOCK_COUNT];
 	uint64_t index; /* index of the event being replayed */
 	int cur_cpu;	/* CPU whose event is being replayed */
 	bool stop, corrupt;

@@ -3,24 +3,31 @@
  * An in-memory record source: per-CPU arrays of records. The unit tests
  * build traces this way without touching the file format.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "checker.h"
 
+/* The rest of the CPU's array, in runs of at most INT_MAX records. */
 static int ck_memsrc_next(struct ck_source *s, unsigned cpu,
-			  struct pkvm_record *out)
+			  const struct pkvm_record **recs)
 {
 	struct ck_memsrc *m = (struct ck_memsrc *)s;
+	size_t n;
 
 	if (cpu >= s->cpu_count || cpu >= 8) {
 		snprintf(s->error, sizeof(s->error), "no cpu %u", cpu);
 		return -1;
 	}
-	if (m->pos[cpu] >= m->count[cpu])
-		return 0;
-	*out = m->recs[cpu][m->pos[cpu]++];
-	return 1;
+	n = m->count[cpu] - m->pos[cpu];
+	if (n == 0)
+		return 0; /* (the array may be NULL) */
+	if (n > INT_MAX)
+		n = INT_MAX;
+	*recs = &m->recs[cpu][m->pos[cpu]];
+	m->pos[cpu] += n;
+	return (int)n;
 }
 
 static bool ck_memsrc_truncated(struct ck_source *s)

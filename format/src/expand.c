@@ -130,12 +130,42 @@ static unsigned expand_tlbi(const struct pkvm_record *h,
 }
 
 /** See expand.h. */
+bool trace_expand_follow(struct trace_expand_cpu *st,
+			 const struct pkvm_record *recs, unsigned n)
+{
+	unsigned kind = recs[0].kind;
+
+	if (kind == 0 || kind > PKVM_EV_MARK || n != 1 + pkvm_event_ncont(kind))
+		return false; /* compact (14-17), unknown, or cut short */
+	switch (kind) {
+	case PKVM_EV_TLBI:
+		/* Flag bits (barriers, FORMAT.md 3.1): expand_tlbi. */
+		return !(recs[0].flags & PKVM_REC_F_KIND_MASK);
+	case PKVM_EV_TRAP_ENTRY:
+		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr. */
+		*st = (struct trace_expand_cpu){ true, recs[3].a, recs[3].b,
+						 recs[0].b };
+		return true;
+	case PKVM_EV_TRAP_EXIT:
+		st->open = false;
+		return true;
+	case PKVM_EV_LOST:
+		trace_expand_loss(st);
+		return true;
+	default:
+		return true;
+	}
+}
+
+/** See expand.h. */
 unsigned trace_expand(struct trace_expand_cpu *st,
 		      const struct pkvm_record *recs, unsigned n,
 		      struct trace_canon *out)
 {
 	unsigned kind = recs[0].kind;
 
+	if (trace_expand_follow(st, recs, n))
+		return canon_copy(out, recs, n);
 	if (kind == 0 || kind > PKVM_EV_MAX_KNOWN ||
 	    n != 1 + pkvm_event_ncont(kind))
 		return 0;
@@ -150,19 +180,8 @@ unsigned trace_expand(struct trace_expand_cpu *st,
 		return expand_lock2(&recs[0], PKVM_EV_LOCK_RELEASE, out);
 	case PKVM_EV_TLBI:
 		return expand_tlbi(&recs[0], out);
-	case PKVM_EV_TRAP_ENTRY:
-		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr. */
-		*st = (struct trace_expand_cpu){ true, recs[3].a, recs[3].b,
-						 recs[0].b };
-		return canon_copy(out, recs, n);
-	case PKVM_EV_TRAP_EXIT:
-		st->open = false;
-		return canon_copy(out, recs, n);
-	case PKVM_EV_LOST:
-		trace_expand_loss(st);
-		return canon_copy(out, recs, n);
 	default:
-		return canon_copy(out, recs, n);
+		return 0;
 	}
 }
 

@@ -62,6 +62,10 @@ struct rcpu {
 	uint64_t records;
 	uint64_t lost; /* sum of the LOST counts read */
 	bool ended;
+	/* A bad record met after a run of good ones: its error, for when
+	 * the caller asks for it (reader_records.c, page_run). */
+	bool bad;
+	struct trace_error bad_err;
 };
 
 /**
@@ -73,6 +77,7 @@ struct rcpu {
  */
 struct rjob {
 	pthread_t thread;
+	bool wanted; /* trace_reader_prefetch: on unless the environment says */
 	bool started, disabled;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -11,13 +11,14 @@
  * Anything unusual (a skippable frame next, an incomplete or odd frame, no
  * memory, the skew limit) simply leaves the work to the synchronous path.
  *
- * The thread is off unless PKVM_TRACE_THREAD=1 is in the environment.
- * Measured on the project's 2-core machine while other jobs ran, it did
- * not pay: decompression dominates, so overlapping the record walk saves
- * at most the walk's share (about 15%), and the hand-offs cost about as
- * much when the second core is busy. It also makes fork() after open
- * unsafe. It stays available for idle machines and for the farm (design
- * section 8) to measure.
+ * The thread is off unless the caller asks for it (trace_reader_prefetch)
+ * or PKVM_TRACE_THREAD=1 is in the environment, which overrides the
+ * caller either way. It pays when the caller does much more per record
+ * than decompressing it, as pkvm-check does: replaying a 50M-record trace
+ * it takes decompression (about a third of the time) off the critical
+ * path. A caller that only walks the records gains little, since the
+ * hand-offs cost about as much as the walk when the second core is busy.
+ * It also makes fork() after open unsafe.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +55,23 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
+/** See trace.h. */
+void trace_reader_prefetch(struct trace_reader *r, bool on)
+{
+	if (r)
+		r->job.wanted = on;
+}
+
 /* Start the worker on first use; false if there is none to be had. */
 static bool prefetch_start(struct trace_reader *r)
 {
 	struct rjob *j = &r->job;
-	const char *on = getenv("PKVM_TRACE_THREAD");
+	const char *env = getenv("PKVM_TRACE_THREAD");
 
 	if (j->started || j->disabled)
 		return j->started;
 	j->disabled = true;
-	if (!on || strcmp(on, "1") != 0)
+	if (env ? strcmp(env, "1") != 0 : !j->wanted)
 		return false;
 	j->dctx = ZSTD_createDCtx();
 	if (!j->dctx)

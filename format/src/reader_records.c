@@ -4,6 +4,7 @@
  * (FORMAT.md "Records" and "Reading"): per-CPU in sequence order, with the
  * pages of other CPUs queued on the way, or every CPU in file order.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -266,28 +267,62 @@ static int queue_fill(struct trace_reader *r, struct rcpu *c)
 	return 1;
 }
 
-/* Hand out the next good record of the current page of `c`, if any. */
-static int page_next(struct trace_reader *r, struct rcpu *c, unsigned cpu,
-		     struct pkvm_record *out)
+/*
+ * Check the records of the current page of `c` from the cursor on and
+ * point `*run` at the good ones that follow one another, at most `max`:
+ * the run ends at the end of the page, at a record to skip, or before a
+ * bad record. Returns its length, 0 when the page has nothing more to hand
+ * out, -1 on error.
+ *
+ * A bad record found after good ones is not an error yet: the caller has
+ * not asked for it. Its error waits in c->bad until the next call for this
+ * CPU (cpu_run), and meanwhile the other CPUs read on, so records and
+ * errors come out at the same points whatever the length of the runs.
+ */
+static int page_run(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		    unsigned max, const struct pkvm_record **run)
 {
-	while (c->left) {
+	unsigned n = 0;
+
+	while (c->left && n < max) {
 		const struct pkvm_record *rec = c->rec++;
 		int rc;
 
 		c->left--;
 		rc = rec_check(r, c, cpu, rec);
-		if (rc < 0)
+		if (rc < 0 && n == 0)
 			return -1;
-		if (rc == 0) {
-			*out = *rec;
-			r->last_offset = c->cur_offset;
-			return 1;
+		if (rc < 0) {
+			c->bad = true;
+			c->bad_err = r->err;
+			r->failed = false;
+			break;
 		}
+		if (rc == 1 && n > 0)
+			break; /* skipped: the run ends before it */
+		if (rc == 1)
+			continue;
+		if (n++ == 0)
+			*run = rec;
 	}
-	return 0;
+	if (n)
+		r->last_offset = c->cur_offset;
+	return (int)n;
 }
 
-static int mode_check(struct trace_reader *r, int mode, struct pkvm_record *out,
+/* Copy out the next record of a page (page_run with runs of one). */
+static int page_next(struct trace_reader *r, struct rcpu *c, unsigned cpu,
+		     struct pkvm_record *out)
+{
+	const struct pkvm_record *rec;
+	int rc = page_run(r, c, cpu, 1, &rec);
+
+	if (rc > 0)
+		*out = *rec;
+	return rc;
+}
+
+static int mode_check(struct trace_reader *r, int mode, const void *out,
 		      struct trace_error *err)
 {
 	if (!r || !out) {
@@ -304,13 +339,17 @@ static int mode_check(struct trace_reader *r, int mode, struct pkvm_record *out,
 	return r->failed ? fail_copy(r, err) : 0;
 }
 
-/** See trace.h. */
-int trace_reader_next(struct trace_reader *r, unsigned cpu,
-		      struct pkvm_record *out, struct trace_error *err)
+/*
+ * The per-CPU cursor: the next run of at most `max` records of `cpu`
+ * (page_run), moving on to its next queued page, decoding frames until
+ * there is one, as needed.
+ */
+static int cpu_run(struct trace_reader *r, unsigned cpu, unsigned max,
+		   const struct pkvm_record **run, struct trace_error *err)
 {
 	struct rcpu *c;
 
-	if (mode_check(r, 1, out, err) < 0)
+	if (mode_check(r, 1, run, err) < 0)
 		return -1;
 	if (cpu >= r->info.cpu_count) {
 		trace_set_error(err, TRACE_E_USAGE, 0,
@@ -319,12 +358,18 @@ int trace_reader_next(struct trace_reader *r, unsigned cpu,
 		return -1;
 	}
 	c = &r->cpus[cpu];
+	if (c->bad) {
+		/* The caller has reached the bad record: now it counts. */
+		r->err = c->bad_err;
+		r->failed = true;
+		return fail_copy(r, err);
+	}
 	for (;;) {
 		struct rpage pg;
-		int rc = page_next(r, c, cpu, out);
+		int rc = page_run(r, c, cpu, max, run);
 
 		if (rc)
-			return rc > 0 ? 1 : fail_copy(r, err);
+			return rc > 0 ? rc : fail_copy(r, err);
 		if (c->cur_frame >= 0)
 			reader_release(r, c->cur_frame);
 		c->cur_frame = -1;
@@ -340,6 +385,31 @@ int trace_reader_next(struct trace_reader *r, unsigned cpu,
 		c->qlen--;
 		page_begin(r, c, (int)pg.frame, pg.index);
 	}
+}
+
+/** See trace.h. */
+int trace_reader_next(struct trace_reader *r, unsigned cpu,
+		      struct pkvm_record *out, struct trace_error *err)
+{
+	const struct pkvm_record *rec;
+	int rc;
+
+	if (!out) {
+		trace_set_error(err, TRACE_E_USAGE, 0, "no reader or record");
+		return -1;
+	}
+	rc = cpu_run(r, cpu, 1, &rec, err);
+	if (rc > 0)
+		*out = *rec;
+	return rc;
+}
+
+/** See trace.h. */
+int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
+			  const struct pkvm_record **recs,
+			  struct trace_error *err)
+{
+	return cpu_run(r, cpu, UINT_MAX, recs, err);
 }
 
 /** See trace.h. */

@@ -12,6 +12,8 @@
 
 #include <criterion/criterion.h>
 
+#include <pkvm/expand.h>
+
 #include "builder.h"
 
 /* Build `scenario` after a correct boot, `compact` or not, and check it. */
@@ -342,4 +344,89 @@ Test(compact, hcall_entry_replays_as_the_hvc_trap_entry, .init = setup,
 	cr_assert_eq(ev.w[5], TB_HOST_PFN(0));
 	cr_assert_eq(ev.w[7], 0);
 	cr_assert_eq(ev.nrec, 2);
+}
+
+/* The finding's history as (seq, part) pairs, from a sink. */
+struct hist_seen {
+	bool seen;
+	unsigned count, cpu;
+	uint32_t seq[64];
+	uint8_t part[64];
+};
+
+static void hist_sink(void *ctx, const struct ck_finding *f)
+{
+	struct hist_seen *h = ctx;
+
+	if (h->seen)
+		return; /* the first finding only */
+	h->seen = true;
+	h->cpu = f->event->cpu;
+	for (unsigned i = 0; i < f->history_count; i++) {
+		cr_assert_eq(f->history[i]->cpu, f->event->cpu);
+		cr_assert_lt(f->history[i]->index, f->event->index);
+		h->seq[i] = f->history[i]->seq;
+		h->part[i] = f->history[i]->part;
+	}
+	h->count = f->history_count;
+}
+
+Test(compact, history_is_the_cpus_events_before_the_finding, .init = setup,
+     .fini = teardown)
+{
+	/*
+	 * Property: the history a finding carries is the events its CPU
+	 * replayed just before, oldest first, as many as the context asks
+	 * (or there are): compact records expanded into their parts, in
+	 * the order trace_expand gives them.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	uint32_t seq[512];
+	uint8_t part[512];
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < 4; k++) {
+		tb_share(&b, 1, TB_HOST_PFN(k));
+		tb_share(&b, 0, TB_HOST_PFN(8 + k));
+		tb_unshare(&b, 1, TB_HOST_PFN(k));
+	}
+	tb_refuse(&b, 1, PKVM_HC_SHARE_HYP, TB_HOST_PFN(8), 0, -PKVM_EINVAL);
+	/* cpu1's events up to its wrong return, as trace_expand makes them. */
+	for (size_t i = 0; i < b.count[1];) {
+		struct trace_canon out[TRACE_EXPAND_MAX];
+		const struct pkvm_record *h = &b.recs[1][i];
+		unsigned nrec = 1 + (h->flags & PKVM_REC_F_NCONT_MASK);
+		unsigned parts = trace_expand(&st, h, nrec, out);
+
+		for (unsigned p = 0; p < parts && n < 512; p++, n++) {
+			seq[n] = h->seq;
+			part[n] = (uint8_t)p;
+		}
+		i += nrec;
+	}
+	cr_assert_gt(n, 64, "too few events to fill the longest history");
+	n--; /* the last event is the exit with the finding */
+	for (unsigned context = 0; context <= 64; context += 7) {
+		struct hist_seen h = { 0 };
+		struct ck_sink sink = { .ctx = &h, .finding = hist_sink };
+		struct ck_options opt = { .context = context };
+		struct ck_memsrc m;
+		struct ck_summary sum;
+		unsigned want = context < n ? context : n;
+
+		ck_memsrc_init(&m, b.ncpu);
+		for (unsigned c = 0; c < b.ncpu; c++)
+			ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
+		cr_assert_eq(ck_run(&m.src, &opt, &sink, &sum),
+			     CK_EXIT_FINDINGS);
+		cr_assert_eq(h.cpu, 1);
+		cr_assert(h.seen);
+		cr_assert_eq(h.count, want, "context %u", context);
+		for (unsigned i = 0; i < want; i++) {
+			cr_assert_eq(h.seq[i], seq[n - want + i],
+				     "context %u, entry %u", context, i);
+			cr_assert_eq(h.part[i], part[n - want + i],
+				     "context %u, entry %u", context, i);
+		}
+	}
 }

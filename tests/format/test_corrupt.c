@@ -221,6 +221,39 @@ Test(format, reserved_flag_bits_are_reserved_bits)
 	bad_records(in, 2, TRACE_E_RESERVED_BITS, 1);
 }
 
+Test(format, a_run_ends_before_a_bad_record)
+{
+	/* Property: trace_reader_next_run hands out the good records before
+	 * a bad one; the bad one is an error only when asked for, so other
+	 * CPUs read on meanwhile, as with trace_reader_next. */
+	struct pkvm_record in[8];
+	const struct pkvm_record *run;
+	struct trace_error err;
+	struct trace_reader *r;
+	char path[128];
+
+	for (unsigned i = 0; i < 4; i++) {
+		in[2 * i] = rec_make(0, i, 2 * i, PKVM_EV_MARK, 0, i, 0);
+		in[2 * i + 1] =
+			rec_make(1, i, 2 * i + 1, PKVM_EV_MARK, 0, i, 0);
+	}
+	in[6] = rec_make(0, 3, 6, 0, 0, 0, 0); /* cpu0's fourth: kind 0 */
+	tmp_path(path, sizeof(path), "runbad");
+	write_records(path, 2, in, 8);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_eq(trace_reader_next_run(r, 0, &run, &err), 3);
+	cr_assert_eq(run[2].a, 2);
+	cr_assert_eq(trace_reader_next_run(r, 1, &run, &err), 4, "%s",
+		     err.message);
+	cr_assert_eq(trace_reader_next_run(r, 0, &run, &err), -1);
+	cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%s",
+		     trace_error_name(err.code));
+	cr_assert_eq(trace_reader_next_run(r, 1, &run, &err), -1);
+	trace_reader_close(r);
+	unlink(path);
+}
+
 Test(format, kind_zero_is_bad_record)
 {
 	/* Property: a record of kind 0 is BAD_RECORD. */

@@ -267,3 +267,51 @@ Test(expand, unknown_kinds_and_short_events_expand_to_nothing)
 	cr_assert_eq(trace_expand(&st, e, 1, out), 0);
 	cr_assert(!st.open);
 }
+
+/* One event of `kind` (head flag bits `kbits`) in `e`; returns its length. */
+static unsigned event_of(struct pkvm_record *e, unsigned kind, unsigned kbits)
+{
+	unsigned n = 1 + pkvm_event_ncont(kind);
+
+	for (unsigned i = 0; i < n; i++)
+		e[i] = rec_make(3, 50 + i, 60 + i, kind, i, kind * 100 + i,
+				kind * 1000 + i);
+	e[0].flags |= (uint8_t)kbits;
+	return n;
+}
+
+Test(expand, follow_is_expand_for_canonical_events)
+{
+	/* Property: trace_expand_follow accepts exactly the events that
+	 * trace_expand returns as they are, and leaves the expansion state
+	 * as trace_expand does; it refuses compact and unknown events and
+	 * then changes nothing. A trap entry, exits and loss in between
+	 * exercise the state. */
+	static const unsigned bits[] = { 0, PKVM_REC_F_TLBI_DSB_ISHST_BEFORE,
+					 PKVM_REC_F_TLBI_ISB_AFTER,
+					 5u << PKVM_REC_F_KIND_SHIFT };
+	struct trace_expand_cpu a = { 0 }, b = { 0 };
+
+	for (unsigned k = 0; k <= PKVM_EV_MAX_KNOWN + 1; k++) {
+		for (unsigned j = 0; j < sizeof(bits) / sizeof(bits[0]); j++) {
+			struct pkvm_record e[PKVM_EVENT_MAX_RECORDS];
+			unsigned n = event_of(e, k, bits[j]), got;
+			struct trace_expand_cpu before = b;
+			bool as_is;
+
+			got = trace_expand(&a, e, n, out);
+			as_is = got == 1 && out[0].nrec == n &&
+				memcmp(out[0].recs, e, n * sizeof(e[0])) == 0;
+			cr_assert_eq(trace_expand_follow(&b, e, n), as_is,
+				     "kind %u bits 0x%x", k, bits[j]);
+			if (!as_is) {
+				cr_assert_eq(memcmp(&b, &before, sizeof(b)), 0);
+				b = a; /* trace_expand's part of the work */
+			}
+			cr_assert_eq(a.open, b.open, "kind %u", k);
+			cr_assert_eq(a.x2, b.x2);
+			cr_assert_eq(a.x3, b.x3);
+			cr_assert_eq(a.elr, b.elr);
+		}
+	}
+}

@@ -15,6 +15,7 @@
 #include <pkvm/trace.h>
 
 #include "helpers.h"
+#include "internal.h"
 
 /* One event of every kind in events.def on `cpu`, starting at seq/ts. */
 static size_t every_kind(struct pkvm_record *out, unsigned cpu, uint32_t seq,
@@ -147,6 +148,58 @@ Test(format, per_cpu_cursor_returns_each_cpu_in_order)
 	unlink(path);
 }
 
+Test(format, runs_are_the_records_of_the_per_cpu_cursor)
+{
+	/* Property: trace_reader_next_run hands out, without copying, the
+	 * same records in the same order as trace_reader_next, each run
+	 * within one page of one frame (trace_reader_offset gives the
+	 * frame), CPUs read round-robin one run at a time. */
+	size_t n, idx[4] = { 0 }, runs = 0;
+	struct pkvm_record *in = interleaved(4, 20000, &n);
+	struct trace_error err;
+	struct trace_reader *r;
+	unsigned live = 4;
+	bool done[4] = { false };
+	char path[128];
+
+	tmp_path(path, sizeof(path), "runs");
+	write_records(path, 4, in, n);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	while (live) {
+		for (unsigned c = 0; c < 4; c++) {
+			const struct pkvm_record *run;
+			int rc;
+
+			if (done[c])
+				continue;
+			rc = trace_reader_next_run(r, c, &run, &err);
+			cr_assert_geq(rc, 0, "%s", err.message);
+			if (rc == 0) {
+				done[c] = true;
+				live--;
+				continue;
+			}
+			cr_assert_leq((unsigned)rc, TRACE_PAGE_RECORDS);
+			runs++;
+			for (int i = 0; i < rc; i++) {
+				while (in[idx[c]].cpu != c)
+					idx[c]++;
+				cr_assert_eq(memcmp(&run[i], &in[idx[c]],
+						    sizeof(run[i])),
+					     0, "cpu %u record %zu differs", c,
+					     idx[c]);
+				idx[c]++;
+			}
+		}
+	}
+	cr_assert_lt(runs, n / 8, "runs of more than one record");
+	for (unsigned c = 0; c < 4; c++)
+		cr_assert_eq(trace_reader_summary(r, c)->records, 20000);
+	trace_reader_close(r);
+	free(in);
+	unlink(path);
+}
 Test(format, file_order_cursor_returns_every_record)
 {
 	/* Property: trace_reader_next_any returns every record once, each

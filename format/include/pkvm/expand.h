@@ -64,6 +64,17 @@ unsigned trace_expand(struct trace_expand_cpu *st,
 		      const struct pkvm_record *recs, unsigned n,
 		      struct trace_canon *out);
 
+/**
+ * The cheap half of trace_expand() for the common case: if the event in
+ * `recs` (as for trace_expand) is canonical already, update `st` exactly as
+ * trace_expand() would and return true; the event then stands for itself,
+ * and the caller can use `recs` where trace_expand() would have copied
+ * them. Returns false, changing nothing, for a compact event, an unknown
+ * kind or an event cut short: call trace_expand().
+ */
+bool trace_expand_follow(struct trace_expand_cpu *st,
+			 const struct pkvm_record *recs, unsigned n);
+
 /** Records of this CPU were lost: forget the open entry. */
 void trace_expand_loss(struct trace_expand_cpu *st);
 

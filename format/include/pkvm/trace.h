@@ -128,6 +128,31 @@ int trace_reader_next(struct trace_reader *r, unsigned cpu,
 		      struct pkvm_record *out, struct trace_error *err);
 
 /**
+ * Decompress the next frame on a second thread while the caller walks the
+ * current one (FORMAT.md "Reading"): `on` or off; call before the first
+ * record is read. Off by default. PKVM_TRACE_THREAD in the environment
+ * overrides the choice: 1 turns the thread on, 0 (or anything else) off.
+ * Records, checks and errors are the same either way. With the thread
+ * running, fork() is unsafe until trace_reader_close.
+ */
+void trace_reader_prefetch(struct trace_reader *r, bool on);
+
+/**
+ * The next records of `cpu` in sequence order, where they lie in the
+ * decoded frame, without copying them: points `*recs` at the first and
+ * returns how many follow it there (1 or more: the rest of a page, up to a
+ * record the reader skips), 0 at the end of that CPU's stream, -1 on error
+ * (`err`). They have passed every check trace_reader_next makes, and stay
+ * valid until the next call that reads `cpu` (or a seek, or close). Records
+ * and errors come out in the same order as from trace_reader_next: a bad
+ * record is reported when it is asked for, after the good ones before it.
+ * The caller, not the reader, copies them.
+ */
+int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
+			  const struct pkvm_record **recs,
+			  struct trace_error *err);
+
+/**
  * Next record of any CPU, in file order (dump, stats). Same returns.
  */
 int trace_reader_next_any(struct trace_reader *r, struct pkvm_record *out,
