@@ -551,6 +551,7 @@ static void ck_pte_write(struct ck *ck, const struct ck_event *ev)
 
 	ck->outside_count = 0;
 	tlb_pte_write(ck, ev); /* needs the old descriptor */
+	bbm_pte_write(ck, ev); /* ... and tlb.c's open breaks */
 	CK_CHECK(model_pte_write(ck->model, pa, ev->w[1], &w) == 0);
 	ck_check_outside(ck, ev);
 	if (w.table < 0) {

@@ -11,6 +11,7 @@
 #include <pkvm/expand.h>
 
 #include "../spec/spec.h"
+#include "bbm.h"
 #include "checker.h"
 #include "model.h"
 #include "tlb.h"

@@ -44,6 +44,9 @@ struct model_table {
 	int32_t parent; /* index of the parent table, -1 for a root */
 	uint32_t slot;	/* entry of the parent that points here */
 	uint64_t desc[MODEL_PTRS];
+	/* Per entry: index + 1 of the event that stored it, 0 unknown
+	 * (bbm.c names it as the maker of a descriptor). */
+	uint64_t writer[MODEL_PTRS];
 };
 
 /** Called for every RAM page whose side changes; `old` is its old view. */

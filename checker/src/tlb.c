@@ -45,7 +45,7 @@
  * - Valid -> valid stores. The hyp changes only the software state bits
  *   (55-56) under a live mapping; the hardware ignores them, so stale
  *   entries are harmless. Other valid -> valid changes are break-before-make
- *   questions, a separate rule.
+ *   questions, a separate rule (bbm.c).
  * - For a removed block, an address anywhere inside the block: a TLBI by
  *   address invalidates the entries of the block that contains it.
  * - For a removed table descriptor, likewise one address inside its range.
@@ -109,8 +109,8 @@ static unsigned tlb_shift(unsigned level)
  * made pages of this component unknown (a store rewrites them). A range
  * outside RAM has no per-page record: any loss makes it unsure.
  */
-static bool tlb_shadow_unsure(const struct ck *ck, unsigned comp, uint64_t base,
-			      uint64_t size)
+bool tlb_shadow_unsure(const struct ck *ck, unsigned comp, uint64_t base,
+		       uint64_t size)
 {
 	const struct model *m = ck->model;
 	uint64_t end = base + size;

@@ -60,5 +60,11 @@ void tlb_release(struct ck *ck, const struct ck_event *ev);
 void tlb_trap_exit(struct ck *ck, const struct ck_event *ev);
 /** Records of `cpu` were lost: its waiting unmaps cannot be judged. */
 void tlb_loss(struct ck *ck, unsigned cpu);
+/**
+ * Could the shadow's descriptors for [base, base + size) of `comp` be
+ * wrong? Only after lost records made some of its pages unknown.
+ */
+bool tlb_shadow_unsure(const struct ck *ck, unsigned comp, uint64_t base,
+		       uint64_t size);
 
 #endif /* PKVM_CHECKER_TLB_H */
