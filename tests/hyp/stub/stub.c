@@ -23,7 +23,7 @@ static unsigned stub_failures;
 #define STUB_RING_RECORDS 512u
 #define STUB_PAGE_A 0x41300000ull
 #define STUB_PAGE_B 0x41310000ull
-#define STUB_BENCH_PAIRS 500u
+#define STUB_DRAIN_PAIRS 500u
 
 static void putc_(char c)
 {
@@ -198,12 +198,12 @@ static void drain_rings(unsigned ncpus)
 			__ATOMIC_RELEASE);
 }
 
-/* A fixed hypercall load for tools/bench-hyp: share + unshare pairs. */
-static void bench_loop(unsigned ncpus)
+/* A steady share + unshare load while this CPU drains: nothing may drop. */
+static void drain_load(unsigned ncpus)
 {
 	uint64_t x1;
 
-	for (unsigned i = 0; i < STUB_BENCH_PAIRS; i++) {
+	for (unsigned i = 0; i < STUB_DRAIN_PAIRS; i++) {
 		drain_rings(ncpus);
 		hvc(PKVM_HC_SHARE_HYP, (STUB_PAGE_A >> 12) + (i & 15), 0, &x1);
 		hvc(PKVM_HC_UNSHARE_HYP, (STUB_PAGE_A >> 12) + (i & 15), 0,
@@ -231,7 +231,7 @@ void stub_main(uint64_t cpu, uint64_t ncpus)
 	drain_rings((unsigned)ncpus);
 	hvc(0x77, 0, 0, &x1); /* lets the pending LOST record out */
 	uint64_t dropped = c->cpu[0].dropped;
-	bench_loop((unsigned)ncpus);
+	drain_load((unsigned)ncpus);
 	expect("no drops while draining", c->cpu[0].dropped, dropped);
 	while (__atomic_load_n(&stub_checked_in, __ATOMIC_ACQUIRE) != ncpus - 1)
 		;
