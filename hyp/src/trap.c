@@ -11,9 +11,6 @@
 #include <hyp/tracing.h>
 #include <hyp/trap.h>
 
-/* Per CPU, each written only by its own CPU. */
-struct trap_stats trap_stats[8];
-
 #define TRAP_PSCI_SYSTEM_OFF 0x84000008ull
 
 /* HVC #0 from the host: HCALL_ENTRY (FAR/HPFAR are UNKNOWN, x3 unused). */
@@ -108,25 +105,6 @@ static void trap_hvc(struct trap_ctx *ctx)
 	ctx->regs[0] = known ? PKVM_SMCCC_SUCCESS : PKVM_SMCCC_NOT_SUPPORTED;
 }
 
-/* Print the benchmark line: hypercalls, records, counter ticks in them. */
-static void trap_print_stats(void)
-{
-	uint64_t hcalls = 0, ticks = 0, records = 0;
-
-	for (unsigned i = 0; i < hyp_cfg.cpu_count; i++) {
-		hcalls += trap_stats[i].hcalls;
-		ticks += trap_stats[i].ticks_in_hcalls;
-		records += producer_produced(&hyp_producer, i);
-	}
-	hyp_puts("hyp: hcalls=");
-	hyp_put_dec(hcalls);
-	hyp_puts(" records=");
-	hyp_put_dec(records);
-	hyp_puts(" cntvct_in_hcalls=");
-	hyp_put_dec(ticks);
-	hyp_puts("\n");
-}
-
 static void trap_smc(struct trap_ctx *ctx)
 {
 	/* A trapped SMC returns to itself: skip it. */
@@ -139,7 +117,6 @@ static void trap_smc(struct trap_ctx *ctx)
 	tracing_flush_others();
 	htrace_mark(PKVM_MARK_SYSTEM_OFF, 0);
 	tracing_stop(PKVM_RING_STATE_STOPPED, 0, 0);
-	trap_print_stats();
 	hyp_puts("hyp: system off\n");
 	arch_system_off();
 }
@@ -184,7 +161,6 @@ void trap_host_sync(struct trap_ctx *ctx)
 	unsigned ec = (unsigned)(ctx->esr >> 26) & 0x3F;
 	uint64_t esr = ctx->esr, far = ctx->far;
 	bool injected = false;
-	uint64_t t0 = arch_counter();
 	struct trap_kept kept = trap_kept_of(ctx);
 
 	tracing_cpu_enter();
@@ -205,12 +181,6 @@ void trap_host_sync(struct trap_ctx *ctx)
 		break;
 	}
 	trap_record_exit(ctx, &kept, injected ? esr : 0, injected ? far : 0);
-	if (ec == TRAP_EC_HVC64) {
-		/* Whole hypercall, records included (tools/bench-hyp). */
-		struct trap_stats *st = &trap_stats[arch_cpu_index()];
-		st->hcalls++;
-		st->ticks_in_hcalls += arch_counter() - t0;
-	}
 	htrace_trap_done();
 	tracing_cpu_leave();
 }

@@ -427,27 +427,50 @@ void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)
 		     TB_VBAR + 0x200, 0x3c5);
 }
 
+struct tb_sink_ctx {
+	struct tb_result *r;
+	const char *focus;
+};
+
 static void tb_sink(void *ctx, const struct ck_finding *f)
 {
-	struct tb_result *r = ctx;
+	struct tb_sink_ctx *c = ctx;
+	struct tb_result *r = c->r;
 
 	if (r->count < 16)
 		strncpy(r->checks[r->count], f->check,
 			sizeof(r->checks[0]) - 1);
 	r->count++;
+	if (!c->focus || strcmp(f->check, c->focus) != 0 || r->focus_count++)
+		return;
+	r->kind = f->event->kind;
+	r->addr = f->addr;
+	r->has_explain = f->has_explain;
+	r->explain = f->explain_index;
+	memcpy(r->text, f->text, sizeof(r->text));
 }
 
-void tb_check(struct tb *b, struct tb_result *r)
+int tb_check_focus(struct tb *b, struct tb_result *r, const char *focus,
+		   bool capture, uint64_t index)
 {
 	struct ck_memsrc m;
-	struct ck_options opt = { .max_findings = 0, .context = 4 };
-	struct ck_sink sink = { .ctx = r, .finding = tb_sink };
+	struct ck_options opt = { .context = 4,
+				  .capture = capture,
+				  .capture_index = index };
+	struct tb_sink_ctx ctx = { r, focus };
+	struct ck_sink sink = { .ctx = &ctx, .finding = tb_sink };
 
 	memset(r, 0, sizeof(*r));
 	ck_memsrc_init(&m, b->ncpu);
 	for (unsigned c = 0; c < b->ncpu; c++)
 		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
 	r->exit = ck_run(&m.src, &opt, &sink, &r->sum);
+	return r->sum.has_captured ? r->sum.captured.kind : -1;
+}
+
+void tb_check(struct tb *b, struct tb_result *r)
+{
+	tb_check_focus(b, r, NULL, false, 0);
 }
 
 bool tb_only(const struct tb_result *r, const char *check, unsigned n)

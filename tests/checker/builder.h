@@ -128,9 +128,23 @@ struct tb_result {
 	unsigned count;
 	char checks[16][48];
 	struct ck_summary sum;
+	/* tb_check_focus(): the findings named `focus`, and the first one. */
+	unsigned focus_count;
+	unsigned kind; /* kind of its event */
+	uint64_t addr;
+	bool has_explain;
+	uint64_t explain; /* index of the event that explains it */
+	char text[1024];
 };
 
 void tb_check(struct tb *b, struct tb_result *r);
+/**
+ * tb_check(), also keeping the first finding named `focus` (may be NULL).
+ * With `capture`, the replay stops at event `index`: returns its kind (or
+ * -1 if there is none).
+ */
+int tb_check_focus(struct tb *b, struct tb_result *r, const char *focus,
+		   bool capture, uint64_t index);
 /** True if exactly `n` findings were reported, all named `check`. */
 bool tb_only(const struct tb_result *r, const char *check, unsigned n);
 

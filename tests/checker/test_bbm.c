@@ -12,7 +12,7 @@
 
 #include <criterion/criterion.h>
 
-#include "builder.h"
+#include "both_ways.h"
 
 /* A 2 MiB host stage-2 block [0x40e00000, 0x41000000) of host memory. */
 #define BLOCK_BASE (TB_RAM_BASE + 7 * 0x200000ull)
@@ -99,90 +99,13 @@ static void state_bits_only(struct tb *b)
 
 /* ---- running them ---------------------------------------------------- */
 
-struct verdict {
-	int exit;
-	unsigned count, bbm_count;
-	char checks[16][48];
-	struct ck_summary sum;
-	/* The first break-before-make finding. */
-	unsigned kind; /* kind of its event */
-	uint64_t addr;
-	bool has_explain;
-	uint64_t explain;
-	char text[1024];
-};
-
-static void sink(void *ctx, const struct ck_finding *f)
+/* Both ways, same verdict; the compact run's result. */
+static struct tb_result check(void (*scenario)(struct tb *))
 {
-	struct verdict *v = ctx;
-
-	if (v->count < 16)
-		strncpy(v->checks[v->count], f->check,
-			sizeof(v->checks[0]) - 1);
-	v->count++;
-	if (strcmp(f->check, "break-before-make") != 0 || v->bbm_count++)
-		return;
-	v->kind = f->event->kind;
-	v->addr = f->addr;
-	v->has_explain = f->has_explain;
-	v->explain = f->explain_index;
-	memcpy(v->text, f->text, sizeof(v->text));
+	return tb_both_ways(scenario, 2, "break-before-make");
 }
 
-/* Replay `b`; with `capture`, stop at event `index` and return its kind. */
-static int replay(struct tb *b, struct verdict *v, bool capture, uint64_t index)
-{
-	struct ck_memsrc m;
-	struct ck_options opt = { .context = 4,
-				  .capture = capture,
-				  .capture_index = index };
-	struct ck_sink s = { .ctx = v, .finding = sink };
-
-	memset(v, 0, sizeof(*v));
-	ck_memsrc_init(&m, b->ncpu);
-	for (unsigned c = 0; c < b->ncpu; c++)
-		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
-	v->exit = ck_run(&m.src, &opt, &s, &v->sum);
-	return v->sum.has_captured ? v->sum.captured.kind : -1;
-}
-
-static void run_one(void (*scenario)(struct tb *), bool compact,
-		    struct verdict *v)
-{
-	struct tb b;
-	struct verdict again;
-
-	tb_init(&b, 2);
-	tb_boot(&b);
-	b.compact = compact;
-	scenario(&b);
-	replay(&b, v, false, 0);
-	if (v->bbm_count && v->has_explain)
-		cr_assert_eq(replay(&b, &again, true, v->explain),
-			     PKVM_EV_PTE_WRITE,
-			     "the finding must be explained by a store");
-	tb_free(&b);
-}
-
-/* Both ways, same verdict; the compact run's verdict. */
-static struct verdict check(void (*scenario)(struct tb *))
-{
-	struct verdict full, compact;
-
-	run_one(scenario, false, &full);
-	run_one(scenario, true, &compact);
-	cr_assert_eq(compact.exit, full.exit, "exit %d, canonical %d",
-		     compact.exit, full.exit);
-	cr_assert_eq(compact.count, full.count, "%u findings, canonical %u",
-		     compact.count, full.count);
-	for (unsigned i = 0; i < compact.count && i < 16; i++)
-		cr_assert_str_eq(compact.checks[i], full.checks[i]);
-	cr_assert_str_eq(compact.text, full.text);
-	cr_assert_eq(compact.sum.inconclusive, full.sum.inconclusive);
-	return compact;
-}
-
-static void expect_pass(const struct verdict *v)
+static void expect_pass(const struct tb_result *v)
 {
 	cr_assert_eq(v->count, 0, "%u findings, first %s: %s", v->count,
 		     v->count ? v->checks[0] : "", v->text);
@@ -195,11 +118,11 @@ static void expect_pass(const struct verdict *v)
  * explained by the store that made the old descriptor, saying `what`.
  * Other checks may judge the new mapping too (`alone`: none may).
  */
-static void expect_bbm(const struct verdict *v, uint64_t addr, const char *what,
-		       bool alone)
+static void expect_bbm(const struct tb_result *v, uint64_t addr,
+		       const char *what, bool alone)
 {
-	cr_assert_eq(v->bbm_count, 1, "%u break-before-make, %u findings",
-		     v->bbm_count, v->count);
+	cr_assert_eq(v->focus_count, 1, "%u break-before-make, %u findings",
+		     v->focus_count, v->count);
 	if (alone)
 		cr_assert_eq(v->count, 1, "%u findings, first %s", v->count,
 			     v->checks[0]);
@@ -216,7 +139,7 @@ Test(bbm, split_with_the_break_conforms)
 {
 	/* Property: 0, dsb ishst, ipas2e1is, dsb ish, vmalle1is, dsb ish,
 	 * then the table descriptor over a valid block: conforms. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_BREAK;
 	v = check(split);
@@ -230,7 +153,7 @@ Test(bbm, state_bit_change_conforms)
 {
 	/* Property: valid -> valid stores changing only the page-state bits
 	 * (share, unshare of a mapped page) need no break. */
-	struct verdict v;
+	struct tb_result v;
 
 	v = check(state_bits_only);
 	expect_pass(&v);
@@ -239,11 +162,11 @@ Test(bbm, state_bit_change_conforms)
 Test(bbm, permission_change_conforms)
 {
 	/* Property: a valid page made read-only in place needs no break. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_READ_ONLY;
 	v = check(page_change);
-	cr_assert_eq(v.bbm_count, 0, "%s", v.text);
+	cr_assert_eq(v.focus_count, 0, "%s", v.text);
 	cr_assert_neq(v.exit, CK_EXIT_INCONCLUSIVE);
 }
 
@@ -254,7 +177,7 @@ Test(bbm, table_over_a_valid_block)
 	/* Property: a table descriptor stored straight over a valid block
 	 * (a split without the break) is break-before-make at that store,
 	 * explained by the block's store. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_NO_BREAK;
 	v = check(split);
@@ -267,7 +190,7 @@ Test(bbm, table_before_the_break_completes)
 {
 	/* Property: 0 then the table, with the TLB invalidation only after:
 	 * the break did not happen; explained by the store of 0. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_MAKE_EARLY;
 	v = check(split);
@@ -279,7 +202,7 @@ Test(bbm, output_address_change)
 {
 	/* Property: a valid page pointed at another frame in place is
 	 * break-before-make naming both output addresses. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_OA;
 	v = check(page_change);
@@ -290,7 +213,7 @@ Test(bbm, output_address_change)
 Test(bbm, memory_type_change)
 {
 	/* Property: Normal -> Device in place is break-before-make. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_DEVICE;
 	v = check(page_change);
@@ -304,10 +227,10 @@ Test(bbm, loss_is_never_a_finding)
 	/* Property: records lost while the writer held host_s2, before it
 	 * stored the table over the block: the shadow's block may be gone,
 	 * so inconclusive, no finding. */
-	struct verdict v;
+	struct tb_result v;
 
 	how = H_LOST;
 	v = check(split);
-	cr_assert_eq(v.bbm_count, 0, "%s", v.text);
+	cr_assert_eq(v.focus_count, 0, "%s", v.text);
 	cr_assert_eq(v.exit, CK_EXIT_INCONCLUSIVE);
 }

@@ -14,22 +14,7 @@
 
 #include <pkvm/expand.h>
 
-#include "builder.h"
-
-/* Build `scenario` after a correct boot, `compact` or not, and check it. */
-static void run(void (*scenario)(struct tb *), bool compact,
-		struct tb_result *r, size_t *records)
-{
-	struct tb b;
-
-	tb_init(&b, 2);
-	tb_boot(&b);
-	b.compact = compact;
-	scenario(&b);
-	tb_check(&b, r);
-	*records = b.count[0] + b.count[1];
-	tb_free(&b);
-}
+#include "both_ways.h"
 
 /*
  * The property: the compact trace is smaller and checks exactly like the
@@ -40,20 +25,14 @@ static struct tb_result both_ways(void (*scenario)(struct tb *))
 	struct tb_result full, compact;
 	size_t full_records, compact_records;
 
-	run(scenario, false, &full, &full_records);
-	run(scenario, true, &compact, &compact_records);
+	full_records = tb_scenario(scenario, 2, false, NULL, &full);
+	compact_records = tb_scenario(scenario, 2, true, NULL, &compact);
 	cr_assert_lt(compact_records, full_records,
 		     "the compact trace has %zu records, the full one %zu",
 		     compact_records, full_records);
-	cr_assert_eq(compact.exit, full.exit, "exit %d, canonical %d",
-		     compact.exit, full.exit);
-	cr_assert_eq(compact.count, full.count, "%u findings, canonical %u",
-		     compact.count, full.count);
-	for (unsigned i = 0; i < compact.count && i < 16; i++)
-		cr_assert_str_eq(compact.checks[i], full.checks[i]);
+	tb_assert_same(&compact, &full);
 	cr_assert_eq(compact.sum.events, full.sum.events);
 	cr_assert_eq(compact.sum.traps_checked, full.sum.traps_checked);
-	cr_assert_eq(compact.sum.inconclusive, full.sum.inconclusive);
 	cr_assert_str_eq(compact.sum.first_inconclusive,
 			 full.sum.first_inconclusive);
 	return compact;

@@ -12,7 +12,7 @@
 
 #include <criterion/criterion.h>
 
-#include "builder.h"
+#include "both_ways.h"
 
 /* The maintenance written after the unmapping store. */
 enum maint {
@@ -209,95 +209,18 @@ static void unmap_without_lock(struct tb *b)
 
 /* ---- running them ---------------------------------------------------- */
 
-struct verdict {
-	int exit;
-	unsigned count, tlbi_count;
-	char checks[16][48];
-	struct ck_summary sum;
-	/* The first tlbi-after-unmap finding. */
-	unsigned kind; /* kind of its event */
-	uint64_t addr;
-	bool has_explain;
-	uint64_t explain;
-	char text[1024];
-};
-
-static void sink(void *ctx, const struct ck_finding *f)
+/* Both ways, same verdict; the compact run's result. */
+static struct tb_result check_on(void (*scenario)(struct tb *), unsigned ncpu)
 {
-	struct verdict *v = ctx;
-
-	if (v->count < 16)
-		strncpy(v->checks[v->count], f->check,
-			sizeof(v->checks[0]) - 1);
-	v->count++;
-	if (strcmp(f->check, "tlbi-after-unmap") != 0 || v->tlbi_count++)
-		return;
-	v->kind = f->event->kind;
-	v->addr = f->addr;
-	v->has_explain = f->has_explain;
-	v->explain = f->explain_index;
-	memcpy(v->text, f->text, sizeof(v->text));
+	return tb_both_ways(scenario, ncpu, "tlbi-after-unmap");
 }
 
-/* Replay `b`; with `capture`, stop at event `index` and return its kind. */
-static int replay(struct tb *b, struct verdict *v, bool capture, uint64_t index)
-{
-	struct ck_memsrc m;
-	struct ck_options opt = { .context = 4,
-				  .capture = capture,
-				  .capture_index = index };
-	struct ck_sink s = { .ctx = v, .finding = sink };
-
-	memset(v, 0, sizeof(*v));
-	ck_memsrc_init(&m, b->ncpu);
-	for (unsigned c = 0; c < b->ncpu; c++)
-		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
-	v->exit = ck_run(&m.src, &opt, &s, &v->sum);
-	return v->sum.has_captured ? v->sum.captured.kind : -1;
-}
-
-static void run_one(void (*scenario)(struct tb *), unsigned ncpu, bool compact,
-		    struct verdict *v)
-{
-	struct tb b;
-	struct verdict again;
-
-	tb_init(&b, ncpu);
-	tb_boot(&b);
-	b.compact = compact;
-	scenario(&b);
-	replay(&b, v, false, 0);
-	if (v->tlbi_count)
-		cr_assert_eq(replay(&b, &again, true, v->explain),
-			     PKVM_EV_PTE_WRITE,
-			     "the finding must be explained by the store");
-	tb_free(&b);
-}
-
-/* Both ways, same verdict; the compact run's verdict. */
-static struct verdict check_on(void (*scenario)(struct tb *), unsigned ncpu)
-{
-	struct verdict full, compact;
-
-	run_one(scenario, ncpu, false, &full);
-	run_one(scenario, ncpu, true, &compact);
-	cr_assert_eq(compact.exit, full.exit, "exit %d, canonical %d",
-		     compact.exit, full.exit);
-	cr_assert_eq(compact.count, full.count, "%u findings, canonical %u",
-		     compact.count, full.count);
-	for (unsigned i = 0; i < compact.count && i < 16; i++)
-		cr_assert_str_eq(compact.checks[i], full.checks[i]);
-	cr_assert_str_eq(compact.text, full.text);
-	cr_assert_eq(compact.sum.inconclusive, full.sum.inconclusive);
-	return compact;
-}
-
-static struct verdict check(void (*scenario)(struct tb *))
+static struct tb_result check(void (*scenario)(struct tb *))
 {
 	return check_on(scenario, 2);
 }
 
-static void expect_pass(const struct verdict *v)
+static void expect_pass(const struct tb_result *v)
 {
 	cr_assert_eq(v->count, 0, "%u findings, first %s: %s", v->count,
 		     v->count ? v->checks[0] : "", v->text);
@@ -306,7 +229,7 @@ static void expect_pass(const struct verdict *v)
 }
 
 /* Exactly one finding, tlbi-after-unmap at a lock release, saying `what`. */
-static void expect_tlbi(const struct verdict *v, uint64_t addr,
+static void expect_tlbi(const struct tb_result *v, uint64_t addr,
 			const char *what)
 {
 	cr_assert_eq(v->count, 1, "%u findings, first %s", v->count,
@@ -324,7 +247,7 @@ static void expect_tlbi(const struct verdict *v, uint64_t addr,
 Test(tlb, unshare_with_the_hyps_sequence_conforms)
 {
 	/* Property: store, dsb ishst, tlbi vae2is, dsb ish, isb: conforms. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_FULL;
 	v = check(unshare);
@@ -335,7 +258,7 @@ Test(tlb, stage2_unmap_with_the_hyps_sequence_conforms)
 {
 	/* Property: dsb ishst, ipas2e1is, dsb ish, vmalle1is, dsb ish, isb
 	 * after a host stage-2 unmap conforms. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_FULL;
 	v = check(donate_mapped);
@@ -345,7 +268,7 @@ Test(tlb, stage2_unmap_with_the_hyps_sequence_conforms)
 Test(tlb, broad_invalidation_conforms)
 {
 	/* Property: alle2is / vmalls12e1is cover every address at once. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_BROAD;
 	v = check(unshare);
@@ -358,7 +281,7 @@ Test(tlb, block_invalidated_inside_the_block_conforms)
 {
 	/* Property: a 2 MiB block unmapped, invalidated by an IPA in its
 	 * middle (not its base), conforms. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_FULL;
 	v = check(block_unmap);
@@ -369,7 +292,7 @@ Test(tlb, state_bit_change_needs_no_tlbi)
 {
 	/* Property: valid -> valid stores that change only the state bits
 	 * (host side of share and unshare) need no TLB maintenance. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_FULL;
 	v = check(state_bits_only);
@@ -380,7 +303,7 @@ Test(tlb, local_forms_conform_on_one_cpu)
 {
 	/* Property: with one CPU, the non-shareable forms (dsb nsh, alle2,
 	 * vmalls12e1) are enough; with two they are not. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_LOCAL;
 	v = check_on(unshare, 1);
@@ -397,7 +320,7 @@ Test(tlb, unshare_without_tlbi)
 {
 	/* Property: the hyp side unmapped with no maintenance at all is
 	 * tlbi-after-unmap at the release of hyp_s1, naming the range. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NONE;
 	v = check(unshare);
@@ -412,7 +335,7 @@ Test(tlb, stage2_unmap_without_tlbi)
 {
 	/* Property: the host side unmapped with no maintenance is a finding
 	 * at the release of host_s2. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NONE;
 	v = check(donate_mapped);
@@ -424,7 +347,7 @@ Test(tlb, tlbi_before_the_dsb)
 {
 	/* Property: a TLBI not ordered after the store by a DSB does not
 	 * count, even if a DSB comes later. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_TLBI_FIRST;
 	v = check(unshare);
@@ -437,7 +360,7 @@ Test(tlb, no_dsb_after_the_tlbi)
 {
 	/* Property: without the completing DSB (an isb is not one) the
 	 * invalidation may not have reached the other CPUs. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NO_DSB_AFTER;
 	v = check(unshare);
@@ -449,7 +372,7 @@ Test(tlb, no_dsb_after_the_tlbi)
 Test(tlb, store_only_dsb_does_not_complete)
 {
 	/* Property: dsb ishst after the TLBI does not wait for it. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_ST_AFTER;
 	v = check(unshare);
@@ -459,7 +382,7 @@ Test(tlb, store_only_dsb_does_not_complete)
 Test(tlb, tlbi_for_another_page)
 {
 	/* Property: invalidating another address leaves the range stale. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_OTHER_PAGE;
 	other_offset = 0x1000;
@@ -472,7 +395,7 @@ Test(tlb, tlbi_for_another_page)
 Test(tlb, block_invalidated_outside_the_block)
 {
 	/* Property: for a block, an address in the next 2 MiB is no cover. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_OTHER_PAGE;
 	other_offset = 0x200000;
@@ -485,7 +408,7 @@ Test(tlb, stage2_without_vmalle1is)
 {
 	/* Property: ipas2e1is leaves combined stage-1+2 entries: a host
 	 * stage-2 unmap also needs vmalle1is. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NO_S1;
 	v = check(donate_mapped);
@@ -495,7 +418,7 @@ Test(tlb, stage2_without_vmalle1is)
 Test(tlb, stage2_vmalle1is_before_the_ipas2e1is_completes)
 {
 	/* Property: vmalle1is must follow a DSB ISH after ipas2e1is. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_S1_EARLY;
 	v = check(donate_mapped);
@@ -506,7 +429,7 @@ Test(tlb, stage2_vmalle1is_before_the_ipas2e1is_completes)
 Test(tlb, stage2_tlbi_of_another_vmid)
 {
 	/* Property: the host is VMID 0; another VMID's entries are not its. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_OTHER_VMID;
 	v = check(donate_mapped);
@@ -517,12 +440,12 @@ Test(tlb, unmap_without_lock_is_judged_at_trap_exit)
 {
 	/* Property: a store made without the lock is judged when its trap
 	 * exits (besides pte-write-without-lock). */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NONE;
 	v = check(unmap_without_lock);
 	cr_assert_eq(v.exit, CK_EXIT_FINDINGS);
-	cr_assert_eq(v.tlbi_count, 1);
+	cr_assert_eq(v.focus_count, 1);
 	cr_assert_str_eq(v.checks[0], "pte-write-without-lock");
 	cr_assert_eq(v.kind, PKVM_EV_TRAP_EXIT);
 	cr_assert(strstr(v.text, "before its trap exits"), "%s", v.text);
@@ -534,7 +457,7 @@ Test(tlb, loss_in_the_window_is_inconclusive)
 {
 	/* Property: records lost between the store and the release may have
 	 * held the maintenance: inconclusive, no finding. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NONE;
 	v = check(unshare_lost);
@@ -546,7 +469,7 @@ Test(tlb, loss_outside_the_window_keeps_checking)
 {
 	/* Property: records lost on another CPU holding no lock, before the
 	 * unmap, do not excuse a missing invalidation. */
-	struct verdict v;
+	struct tb_result v;
 
 	maint = M_NONE;
 	v = check(loss_before);

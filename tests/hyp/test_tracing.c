@@ -177,7 +177,7 @@ Test(producer, early_overflow_lost)
 	static struct pkvm_record r[4096];
 
 	th_boot(2, 0);
-	uint64_t cap = hyp_producer.cpu[1].early_cap;
+	uint64_t cap = hyp_producer.cpu[1].mask + 1; /* the early buffer's */
 	fake_set_cpu(1);
 	for (uint64_t i = 0; i < cap / 2; i++)
 		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);

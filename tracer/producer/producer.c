@@ -36,7 +36,6 @@ void producer_init_cpu(struct producer *p, unsigned cpu,
 	pc->dropped = 0;
 	pc->wait_ticks = 0;
 	pc->early = early;
-	pc->early_cap = cap;
 }
 
 /* Count `n` records as dropped: they take sequence numbers, no slots. */

@@ -37,11 +37,4 @@ void trap_host_sync(struct trap_ctx *ctx);
 /** Handle an asynchronous exception from the host (nothing to do). */
 void trap_host_async(struct trap_ctx *ctx);
 
-/** Per-CPU counters for the benchmark line printed at SYSTEM_OFF. */
-struct trap_stats {
-	uint64_t hcalls;
-	uint64_t ticks_in_hcalls;
-};
-extern struct trap_stats trap_stats[8];
-
 #endif /* HYP_TRAP_H */

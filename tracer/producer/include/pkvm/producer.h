@@ -89,8 +89,8 @@ struct producer_cpu {
 	uint64_t lost_first;	    /* produced-index of the first of them */
 	uint64_t dropped;	    /* all records dropped in the ring */
 	uint64_t wait_ticks;	    /* counter ticks spent waiting for room */
-	struct pkvm_record *early;  /* the early buffer */
-	uint64_t early_cap;	    /* its capacity, a power of two */
+	struct pkvm_record *early;  /* the early buffer; its capacity is the
+				       initial limit (it is never drained) */
 	struct pkvm_ring_cpu local; /* publication target before loading */
 } __attribute__((aligned(256)));    /* finding a CPU's is a shift */
 
