@@ -226,6 +226,7 @@ static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 	ev->part = (uint8_t)i;
 	ev->parts = (uint8_t)c->part_count;
 	ev->incomplete = p->incomplete;
+	ev->invalid = p->invalid;
 }
 
 /*
@@ -290,7 +291,7 @@ again:
 		ck_seq(ck, cpu, r, &gap);
 		*loss |= gap;
 	}
-	/* An HCALL_EXIT after lost records must not close an older entry. */
+	/* An exit after lost records must not close an older entry. */
 	if (*loss)
 		trace_expand_loss(&c->expand);
 	if (ncont >= PKVM_EVENT_MAX_RECORDS)
@@ -304,7 +305,7 @@ again:
 		ck_words(ev, ev->recs, ncont + 1);
 		ev->part = 0;
 		ev->parts = 1;
-		ev->incomplete = false;
+		ev->incomplete = ev->invalid = false;
 		c->part_count = c->part_next = 0;
 		return 1;
 	}
@@ -969,6 +970,29 @@ static void ck_panic(struct ck *ck, const struct ck_event *ev)
 		   (unsigned long long)ev->w[0], (unsigned long long)ev->w[1]);
 }
 
+/*
+ * A compact exit written where the format does not allow it (expand.h,
+ * `invalid`): an HCALL_EXIT_UNLOCK2 whose trap's entry, read with no loss
+ * since, took no locks. It claims releases of locks nobody took, so the
+ * trace contradicts itself and nothing after it can be trusted.
+ */
+static void ck_exit_invalid(struct ck *ck, const struct ck_event *ev)
+{
+	const struct ck_trap *t = &ck->cpu[ev->cpu].trap;
+	const char *entry = "trap_entry";
+	char msg[300];
+
+	/* The trap's entry is one of the two forms that take no locks. */
+	if (t->active && t->entry.recs[0].kind == PKVM_EV_HCALL_ENTRY)
+		entry = "hcall_entry";
+	snprintf(msg, sizeof(msg),
+		 "cpu%u: hcall_exit_unlock2 closes a trap whose entry (%s) "
+		 "took no locks; it stands for releasing the two locks an "
+		 "hcall_entry_lock2 took, and may only close such a trap",
+		 ev->cpu, entry);
+	ck_inconsistent(ck, ev, msg);
+}
+
 static void ck_event(struct ck *ck, const struct ck_event *ev)
 {
 	struct ck_cpu *c = &ck->cpu[ev->cpu];
@@ -990,6 +1014,10 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 			return;
 		}
 	case PKVM_EV_TRAP_EXIT:
+		if (ev->invalid) {
+			ck_exit_invalid(ck, ev);
+			return;
+		}
 		if (!c->trap.active) {
 			ck_inconclusive(ck,
 					"cpu%u: trap exit without "
@@ -1002,8 +1030,11 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 			c->trap.unknown = true;
 			snprintf(c->trap.unknown_why,
 				 sizeof(c->trap.unknown_why),
-				 "its hcall_exit follows lost records: x2, "
-				 "x3 and elr at entry are unknown");
+				 "its %s follows lost records: x2, x3 and elr "
+				 "at entry are unknown",
+				 ev->recs[0].kind == PKVM_EV_HCALL_EXIT_UNLOCK2
+					 ? "hcall_exit_unlock2"
+					 : "hcall_exit");
 		}
 		tlb_trap_exit(ck, ev);
 		trap_end(ck, ev->cpu, ev);

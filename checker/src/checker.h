@@ -65,9 +65,10 @@ struct ck_source {
 /**
  * One event as the replay sees it: a canonical kind (format 1.x's) and its
  * payload words in order, with the records it was read from. A compact
- * record (format 2.0: HCALL_ENTRY, LOCK_ACQUIRE2, a TLBI with barrier
- * flags ...) is expanded (pkvm/expand.h) into `parts` events that share
- * its records, ts and seq; reports show the records once.
+ * record (formats 2.0 and 3.0: HCALL_ENTRY, LOCK_ACQUIRE2, a TLBI with
+ * barrier flags, HCALL_ENTRY_LOCK2 ...) is expanded (pkvm/expand.h) into
+ * `parts` events that share its records, ts and seq; reports show the
+ * records once.
  */
 struct ck_event {
 	uint64_t index; /* position in the replay (global, 0-based) */
@@ -79,8 +80,11 @@ struct ck_event {
 	uint8_t nrec;  /* records in `recs` */
 	uint8_t part;  /* this is event `part` (0-based) of `parts` ... */
 	uint8_t parts; /* ... the records expand into (1: not compact) */
-	/* HCALL_EXIT with no entry to take x2, x3 and elr from (lost). */
+	/* HCALL_EXIT(_UNLOCK2) with no entry to take x2, x3 and elr (and
+	 * the locks) from: lost. */
 	bool incomplete;
+	/* Written where the format forbids it (pkvm/expand.h `invalid`). */
+	bool invalid;
 	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS]; /* canonical payload words */
 	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS]; /* as read */
 };

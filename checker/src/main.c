@@ -301,24 +301,27 @@ static void main_stats_x0(struct main_stats *s, unsigned cpu, uint64_t x0)
 }
 
 /*
- * Hypercalls and their results, from either form of entry and exit:
- * TRAP_ENTRY has x0 in continuation 2, HCALL_ENTRY in its head's `b`;
- * both exits have x1, the result, in the head's `b`.
+ * Hypercalls and their results, from any form of entry and exit:
+ * TRAP_ENTRY has x0 in continuation 2, HCALL_ENTRY and HCALL_ENTRY_LOCK2
+ * in their head's `b`; every exit has x1, the result, in the head's `b`.
  */
 static void main_stats_record(struct main_stats *s, const struct pkvm_record *r)
 {
 	unsigned cpu = r->cpu < MAIN_MAX_CPUS ? r->cpu : 0;
 
 	if (!(r->flags & PKVM_REC_F_CONT)) {
+		bool hcall_entry = r->kind == PKVM_EV_HCALL_ENTRY ||
+				   r->kind == PKVM_EV_HCALL_ENTRY_LOCK2;
+
 		s->kind[r->kind]++;
 		s->cpu[cpu]++;
-		if (r->kind == PKVM_EV_TRAP_ENTRY ||
-		    r->kind == PKVM_EV_HCALL_ENTRY)
+		if (r->kind == PKVM_EV_TRAP_ENTRY || hcall_entry)
 			s->open_id[cpu] = 0;
-		if (r->kind == PKVM_EV_HCALL_ENTRY)
+		if (hcall_entry)
 			main_stats_x0(s, cpu, r->b);
 		if ((r->kind == PKVM_EV_TRAP_EXIT ||
-		     r->kind == PKVM_EV_HCALL_EXIT) &&
+		     r->kind == PKVM_EV_HCALL_EXIT ||
+		     r->kind == PKVM_EV_HCALL_EXIT_UNLOCK2) &&
 		    s->open_id[cpu]) {
 			s->ret[s->open_id[cpu]][main_ret_slot((int64_t)r->b)]++;
 			s->open_id[cpu] = 0;

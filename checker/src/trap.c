@@ -627,10 +627,11 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 	char spsr[24] = "unchanged";
 
 	/*
-	 * An HCALL_EXIT does not record the SPSR (it is unchanged) and says
-	 * nothing was injected: inject_esr alone decides then.
+	 * An HCALL_EXIT(_UNLOCK2) does not record the SPSR (it is unchanged)
+	 * and says nothing was injected: inject_esr alone decides then.
 	 */
-	if (ev->recs[0].kind != PKVM_EV_HCALL_EXIT)
+	if (ev->recs[0].kind != PKVM_EV_HCALL_EXIT &&
+	    ev->recs[0].kind != PKVM_EV_HCALL_EXIT_UNLOCK2)
 		snprintf(spsr, sizeof(spsr), "0x%llx",
 			 (unsigned long long)out[7]);
 	if (out[4] != in[0] || out[5] != in[2] || !elr_ok ||

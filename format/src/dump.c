@@ -57,6 +57,7 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 		return i == 0 ? trace_mark_name((unsigned)v) : NULL;
 	case PKVM_EV_TRAP_ENTRY:
 	case PKVM_EV_HCALL_ENTRY:
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
 		/* x0 of a host hypercall: the id in its low bits. */
 		if (i == (kind == PKVM_EV_TRAP_ENTRY ? 4u : 1u) &&
 		    (v & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE)
@@ -65,6 +66,7 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 		return NULL;
 	case PKVM_EV_TRAP_EXIT:
 	case PKVM_EV_HCALL_EXIT:
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
 		/* x1 of a hypercall's return: 0 or a negative errno. */
 		return i == 1 && (int64_t)v < 0 ? trace_errno_name((int64_t)v)
 						: NULL;
@@ -74,15 +76,40 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 }
 
 /*
- * LOCK_ACQUIRE2/LOCK_RELEASE2 words hold two 32-bit halves, the first lock
- * in the low half: "locks=host_s2,hyp_s1 tickets=3,5".
+ * True if payload word `i` of `kind` is a lock pair's `locks` (then
+ * `*locks` is set) or `tickets` word: in LOCK_ACQUIRE2, LOCK_RELEASE2 and
+ * HCALL_ENTRY_LOCK2.
  */
-static void put_pair(char *buf, size_t len, size_t *pos, unsigned i, uint64_t v)
+static bool word_pair(unsigned kind, unsigned i, bool *locks)
+{
+	unsigned first;
+
+	*locks = false;
+	switch (kind) {
+	case PKVM_EV_LOCK_ACQUIRE2:
+	case PKVM_EV_LOCK_RELEASE2:
+		first = 0;
+		break;
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+		first = 4;
+		break;
+	default:
+		return false;
+	}
+	*locks = i == first;
+	return i == first || i == first + 1;
+}
+
+/*
+ * Lock pair words hold two 32-bit halves, the first lock in the low half:
+ * "locks=host_s2,hyp_s1 tickets=3,5".
+ */
+static void put_pair(char *buf, size_t len, size_t *pos, bool locks, uint64_t v)
 {
 	uint32_t half[2] = { (uint32_t)v, (uint32_t)(v >> 32) };
 
 	for (unsigned k = 0; k < 2; k++) {
-		const char *name = i == 0 ? trace_lock_name(half[k]) : NULL;
+		const char *name = locks ? trace_lock_name(half[k]) : NULL;
 
 		if (k)
 			put(buf, len, pos, ",");
@@ -124,6 +151,8 @@ static void put_flags(char *buf, size_t len, size_t *pos,
 	case PKVM_EV_TRAP_EXIT:
 	case PKVM_EV_HCALL_ENTRY:
 	case PKVM_EV_HCALL_EXIT:
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
 		if (bits != PKVM_REC_SOURCE_HOST)
 			put(buf, len, pos, " source=%u", bits);
 		return;
@@ -177,14 +206,14 @@ int trace_format_event(char *buf, size_t len, const struct pkvm_record *recs,
 		uint64_t v = i % 2 ? recs[i / 2].b : recs[i / 2].a;
 		const char *fname = trace_field_name(recs[0].kind, i);
 		const char *ename = word_enum(recs[0].kind, i, v, &recs[0]);
+		bool locks;
 
 		if (fname)
 			put(buf, len, &pos, " %s=", fname);
 		else
 			put(buf, len, &pos, " w%u=", i);
-		if (recs[0].kind == PKVM_EV_LOCK_ACQUIRE2 ||
-		    recs[0].kind == PKVM_EV_LOCK_RELEASE2)
-			put_pair(buf, len, &pos, i, v);
+		if (word_pair(recs[0].kind, i, &locks))
+			put_pair(buf, len, &pos, locks, v);
 		else if (ename)
 			put(buf, len, &pos, "%s", ename);
 		else if (v < 10 || word_decimal(fname))

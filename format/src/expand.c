@@ -32,6 +32,7 @@ static void canon_make(struct trace_canon *c, const struct pkvm_record *head,
 	}
 	c->nrec = ncont + 1;
 	c->incomplete = false;
+	c->invalid = false;
 }
 
 /* An event that is canonical already: copied as it is. */
@@ -41,13 +42,40 @@ static unsigned canon_copy(struct trace_canon *c,
 	memcpy(c->recs, recs, n * sizeof(recs[0]));
 	c->nrec = n;
 	c->incomplete = false;
+	c->invalid = false;
 	return 1;
+}
+
+/*
+ * The lock event of `kind` (LOCK_ACQUIRE or LOCK_RELEASE, which have no
+ * continuations) for half `half` of a `locks`/`tickets` pair: 0 the first
+ * lock and its ticket, in the low 32 bits, 1 the second, in the high ones.
+ * Two to four of these come out of every hypercall, so the one record is
+ * filled here rather than through canon_make's loop.
+ */
+static void lock_make(struct trace_canon *c, const struct pkvm_record *h,
+		      unsigned kind, uint64_t locks, uint64_t tickets,
+		      unsigned half)
+{
+	struct pkvm_record *r = &c->recs[0];
+
+	r->ts = h->ts;
+	r->kind = (uint8_t)kind;
+	r->flags = 0;
+	r->cpu = h->cpu;
+	r->seq = h->seq;
+	r->a = (locks >> (32 * half)) & 0xFFFFFFFFu;
+	r->b = (tickets >> (32 * half)) & 0xFFFFFFFFu;
+	c->nrec = 1;
+	c->incomplete = false;
+	c->invalid = false;
 }
 
 /*
  * HCALL_ENTRY (elr, x0; x1, x2) is the TRAP_ENTRY of HVC #0 from AArch64:
  * esr = PKVM_HCALL_ENTRY_ESR, far = hpfar = 0 (UNKNOWN for HVC), x3 = 0
  * (not recorded: no hypercall of this ABI reads it). The source bits stay.
+ * The trap it opens took no locks in its entry.
  */
 static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
 				   const struct pkvm_record *recs,
@@ -58,10 +86,33 @@ static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
 		PKVM_HCALL_ENTRY_ESR, h->a, 0, 0, h->b, recs[1].a, recs[1].b, 0
 	};
 
-	*st = (struct trace_expand_cpu){ true, recs[1].b, 0, h->a };
+	*st = (struct trace_expand_cpu){
+		.open = true, .x2 = recs[1].b, .x3 = 0, .elr = h->a
+	};
 	canon_make(out, h, PKVM_EV_TRAP_ENTRY, h->flags & PKVM_REC_F_KIND_MASK,
 		   w);
 	return 1;
+}
+
+/*
+ * HCALL_ENTRY_LOCK2 (elr, x0; x1, x2; locks, tickets) is HCALL_ENTRY's
+ * TRAP_ENTRY, then the LOCK_ACQUIRE of the first lock and of the second,
+ * as LOCK_ACQUIRE2 has them. The trap remembers the pair for its exit.
+ */
+static unsigned expand_hcall_entry_lock2(struct trace_expand_cpu *st,
+					 const struct pkvm_record *recs,
+					 struct trace_canon *out)
+{
+	const struct pkvm_record *h = &recs[0];
+	uint64_t locks = recs[2].a, tickets = recs[2].b;
+
+	expand_hcall_entry(st, recs, &out[0]);
+	st->locked = true;
+	st->locks = locks;
+	st->tickets = tickets;
+	lock_make(&out[1], h, PKVM_EV_LOCK_ACQUIRE, locks, tickets, 0);
+	lock_make(&out[2], h, PKVM_EV_LOCK_ACQUIRE, locks, tickets, 1);
+	return 3;
 }
 
 /*
@@ -80,8 +131,35 @@ static unsigned expand_hcall_exit(struct trace_expand_cpu *st,
 	canon_make(out, h, PKVM_EV_TRAP_EXIT, h->flags & PKVM_REC_F_KIND_MASK,
 		   w);
 	out->incomplete = !st->open;
-	st->open = false; /* the trap is closed */
+	st->open = st->locked = false; /* the trap is closed */
 	return 1;
+}
+
+/*
+ * HCALL_EXIT_UNLOCK2 (x0, x1) closes a trap opened by HCALL_ENTRY_LOCK2:
+ * the LOCK_RELEASE of the entry's second lock, then of its first (pKVM
+ * lets go in reverse order), then HCALL_EXIT's TRAP_EXIT. With no entry
+ * known (lost), the locks are unknown too: the TRAP_EXIT alone, incomplete
+ * as HCALL_EXIT's. An entry known to have taken no locks makes the record
+ * a contradiction: flagged invalid, with no releases.
+ */
+static unsigned expand_hcall_exit_unlock2(struct trace_expand_cpu *st,
+					  const struct pkvm_record *h,
+					  struct trace_canon *out)
+{
+	uint64_t locks = st->locks, tickets = st->tickets;
+
+	if (!st->open || !st->locked) {
+		bool invalid = st->open;
+
+		expand_hcall_exit(st, h, out);
+		out->invalid = invalid;
+		return 1;
+	}
+	lock_make(&out[0], h, PKVM_EV_LOCK_RELEASE, locks, tickets, 1);
+	lock_make(&out[1], h, PKVM_EV_LOCK_RELEASE, locks, tickets, 0);
+	expand_hcall_exit(st, h, &out[2]);
+	return 3;
 }
 
 /*
@@ -92,11 +170,8 @@ static unsigned expand_hcall_exit(struct trace_expand_cpu *st,
 static unsigned expand_lock2(const struct pkvm_record *h, unsigned kind,
 			     struct trace_canon *out)
 {
-	uint64_t first[2] = { h->a & 0xFFFFFFFFu, h->b & 0xFFFFFFFFu };
-	uint64_t second[2] = { h->a >> 32, h->b >> 32 };
-
-	canon_make(&out[0], h, kind, 0, first);
-	canon_make(&out[1], h, kind, 0, second);
+	lock_make(&out[0], h, kind, h->a, h->b, 0);
+	lock_make(&out[1], h, kind, h->a, h->b, 1);
 	return 2;
 }
 
@@ -136,18 +211,21 @@ bool trace_expand_follow(struct trace_expand_cpu *st,
 	unsigned kind = recs[0].kind;
 
 	if (kind == 0 || kind > PKVM_EV_MARK || n != 1 + pkvm_event_ncont(kind))
-		return false; /* compact (14-17), unknown, or cut short */
+		return false; /* compact (14-19), unknown, or cut short */
 	switch (kind) {
 	case PKVM_EV_TLBI:
 		/* Flag bits (barriers, FORMAT.md 3.1): expand_tlbi. */
 		return !(recs[0].flags & PKVM_REC_F_KIND_MASK);
 	case PKVM_EV_TRAP_ENTRY:
-		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr. */
-		*st = (struct trace_expand_cpu){ true, recs[3].a, recs[3].b,
-						 recs[0].b };
+		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr; a
+		 * trap entry takes no locks. */
+		*st = (struct trace_expand_cpu){ .open = true,
+						 .x2 = recs[3].a,
+						 .x3 = recs[3].b,
+						 .elr = recs[0].b };
 		return true;
 	case PKVM_EV_TRAP_EXIT:
-		st->open = false;
+		st->open = st->locked = false;
 		return true;
 	case PKVM_EV_LOST:
 		trace_expand_loss(st);
@@ -174,6 +252,10 @@ unsigned trace_expand(struct trace_expand_cpu *st,
 		return expand_hcall_entry(st, recs, out);
 	case PKVM_EV_HCALL_EXIT:
 		return expand_hcall_exit(st, &recs[0], out);
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+		return expand_hcall_entry_lock2(st, recs, out);
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
+		return expand_hcall_exit_unlock2(st, &recs[0], out);
 	case PKVM_EV_LOCK_ACQUIRE2:
 		return expand_lock2(&recs[0], PKVM_EV_LOCK_ACQUIRE, out);
 	case PKVM_EV_LOCK_RELEASE2:
@@ -188,5 +270,5 @@ unsigned trace_expand(struct trace_expand_cpu *st,
 /** See expand.h. */
 void trace_expand_loss(struct trace_expand_cpu *st)
 {
-	*st = (struct trace_expand_cpu){ false, 0, 0, 0 };
+	*st = (struct trace_expand_cpu){ .open = false };
 }

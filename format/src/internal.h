@@ -16,12 +16,16 @@
  * Format version written by this library; see FORMAT.md "Versioning".
  * 2.0 added the compact kinds (HCALL_ENTRY ... LOCK_RELEASE2) and the TLBI
  * barrier flags; a 1.x reader would skip a hypercall's entry, so they took
- * a new major. Readers still read 1.x files, which know kinds up to MARK.
+ * a new major. 3.0 added HCALL_ENTRY_LOCK2 and HCALL_EXIT_UNLOCK2, which a
+ * 2.x reader would skip the same way. Readers still read 1.x and 2.x files,
+ * each knowing the kinds its version defined.
  */
-#define TRACE_VERSION_MAJOR 2u
+#define TRACE_VERSION_MAJOR 3u
 #define TRACE_VERSION_MINOR 0u
-#define TRACE_V1_MINOR 0u	       /* the last 1.x minor */
-#define TRACE_V1_MAX_KIND PKVM_EV_MARK /* the last kind 1.x defines */
+#define TRACE_V1_MINOR 0u			/* the last 1.x minor */
+#define TRACE_V1_MAX_KIND PKVM_EV_MARK		/* the last kind 1.x defines */
+#define TRACE_V2_MINOR 0u			/* the last 2.x minor */
+#define TRACE_V2_MAX_KIND PKVM_EV_LOCK_RELEASE2 /* the last kind of 2.x */
 
 /* zstd frame magics (RFC 8878) and the seekable-format footer magic. */
 #define TRACE_ZSTD_MAGIC 0xFD2FB528u

@@ -176,14 +176,20 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
 
 /*
  * The majors this reader reads, and what each defines (FORMAT.md 6): 1.x
- * files (saved recordings) keep being read as 1.0 read them, so the kinds
- * 2.0 added are unknown there. Returns -1 for any other major.
+ * and 2.x files (saved recordings) keep being read as 1.0 and 2.0 read
+ * them, so the kinds later majors added are unknown there. Returns -1 for
+ * any other major.
  */
 static int header_version(struct trace_reader *r, unsigned major)
 {
 	if (major == 1) {
 		r->max_kind = TRACE_V1_MAX_KIND;
 		r->known_minor = TRACE_V1_MINOR;
+		return 0;
+	}
+	if (major == 2) {
+		r->max_kind = TRACE_V2_MAX_KIND;
+		r->known_minor = TRACE_V2_MINOR;
 		return 0;
 	}
 	if (major == TRACE_VERSION_MAJOR) {
@@ -220,7 +226,7 @@ static int header_read(struct trace_reader *r)
 	if (header_version(r, trace_le16(r->in + 16)) < 0)
 		return FAIL(r, TRACE_E_BAD_VERSION, 16,
 			    "format version %u.%u is not supported: this "
-			    "reader reads versions 1.x and %u.x",
+			    "reader reads versions 1.x, 2.x and %u.x",
 			    trace_le16(r->in + 16), trace_le16(r->in + 18),
 			    TRACE_VERSION_MAJOR);
 	len = trace_le32(r->in + 4);

@@ -35,6 +35,8 @@ static unsigned kind_bits_allowed(const struct trace_reader *r, unsigned kind)
 	case PKVM_EV_TRAP_EXIT:
 	case PKVM_EV_HCALL_ENTRY:
 	case PKVM_EV_HCALL_EXIT:
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
 		return PKVM_REC_F_KIND_MASK; /* the source */
 	default:
 		return 0;

@@ -3,15 +3,18 @@
  * gen-trace: a deterministic generator of synthetic traces, for tests,
  * fuzz corpora and benchmarks. The events are plausible rather than
  * conforming, and shaped like the hyp's (hyp/README.md, "Record
- * conventions"), compact forms included: hypercalls as HCALL_ENTRY,
- * LOCK_ACQUIRE2, ..., LOCK_RELEASE2, HCALL_EXIT; aborts as TRAP_ENTRY ...
- * HCALL_EXIT; page-table writes under the lock of their table with
+ * conventions"), compact forms included: hypercalls as HCALL_ENTRY_LOCK2
+ * ... HCALL_EXIT_UNLOCK2 (format 3.0: the entry with the two table locks
+ * taken, the release with the exit), or with --no-fuse as format 2.0
+ * wrote them, HCALL_ENTRY, LOCK_ACQUIRE2, ..., LOCK_RELEASE2, HCALL_EXIT;
+ * aborts as TRAP_ENTRY ... HCALL_EXIT; page-table writes under the lock of
+ * their table with
  * per-lock tickets that agree across CPUs, allocations from the pool, TLB
  * maintenance with its barriers as TLBI flags, and, with --lost, windows
  * of dropped records. Timestamps advance as a 62.5 MHz counter would, so
  * compression figures mean something.
  *
- *   gen-trace --cpus N --records N --seed S [--lost] -o FILE
+ *   gen-trace --cpus N --records N --seed S [--lost] [--no-fuse] -o FILE
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +42,7 @@ struct gen {
 	uint64_t rng;
 	unsigned cpus;
 	bool lost;
+	bool no_fuse;	     /* hypercalls without the 3.0 fused kinds */
 	uint64_t tickets[5]; /* next ticket per lock id */
 	uint64_t pool_next;  /* next pool page handed out */
 	struct gen_cpu cpu[GEN_MAX_CPUS];
@@ -125,12 +129,19 @@ static uint64_t lock(struct gen *g, unsigned cpu, unsigned id)
 	return t;
 }
 
-/* Two locks back to back, one LOCK_ACQUIRE2 (tickets are 32-bit there). */
+/* The tickets of two locks taken back to back, packed as LOCK_ACQUIRE2's
+ * (32 bits each, the first in the low half). */
+static uint64_t tickets2(struct gen *g, unsigned first, unsigned second)
+{
+	return (g->tickets[first]++ & 0xFFFFFFFFu) |
+	       (g->tickets[second]++ & 0xFFFFFFFFu) << 32;
+}
+
+/* Two locks back to back, one LOCK_ACQUIRE2. */
 static uint64_t lock2(struct gen *g, unsigned cpu, unsigned first,
 		      unsigned second)
 {
-	uint64_t t = (g->tickets[first]++ & 0xFFFFFFFFu) |
-		     (g->tickets[second]++ & 0xFFFFFFFFu) << 32;
+	uint64_t t = tickets2(g, first, second);
 
 	simple(g, cpu, PKVM_EV_LOCK_ACQUIRE2, first | (uint64_t)second << 32,
 	       t);
@@ -198,10 +209,21 @@ static void hypercall(struct gen *g, unsigned cpu)
 				 : 1;
 	uint64_t t, err = rnd_below(g, 16) == 0 ? (uint64_t)-16 : 0;
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100 + 4 * rnd_below(g, 256);
-	uint64_t in[4] = { elr, PKVM_HC_BASE | id, pfn, pages };
+	uint64_t in[6] = { elr,
+			   PKVM_HC_BASE | id,
+			   pfn,
+			   pages,
+			   PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
+			   0 };
 
-	event(g, cpu, PKVM_EV_HCALL_ENTRY, 0, in);
-	t = lock2(g, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	if (g->no_fuse) {
+		event(g, cpu, PKVM_EV_HCALL_ENTRY, 0, in);
+		t = lock2(g, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	} else {
+		/* The hyp takes the pair before it records the entry. */
+		in[5] = t = tickets2(g, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+		event(g, cpu, PKVM_EV_HCALL_ENTRY_LOCK2, 0, in);
+	}
 	host_read(g, cpu, pfn << 12);
 	if (!err) {
 		if (rnd_below(g, 8) == 0)
@@ -214,6 +236,11 @@ static void hypercall(struct gen *g, unsigned cpu)
 			     PKVM_REC_F_TLBI_DSB_ISH_AFTER);
 		tlbi(g, cpu, PKVM_TLBI_VMALLE1IS, 0,
 		     PKVM_REC_F_TLBI_DSB_ISH_AFTER | PKVM_REC_F_TLBI_ISB_AFTER);
+	}
+	if (!g->no_fuse) {
+		/* The releases, in reverse order, come with the exit. */
+		simple(g, cpu, PKVM_EV_HCALL_EXIT_UNLOCK2, 0, err);
+		return;
 	}
 	/* Released in the reverse order: hyp_s1 (high half) first. */
 	unlock2(g, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2,
@@ -345,7 +372,7 @@ static int generate(struct gen *g, struct trace_writer *w, uint64_t records)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gen-trace [--cpus N] [--records N] "
-			"[--seed S] [--lost] -o FILE\n");
+			"[--seed S] [--lost] [--no-fuse] -o FILE\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -365,6 +392,7 @@ static int parse_args(int argc, char **argv, struct gen *g, uint64_t *records,
 		{ "records", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "lost", no_argument, NULL, 'l' },
+		{ "no-fuse", no_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -374,6 +402,8 @@ static int parse_args(int argc, char **argv, struct gen *g, uint64_t *records,
 	while ((ch = getopt_long(argc, argv, "c:n:s:lo:", opts, NULL)) != -1) {
 		if (ch == 'l') {
 			g->lost = true;
+		} else if (ch == 'f') {
+			g->no_fuse = true;
 		} else if (ch == 'o') {
 			*path = optarg;
 		} else if (ch == 'c' || ch == 'n' || ch == 's') {

@@ -3,8 +3,8 @@
 
 #include "both_ways.h"
 
-size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu, bool compact,
-		   const char *focus, struct tb_result *r)
+size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu,
+		   enum tb_form form, const char *focus, struct tb_result *r)
 {
 	struct tb b;
 	struct tb_result again;
@@ -12,7 +12,7 @@ size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu, bool compact,
 
 	tb_init(&b, ncpu);
 	tb_boot(&b);
-	b.compact = compact;
+	tb_set_form(&b, form);
 	scenario(&b);
 	tb_check_focus(&b, r, focus, false, 0);
 	if (r->focus_count && r->has_explain)
@@ -29,8 +29,9 @@ size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu, bool compact,
 void tb_assert_same(const struct tb_result *compact,
 		    const struct tb_result *full)
 {
-	cr_assert_eq(compact->exit, full->exit, "exit %d, canonical %d",
-		     compact->exit, full->exit);
+	cr_assert_eq(compact->exit, full->exit, "exit %d, canonical %d (%s)",
+		     compact->exit, full->exit,
+		     compact->sum.first_inconclusive);
 	cr_assert_eq(compact->count, full->count, "%u findings, canonical %u",
 		     compact->count, full->count);
 	for (unsigned i = 0; i < compact->count && i < 16; i++)
@@ -42,10 +43,12 @@ void tb_assert_same(const struct tb_result *compact,
 struct tb_result tb_both_ways(void (*scenario)(struct tb *), unsigned ncpu,
 			      const char *focus)
 {
-	struct tb_result full, compact;
+	struct tb_result full, compact, fused;
 
-	tb_scenario(scenario, ncpu, false, focus, &full);
-	tb_scenario(scenario, ncpu, true, focus, &compact);
+	tb_scenario(scenario, ncpu, TB_CANONICAL, focus, &full);
+	tb_scenario(scenario, ncpu, TB_COMPACT, focus, &compact);
 	tb_assert_same(&compact, &full);
-	return compact;
+	tb_scenario(scenario, ncpu, TB_FUSED, focus, &fused);
+	tb_assert_same(&fused, &full);
+	return fused;
 }

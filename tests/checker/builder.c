@@ -46,6 +46,12 @@ void tb_init(struct tb *b, unsigned ncpu)
 	b->next_pool = TB_POOL_START + 0x2000;
 }
 
+void tb_set_form(struct tb *b, enum tb_form form)
+{
+	b->compact = form != TB_CANONICAL;
+	b->fused = form == TB_FUSED;
+}
+
 void tb_free(struct tb *b)
 {
 	for (unsigned i = 0; i < 8; i++)
@@ -345,6 +351,40 @@ void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
 	tb_event(b, cpu, PKVM_EV_HCALL_EXIT, w, 2);
 }
 
+void tb_hvc_lock2(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
+		  uint64_t a2, unsigned first, unsigned second)
+{
+	uint64_t w[6] = { TB_ELR,
+			  PKVM_HC_BASE | id,
+			  a1,
+			  a2,
+			  first | (uint64_t)second << 32,
+			  b->ticket[first] | b->ticket[second] << 32 };
+
+	if (!b->fused) {
+		tb_hvc(b, cpu, id, a1, a2);
+		tb_lock2(b, cpu, first, second);
+		return;
+	}
+	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY_LOCK2, w, 6);
+}
+
+void tb_unlock2_exit(struct tb *b, unsigned cpu, unsigned first,
+		     unsigned second, uint64_t x0, uint64_t x1)
+{
+	uint64_t w[2] = { x0, x1 };
+
+	if (!b->fused) {
+		tb_unlock2(b, cpu, second, first);
+		tb_exit(b, cpu, x0, x1);
+		return;
+	}
+	/* The releases are the entry's: only their tickets move on. */
+	b->ticket[first]++;
+	b->ticket[second]++;
+	tb_event(b, cpu, PKVM_EV_HCALL_EXIT_UNLOCK2, w, 2);
+}
+
 /*
  * A two-lock hypercall body storing one host and one hyp descriptor, each
  * followed by the TLB maintenance if it unmapped the page.
@@ -352,12 +392,11 @@ void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
 void tb_two_sided(struct tb *b, unsigned cpu, unsigned id, uint64_t pfn,
 		  uint64_t host, uint64_t hyp)
 {
-	tb_hvc(b, cpu, id, pfn, id >= PKVM_HC_HOST_DONATE_HYP ? 1 : 0);
-	tb_lock2(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	tb_hvc_lock2(b, cpu, id, pfn, id >= PKVM_HC_HOST_DONATE_HYP ? 1 : 0,
+		     PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	tb_pte_l3(b, cpu, PKVM_COMP_HOST_S2, pfn, host);
 	tb_pte_l3(b, cpu, PKVM_COMP_HYP_S1, pfn, hyp);
-	tb_unlock2(b, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
-	tb_exit(b, cpu, 0, 0);
+	tb_unlock2_exit(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1, 0, 0);
 }
 
 void tb_share(struct tb *b, unsigned cpu, uint64_t pfn)
@@ -387,10 +426,9 @@ void tb_reclaim(struct tb *b, unsigned cpu, uint64_t pfn)
 void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	       uint64_t a2, int64_t err)
 {
-	tb_hvc(b, cpu, id, a1, a2);
-	tb_lock2(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
-	tb_unlock2(b, cpu, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
-	tb_exit(b, cpu, 0, (uint64_t)err);
+	tb_hvc_lock2(b, cpu, id, a1, a2, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	tb_unlock2_exit(b, cpu, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1, 0,
+			(uint64_t)err);
 }
 
 static void tb_abort_entry(struct tb *b, unsigned cpu, uint64_t pfn)

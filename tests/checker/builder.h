@@ -56,15 +56,31 @@ struct tb {
 	uint64_t pte_pa[256], pte_val[256];
 	unsigned pte_count;
 	/*
-	 * Write the compact forms of format 2.0 where the hyp does:
+	 * Write the compact forms of format 2.0 where the hyp did:
 	 * HCALL_ENTRY for hvc, HCALL_EXIT for tb_exit and a resolved abort,
 	 * LOCK_ACQUIRE2/LOCK_RELEASE2 for a hypercall's two table locks, TLBI
 	 * with barrier flags. Off: the canonical kinds of format 1.x.
 	 */
 	bool compact;
+	/*
+	 * With `compact`, also the fused forms of format 3.0 where the hyp
+	 * now writes them: HCALL_ENTRY_LOCK2 for tb_hvc_lock2 (an ownership
+	 * hypercall's entry with its two table locks), HCALL_EXIT_UNLOCK2
+	 * for tb_unlock2_exit.
+	 */
+	bool fused;
+};
+
+/** How a scenario is written: what `compact` and `fused` select. */
+enum tb_form {
+	TB_CANONICAL, /* format 1.x's kinds only */
+	TB_COMPACT,   /* format 2.0's compact kinds */
+	TB_FUSED,     /* format 3.0's: the compact kinds and the fused ones */
 };
 
 void tb_init(struct tb *b, unsigned ncpu);
+/** Write what follows in `form` (sets `compact` and `fused`). */
+void tb_set_form(struct tb *b, enum tb_form form);
 void tb_free(struct tb *b);
 /** Append one event (head + continuations) for `cpu`. */
 void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
@@ -93,6 +109,16 @@ void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 	      uint64_t hpfar, uint64_t x0, uint64_t x1, uint64_t x2);
 void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2);
 void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1);
+/*
+ * A hypercall's entry with the locks `first` then `second` taken right
+ * after it (one HCALL_ENTRY_LOCK2 if fused, else tb_hvc then tb_lock2),
+ * and the matching end: `second` then `first` let go, then the exit (one
+ * HCALL_EXIT_UNLOCK2 if fused, else tb_unlock2 then tb_exit).
+ */
+void tb_hvc_lock2(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
+		  uint64_t a2, unsigned first, unsigned second);
+void tb_unlock2_exit(struct tb *b, unsigned cpu, unsigned first,
+		     unsigned second, uint64_t x0, uint64_t x1);
 void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
 		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
 		  uint64_t spsr);

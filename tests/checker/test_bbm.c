@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * break-before-make on hand-built traces (checker/src/bbm.c). Every
- * scenario is built twice, with the canonical kinds and with the compact
- * TLBI records that carry their barriers as flags, and both must get the
- * same verdict. A valid -> valid store that changes the output address,
+ * scenario is built three times, with the canonical kinds, with the
+ * compact TLBI records that carry their barriers as flags, and with the
+ * fused hypercall records of format 3.0 too, and all must get the same
+ * verdict. A valid -> valid store that changes the output address,
  * block <-> table, or the memory type is one break-before-make finding at
  * that store, explained by the store that made the old descriptor; state
  * bits and permissions change in place; lost records never give one.
@@ -99,7 +100,7 @@ static void state_bits_only(struct tb *b)
 
 /* ---- running them ---------------------------------------------------- */
 
-/* Both ways, same verdict; the compact run's result. */
+/* Every way, same verdict; the fused run's result. */
 static struct tb_result check(void (*scenario)(struct tb *))
 {
 	return tb_both_ways(scenario, 2, "break-before-make");

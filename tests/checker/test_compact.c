@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Format 2.0's compact kinds through the checker: each scenario is built
- * twice, once with the canonical kinds of format 1.x and once with the
- * compact forms the hyp now writes (HCALL_ENTRY/EXIT, LOCK_ACQUIRE2/
- * RELEASE2, TLBI with barrier flags), and the two must get the same
- * verdict: same exit code, same findings in the same order, same number
- * of replayed events. Then the cases only the compact forms have: an
- * HCALL_EXIT without an entry, after a full TRAP_ENTRY, after lost records.
+ * The compact kinds of formats 2.0 and 3.0 through the checker: each
+ * scenario is built three times, with the canonical kinds of format 1.x,
+ * with the compact forms of 2.0 (HCALL_ENTRY/EXIT, LOCK_ACQUIRE2/RELEASE2,
+ * TLBI with barrier flags) and with those of 3.0 the hyp now writes
+ * (HCALL_ENTRY_LOCK2 and HCALL_EXIT_UNLOCK2 around ownership hypercalls
+ * too), and all must get the same verdict: same exit code, same findings
+ * in the same order, same number of replayed events. Then the cases only
+ * the compact forms have: an exit without an entry, after a full
+ * TRAP_ENTRY, after lost records, a fused exit of a trap that took no
+ * locks.
  */
 #include <string.h>
 
@@ -16,26 +19,38 @@
 
 #include "both_ways.h"
 
+/* `form` checks exactly as the canonical `full`. */
+static void same_as(const struct tb_result *form, const struct tb_result *full)
+{
+	tb_assert_same(form, full);
+	cr_assert_eq(form->sum.events, full->sum.events);
+	cr_assert_eq(form->sum.traps_checked, full->sum.traps_checked);
+	cr_assert_str_eq(form->sum.first_inconclusive,
+			 full->sum.first_inconclusive);
+}
+
 /*
- * The property: the compact trace is smaller and checks exactly like the
- * canonical one. Returns the compact run's result for further asserts.
+ * The property: the compact trace is smaller than the canonical one, the
+ * fused trace no larger than the compact one, and all three check alike.
+ * Returns the fused run's result for further asserts.
  */
 static struct tb_result both_ways(void (*scenario)(struct tb *))
 {
-	struct tb_result full, compact;
-	size_t full_records, compact_records;
+	struct tb_result full, compact, fused;
+	size_t full_records, compact_records, fused_records;
 
-	full_records = tb_scenario(scenario, 2, false, NULL, &full);
-	compact_records = tb_scenario(scenario, 2, true, NULL, &compact);
+	full_records = tb_scenario(scenario, 2, TB_CANONICAL, NULL, &full);
+	compact_records = tb_scenario(scenario, 2, TB_COMPACT, NULL, &compact);
+	fused_records = tb_scenario(scenario, 2, TB_FUSED, NULL, &fused);
 	cr_assert_lt(compact_records, full_records,
 		     "the compact trace has %zu records, the full one %zu",
 		     compact_records, full_records);
-	tb_assert_same(&compact, &full);
-	cr_assert_eq(compact.sum.events, full.sum.events);
-	cr_assert_eq(compact.sum.traps_checked, full.sum.traps_checked);
-	cr_assert_str_eq(compact.sum.first_inconclusive,
-			 full.sum.first_inconclusive);
-	return compact;
+	cr_assert_leq(fused_records, compact_records,
+		      "the fused trace has %zu records, the compact one %zu",
+		      fused_records, compact_records);
+	same_as(&compact, &full);
+	same_as(&fused, &full);
+	return fused;
 }
 
 /* ---- the same verdict both ways ------------------------------------ */
@@ -65,6 +80,17 @@ Test(compact, conforming_trace_conforms_both_ways)
 		     r.sum.first_inconclusive);
 	cr_assert_eq(r.count, 0);
 	cr_assert_eq(r.sum.traps_checked, 8);
+}
+
+Test(compact, fused_forms_save_a_record_per_ownership_call)
+{
+	/* Property: each of the five ownership calls of the cycle (share,
+	 * unshare, donate, reclaim, a refusal) takes 4 records fused
+	 * against 5 compact; nothing else changes. */
+	struct tb_result compact, fused;
+
+	cr_assert_eq(tb_scenario(cycle, 2, TB_COMPACT, NULL, &compact),
+		     tb_scenario(cycle, 2, TB_FUSED, NULL, &fused) + 5);
 }
 
 static void wrong_return(struct tb *b)
@@ -149,21 +175,31 @@ static void lost_inside(struct tb *b)
 {
 	uint64_t w[2] = { 3, 1000 };
 
-	tb_hvc(b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0);
-	tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	tb_hvc_lock2(b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0,
+		     PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	tb_event(b, 0, PKVM_EV_LOST, w, 2);
-	tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
-	tb_exit(b, 0, 0, 0);
+	tb_unlock2_exit(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1, 0, 0);
 }
 
 Test(compact, loss_inside_a_call_is_inconclusive)
 {
-	/* Property: records lost between entry and HCALL_EXIT leave the
-	 * call inconclusive, never judged on another trap's words. */
-	struct tb_result r = both_ways(lost_inside);
+	/*
+	 * Property: records lost between a call's entry and its exit leave
+	 * the call inconclusive, never judged on another trap's words, in
+	 * every form. The fused exit cannot name the locks its lost entry
+	 * took, so it stands for its TRAP_EXIT alone: two events fewer, the
+	 * same verdict.
+	 */
+	struct tb_result full, compact, fused;
 
-	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
-	cr_assert_eq(r.count, 0);
+	tb_scenario(lost_inside, 2, TB_CANONICAL, NULL, &full);
+	tb_scenario(lost_inside, 2, TB_COMPACT, NULL, &compact);
+	tb_scenario(lost_inside, 2, TB_FUSED, NULL, &fused);
+	same_as(&compact, &full);
+	tb_assert_same(&fused, &full);
+	cr_assert_eq(fused.sum.events, full.sum.events - 2);
+	cr_assert_eq(fused.exit, CK_EXIT_INCONCLUSIVE);
+	cr_assert_eq(fused.count, 0);
 }
 
 /* ---- what only the compact forms have ------------------------------ */
@@ -175,7 +211,14 @@ static void setup(void)
 {
 	tb_init(&b, 2);
 	tb_boot(&b);
-	b.compact = true;
+	tb_set_form(&b, TB_COMPACT);
+}
+
+/* The same with format 3.0's fused forms. */
+static void setup_fused(void)
+{
+	setup();
+	tb_set_form(&b, TB_FUSED);
 }
 
 static void teardown(void)
@@ -350,15 +393,14 @@ static void hist_sink(void *ctx, const struct ck_finding *f)
 	h->count = f->history_count;
 }
 
-Test(compact, history_is_the_cpus_events_before_the_finding, .init = setup,
-     .fini = teardown)
+/*
+ * The property of the two tests below: the history a finding carries is
+ * the events its CPU replayed just before, oldest first, as many as the
+ * context asks (or there are): compact records expanded into their parts,
+ * in the order trace_expand gives them.
+ */
+static void history_property(void)
 {
-	/*
-	 * Property: the history a finding carries is the events its CPU
-	 * replayed just before, oldest first, as many as the context asks
-	 * (or there are): compact records expanded into their parts, in
-	 * the order trace_expand gives them.
-	 */
 	struct trace_expand_cpu st = { 0 };
 	uint32_t seq[512];
 	uint8_t part[512];
@@ -407,5 +449,179 @@ Test(compact, history_is_the_cpus_events_before_the_finding, .init = setup,
 			cr_assert_eq(h.part[i], part[n - want + i],
 				     "context %u, entry %u", context, i);
 		}
+	}
+}
+
+Test(compact, history_is_the_cpus_events_before_the_finding, .init = setup,
+     .fini = teardown)
+{
+	/* Property: see history_property, with format 2.0's forms. */
+	history_property();
+}
+
+Test(compact, history_holds_the_parts_of_fused_records, .init = setup_fused,
+     .fini = teardown)
+{
+	/* Property: see history_property, with format 3.0's forms: the
+	 * finding is at the last of three parts of an HCALL_EXIT_UNLOCK2. */
+	history_property();
+}
+
+/* ---- what only the fused forms have -------------------------------- */
+
+Test(compact, fused_records_replay_as_entry_locks_releases_exit,
+     .init = setup_fused, .fini = teardown)
+{
+	/*
+	 * Property: the replay sees an HCALL_ENTRY_LOCK2 as three events of
+	 * its records (the hvc TRAP_ENTRY, LOCK_ACQUIRE host_s2, then
+	 * hyp_s1, with the pair's tickets) and an HCALL_EXIT_UNLOCK2 as
+	 * LOCK_RELEASE hyp_s1, host_s2, then the TRAP_EXIT with the entry's
+	 * x2 and elr, each part carrying the record's ts and seq.
+	 */
+	size_t i = b.count[0];
+	const struct pkvm_record *entry, *exit;
+	uint64_t host_ticket = b.ticket[PKVM_LOCK_HOST_S2];
+	uint64_t hyp_ticket = b.ticket[PKVM_LOCK_HYP_S1];
+	static const unsigned entry_kinds[3] = { PKVM_EV_TRAP_ENTRY,
+						 PKVM_EV_LOCK_ACQUIRE,
+						 PKVM_EV_LOCK_ACQUIRE };
+	static const unsigned exit_kinds[3] = { PKVM_EV_LOCK_RELEASE,
+						PKVM_EV_LOCK_RELEASE,
+						PKVM_EV_TRAP_EXIT };
+	struct ck_event ev[3];
+
+	tb_refuse(&b, 0, PKVM_HC_HOST_DONATE_HYP, TB_HOST_PFN(1), 3,
+		  -PKVM_EPERM);
+	entry = &b.recs[0][i];
+	exit = &b.recs[0][b.count[0] - 1];
+	cr_assert_eq(entry->kind, PKVM_EV_HCALL_ENTRY_LOCK2);
+	cr_assert_eq(exit->kind, PKVM_EV_HCALL_EXIT_UNLOCK2);
+	cr_assert_eq(b.count[0] - i, 4, "3 + 1 records");
+	for (unsigned p = 0; p < 3; p++) {
+		ev[p] = capture(0, entry->seq, p);
+		cr_assert_eq(ev[p].kind, entry_kinds[p], "entry part %u", p);
+		cr_assert_eq(ev[p].parts, 3);
+		cr_assert_eq(ev[p].nrec, 3);
+		cr_assert_eq(ev[p].ts, entry->ts);
+		cr_assert_eq(ev[p].recs[0].kind, PKVM_EV_HCALL_ENTRY_LOCK2);
+	}
+	cr_assert_eq(ev[0].w[0], PKVM_HCALL_ENTRY_ESR);
+	cr_assert_eq(ev[0].w[4], PKVM_HC_BASE | PKVM_HC_HOST_DONATE_HYP);
+	cr_assert_eq(ev[0].w[5], TB_HOST_PFN(1));
+	cr_assert_eq(ev[0].w[6], 3);
+	cr_assert_eq(ev[1].w[0], PKVM_LOCK_HOST_S2);
+	cr_assert_eq(ev[1].w[1], host_ticket);
+	cr_assert_eq(ev[2].w[0], PKVM_LOCK_HYP_S1);
+	cr_assert_eq(ev[2].w[1], hyp_ticket);
+	for (unsigned p = 0; p < 3; p++) {
+		ev[p] = capture(0, exit->seq, p);
+		cr_assert_eq(ev[p].kind, exit_kinds[p], "exit part %u", p);
+		cr_assert_eq(ev[p].parts, 3);
+		cr_assert_eq(ev[p].ts, exit->ts);
+		cr_assert(!ev[p].incomplete && !ev[p].invalid);
+	}
+	cr_assert_eq(ev[0].w[0], PKVM_LOCK_HYP_S1);
+	cr_assert_eq(ev[0].w[1], hyp_ticket);
+	cr_assert_eq(ev[1].w[0], PKVM_LOCK_HOST_S2);
+	cr_assert_eq(ev[1].w[1], host_ticket);
+	cr_assert_eq(ev[2].w[1], (uint64_t)-PKVM_EPERM);
+	cr_assert_eq(ev[2].w[2], 3, "x2 as at entry");
+	cr_assert_eq(ev[2].w[6], entry->a, "elr as at entry");
+}
+
+Test(compact, fused_exit_of_a_trap_without_locks_is_inconsistent,
+     .init = setup_fused, .fini = teardown)
+{
+	/*
+	 * Property: an HCALL_EXIT_UNLOCK2 closing a trap whose entry took no
+	 * locks (an HCALL_ENTRY, or a TRAP_ENTRY), with nothing lost, is
+	 * inconsistent-trace at that exit, saying which entry, and the
+	 * replay stops there.
+	 */
+	uint64_t w[2] = { 0, 0 };
+
+	tb_share(&b, 1, TB_HOST_PFN(0));
+	tb_hvc(&b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(1), 0);
+	tb_event(&b, 0, PKVM_EV_HCALL_EXIT_UNLOCK2, w, 2);
+	tb_share(&b, 1, TB_HOST_PFN(2));
+	tb_check_focus(&b, &r, "inconsistent-trace", false, 0);
+	cr_assert(tb_only(&r, "inconsistent-trace", 1), "%u findings, %s",
+		  r.count, r.count ? r.checks[0] : "");
+	cr_assert_eq(r.exit, CK_EXIT_FINDINGS);
+	cr_assert(r.sum.stopped);
+	cr_assert_eq(r.kind, PKVM_EV_TRAP_EXIT);
+	cr_assert_str_eq(r.text, "cpu0: hcall_exit_unlock2 closes a trap whose "
+				 "entry (hcall_entry) took no locks; it stands "
+				 "for releasing the two locks an "
+				 "hcall_entry_lock2 took, and may only close "
+				 "such a trap");
+
+	tb_free(&b);
+	setup_fused();
+	tb_entry(&b, 1, TB_ESR_SMC, 0, 0, 0x84000009, 0, 0);
+	tb_event(&b, 1, PKVM_EV_HCALL_EXIT_UNLOCK2, w, 2);
+	tb_check_focus(&b, &r, "inconsistent-trace", false, 0);
+	cr_assert(tb_only(&r, "inconsistent-trace", 1));
+	cr_assert_not_null(strstr(r.text, "cpu1: hcall_exit_unlock2 closes a "
+					  "trap whose entry (trap_entry)"),
+			   "%s", r.text);
+}
+
+/*
+ * A share on cpu0 whose middle records were lost, as a LOST record or (if
+ * `gap`) as a gap in the sequence numbers before its exit, then calls on
+ * both CPUs that take the same locks after it; written in `form`.
+ */
+static void lost_then_locks(enum tb_form form, bool gap)
+{
+	uint64_t w[2] = { 4, 0 };
+
+	tb_init(&b, 2);
+	tb_boot(&b);
+	tb_set_form(&b, form);
+	tb_hvc_lock2(&b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0,
+		     PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	if (gap) {
+		b.seq[0] += 4;
+	} else {
+		w[1] = b.seq[0];
+		b.seq[0] += 4;
+		tb_event(&b, 0, PKVM_EV_LOST, w, 2);
+	}
+	tb_unlock2_exit(&b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1, 0, 0);
+	tb_share(&b, 1, TB_HOST_PFN(1));
+	tb_share(&b, 0, TB_HOST_PFN(2));
+	tb_unshare(&b, 1, TB_HOST_PFN(1));
+	tb_check(&b, &r);
+	tb_free(&b);
+}
+
+Test(compact, fused_exit_after_lost_records_is_inconclusive)
+{
+	/*
+	 * Property: an HCALL_EXIT_UNLOCK2 after lost records (a LOST record
+	 * or a sequence gap) cannot say which locks it lets go, so it
+	 * releases none; the locks its CPU seems to keep are explained by
+	 * the loss when the other CPU takes them next. Inconclusive (exit
+	 * 4), never a finding, as the canonical form of the same run, whose
+	 * exit does let go of them.
+	 */
+	for (unsigned gap = 0; gap < 2; gap++) {
+		struct tb_result full;
+
+		lost_then_locks(TB_CANONICAL, gap);
+		full = r;
+		lost_then_locks(TB_FUSED, gap);
+		cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE, "gap %u: exit %d",
+			     gap, r.exit);
+		cr_assert_eq(r.count, 0, "gap %u: %s", gap,
+			     r.count ? r.checks[0] : "");
+		cr_assert_eq(r.sum.lost, 4);
+		cr_assert_eq(full.exit, r.exit);
+		cr_assert_eq(full.count, 0);
+		/* The locks the exit kept are waited for, then let go. */
+		cr_assert_gt(r.sum.inconclusive, full.sum.inconclusive);
+		cr_assert_eq(r.sum.events, full.sum.events - 2);
 	}
 }

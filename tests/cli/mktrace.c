@@ -133,6 +133,42 @@ static void case_compact_inconsistent(struct tb *b)
 	tb_unlock2(b, 1, PKVM_LOCK_POOL, PKVM_LOCK_HYP_S1);
 }
 
+/*
+ * The fused forms of format 3.0 (the builder's `fused`): the compact run
+ * above with ownership calls as HCALL_ENTRY_LOCK2 ... HCALL_EXIT_UNLOCK2,
+ * such an exit closing a call whose entry took no locks, and one after
+ * lost records whose locks the other CPU then takes.
+ */
+static void case_fused_conforms(struct tb *b)
+{
+	tb_set_form(b, TB_FUSED);
+	case_compact_conforms(b);
+}
+
+static void case_fused_inconsistent(struct tb *b)
+{
+	uint64_t w[2] = { 0, 0 };
+
+	tb_set_form(b, TB_FUSED);
+	tb_share(b, 0, TB_HOST_PFN(0));
+	tb_hvc(b, 1, PKVM_HC_SHARE_HYP, TB_HOST_PFN(1), 0);
+	tb_event(b, 1, PKVM_EV_HCALL_EXIT_UNLOCK2, w, 2);
+}
+
+static void case_fused_lost(struct tb *b)
+{
+	uint64_t w[2] = { 3, 0 };
+
+	tb_set_form(b, TB_FUSED);
+	tb_hvc_lock2(b, 1, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0,
+		     PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	w[1] = b->seq[1];
+	b->seq[1] += 3;
+	tb_event(b, 1, PKVM_EV_LOST, w, 2);
+	tb_unlock2_exit(b, 1, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1, 0, 0);
+	tb_share(b, 0, TB_HOST_PFN(1));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -147,6 +183,9 @@ int main(int argc, char **argv)
 		{ "compact-conforms", case_compact_conforms },
 		{ "compact-finding", case_compact_finding },
 		{ "compact-inconsistent", case_compact_inconsistent },
+		{ "fused-conforms", case_fused_conforms },
+		{ "fused-inconsistent", case_fused_inconsistent },
+		{ "fused-lost", case_fused_lost },
 	};
 	int rc = 0;
 

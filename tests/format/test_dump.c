@@ -88,6 +88,32 @@ Test(format, dump_shows_compact_kinds_as_recorded)
 			       "+isb");
 }
 
+Test(format, dump_shows_fused_kinds_as_recorded)
+{
+	/* Property: the 3.0 kinds print as recorded: the hypercall's name,
+	 * its pair of locks and tickets as LOCK_ACQUIRE2's, the result and a
+	 * source other than the host. */
+	struct pkvm_record ev[3];
+	char line[512];
+
+	ev[0] = rec_make(0, 7, 9, PKVM_EV_HCALL_ENTRY_LOCK2, 0, 0x41000abc,
+			 PKVM_HC_BASE | PKVM_HC_UNSHARE_HYP);
+	ev[1] = rec_make(0, 8, 10, PKVM_EV_HCALL_ENTRY_LOCK2, 1, 0x41234, 0);
+	ev[2] = rec_make(0, 9, 11, PKVM_EV_HCALL_ENTRY_LOCK2, 2,
+			 PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
+			 12 | 40ull << 32);
+	trace_format_event(line, sizeof(line), ev, 3);
+	cr_assert_str_eq(line, "cpu0 #7 t=9 hcall_entry_lock2 elr=0x41000abc "
+			       "x0=unshare_hyp x1=0x41234 x2=0 "
+			       "locks=host_s2,hyp_s1 tickets=12,40");
+	ev[0] = rec_make(0, 10, 12, PKVM_EV_HCALL_EXIT_UNLOCK2, 0, 0,
+			 (uint64_t)-PKVM_EINVAL);
+	ev[0].flags |= 2u << PKVM_REC_F_KIND_SHIFT;
+	trace_format_event(line, sizeof(line), ev, 1);
+	cr_assert_str_eq(line, "cpu0 #10 t=12 hcall_exit_unlock2 source=2 x0=0 "
+			       "x1=EINVAL");
+}
+
 Test(format, dump_line_is_truncated_to_the_buffer)
 {
 	/* Property: trace_format_event never writes past `len` and returns

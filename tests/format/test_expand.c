@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * trace_expand (expand.h): each compact form of format 2.0 becomes exactly
- * the canonical events FORMAT.md says it stands for, word for word, with
- * the compact head's ts, cpu and seq; canonical events pass unchanged; an
- * HCALL_EXIT never takes its words from a trap other than the one it ends.
+ * trace_expand (expand.h): each compact form of formats 2.0 and 3.0
+ * becomes exactly the canonical events FORMAT.md says it stands for, word
+ * for word, with the compact head's ts, cpu and seq; canonical events pass
+ * unchanged; an exit never takes its words (or locks) from a trap other
+ * than the one it ends.
  */
 #include <string.h>
 
@@ -268,6 +269,214 @@ Test(expand, unknown_kinds_and_short_events_expand_to_nothing)
 	cr_assert(!st.open);
 }
 
+/* ---- format 3.0: HCALL_ENTRY_LOCK2 and HCALL_EXIT_UNLOCK2 ------------ */
+
+#define PAIR_LOCKS (PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32)
+#define PAIR_TICKETS (0xFFFFFFFEull | 9ull << 32)
+
+/* An HCALL_ENTRY_LOCK2 of unshare_hyp(pfn) from source `src`. */
+static void entry_lock2(struct pkvm_record e[3], unsigned src)
+{
+	e[0] = rec_make(1, 70, 3000, PKVM_EV_HCALL_ENTRY_LOCK2, 0, 0x41000ab0,
+			PKVM_HC_BASE | PKVM_HC_UNSHARE_HYP);
+	e[0].flags |= (uint8_t)(src << PKVM_REC_F_KIND_SHIFT);
+	e[1] = rec_make(1, 71, 3001, PKVM_EV_HCALL_ENTRY_LOCK2, 1, 0x41235, 4);
+	e[2] = rec_make(1, 72, 3002, PKVM_EV_HCALL_ENTRY_LOCK2, 2, PAIR_LOCKS,
+			PAIR_TICKETS);
+}
+
+/* An HCALL_EXIT_UNLOCK2 returning `err` from source `src`. */
+static struct pkvm_record exit_unlock2(unsigned src, int64_t err)
+{
+	struct pkvm_record x = rec_make(1, 80, 3100, PKVM_EV_HCALL_EXIT_UNLOCK2,
+					0, 0, (uint64_t)err);
+
+	x.flags |= (uint8_t)(src << PKVM_REC_F_KIND_SHIFT);
+	return x;
+}
+
+Test(expand, hcall_entry_lock2_is_the_entry_then_two_acquisitions)
+{
+	/*
+	 * Property: HCALL_ENTRY_LOCK2 (elr, x0; x1, x2; locks, tickets) is
+	 * HCALL_ENTRY's TRAP_ENTRY (source bits kept), then LOCK_ACQUIRE of
+	 * the low halves, then of the high halves, all three with the head's
+	 * stamps; the CPU's trap is then open with that entry's words and
+	 * its locks.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[3];
+	uint64_t entry[8] = { PKVM_HCALL_ENTRY_ESR,
+			      0x41000ab0,
+			      0,
+			      0,
+			      PKVM_HC_BASE | PKVM_HC_UNSHARE_HYP,
+			      0x41235,
+			      4,
+			      0 };
+	uint64_t first[2] = { PKVM_LOCK_HOST_S2, 0xFFFFFFFE };
+	uint64_t second[2] = { PKVM_LOCK_HYP_S1, 9 };
+
+	entry_lock2(e, 6);
+	cr_assert_eq(trace_expand(&st, e, 3, out), 3);
+	expect_event(&out[0], PKVM_EV_TRAP_ENTRY, 6u << PKVM_REC_F_KIND_SHIFT,
+		     entry, &e[0]);
+	expect_event(&out[1], PKVM_EV_LOCK_ACQUIRE, 0, first, &e[0]);
+	expect_event(&out[2], PKVM_EV_LOCK_ACQUIRE, 0, second, &e[0]);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert(!out[i].incomplete && !out[i].invalid, "event %u", i);
+	cr_assert(st.open && st.locked);
+	cr_assert_eq(st.x2, 4);
+	cr_assert_eq(st.x3, 0);
+	cr_assert_eq(st.elr, 0x41000ab0);
+	cr_assert_eq(st.locks, PAIR_LOCKS);
+	cr_assert_eq(st.tickets, PAIR_TICKETS);
+}
+
+Test(expand, hcall_exit_unlock2_releases_in_reverse_then_exits)
+{
+	/*
+	 * Property: HCALL_EXIT_UNLOCK2 (x0, x1) after HCALL_ENTRY_LOCK2 is
+	 * LOCK_RELEASE of the entry's second lock with its ticket, then of
+	 * its first, then HCALL_EXIT's TRAP_EXIT (x2, x3, elr as at entry,
+	 * nothing injected, spsr 0, source bits kept), all with the exit's
+	 * stamps; the trap is closed after it.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[3], x = exit_unlock2(2, -PKVM_EBUSY);
+	uint64_t second[2] = { PKVM_LOCK_HYP_S1, 9 };
+	uint64_t first[2] = { PKVM_LOCK_HOST_S2, 0xFFFFFFFE };
+	uint64_t exit[8] = {
+		0, (uint64_t)-PKVM_EBUSY, 4, 0, 0, 0, 0x41000ab0, 0
+	};
+
+	entry_lock2(e, 2);
+	trace_expand(&st, e, 3, out);
+	cr_assert_eq(expand1(&st, x), 3);
+	expect_event(&out[0], PKVM_EV_LOCK_RELEASE, 0, second, &x);
+	expect_event(&out[1], PKVM_EV_LOCK_RELEASE, 0, first, &x);
+	expect_event(&out[2], PKVM_EV_TRAP_EXIT, 2u << PKVM_REC_F_KIND_SHIFT,
+		     exit, &x);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert(!out[i].incomplete && !out[i].invalid, "event %u", i);
+	cr_assert(!st.open && !st.locked, "the trap is closed");
+	/* A second exit of the same trap has no entry: no releases. */
+	cr_assert_eq(expand1(&st, x), 1);
+	cr_assert(out[0].incomplete && !out[0].invalid);
+}
+
+Test(expand, hcall_exit_unlock2_without_an_entry_is_an_incomplete_exit)
+{
+	/*
+	 * Property: with no open entry known (none read, records lost since
+	 * the HCALL_ENTRY_LOCK2: trace_expand_loss or a LOST record), an
+	 * HCALL_EXIT_UNLOCK2 is its TRAP_EXIT alone, x2, x3 and elr 0,
+	 * incomplete as HCALL_EXIT's: no LOCK_RELEASE of locks it cannot
+	 * know, never an older trap's.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[3], x = exit_unlock2(0, 0);
+	struct pkvm_record lost = rec_make(1, 75, 3050, PKVM_EV_LOST, 0, 3, 72);
+	uint64_t zero[8] = { 0 };
+
+	cr_assert_eq(expand1(&st, x), 1, "none read");
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, zero, &x);
+	cr_assert(out[0].incomplete && !out[0].invalid);
+
+	entry_lock2(e, 0);
+	trace_expand(&st, e, 3, out);
+	trace_expand_loss(&st);
+	cr_assert(!st.open && !st.locked);
+	cr_assert_eq(expand1(&st, x), 1, "after a gap");
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, zero, &x);
+	cr_assert(out[0].incomplete && !out[0].invalid);
+
+	trace_expand(&st, e, 3, out);
+	cr_assert_eq(expand1(&st, lost), 1);
+	cr_assert_eq(expand1(&st, x), 1, "after a LOST record");
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, zero, &x);
+	cr_assert(out[0].incomplete && !out[0].invalid);
+	cr_assert(!st.open && !st.locked);
+}
+
+Test(expand, hcall_exit_unlock2_after_an_entry_without_locks_is_invalid)
+{
+	/*
+	 * Property: an HCALL_EXIT_UNLOCK2 closing a trap whose entry is
+	 * known and took no locks (HCALL_ENTRY, TRAP_ENTRY) breaks the
+	 * format's condition: it is flagged invalid, not incomplete, and is
+	 * the TRAP_EXIT alone with that entry's words; the trap is closed.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[4], x = exit_unlock2(0, 0);
+	uint64_t after_hcall[8] = { 0, 0, 7, 0, 0, 0, 0x41000abc, 0 };
+	uint64_t after_trap[8] = { 0, 0, 0x22, 0x33, 0, 0, 0x41000100, 0 };
+
+	hcall_entry(e, 0);
+	trace_expand(&st, e, 2, out);
+	cr_assert(st.open && !st.locked);
+	cr_assert_eq(expand1(&st, x), 1);
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, after_hcall, &x);
+	cr_assert(out[0].invalid && !out[0].incomplete);
+	cr_assert(!st.open);
+
+	e[0] = rec_make(1, 5, 40, PKVM_EV_TRAP_ENTRY, 0, 0x5E000000,
+			0x41000100);
+	e[1] = rec_make(1, 6, 41, PKVM_EV_TRAP_ENTRY, 1, 0, 0);
+	e[2] = rec_make(1, 7, 42, PKVM_EV_TRAP_ENTRY, 2, 0x84000009, 0x11);
+	e[3] = rec_make(1, 8, 43, PKVM_EV_TRAP_ENTRY, 3, 0x22, 0x33);
+	trace_expand(&st, e, 4, out);
+	cr_assert(st.open && !st.locked);
+	cr_assert_eq(expand1(&st, x), 1);
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, after_trap, &x);
+	cr_assert(out[0].invalid && !out[0].incomplete);
+	cr_assert(!st.open);
+}
+
+Test(expand, other_exits_close_a_fused_entry)
+{
+	/*
+	 * Property: HCALL_EXIT or TRAP_EXIT may close a trap opened by
+	 * HCALL_ENTRY_LOCK2 (the locks let go by their own records): the
+	 * HCALL_EXIT takes the entry's words, and either closes the trap,
+	 * locks forgotten, so a later HCALL_EXIT_UNLOCK2 has no entry.
+	 */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[3], t[4],
+		x = rec_make(1, 80, 3100, PKVM_EV_HCALL_EXIT, 0, 0, 0);
+	uint64_t exit[8] = { 0, 0, 4, 0, 0, 0, 0x41000ab0, 0 };
+
+	entry_lock2(e, 0);
+	trace_expand(&st, e, 3, out);
+	cr_assert_eq(expand1(&st, x), 1);
+	expect_event(&out[0], PKVM_EV_TRAP_EXIT, 0, exit, &x);
+	cr_assert(!out[0].incomplete && !out[0].invalid);
+	cr_assert(!st.open && !st.locked);
+	cr_assert_eq(expand1(&st, exit_unlock2(0, 0)), 1);
+	cr_assert(out[0].incomplete);
+
+	trace_expand(&st, e, 3, out);
+	for (unsigned i = 0; i < 4; i++)
+		t[i] = rec_make(1, 73 + i, 3003, PKVM_EV_TRAP_EXIT, i, 1, 2);
+	cr_assert_eq(trace_expand(&st, t, 4, out), 1);
+	cr_assert(!st.open && !st.locked);
+	cr_assert_eq(expand1(&st, exit_unlock2(0, 0)), 1);
+	cr_assert(out[0].incomplete);
+}
+
+Test(expand, fused_events_cut_short_expand_to_nothing)
+{
+	/* Property: an HCALL_ENTRY_LOCK2 without both continuations gives
+	 * no events and leaves the state as it was. */
+	struct trace_expand_cpu st = { 0 };
+	struct pkvm_record e[3];
+
+	entry_lock2(e, 0);
+	cr_assert_eq(trace_expand(&st, e, 2, out), 0);
+	cr_assert_eq(trace_expand(&st, e, 1, out), 0);
+	cr_assert(!st.open && !st.locked);
+}
+
 /* One event of `kind` (head flag bits `kbits`) in `e`; returns its length. */
 static unsigned event_of(struct pkvm_record *e, unsigned kind, unsigned kbits)
 {
@@ -309,9 +518,53 @@ Test(expand, follow_is_expand_for_canonical_events)
 				b = a; /* trace_expand's part of the work */
 			}
 			cr_assert_eq(a.open, b.open, "kind %u", k);
+			cr_assert_eq(a.locked, b.locked, "kind %u", k);
 			cr_assert_eq(a.x2, b.x2);
 			cr_assert_eq(a.x3, b.x3);
 			cr_assert_eq(a.elr, b.elr);
+			cr_assert_eq(a.locks, b.locks);
+			cr_assert_eq(a.tickets, b.tickets);
 		}
 	}
+}
+
+Test(expand, follow_forgets_the_locks_of_a_closed_trap)
+{
+	/*
+	 * Property: after an HCALL_ENTRY_LOCK2, the canonical events that
+	 * trace_expand_follow takes keep the state right: a TRAP_ENTRY opens
+	 * a trap that took no locks, a TRAP_EXIT closes it, a LOST record
+	 * forgets it; an HCALL_EXIT_UNLOCK2 then releases nothing.
+	 */
+	struct pkvm_record e[3], t[4], lost;
+	struct trace_expand_cpu st;
+
+	for (unsigned i = 0; i < 4; i++)
+		t[i] = rec_make(1, 73 + i, 3003, PKVM_EV_TRAP_ENTRY, i,
+				0x10 + i, 0x20 + i);
+	st = (struct trace_expand_cpu){ 0 };
+	entry_lock2(e, 0);
+	trace_expand(&st, e, 3, out);
+	cr_assert(trace_expand_follow(&st, t, 4));
+	cr_assert(st.open && !st.locked, "a trap entry takes no locks");
+	cr_assert_eq(st.x2, 0x13);
+	cr_assert_eq(st.x3, 0x23);
+	cr_assert_eq(st.elr, 0x20);
+	cr_assert_eq(expand1(&st, exit_unlock2(0, 0)), 1);
+	cr_assert(out[0].invalid);
+
+	trace_expand(&st, e, 3, out);
+	for (unsigned i = 0; i < 4; i++)
+		t[i].kind = PKVM_EV_TRAP_EXIT;
+	cr_assert(trace_expand_follow(&st, t, 4));
+	cr_assert(!st.open && !st.locked);
+	cr_assert_eq(expand1(&st, exit_unlock2(0, 0)), 1);
+	cr_assert(out[0].incomplete && !out[0].invalid);
+
+	trace_expand(&st, e, 3, out);
+	lost = rec_make(1, 77, 3004, PKVM_EV_LOST, 0, 2, 75);
+	cr_assert(trace_expand_follow(&st, &lost, 1));
+	cr_assert(!st.open && !st.locked);
+	cr_assert_eq(expand1(&st, exit_unlock2(0, 0)), 1);
+	cr_assert(out[0].incomplete && !out[0].invalid);
 }

@@ -50,7 +50,9 @@ Test(format, every_kind_round_trips)
 			in[i].flags |= PKVM_REC_F_PTE_RELEASE;
 		if (in[i].kind == PKVM_EV_TRAP_ENTRY ||
 		    in[i].kind == PKVM_EV_HCALL_ENTRY ||
-		    in[i].kind == PKVM_EV_HCALL_EXIT)
+		    in[i].kind == PKVM_EV_HCALL_EXIT ||
+		    in[i].kind == PKVM_EV_HCALL_ENTRY_LOCK2 ||
+		    in[i].kind == PKVM_EV_HCALL_EXIT_UNLOCK2)
 			in[i].flags |= 5u << PKVM_REC_F_KIND_SHIFT;
 		if (in[i].kind == PKVM_EV_TLBI)
 			in[i].flags |= PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
@@ -270,7 +272,7 @@ Test(format, header_info_round_trips)
 	cr_assert_eq(trace_reader_info(r)->cpu_count, 2);
 	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
 	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
-	cr_assert_eq(trace_reader_info(r)->version_major, 2);
+	cr_assert_eq(trace_reader_info(r)->version_major, 3);
 	cr_assert_eq(trace_reader_info(r)->version_minor, 0);
 	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
 	trace_reader_close(r);
@@ -294,16 +296,16 @@ static void write_with_unknown(const char *path, uint16_t major, uint16_t minor)
 
 Test(format, newer_minor_version_kinds_are_skipped)
 {
-	/* Property: in a file of a newer minor version (of either major
-	 * this reader reads), a kind it does not know is skipped with its
+	/* Property: in a file of a newer minor version (of any major this
+	 * reader reads), a kind it does not know is skipped with its
 	 * continuations. */
-	static const uint16_t versions[][2] = { { 1, 1 }, { 2, 1 } };
+	static const uint16_t versions[][2] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (unsigned v = 0; v < 2; v++) {
+	for (unsigned v = 0; v < 3; v++) {
 		tmp_path(path, sizeof(path), "minor");
 		write_with_unknown(path, versions[v][0], versions[v][1]);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
@@ -318,13 +320,13 @@ Test(format, newer_minor_version_kinds_are_skipped)
 Test(format, unknown_kind_of_known_version_is_an_error)
 {
 	/* Property: a kind this reader does not know, in a file of a version
-	 * it knows entirely (1.0, 2.0), is BAD_RECORD. */
+	 * it knows entirely (1.0, 2.0, 3.0), is BAD_RECORD. */
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (uint16_t major = 1; major <= 2; major++) {
+	for (uint16_t major = 1; major <= 3; major++) {
 		tmp_path(path, sizeof(path), "minor0");
 		write_with_unknown(path, major, 0);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
@@ -337,18 +339,20 @@ Test(format, unknown_kind_of_known_version_is_an_error)
 
 Test(format, newer_major_version_is_refused)
 {
-	/* Property: a major version this reader does not know (3, and 0)
-	 * is refused at open with BAD_VERSION and a message naming it. */
+	/* Property: a major version this reader does not know (4, and 0)
+	 * is refused at open with BAD_VERSION and a message naming it and
+	 * the versions this reader reads. */
 	struct trace_error err;
 	char path[128];
 
 	tmp_path(path, sizeof(path), "major");
-	write_with_unknown(path, 3, 0);
+	write_with_unknown(path, 4, 0);
 	cr_assert_null(trace_reader_open(path, &err));
 	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
 	cr_assert_eq(err.offset, 16);
-	cr_assert_not_null(strstr(err.message, "3.0"), "%s", err.message);
-	cr_assert_not_null(strstr(err.message, "1.x and 2.x"), "%s",
+	cr_assert_not_null(strstr(err.message, "version 4.0"), "%s",
+			   err.message);
+	cr_assert_not_null(strstr(err.message, "1.x, 2.x and 3.x"), "%s",
 			   err.message);
 	file_set_version(path, 0, 9);
 	cr_assert_null(trace_reader_open(path, &err));
@@ -431,6 +435,125 @@ Test(format, version_2_additions_are_errors_in_a_1_0_file)
 	err = v1_with(bad, &got);
 	cr_assert_eq(err.code, TRACE_E_RESERVED_BITS, "%s",
 		     trace_error_name(err.code));
+}
+
+/* The events of one hypercall as 3.0 writes it, from `seq` on cpu1. */
+static size_t fused_call(struct pkvm_record *out, uint32_t seq)
+{
+	out[0] = rec_make(1, seq, 100, PKVM_EV_HCALL_ENTRY_LOCK2, 0, 0x41000abc,
+			  PKVM_HC_BASE | PKVM_HC_SHARE_HYP);
+	out[0].flags |= 3u << PKVM_REC_F_KIND_SHIFT;
+	out[1] = rec_make(1, seq + 1, 101, PKVM_EV_HCALL_ENTRY_LOCK2, 1,
+			  0x41234, 0);
+	out[2] = rec_make(1, seq + 2, 102, PKVM_EV_HCALL_ENTRY_LOCK2, 2,
+			  PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
+			  7 | 9ull << 32);
+	out[3] = rec_make(1, seq + 3, 103, PKVM_EV_PTE_WRITE, 0, 0x40304000,
+			  0x41234403);
+	out[4] = rec_make(1, seq + 4, 104, PKVM_EV_HCALL_EXIT_UNLOCK2, 0, 0,
+			  (uint64_t)-PKVM_EPERM);
+	out[4].flags |= 3u << PKVM_REC_F_KIND_SHIFT;
+	return 5;
+}
+
+Test(format, fused_kinds_round_trip)
+{
+	/* Property: HCALL_ENTRY_LOCK2 (two continuations) and
+	 * HCALL_EXIT_UNLOCK2, source bits included, come back exactly, in
+	 * file order and per CPU, split across pages too. */
+	struct pkvm_record in[600], out[600], rec;
+	struct trace_error err;
+	struct trace_reader *r;
+	size_t n = 0, got;
+	char path[128];
+
+	while (n + 5 <= 600)
+		n += fused_call(&in[n], (uint32_t)n);
+	tmp_path(path, sizeof(path), "fused");
+	write_records(path, 2, in, n);
+	cr_assert_eq(read_all(path, out, 600, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	for (got = 0; trace_reader_next(r, 1, &rec, &err) == 1; got++)
+		cr_assert_eq(memcmp(&rec, &in[got], sizeof(rec)), 0,
+			     "record %zu", got);
+	cr_assert_eq(got, n, "%s", err.message);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+/* A file of `major`.0 holding one MARK then `bad`; the error reading it. */
+static struct trace_error old_major_with(uint16_t major,
+					 const struct pkvm_record *bad,
+					 size_t nbad, size_t *got)
+{
+	struct pkvm_record in[8], out[8];
+	struct trace_error err;
+	char path[128];
+
+	in[0] = rec_make(1, 0, 1, PKVM_EV_MARK, 0, 1, 0);
+	memcpy(&in[1], bad, nbad * sizeof(*bad));
+	tmp_path(path, sizeof(path), "oldmajor");
+	write_records(path, 2, in, 1 + nbad);
+	file_set_version(path, major, 0);
+	cr_assert_eq(read_all(path, out, 8, got, &err, NULL), -1);
+	unlink(path);
+	return err;
+}
+
+Test(format, version_3_additions_are_errors_in_older_files)
+{
+	/* Property: in a 2.0 file (and a 1.0 one) the kinds 3.0 added are
+	 * unknown kinds of a known version: BAD_RECORD, as a 2.0 reader
+	 * had them, and nothing of the event is returned. */
+	struct pkvm_record call[5];
+	struct trace_error err;
+	size_t got;
+
+	fused_call(call, 1);
+	for (uint16_t major = 1; major <= 2; major++) {
+		err = old_major_with(major, &call[0], 3, &got);
+		cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%u.0 entry: %s",
+			     major, trace_error_name(err.code));
+		cr_assert_eq(got, 1);
+		cr_assert_not_null(strstr(err.message, "unknown kind"), "%s",
+				   err.message);
+		call[4].seq = 1;
+		err = old_major_with(major, &call[4], 1, &got);
+		cr_assert_eq(err.code, TRACE_E_BAD_RECORD, "%u.0 exit: %s",
+			     major, trace_error_name(err.code));
+		cr_assert_eq(got, 1);
+	}
+}
+
+Test(format, version_2_0_files_are_read)
+{
+	/* Property: a 2.0 file (a saved recording) with every kind and flag
+	 * 2.0 defined reads back exactly. */
+	struct pkvm_record in[128], out[128];
+	struct trace_error err;
+	size_t n = 0, got;
+	char path[128];
+
+	for (unsigned k = 1; k <= PKVM_EV_LOCK_RELEASE2; k++)
+		for (unsigned c = 0; c <= pkvm_event_ncont(k); c++, n++)
+			in[n] = rec_make(0, (uint32_t)n, 10 + n, k, c, k, c);
+	for (size_t i = 0; i < n; i++)
+		if (in[i].kind == PKVM_EV_TLBI)
+			in[i].flags |= PKVM_REC_F_TLBI_ISB_AFTER;
+		else if (in[i].kind == PKVM_EV_HCALL_EXIT)
+			in[i].flags |= 2u << PKVM_REC_F_KIND_SHIFT;
+	tmp_path(path, sizeof(path), "v2");
+	write_records(path, 1, in, n);
+	file_set_version(path, 2, 0);
+	cr_assert_eq(read_all(path, out, 128, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
+	unlink(path);
 }
 
 Test(format, stdin_reads_without_seeking)

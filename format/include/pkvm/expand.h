@@ -11,12 +11,17 @@
  * events only (the kinds of format 1.x), and code written against those
  * needs no change. trace_expand() is the one place that knows how.
  *
+ * Format 3.0 adds HCALL_ENTRY_LOCK2, a hypercall's entry with the two
+ * table locks taken right after it, and HCALL_EXIT_UNLOCK2, their release
+ * (in reverse order) with the exit.
+ *
  * HCALL_EXIT leaves out what did not change since the trap's entry (x2,
- * x3, ELR): expanding it needs that entry, so the expansion keeps a little
- * state per CPU stream. A stream that lost records (a LOST record, a gap in
- * the sequence numbers) must say so with trace_expand_loss(): the entry
- * that an HCALL_EXIT then closes may be among the lost records, and its
- * words are never taken from an older trap.
+ * x3, ELR), and HCALL_EXIT_UNLOCK2 also which locks the entry took:
+ * expanding them needs that entry, so the expansion keeps a little state
+ * per CPU stream. A stream that lost records (a LOST record, a gap in the
+ * sequence numbers) must say so with trace_expand_loss(): the entry that
+ * an exit then closes may be among the lost records, and its words are
+ * never taken from an older trap.
  */
 #ifndef PKVM_EXPAND_H
 #define PKVM_EXPAND_H
@@ -31,12 +36,16 @@
 #define TRACE_EXPAND_MAX 4u
 
 /**
- * What one CPU's stream must remember to expand HCALL_EXIT: the words of
- * the trap entry still open. Zero-initialise one per CPU.
+ * What one CPU's stream must remember to expand HCALL_EXIT and
+ * HCALL_EXIT_UNLOCK2: the words of the trap entry still open, and the
+ * locks it took. Zero-initialise one per CPU.
  */
 struct trace_expand_cpu {
 	bool open;	      /* an entry was read; no exit or loss since */
-	uint64_t x2, x3, elr; /* that entry's (x3 is 0 after HCALL_ENTRY) */
+	bool locked;	      /* ... an HCALL_ENTRY_LOCK2, which took locks */
+	uint64_t x2, x3, elr; /* that entry's (x3 is 0 after HCALL_ENTRY*) */
+	uint64_t locks;	      /* if locked: its `locks` and `tickets` words */
+	uint64_t tickets;
 };
 
 /** One canonical event: a head record and its continuations. */
@@ -45,10 +54,20 @@ struct trace_canon {
 	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS];
 	unsigned nrec;
 	/*
-	 * An HCALL_EXIT expanded without an open entry (none read, or lost
-	 * records since): its x2, x3 and elr are 0, not the entry's values.
+	 * An HCALL_EXIT or HCALL_EXIT_UNLOCK2 expanded without an open entry
+	 * (none read, or lost records since): its x2, x3 and elr are 0, not
+	 * the entry's values, and an HCALL_EXIT_UNLOCK2 lacks its lock
+	 * releases (which locks, the lost entry said).
 	 */
 	bool incomplete;
+	/*
+	 * The compact event was written where FORMAT.md does not allow it,
+	 * so the trace contradicts itself: an HCALL_EXIT_UNLOCK2 closing a
+	 * trap whose entry, read with no loss since, took no locks. It
+	 * expands to its TRAP_EXIT alone (the releases it claims are of
+	 * locks never taken); a checker must not trust the trace past it.
+	 */
+	bool invalid;
 };
 
 /**
@@ -58,7 +77,9 @@ struct trace_canon {
  * event of a canonical kind comes back unchanged. Returns how many events
  * were written: 1 to TRACE_EXPAND_MAX, or 0 for a kind this library does
  * not know (a newer minor version's: skip it) or an event cut short.
- * Trap entries, exits and LOST records update `st`.
+ * Trap entries, exits and LOST records update `st`. `incomplete` and
+ * `invalid` are set on the one event concerned (a TRAP_EXIT), clear on all
+ * others.
  */
 unsigned trace_expand(struct trace_expand_cpu *st,
 		      const struct pkvm_record *recs, unsigned n,

@@ -17,7 +17,7 @@ enum pkvm_event_kind {
 	PKVM_EV_INVALID = 0,
 #define PKVM_EVENT(name, value, ncont, str, fields) PKVM_EV_##name = value,
 #include <pkvm/events.def>
-	PKVM_EV_MAX_KNOWN = 17,
+	PKVM_EV_MAX_KNOWN = 19,
 };
 
 /** Continuation records each kind carries after its head record. */
@@ -58,7 +58,10 @@ static inline unsigned pkvm_event_ncont(unsigned kind)
 #define PKVM_REC_F_TLBI_DSB_ISHST_BEFORE (1u << 3)
 #define PKVM_REC_F_TLBI_DSB_ISH_AFTER (1u << 4)
 #define PKVM_REC_F_TLBI_ISB_AFTER (1u << 5)
-/* HCALL_ENTRY stands for a TRAP_ENTRY with this ESR: HVC #0 from AArch64. */
+/*
+ * HCALL_ENTRY and HCALL_ENTRY_LOCK2 stand for a TRAP_ENTRY with this ESR:
+ * HVC #0 from AArch64.
+ */
 #define PKVM_HCALL_ENTRY_ESR 0x5A000000ull
 /* TRAP_ENTRY/TRAP_EXIT/HCALL_*: bits 3-6 hold the source; 0 is the host. */
 #define PKVM_REC_SOURCE_HOST 0u
