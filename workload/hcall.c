@@ -11,13 +11,18 @@
 /* How many disagreements per CPU are printed in full. */
 #define WL_MISMATCH_PRINT_MAX 8u
 
-/* Records this CPU's ring has been told about (0 before TRACE_LOAD). */
+/*
+ * Records this CPU's ring has been told about (0 before TRACE_LOAD): those
+ * published and those dropped.
+ */
 static uint64_t records_written(const struct wl_cpu *c)
 {
 	const volatile struct pkvm_ring_ctrl *ctrl =
 		(const volatile struct pkvm_ring_ctrl *)(uintptr_t)wl_ctrl_pa();
 
-	return wl_trace_loaded ? ctrl->cpu[c->cpu].written : 0;
+	return wl_trace_loaded
+		       ? ctrl->cpu[c->cpu].head + ctrl->cpu[c->cpu].dropped
+		       : 0;
 }
 
 /**

@@ -87,6 +87,5 @@ void hyp_boot_cpu(unsigned cpu, bool secondary)
 void hyp_boot_host_enter(void)
 {
 	htrace_mark(PKVM_MARK_HOST_ENTER, hyp_cfg.host_entry);
-	htrace_trap_done();
-	tracing_cpu_leave();
+	tracing_cpu_leave(false);
 }

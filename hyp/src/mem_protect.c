@@ -8,7 +8,10 @@
  *
  * Each hypercall: unpack, lock, *check* (read-only, returns the error),
  * *prepare* (takes every table page it will need; -ENOMEM leaves no change),
- * *do* (cannot fail), unlock.
+ * *do* (cannot fail), unlock. The dispatcher (trap.c) takes and lets go
+ * of the host_s2 + hyp_s1 pair around the handlers below, so that it can
+ * record the hypercall's entry with the acquisition and its exit with the
+ * release, as one event each (FORMAT.md 3.1).
  */
 #include <arch/pte.h>
 #include <hyp/hyp.h>
@@ -18,23 +21,14 @@
 struct pgtable mem_host_s2; /* every descriptor: mem_host_s2.lock */
 struct pgtable mem_hyp_s1;  /* every descriptor: mem_hyp_s1.lock */
 
-/* Both tables locked, in order: the witness of the ownership calls. */
-struct mem_locked {
-	struct pgtable_locked host;
-	struct pgtable_locked hyp;
-};
-
-static struct mem_locked mem_lock_both(void)
+uint64_t mem_take_pair(struct mem_locked *m)
 {
-	struct mem_locked m;
-
-	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &m.host, &m.hyp);
-	return m;
+	return pgtable_take2(&mem_host_s2, &mem_hyp_s1, &m->host, &m->hyp);
 }
 
-static void mem_unlock_both(struct mem_locked m)
+void mem_let_go_pair(struct mem_locked m)
 {
-	pgtable_unlock2(m.hyp, m.host);
+	pgtable_let_go2(m.hyp, m.host);
 }
 
 static enum mem_state mem_state_of_bits(uint64_t bits)
@@ -111,12 +105,12 @@ static int mem_check_share(struct mem_locked m, uint64_t pfn)
 	return 0;
 }
 
-int64_t mem_share_hyp(uint64_t pfn)
+int64_t mem_share_hyp(struct mem_locked m, uint64_t pfn, uint64_t unused)
 {
 	struct pgtable_memcache hmc, ymc;
-	struct mem_locked m = mem_lock_both();
 	int ret = mem_check_share(m, pfn);
 
+	(void)unused; /* x2: not an argument of this call */
 	if (!ret)
 		ret = mem_prepare_both(m, pfn, 1, &hmc, &ymc);
 	if (!ret) {
@@ -126,7 +120,6 @@ int64_t mem_share_hyp(uint64_t pfn)
 		pgtable_set(m.hyp, pfn << HYP_PAGE_SHIFT, 3,
 			    mem_hyp_leaf(pfn, PKVM_PAGE_SHARED_BORROWED), &ymc);
 	}
-	mem_unlock_both(m);
 	return ret;
 }
 
@@ -142,12 +135,12 @@ static int mem_check_unshare(struct mem_locked m, uint64_t pfn)
 	return 0;
 }
 
-int64_t mem_unshare_hyp(uint64_t pfn)
+int64_t mem_unshare_hyp(struct mem_locked m, uint64_t pfn, uint64_t unused)
 {
 	struct pgtable_memcache hmc, ymc;
-	struct mem_locked m = mem_lock_both();
 	int ret = mem_check_unshare(m, pfn);
 
+	(void)unused; /* x2: not an argument of this call */
 	if (!ret)
 		ret = mem_prepare_both(m, pfn, 1, &hmc, &ymc);
 	if (!ret) {
@@ -158,7 +151,6 @@ int64_t mem_unshare_hyp(uint64_t pfn)
 		pgtable_set(m.hyp, pfn << HYP_PAGE_SHIFT, 3,
 			    arch_pte_make_annot(PKVM_OWNER_HOST), &ymc);
 	}
-	mem_unlock_both(m);
 	return ret;
 }
 
@@ -173,10 +165,9 @@ static int mem_check_donate(struct mem_locked m, uint64_t pfn, uint64_t nr)
 	return ret;
 }
 
-int64_t mem_host_donate_hyp(uint64_t pfn, uint64_t nr)
+int64_t mem_host_donate_hyp(struct mem_locked m, uint64_t pfn, uint64_t nr)
 {
 	struct pgtable_memcache hmc, ymc;
-	struct mem_locked m = mem_lock_both();
 	int ret = mem_check_donate(m, pfn, nr);
 
 	if (!ret)
@@ -189,7 +180,6 @@ int64_t mem_host_donate_hyp(uint64_t pfn, uint64_t nr)
 		/* hyp NOPAGE => OWNED (mapped) */
 		pgtable_set(m.hyp, addr, 3, mem_hyp_leaf(pfn + i, 0), &ymc);
 	}
-	mem_unlock_both(m);
 	return ret;
 }
 
@@ -205,10 +195,9 @@ static int mem_check_reclaim(struct mem_locked m, uint64_t pfn, uint64_t nr)
 	return ret;
 }
 
-int64_t mem_hyp_donate_host(uint64_t pfn, uint64_t nr)
+int64_t mem_hyp_donate_host(struct mem_locked m, uint64_t pfn, uint64_t nr)
 {
 	struct pgtable_memcache hmc, ymc;
-	struct mem_locked m = mem_lock_both();
 	int ret = mem_check_reclaim(m, pfn, nr);
 
 	if (!ret)
@@ -222,7 +211,6 @@ int64_t mem_hyp_donate_host(uint64_t pfn, uint64_t nr)
 		pgtable_set(m.host, addr, 3,
 			    arch_pte_make_annot(PKVM_OWNER_HOST), &hmc);
 	}
-	mem_unlock_both(m);
 	return ret;
 }
 

@@ -49,6 +49,23 @@ void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second)
 	hyp_lock_release2(&first.pt->lock, &second.pt->lock);
 }
 
+uint64_t pgtable_take2(struct pgtable *first, struct pgtable *second,
+		       struct pgtable_locked *l1, struct pgtable_locked *l2)
+{
+	uint32_t t1 = hyp_lock_take(&first->lock);
+	uint32_t t2 = hyp_lock_take(&second->lock);
+
+	*l1 = (struct pgtable_locked){ first };
+	*l2 = (struct pgtable_locked){ second };
+	return t1 | (uint64_t)t2 << 32;
+}
+
+void pgtable_let_go2(struct pgtable_locked first, struct pgtable_locked second)
+{
+	hyp_lock_let_go(&first.pt->lock);
+	hyp_lock_let_go(&second.pt->lock);
+}
+
 void pgtable_init(struct pgtable *pt, uint64_t root_pa,
 		  enum pkvm_component comp, bool stage2, unsigned lock_id)
 {

@@ -33,14 +33,6 @@ static struct pkvm_record tracing_early0[TRACING_EARLY_CPU0];
 static struct pkvm_record tracing_early[PKVM_RING_MAX_CPUS - 1]
 				       [TRACING_EARLY_OTHER];
 
-/*
- * Per CPU: TRACING_CPU_HYP (boot state) while the CPU runs in the hyp,
- * HOST while it runs the host, FLUSHING while another CPU copies its early
- * buffer. Changed with atomics only; see tracing_cpu_enter().
- */
-enum { TRACING_CPU_HYP = 0, TRACING_CPU_HOST = 1, TRACING_CPU_FLUSHING = 2 };
-static uint32_t tracing_cpu_where[PKVM_RING_MAX_CPUS];
-
 static struct hyp_lock tracing_lock = HYP_LOCK_INIT(PKVM_LOCK_TRACE);
 
 /*
@@ -68,12 +60,16 @@ void tracing_boot(unsigned cpu_count)
 	/* Boot state (the fake arch may boot more than once per process). */
 	memset(&hyp_producer, 0, sizeof(hyp_producer));
 	memset(&tracing_pins, 0, sizeof(tracing_pins));
-	memset(tracing_cpu_where, 0, sizeof(tracing_cpu_where));
 	hyp_producer.cpu_count = cpu_count;
 	producer_init_cpu(&hyp_producer, 0, tracing_early0, TRACING_EARLY_CPU0);
 	for (unsigned i = 1; i < PKVM_RING_MAX_CPUS; i++)
 		producer_init_cpu(&hyp_producer, i, tracing_early[i - 1],
 				  TRACING_EARLY_OTHER);
+}
+
+void *hyp_cpu_data(unsigned cpu)
+{
+	return &hyp_producer.cpu[cpu];
 }
 
 bool tracing_pinned(struct pgtable_locked host, uint64_t pfn)
@@ -236,56 +232,16 @@ int64_t tracing_load(uint64_t ctrl_pfn)
 	return ret;
 }
 
-void tracing_cpu_enter(void)
-{
-#if HYP_TRACE
-	uint32_t *where = &tracing_cpu_where[arch_cpu_index()];
-	uint32_t expected = TRACING_CPU_HOST;
-
-	/* Wait out a flush of our early buffer by another CPU. */
-	while (!__atomic_compare_exchange_n(where, &expected, TRACING_CPU_HYP,
-					    false, __ATOMIC_ACQUIRE,
-					    __ATOMIC_RELAXED)) {
-		if (expected == TRACING_CPU_HYP)
-			return; /* not entered from the host (fake arch) */
-		expected = TRACING_CPU_HOST;
-		arch_relax();
-	}
-#endif
-}
-
-void tracing_cpu_leave(void)
-{
-#if HYP_TRACE
-	__atomic_store_n(&tracing_cpu_where[arch_cpu_index()], TRACING_CPU_HOST,
-			 __ATOMIC_RELEASE);
-#endif
-}
-
 void tracing_flush_others(void)
 {
 #if HYP_TRACE
-	unsigned self = arch_cpu_index();
-
-	for (unsigned i = 0; i < hyp_cfg.cpu_count; i++) {
-		uint32_t expected = TRACING_CPU_HOST;
-
-		if (i == self || !__atomic_compare_exchange_n(
-					 &tracing_cpu_where[i], &expected,
-					 TRACING_CPU_FLUSHING, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			continue; /* in the hyp: it copies its own */
-		producer_flush_early(&hyp_producer, i);
-		__atomic_store_n(&tracing_cpu_where[i], TRACING_CPU_HOST,
-				 __ATOMIC_RELEASE);
-	}
+	producer_flush_others(&hyp_producer, htrace_cpu());
 #endif
 }
 
 void tracing_stop(uint32_t state, uint64_t code, uint64_t addr)
 {
-	htrace_publish();
-	producer_set_state(&hyp_producer, state, code, addr);
+	producer_set_state(&hyp_producer, htrace_cpu(), state, code, addr);
 }
 
 uint64_t producer_now(void)

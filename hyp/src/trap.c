@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Host traps (format/HYPERCALLS.md "Host hypercalls" and "Host traps"):
- * every one records TRAP_ENTRY first (before any lock) and TRAP_EXIT last,
- * so everything it does lies between them on this CPU.
+ * every one records its entry first and its exit last, so everything it
+ * does lies between them on this CPU. (An ownership hypercall's entry
+ * record is written once it holds its lock pair, and stands for the entry
+ * followed by the acquisition: spinning for a lock records nothing.)
  */
 #include <hyp/arch.h>
 #include <hyp/htrace.h>
@@ -13,26 +15,19 @@
 
 #define TRAP_PSCI_SYSTEM_OFF 0x84000008ull
 
-/* HVC #0 from the host: HCALL_ENTRY (FAR/HPFAR are UNKNOWN, x3 unused). */
+/* The host's source bits on the trap and hypercall records. */
+#define TRAP_SRC (PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT)
+
+/* Any trap: TRAP_ENTRY. (HVC #0 takes trap_hvc0()'s compact records.) */
 __attribute__((always_inline)) static inline void
 trap_record_entry(const struct trap_ctx *ctx)
 {
-	if (ctx->esr == PKVM_HCALL_ENTRY_ESR) {
-		uint64_t w[4] = { ctx->elr, ctx->regs[0], ctx->regs[1],
-				  ctx->regs[2] };
-
-		htrace_emit(PKVM_EV_HCALL_ENTRY,
-			    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w,
-			    2);
-		return;
-	}
 	uint64_t w[8] = {
 		ctx->esr,     ctx->elr,	    ctx->far,	  ctx->hpfar,
 		ctx->regs[0], ctx->regs[1], ctx->regs[2], ctx->regs[3]
 	};
 
-	htrace_emit(PKVM_EV_TRAP_ENTRY,
-		    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w, 4);
+	htrace_emit(PKVM_EV_TRAP_ENTRY, TRAP_SRC, w, 4);
 }
 
 /* What an HCALL_EXIT leaves out: it may be used only if none changed. */
@@ -55,37 +50,64 @@ trap_record_exit(const struct trap_ctx *ctx, const struct trap_kept *at_entry,
 		(ctx->elr ^ at_entry->elr) | (ctx->spsr ^ at_entry->spsr);
 
 	if (!(changed | inj_esr)) {
-		htrace1(PKVM_EV_HCALL_EXIT,
-			PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT,
-			ctx->regs[0], ctx->regs[1]);
+		htrace1(PKVM_EV_HCALL_EXIT, TRAP_SRC, ctx->regs[0],
+			ctx->regs[1]);
 		return;
 	}
 	uint64_t w[8] = { ctx->regs[0], ctx->regs[1], ctx->regs[2],
 			  ctx->regs[3], inj_esr,      inj_far,
 			  ctx->elr,	ctx->spsr };
 
-	htrace_emit(PKVM_EV_TRAP_EXIT,
-		    PKVM_REC_SOURCE_HOST << PKVM_REC_F_KIND_SHIFT, w, 4);
+	htrace_emit(PKVM_EV_TRAP_EXIT, TRAP_SRC, w, 4);
+}
+
+/* The ownership hypercalls, run with host_s2 + hyp_s1 held; else NULL. */
+static mem_hcall_fn *trap_owned_call(uint64_t id)
+{
+	switch (id) {
+	case PKVM_HC_SHARE_HYP:
+		return mem_share_hyp;
+	case PKVM_HC_UNSHARE_HYP:
+		return mem_unshare_hyp;
+	case PKVM_HC_HOST_DONATE_HYP:
+		return mem_host_donate_hyp;
+	case PKVM_HC_HYP_DONATE_HOST:
+		return mem_hyp_donate_host;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * An ownership hypercall whose entry is recorded already: the pair as
+ * LOCK_ACQUIRE2 and LOCK_RELEASE2 (hyp_s1 let go first, as pKVM does).
+ */
+static int64_t trap_owned(mem_hcall_fn *fn, uint64_t a1, uint64_t a2)
+{
+	struct mem_locked m;
+	uint64_t t = mem_take_pair(&m);
+	int64_t ret;
+
+	htrace1(PKVM_EV_LOCK_ACQUIRE2, 0, MEM_PAIR_LOCK_IDS, t);
+	ret = fn(m, a1, a2);
+	htrace1(PKVM_EV_LOCK_RELEASE2, 0,
+		MEM_PAIR_LOCK_IDS >> 32 | MEM_PAIR_LOCK_IDS << 32,
+		t >> 32 | t << 32);
+	mem_let_go_pair(m);
+	return ret;
 }
 
 /* Run hypercall `id`; false if the id is unknown. */
 static bool trap_hcall(struct trap_ctx *ctx, uint64_t id)
 {
 	uint64_t *r = ctx->regs;
+	mem_hcall_fn *fn = trap_owned_call(id);
 
+	if (fn) {
+		r[1] = (uint64_t)trap_owned(fn, r[1], r[2]);
+		return true;
+	}
 	switch (id) {
-	case PKVM_HC_SHARE_HYP:
-		r[1] = (uint64_t)mem_share_hyp(r[1]);
-		return true;
-	case PKVM_HC_UNSHARE_HYP:
-		r[1] = (uint64_t)mem_unshare_hyp(r[1]);
-		return true;
-	case PKVM_HC_HOST_DONATE_HYP:
-		r[1] = (uint64_t)mem_host_donate_hyp(r[1], r[2]);
-		return true;
-	case PKVM_HC_HYP_DONATE_HOST:
-		r[1] = (uint64_t)mem_hyp_donate_host(r[1], r[2]);
-		return true;
 	case PKVM_HC_TRACE_LOAD:
 		r[1] = (uint64_t)tracing_load(r[1]);
 		return true;
@@ -96,6 +118,7 @@ static bool trap_hcall(struct trap_ctx *ctx, uint64_t id)
 	}
 }
 
+/* An HVC: the call in x0 (ours: 0xC6000000 | id), status in x0. */
 static void trap_hvc(struct trap_ctx *ctx)
 {
 	uint64_t x0 = ctx->regs[0];
@@ -103,6 +126,45 @@ static void trap_hvc(struct trap_ctx *ctx)
 		     trap_hcall(ctx, x0 & PKVM_HC_ID_MASK);
 
 	ctx->regs[0] = known ? PKVM_SMCCC_SUCCESS : PKVM_SMCCC_NOT_SUPPORTED;
+}
+
+/*
+ * HVC #0 from AArch64 (ESR_EL2 exactly PKVM_HCALL_ENTRY_ESR), nearly every
+ * trap: the compact records (FORMAT.md 3.1). An ownership call takes its
+ * lock pair first and records its entry with the acquisition
+ * (HCALL_ENTRY_LOCK2), and its release with the exit (HCALL_EXIT_UNLOCK2)
+ * just before letting go; any other call is HCALL_ENTRY ... HCALL_EXIT.
+ * This path writes x0 and x1 only and injects nothing, so the exit's
+ * condition (x2, x3, ELR and SPSR as at entry) holds by construction.
+ */
+static void trap_hvc0(struct trap_ctx *ctx)
+{
+	uint64_t x0 = ctx->regs[0];
+	mem_hcall_fn *fn = (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE
+				   ? trap_owned_call(x0 & PKVM_HC_ID_MASK)
+				   : NULL;
+
+	if (fn) {
+		struct mem_locked m;
+		uint64_t t = mem_take_pair(&m);
+		uint64_t x1 = ctx->regs[1], x2 = ctx->regs[2];
+		uint64_t w[6] = { ctx->elr, x0, x1, x2, MEM_PAIR_LOCK_IDS, t };
+		int64_t ret;
+
+		htrace_emit(PKVM_EV_HCALL_ENTRY_LOCK2, TRAP_SRC, w, 3);
+		ret = fn(m, x1, x2);
+		ctx->regs[0] = PKVM_SMCCC_SUCCESS;
+		ctx->regs[1] = (uint64_t)ret;
+		htrace1(PKVM_EV_HCALL_EXIT_UNLOCK2, TRAP_SRC,
+			PKVM_SMCCC_SUCCESS, (uint64_t)ret);
+		mem_let_go_pair(m);
+		return;
+	}
+	uint64_t w[4] = { ctx->elr, x0, ctx->regs[1], ctx->regs[2] };
+
+	htrace_emit(PKVM_EV_HCALL_ENTRY, TRAP_SRC, w, 2);
+	trap_hvc(ctx);
+	htrace1(PKVM_EV_HCALL_EXIT, TRAP_SRC, ctx->regs[0], ctx->regs[1]);
 }
 
 static void trap_smc(struct trap_ctx *ctx)
@@ -156,14 +218,14 @@ static bool trap_abort(struct trap_ctx *ctx)
 	return true;
 }
 
-void trap_host_sync(struct trap_ctx *ctx)
+/* Every other synchronous trap: the canonical entry and exit records. */
+static __attribute__((noinline)) void trap_host_other(struct trap_ctx *ctx)
 {
 	unsigned ec = (unsigned)(ctx->esr >> 26) & 0x3F;
 	uint64_t esr = ctx->esr, far = ctx->far;
-	bool injected = false;
 	struct trap_kept kept = trap_kept_of(ctx);
+	bool injected = false;
 
-	tracing_cpu_enter();
 	trap_record_entry(ctx);
 	switch (ec) {
 	case TRAP_EC_HVC64:
@@ -181,17 +243,26 @@ void trap_host_sync(struct trap_ctx *ctx)
 		break;
 	}
 	trap_record_exit(ctx, &kept, injected ? esr : 0, injected ? far : 0);
-	htrace_trap_done();
-	tracing_cpu_leave();
+}
+
+void trap_host_sync(struct trap_ctx *ctx)
+{
+	bool in_ring = tracing_cpu_enter();
+
+	/* Kept apart so that the common path saves few registers. */
+	if (ctx->esr == PKVM_HCALL_ENTRY_ESR)
+		trap_hvc0(ctx);
+	else
+		trap_host_other(ctx);
+	tracing_cpu_leave(in_ring);
 }
 
 void trap_host_async(struct trap_ctx *ctx)
 {
+	bool in_ring = tracing_cpu_enter();
 	struct trap_kept kept = trap_kept_of(ctx);
 
-	tracing_cpu_enter();
 	trap_record_entry(ctx);
 	trap_record_exit(ctx, &kept, 0, 0);
-	htrace_trap_done();
-	tracing_cpu_leave();
+	tracing_cpu_leave(in_ring);
 }

@@ -50,20 +50,35 @@ Test(lock, tickets_in_order_under_contention)
 		cr_assert_eq(th_count(r[c], n[c], PKVM_EV_LOST, ~0ull), 0);
 		uint64_t held = ~0ull;
 		for (size_t i = 0; i < n[c]; i++) {
-			bool pair = r[c][i].kind == PKVM_EV_LOCK_ACQUIRE2 ||
-				    r[c][i].kind == PKVM_EV_LOCK_RELEASE2;
-			bool one = r[c][i].kind == PKVM_EV_LOCK_ACQUIRE ||
-				   r[c][i].kind == PKVM_EV_LOCK_RELEASE;
-			bool acquire = r[c][i].kind == PKVM_EV_LOCK_ACQUIRE2 ||
-				       r[c][i].kind == PKVM_EV_LOCK_ACQUIRE;
-			/* host_s2 is first in an acquire pair, second in a
-			 * release pair (reverse order). */
+			unsigned kind = r[c][i].kind;
+
+			if (r[c][i].flags & PKVM_REC_F_CONT)
+				continue; /* the head speaks for the event */
+			/* The pair's records: host_s2 is first when taken,
+			 * second when let go (reverse order); the fused
+			 * hypercall forms carry the tickets in the entry's
+			 * last record, and the release implies them. */
+			bool entry2 = kind == PKVM_EV_HCALL_ENTRY_LOCK2;
+			bool exit2 = kind == PKVM_EV_HCALL_EXIT_UNLOCK2;
+			bool pair = kind == PKVM_EV_LOCK_ACQUIRE2 ||
+				    kind == PKVM_EV_LOCK_RELEASE2;
+			bool one = kind == PKVM_EV_LOCK_ACQUIRE ||
+				   kind == PKVM_EV_LOCK_RELEASE;
+			bool acquire = kind == PKVM_EV_LOCK_ACQUIRE2 ||
+				       kind == PKVM_EV_LOCK_ACQUIRE || entry2;
+			const struct pkvm_record *lr =
+				entry2 ? &r[c][i + 2] : &r[c][i];
 			unsigned shift = pair && !acquire ? 32 : 0;
 
-			if (!(pair || one) ||
-			    (uint32_t)(r[c][i].a >> shift) != PKVM_LOCK_HOST_S2)
+			if (exit2) {
+				cr_assert_neq(held, ~0ull, "release unheld");
+				held = ~0ull;
 				continue;
-			uint64_t ticket = (uint32_t)(r[c][i].b >> shift);
+			}
+			if (!(pair || one || entry2) ||
+			    (uint32_t)(lr->a >> shift) != PKVM_LOCK_HOST_S2)
+				continue;
+			uint64_t ticket = (uint32_t)(lr->b >> shift);
 			if (acquire) {
 				cr_assert_eq(held, ~0ull, "nested acquire");
 				held = ticket;

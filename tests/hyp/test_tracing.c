@@ -177,7 +177,7 @@ Test(producer, early_overflow_lost)
 	static struct pkvm_record r[4096];
 
 	th_boot(2, 0);
-	uint64_t cap = hyp_producer.cpu[1].mask + 1; /* the early buffer's */
+	uint64_t cap = hyp_producer.cpu[1].cap; /* the early buffer's */
 	fake_set_cpu(1);
 	for (uint64_t i = 0; i < cap / 2; i++)
 		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
@@ -242,50 +242,103 @@ Test(producer, drop_mode_lost_record)
 	cr_assert_eq(ring[0].a, rc->dropped, "LOST %llu, dropped %llu",
 		     (unsigned long long)ring[0].a,
 		     (unsigned long long)rc->dropped);
-	cr_assert_eq(rc->written, producer_produced(&hyp_producer, 0));
+	/* Every record produced is published or counted as dropped. */
+	cr_assert_eq(rc->head + rc->dropped,
+		     producer_produced(&hyp_producer, 0));
+	cr_assert_leq(rc->written, producer_produced(&hyp_producer, 0));
 	(void)r;
 }
 
 /*
- * A hypercall is bracketed by HCALL_ENTRY and HCALL_EXIT, and takes its two
- * page-table locks as one LOCK_ACQUIRE2 / LOCK_RELEASE2 pair.
+ * An ownership hypercall (HVC #0) is one HCALL_ENTRY_LOCK2 (entry and lock
+ * pair, taken first) ... one HCALL_EXIT_UNLOCK2 (release and exit), with
+ * no lock records of the pair in between; the tickets count up per lock.
  */
 Test(producer, hcall_records)
 {
 	static struct pkvm_record r[4096];
+	uint64_t pair = PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32;
+	uint64_t tickets[2];
+
+	th_boot(1, 0);
+	th_trace_on(4096);
+	for (unsigned k = 0; k < 2; k++) {
+		size_t n0 = th_ring_records(0, r, 4096);
+		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + k, 0), 0);
+		size_t n = th_ring_records(0, r, 4096);
+
+		cr_assert_eq(r[n0].kind, PKVM_EV_HCALL_ENTRY_LOCK2);
+		cr_assert_eq(r[n0].flags, 2, "host source, two continuations");
+		cr_assert_eq(r[n0].a, PKVM_WORKLOAD_BASE + 0x104, "elr");
+		cr_assert_eq(r[n0].b, PKVM_HC_BASE | PKVM_HC_SHARE_HYP, "x0");
+		cr_assert_eq(r[n0 + 1].a, TH_RAM_PFN + k, "x1");
+		cr_assert_eq(r[n0 + 1].b, 0, "x2");
+		cr_assert_eq(r[n0 + 2].a, pair, "locks: host_s2, hyp_s1");
+		tickets[k] = r[n0 + 2].b;
+		cr_assert_eq(r[n - 1].kind, PKVM_EV_HCALL_EXIT_UNLOCK2);
+		cr_assert_eq(r[n - 1].flags, 0, "host source, no continuation");
+		cr_assert_eq(r[n - 1].a, 0, "x0 out");
+		cr_assert_eq(r[n - 1].b, 0, "x1 out");
+		cr_assert_geq(
+			th_count(r + n0, n - n0, PKVM_EV_PTE_WRITE, ~0ull), 2,
+			"host and hyp descriptors");
+		/* The pair is in the two fused records only. */
+		for (unsigned k2 = PKVM_EV_LOCK_ACQUIRE2;
+		     k2 <= PKVM_EV_LOCK_RELEASE2; k2++)
+			cr_assert_eq(th_count(r + n0, n - n0, k2, ~0ull), 0);
+		for (unsigned id = PKVM_LOCK_HOST_S2; id <= PKVM_LOCK_HYP_S1;
+		     id++) {
+			cr_assert_eq(th_count(r + n0, n - n0,
+					      PKVM_EV_LOCK_ACQUIRE, id),
+				     0);
+			cr_assert_eq(th_count(r + n0, n - n0,
+					      PKVM_EV_LOCK_RELEASE, id),
+				     0);
+		}
+	}
+	cr_assert_eq(tickets[1], tickets[0] + (1ull | 1ull << 32),
+		     "each lock's ticket counts up");
+}
+
+/*
+ * Other hypercalls keep the HCALL_ENTRY ... HCALL_EXIT pair, and an HVC
+ * with another immediate (the ESR differs) takes the canonical entry with
+ * the pair as LOCK_ACQUIRE2 / LOCK_RELEASE2 (released in reverse order).
+ */
+Test(producer, hcall_records_other_forms)
+{
+	static struct pkvm_record r[4096];
+	uint64_t pair = PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32;
+	uint64_t x1 = 0;
 
 	th_boot(1, 0);
 	th_trace_on(4096);
 	size_t n0 = th_ring_records(0, r, 4096);
-	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN, 0), 0);
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0),
+		     -PKVM_EBUSY);
 	size_t n = th_ring_records(0, r, 4096);
-	uint64_t pair = PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32;
 
 	cr_assert_eq(r[n0].kind, PKVM_EV_HCALL_ENTRY);
-	cr_assert_eq(r[n0].flags, 1, "host source, one continuation");
-	cr_assert_eq(r[n0].b, PKVM_HC_BASE | PKVM_HC_SHARE_HYP, "x0");
-	cr_assert_eq(r[n0 + 1].a, TH_RAM_PFN, "x1");
+	cr_assert_eq(r[n0].b, PKVM_HC_BASE | PKVM_HC_TRACE_LOAD, "x0");
 	cr_assert_eq(r[n - 1].kind, PKVM_EV_HCALL_EXIT);
-	cr_assert_eq(r[n - 1].a, 0, "x0 out");
-	cr_assert_eq(r[n - 1].b, 0, "x1 out");
-	cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_LOCK_ACQUIRE2, pair), 1);
-	cr_assert_eq(
-		th_count(r + n0, n - n0, PKVM_EV_LOCK_RELEASE2,
-			 PKVM_LOCK_HYP_S1 | (uint64_t)PKVM_LOCK_HOST_S2 << 32),
-		1);
-	cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_LOCK_ACQUIRE,
-			      PKVM_LOCK_HOST_S2),
+	cr_assert_eq(r[n - 1].b, (uint64_t)-PKVM_EBUSY, "x1 out");
+
+	n0 = n;
+	cr_assert_eq(fake_hvc_imm(1, PKVM_HC_SHARE_HYP, TH_RAM_PFN, 0, 0, &x1),
 		     0);
-	/* Tickets: both halves name the holder's tickets of the two locks. */
-	for (size_t i = n0; i < n; i++)
-		if (r[i].kind == PKVM_EV_LOCK_ACQUIRE2) {
-			size_t j = i;
-			while (j < n && r[j].kind != PKVM_EV_LOCK_RELEASE2)
-				j++;
-			cr_assert_lt(j, n);
-			cr_assert_eq(r[j].b, r[i].b >> 32 | r[i].b << 32,
-				     "released in reverse order");
-		}
+	cr_assert_eq(x1, 0);
+	n = th_ring_records(0, r, 4096);
+	cr_assert_eq(r[n0].kind, PKVM_EV_TRAP_ENTRY);
+	cr_assert_eq(r[n0].a, (uint64_t)TRAP_EC_HVC64 << 26 | 1ull << 25 | 1,
+		     "esr");
+	cr_assert_eq(r[n0 + 4].kind, PKVM_EV_LOCK_ACQUIRE2);
+	cr_assert_eq(r[n0 + 4].a, pair);
+	cr_assert_eq(r[n - 2].kind, PKVM_EV_LOCK_RELEASE2);
+	cr_assert_eq(r[n - 2].a, pair >> 32 | pair << 32, "reverse order");
+	cr_assert_eq(r[n - 2].b, r[n0 + 4].b >> 32 | r[n0 + 4].b << 32,
+		     "the tickets taken");
+	cr_assert_eq(r[n - 1].kind, PKVM_EV_HCALL_EXIT);
+	cr_assert_eq(th_host_state(TH_RAM_PFN), MEM_SHARED_OWNED);
 }
 
 /* An abort that only maps returns with HCALL_EXIT; an injected one does not. */

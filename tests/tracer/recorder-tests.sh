@@ -30,8 +30,8 @@ record_bg() { "$rec" --hyp "$hyp" --workload "$wl" --quiet "$@" & }
 # Losses before TRACE_LOAD (the hyp's early buffer overflowing) are not the
 # rings': WAIT mode promises only --no-ring-loss.
 # The kinds every CPU emits in a stress run, and the ones only some do.
-every_kinds=hcall_entry,hcall_exit,trap_entry,pte_write,lock_acquire2,lock_release2,mark
-some_kinds=boot,trap_exit,lock_acquire,lock_release,tlbi,barrier,sysreg_write,nondet
+every_kinds=hcall_entry,hcall_entry_lock2,hcall_exit_unlock2,hcall_exit,trap_entry,pte_write,mark
+some_kinds=boot,trap_exit,lock_acquire,lock_release,lock_acquire2,lock_release2,tlbi,barrier,sysreg_write,nondet
 
 case $case_name in
 from-dump)

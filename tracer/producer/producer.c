@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Producer slow path: loading, the early-buffer copy, waiting (WAIT mode),
- * drops and LOST records. The inline halves (producer_emit, producer_sync,
- * producer_publish) are in <pkvm/producer.h>.
+ * Producer slow path: loading, the early-buffer copy, the end of the ring,
+ * waiting (WAIT mode), drops and LOST records. The inline halves
+ * (producer_emit, producer_sync, producer_publish) are in <pkvm/producer.h>.
  *
  * Concurrency: every field of a struct producer_cpu is written only by its
  * own CPU (or on its behalf while it is held outside the hyp). producer_load()
@@ -11,11 +11,53 @@
  */
 #include <pkvm/producer.h>
 
-/* Records produced = head + seq_base from now on. */
-static void producer_set_seq_base(struct producer_cpu *pc, uint64_t seq_base)
+/* The next record's second word, from `produced` (after the slow path). */
+static void producer_set_hdr(struct producer_cpu *pc)
 {
-	pc->seq_base = seq_base;
-	pc->hdr_base = seq_base << 32 | (uint64_t)pc->cpu << 16;
+	pc->hdr = producer_cpu_produced(pc) << 32 | (uint64_t)pc->cpu << 16;
+}
+
+/*
+ * Where emits may write without a look: up to `limit` or the end of the
+ * buffer, whichever comes first; nowhere while a LOST record is pending.
+ */
+static void producer_set_wend(struct producer_cpu *pc)
+{
+	uint64_t head = producer_head(pc);
+	uint64_t end = pc->lap + pc->cap;
+
+	if (pc->limit < end)
+		end = pc->limit;
+	if (pc->lost_pending || end <= head)
+		pc->wend = pc->wp;
+	else
+		pc->wend = pc->slots + (end - pc->lap);
+}
+
+static void producer_set_pub(struct producer_cpu *pc, struct pkvm_ring_cpu *pub)
+{
+	pc->pub = pub;
+	pc->pub_head = &pub->head;
+}
+
+/*
+ * Publish `written` (records produced, dropped ones included) and `head`:
+ * whenever the slow path dropped or copied records, and before it waits.
+ */
+static void producer_publish_all(struct producer_cpu *pc)
+{
+	pc->pub->written = producer_cpu_produced(pc);
+	producer_publish(pc);
+}
+
+/* Write into `slots` from index `head` on (lap and wp follow). */
+static void producer_start(struct producer_cpu *pc, struct pkvm_record *slots,
+			   uint64_t cap, uint64_t head)
+{
+	pc->slots = slots;
+	pc->cap = cap;
+	pc->lap = head & ~(cap - 1);
+	pc->wp = slots + (head & (cap - 1));
 }
 
 void producer_init_cpu(struct producer *p, unsigned cpu,
@@ -23,19 +65,19 @@ void producer_init_cpu(struct producer *p, unsigned cpu,
 {
 	struct producer_cpu *pc = &p->cpu[cpu];
 
-	pc->slots = early;
-	pc->mask = cap - 1;
-	pc->head = 0;
+	producer_start(pc, early, cap, 0);
 	pc->limit = cap; /* the early buffer is never drained: no wrap */
-	pc->overflow = 0;
 	pc->cpu = (uint16_t)cpu;
-	producer_set_seq_base(pc, 0);
-	pc->pub = &pc->local;
+	pc->seq_base = 0;
+	producer_set_pub(pc, &pc->local);
 	pc->in_ring = false;
+	pc->where = PRODUCER_CPU_PRODUCING;
 	pc->lost_pending = 0;
 	pc->dropped = 0;
 	pc->wait_ticks = 0;
 	pc->early = early;
+	producer_set_hdr(pc);
+	producer_set_wend(pc);
 }
 
 /* Count `n` records as dropped: they take sequence numbers, no slots. */
@@ -44,7 +86,7 @@ static void producer_drop(struct producer_cpu *pc, uint64_t n)
 	if (!pc->lost_pending)
 		pc->lost_first = producer_cpu_produced(pc);
 	pc->lost_pending += n;
-	producer_set_seq_base(pc, pc->seq_base + n);
+	pc->seq_base += n;
 	if (pc->in_ring) {
 		pc->dropped += n;
 		pc->pub->dropped = pc->dropped;
@@ -57,30 +99,34 @@ static void producer_drop(struct producer_cpu *pc, uint64_t n)
  */
 static bool producer_room(struct producer_cpu *pc, unsigned n)
 {
-	uint64_t cap = pc->mask + 1;
+	uint64_t head = producer_head(pc);
 	uint64_t tail = __atomic_load_n(&pc->pub->tail, __ATOMIC_ACQUIRE);
 
-	if (pc->head + n - tail > cap && pc->mode == PKVM_RING_WAIT) {
+	if (head + n - tail > pc->cap && pc->mode == PKVM_RING_WAIT) {
 		/* The consumer can only make room for what it can see. */
-		producer_publish(pc);
+		producer_publish_all(pc);
 		uint64_t t0 = producer_now();
 		do {
 			producer_relax();
 			tail = __atomic_load_n(&pc->pub->tail,
 					       __ATOMIC_ACQUIRE);
-		} while (pc->head + n - tail > cap);
+		} while (head + n - tail > pc->cap);
 		pc->wait_ticks += producer_now() - t0;
 		pc->pub->wait_ticks = pc->wait_ticks;
 	}
-	pc->limit = tail + cap;
-	return pc->head + n - tail <= cap;
+	pc->limit = tail + pc->cap;
+	return head + n - tail <= pc->cap;
 }
 
-/* Store one record at head (room already made). */
+/* Store one record at the next index (room already made). */
 static void producer_put(struct producer_cpu *pc, const struct pkvm_record *r)
 {
-	pc->slots[pc->head & pc->mask] = *r;
-	pc->head++;
+	if (pc->wp == pc->slots + pc->cap) {
+		/* The end of the ring: on from its start. */
+		pc->wp = pc->slots;
+		pc->lap += pc->cap;
+	}
+	*pc->wp++ = *r;
 }
 
 /* Write a one-record event of the producer's own (LOST, MARK). */
@@ -101,23 +147,55 @@ static void producer_put_own(struct producer_cpu *pc, unsigned kind, uint64_t a,
 
 /*
  * Ring mode: make room for `n` records, first writing a pending LOST record.
- * False when a DROP-mode ring has no room for them; with a LOST record still
- * pending, nothing may be written before it, so `limit` stops at `head`.
+ * False when a DROP-mode ring has no room for them (the LOST record may
+ * still have been written).
  */
 static bool producer_prepare(struct producer_cpu *pc, unsigned n)
 {
 	bool fits = producer_room(pc, n + (pc->lost_pending ? 1 : 0));
 
 	if (pc->lost_pending) {
-		if (pc->head >= pc->limit) {
-			pc->limit = pc->head;
+		if (producer_head(pc) >= pc->limit)
 			return false;
-		}
 		producer_put_own(pc, PKVM_EV_LOST, pc->lost_pending,
 				 pc->lost_first);
 		pc->lost_pending = 0;
 	}
 	return fits;
+}
+
+void producer_emit_slow(struct producer_cpu *pc, uint64_t ts, unsigned kind,
+			unsigned kflags, const uint64_t *words, unsigned n)
+{
+	bool fits;
+
+	if (pc->in_ring)
+		fits = producer_prepare(pc, n);
+	else /* early losses are reported once in the ring */
+		fits = !pc->lost_pending && producer_head(pc) + n <= pc->limit;
+	if (fits) {
+		/* The event's records take consecutive sequence numbers. */
+		uint64_t seq = producer_cpu_produced(pc);
+
+		for (unsigned i = 0; i < n; i++) {
+			struct pkvm_record r = {
+				.ts = ts,
+				.kind = (uint8_t)kind,
+				.flags = (uint8_t)(i ? PKVM_REC_F_CONT | i
+						     : kflags | (n - 1)),
+				.cpu = pc->cpu,
+				.seq = (uint32_t)(seq + i),
+				.a = words[2 * i],
+				.b = words[2 * i + 1],
+			};
+			producer_put(pc, &r);
+		}
+	} else {
+		producer_drop(pc, n);
+		pc->pub->written = producer_cpu_produced(pc);
+	}
+	producer_set_hdr(pc);
+	producer_set_wend(pc);
 }
 
 /*
@@ -129,18 +207,17 @@ static bool producer_prepare(struct producer_cpu *pc, unsigned n)
 static void producer_switch(struct producer *p, struct producer_cpu *pc)
 {
 	struct pkvm_record *early = pc->early;
-	uint64_t count = pc->head;
+	uint64_t count = producer_head(pc);
 	uint64_t produced = producer_cpu_produced(pc);
 	uint64_t copied = 0;
 	/* Early losses so far: seq [early_lost_first, produced). */
 	uint64_t early_lost = pc->lost_pending;
 
-	pc->slots = p->rings[pc->cpu].records;
-	pc->mask = p->rings[pc->cpu].nr_records - 1;
+	producer_start(pc, p->rings[pc->cpu].records,
+		       p->rings[pc->cpu].nr_records, 0);
 	pc->mode = p->mode;
-	pc->pub = &p->ctrl->cpu[pc->cpu];
-	pc->head = 0;
-	producer_set_seq_base(pc, produced);
+	producer_set_pub(pc, &p->ctrl->cpu[pc->cpu]);
+	pc->seq_base = produced;
 	pc->in_ring = true;
 	pc->lost_pending = 0;
 	for (uint64_t i = 0; i < count; i++) {
@@ -155,7 +232,7 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 		producer_put(pc, &early[i]);
 		copied++;
 		/* The copies take slots but no new sequence numbers. */
-		producer_set_seq_base(pc, produced - pc->head);
+		pc->seq_base = produced - producer_head(pc);
 	}
 	if (!pc->lost_pending && early_lost) {
 		pc->lost_first = produced - early_lost;
@@ -166,32 +243,64 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 				 copied);
 	else
 		producer_drop(pc, 1);
-	producer_publish(pc);
+	producer_set_hdr(pc);
+	producer_set_wend(pc);
+	producer_publish_all(pc);
 }
 
-void producer_flush_early(struct producer *p, unsigned cpu)
+void producer_enter_slow(struct producer_cpu *pc)
 {
-	struct producer_cpu *pc = &p->cpu[cpu];
+	uint32_t expected = PRODUCER_CPU_AWAY;
 
-	if (!__atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE) || pc->in_ring)
-		return;
-	producer_switch(p, pc);
+	/* Wait out a flush; acquire on failure too (a flusher's IN_RING). */
+	while (!__atomic_compare_exchange_n(
+		&pc->where, &expected, PRODUCER_CPU_PRODUCING, false,
+		__ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		if (expected == PRODUCER_CPU_PRODUCING)
+			return; /* not back from away (boot; the fake arch) */
+		if (expected == PRODUCER_CPU_IN_RING)
+			return; /* a flush moved us for good meanwhile */
+		expected = PRODUCER_CPU_AWAY;
+		producer_relax();
+	}
 }
 
-void producer_slow(struct producer *p, struct producer_cpu *pc, unsigned n)
+void producer_leave_slow(struct producer *p, struct producer_cpu *pc)
+{
+	producer_sync(p, pc);
+	producer_publish(pc);
+	/* In the ring (the sync point just moved us): for good. */
+	__atomic_store_n(&pc->where,
+			 pc->in_ring ? PRODUCER_CPU_IN_RING : PRODUCER_CPU_AWAY,
+			 __ATOMIC_RELEASE);
+}
+
+void producer_flush_others(struct producer *p, struct producer_cpu *self)
+{
+	if (!__atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE))
+		return;
+	for (unsigned i = 0; i < p->cpu_count; i++) {
+		struct producer_cpu *pc = &p->cpu[i];
+		uint32_t expected = PRODUCER_CPU_AWAY;
+
+		if (pc == self ||
+		    !__atomic_compare_exchange_n(
+			    &pc->where, &expected, PRODUCER_CPU_FLUSHING, false,
+			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue; /* producing: it moves itself */
+		if (!pc->in_ring)
+			producer_switch(p, pc);
+		__atomic_store_n(&pc->where, PRODUCER_CPU_IN_RING,
+				 __ATOMIC_RELEASE);
+	}
+}
+
+void producer_sync_slow(struct producer *p, struct producer_cpu *pc)
 {
 	/* Pairs with the store-release of `loaded` in producer_load(). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (pc->overflow) {
-		producer_drop(pc, pc->overflow);
-		pc->overflow = 0;
-	}
 	if (!pc->in_ring && __atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE))
 		producer_switch(p, pc);
-	if (!pc->in_ring)
-		return; /* early losses are reported once in the ring */
-	/* DROP mode without room: emits past `limit` are counted, as drops. */
-	(void)producer_prepare(pc, n);
 }
 
 void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
@@ -216,9 +325,10 @@ void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
 	__atomic_store_n(&p->loaded, 1, __ATOMIC_RELEASE);
 }
 
-void producer_set_state(struct producer *p, uint32_t state, uint64_t code,
-			uint64_t addr)
+void producer_set_state(struct producer *p, struct producer_cpu *pc,
+			uint32_t state, uint64_t code, uint64_t addr)
 {
+	producer_publish_all(pc);
 	if (!__atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE))
 		return;
 	p->ctrl->panic_code = code;

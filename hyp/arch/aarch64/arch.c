@@ -261,6 +261,7 @@ _Noreturn void arch_main_primary(void)
 		.host_entry = PKVM_WORKLOAD_BASE,
 	};
 
+	arch_set_this_cpu(hyp_cpu_data(0));
 	arch_console_puts("hyp: boot\n");
 	cfg.cpu_count = arch_probe_cpus();
 	hyp_boot_primary(&cfg);
@@ -275,6 +276,7 @@ _Noreturn void arch_main_primary(void)
 
 _Noreturn void arch_main_secondary(uint64_t cpu)
 {
+	arch_set_this_cpu(hyp_cpu_data((unsigned)cpu));
 	while (!__atomic_load_n(&arch_tables_ready, __ATOMIC_ACQUIRE))
 		__asm__ volatile("yield");
 	arch_enter((unsigned)cpu, true);

@@ -19,14 +19,12 @@ _start:
 	b.hs	2f
 	str	xzr, [x1], #8
 	b	1b
-2:	msr	tpidr_el2, xzr
-	bl	arch_main_primary
+2:	bl	arch_main_primary
 	b	arch_cpu_park
 
 	.global hyp_secondary_entry
 hyp_secondary_entry:
 	msr	daifset, #0xf
-	msr	tpidr_el2, x0
 	ldr	x1, =hyp_stacks
 	add	x2, x0, #1
 	lsl	x2, x2, #STACK_SHIFT

@@ -15,7 +15,8 @@
 #include <hyp/boot.h>
 #include <hyp/hyp.h>
 
-_Thread_local unsigned fake_cpu_index;
+static _Thread_local unsigned fake_cpu_index;
+_Thread_local void *fake_this_cpu;
 uint64_t fake_ticks;
 struct fake_stats fake_stats;
 static uint8_t *fake_ram;
@@ -100,6 +101,7 @@ _Noreturn void arch_cpu_park(void)
 void fake_set_cpu(unsigned cpu)
 {
 	fake_cpu_index = cpu;
+	arch_set_this_cpu(hyp_cpu_data(cpu));
 }
 
 void fake_boot(unsigned cpu_count, unsigned pool_pages)
@@ -143,6 +145,12 @@ void fake_boot(unsigned cpu_count, unsigned pool_pages)
 uint64_t fake_hvc(uint64_t id, uint64_t a1, uint64_t a2, uint64_t a3,
 		  uint64_t *x1)
 {
+	return fake_hvc_imm(0, id, a1, a2, a3, x1);
+}
+
+uint64_t fake_hvc_imm(uint16_t imm, uint64_t id, uint64_t a1, uint64_t a2,
+		      uint64_t a3, uint64_t *x1)
+{
 	struct trap_ctx ctx = { 0 };
 
 	ctx.regs[0] = PKVM_HC_BASE | id;
@@ -151,7 +159,7 @@ uint64_t fake_hvc(uint64_t id, uint64_t a1, uint64_t a2, uint64_t a3,
 	ctx.regs[3] = a3;
 	ctx.elr = PKVM_WORKLOAD_BASE + 0x104;
 	ctx.spsr = 0x3C5;
-	ctx.esr = (uint64_t)TRAP_EC_HVC64 << 26 | 1ull << 25; /* IL */
+	ctx.esr = (uint64_t)TRAP_EC_HVC64 << 26 | 1ull << 25 | imm; /* IL */
 	trap_host_sync(&ctx);
 	if (x1)
 		*x1 = ctx.regs[1];

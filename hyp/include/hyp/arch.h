@@ -21,10 +21,17 @@
 void *arch_pa_to_va(uint64_t pa);
 
 /*
- * Inline in <arch/cpu.h>: arch_cpu_index() (calling CPU, 0-based) and
- * arch_counter() (the counter behind record timestamps), plus the EL2
- * configuration values ARCH_VTCR_EL2, ARCH_TCR_EL2, ARCH_HCR_EL2 ...
+ * Inline in <arch/cpu.h>: arch_this_cpu() and arch_set_this_cpu() (the
+ * calling CPU's per-CPU pointer), arch_counter() (the counter behind record
+ * timestamps), plus the EL2 configuration values ARCH_VTCR_EL2,
+ * ARCH_TCR_EL2, ARCH_HCR_EL2 ...
  */
+
+/**
+ * From the core: the per-CPU pointer of CPU `cpu` (0-based), which the arch
+ * installs with arch_set_this_cpu() before anything else runs on that CPU.
+ */
+void *hyp_cpu_data(unsigned cpu);
 
 /** Frequency of arch_counter() in Hz (CNTFRQ_EL0). */
 uint64_t arch_counter_freq(void);

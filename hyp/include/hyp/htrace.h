@@ -24,13 +24,29 @@
 /** Every CPU's producer (tracer/producer). */
 extern struct producer hyp_producer;
 
+/*
+ * The calling CPU's producer is its per-CPU data: the arch keeps a pointer
+ * to it (TPIDR_EL2 on the real machine), installed from hyp_cpu_data()
+ * before anything else runs on the CPU, so that every record finds it in
+ * one instruction.
+ */
+static inline struct producer_cpu *htrace_cpu(void)
+{
+	return (struct producer_cpu *)arch_this_cpu();
+}
+
+/** Index of the calling CPU, 0-based. */
+static inline unsigned hyp_cpu_index(void)
+{
+	return htrace_cpu()->cpu;
+}
+
 /** Emit an event of `n` records on the calling CPU. */
 static inline void htrace_emit(unsigned kind, unsigned kflags,
 			       const uint64_t *words, unsigned n)
 {
 #if HYP_TRACE
-	producer_emit_at(&hyp_producer.cpu[arch_cpu_index()], arch_counter(),
-			 kind, kflags, words, n);
+	producer_emit_at(htrace_cpu(), arch_counter(), kind, kflags, words, n);
 #else
 	(void)kind;
 	(void)kflags;
@@ -40,16 +56,13 @@ static inline void htrace_emit(unsigned kind, unsigned kflags,
 }
 
 /**
- * A sync point (producer.h): room for the next PRODUCER_SYNC_RECORDS
- * records, and the move to the ring once loaded. Before returning to the
- * host, so that every trap starts with room; page-table stores make room as
- * they go (htrace_pte_write), so no path writes more than that in between.
+ * A sync point (producer.h): once tracing is loaded, move to the ring. Before
+ * returning to the host, until this CPU is in its ring.
  */
 static inline void htrace_sync(void)
 {
 #if HYP_TRACE
-	producer_sync(&hyp_producer, &hyp_producer.cpu[arch_cpu_index()],
-		      PRODUCER_SYNC_RECORDS);
+	producer_sync(&hyp_producer, htrace_cpu());
 #endif
 }
 
@@ -60,14 +73,11 @@ static inline void htrace_sync(void)
 static inline void htrace_publish(void)
 {
 #if HYP_TRACE
-	producer_publish(&hyp_producer.cpu[arch_cpu_index()]);
+	producer_publish(htrace_cpu());
 #endif
 }
 
-/**
- * After a trap's last record, before returning to the host: room for the
- * next trap (which starts writing without looking), then publish.
- */
+/** After a trap's last record, before returning to the host. */
 static inline void htrace_trap_done(void)
 {
 	htrace_sync();
@@ -85,11 +95,6 @@ static inline void htrace1(unsigned kind, unsigned kflags, uint64_t a,
 /** A descriptor store into an installed table or a root. */
 static inline void htrace_pte_write(uint64_t pa, uint64_t value, bool release)
 {
-#if HYP_TRACE
-	/* Stores come in loops of any length: make room as they go. */
-	producer_reserve(&hyp_producer, &hyp_producer.cpu[arch_cpu_index()],
-			 PRODUCER_SYNC_RECORDS);
-#endif
 	htrace1(PKVM_EV_PTE_WRITE, release ? PKVM_REC_F_PTE_RELEASE : 0, pa,
 		value);
 }

@@ -25,7 +25,11 @@ struct hyp_lock {
 		.al = { 0, 0 }, .id = (lock_id), .ticket = 0                   \
 	}
 
-/* Take `l`'s next ticket and wait for it; returns the ticket. */
+/*
+ * Take `l`'s next ticket and wait for it; returns the ticket. Records
+ * nothing: the caller records the acquisition (the functions below, or a
+ * compact event that also records something else).
+ */
 static inline uint32_t hyp_lock_take(struct hyp_lock *l)
 {
 	uint32_t t = arch_spin_ticket(&l->al);
@@ -36,10 +40,24 @@ static inline uint32_t hyp_lock_take(struct hyp_lock *l)
 		while (!arch_spin_served(&l->al, t))
 			arch_relax();
 	}
-#if HYP_TRACE
-	l->ticket = t; /* only the RELEASE record needs it */
-#endif
 	return t;
+}
+
+/* Let go of `l`; the caller recorded the release. */
+static inline void hyp_lock_let_go(struct hyp_lock *l)
+{
+	arch_spin_unlock(&l->al);
+}
+
+/* Keep the holder's ticket for the LOCK_RELEASE record. */
+static inline void hyp_lock_hold(struct hyp_lock *l, uint32_t t)
+{
+#if HYP_TRACE
+	l->ticket = t;
+#else
+	(void)l;
+	(void)t;
+#endif
 }
 
 /** Take `l` and record it. */
@@ -47,6 +65,7 @@ static inline void hyp_lock_acquire(struct hyp_lock *l)
 {
 	uint32_t t = hyp_lock_take(l);
 
+	hyp_lock_hold(l, t);
 	htrace_lock(true, l->id, t);
 }
 
@@ -54,30 +73,29 @@ static inline void hyp_lock_acquire(struct hyp_lock *l)
 static inline void hyp_lock_release(struct hyp_lock *l)
 {
 	htrace_lock(false, l->id, l->ticket);
-	arch_spin_unlock(&l->al);
+	hyp_lock_let_go(l);
 }
 
-/**
- * Take `first`, then `second` (the lock order), recorded as one
- * LOCK_ACQUIRE2: nothing happens on this CPU between the two.
- */
+/** Take `first` then `second` (lock order), recorded as one event. */
 static inline void hyp_lock_acquire2(struct hyp_lock *first,
 				     struct hyp_lock *second)
 {
 	uint32_t t1 = hyp_lock_take(first);
 	uint32_t t2 = hyp_lock_take(second);
 
+	hyp_lock_hold(first, t1);
+	hyp_lock_hold(second, t2);
 	htrace_lock2(true, first->id, t1, second->id, t2);
 }
 
-/** Let go of `first`, then `second`, recorded as one LOCK_RELEASE2. */
+/** Record letting go of `first` then `second` as one event, and do it. */
 static inline void hyp_lock_release2(struct hyp_lock *first,
 				     struct hyp_lock *second)
 {
 	htrace_lock2(false, first->id, first->ticket, second->id,
 		     second->ticket);
-	arch_spin_unlock(&first->al);
-	arch_spin_unlock(&second->al);
+	hyp_lock_let_go(first);
+	hyp_lock_let_go(second);
 }
 
 #endif /* HYP_LOCK_H */

@@ -31,10 +31,37 @@ enum mem_state mem_host_state(struct pgtable_locked host, uint64_t pfn);
 enum mem_state mem_hyp_state(struct pgtable_locked hyp, uint64_t pfn);
 
 /* Hypercalls: 0 or -PKVM_E*, per HYPERCALLS.md. */
-int64_t mem_share_hyp(uint64_t pfn);
-int64_t mem_unshare_hyp(uint64_t pfn);
-int64_t mem_host_donate_hyp(uint64_t pfn, uint64_t nr);
-int64_t mem_hyp_donate_host(uint64_t pfn, uint64_t nr);
+/** The two tables every ownership hypercall changes, both locked. */
+struct mem_locked {
+	struct pgtable_locked host;
+	struct pgtable_locked hyp;
+};
+
+/* Lock ids of the pair, in lock order, as LOCK_ACQUIRE2 records them. */
+#define MEM_PAIR_LOCK_IDS                                                      \
+	((uint64_t)PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32)
+
+/**
+ * Lock host_s2 then hyp_s1 without recording it: the caller records the
+ * acquisition, with the returned tickets (host | hyp << 32), and later the
+ * release, before mem_let_go_pair().
+ */
+uint64_t mem_take_pair(struct mem_locked *m);
+
+/** Unlock hyp_s1 then host_s2 (the release is the caller's to record). */
+void mem_let_go_pair(struct mem_locked m);
+
+/**
+ * The ownership hypercalls (format/HYPERCALLS.md), run with the pair held:
+ * check (read-only), prepare (may fail, changing nothing), do (cannot
+ * fail). `a1` and `a2` are the call's x1 and x2, read once by the caller.
+ * Return 0 or -PKVM_E*.
+ */
+typedef int64_t mem_hcall_fn(struct mem_locked m, uint64_t a1, uint64_t a2);
+mem_hcall_fn mem_share_hyp;	  /* (pfn) */
+mem_hcall_fn mem_unshare_hyp;	  /* (pfn) */
+mem_hcall_fn mem_host_donate_hyp; /* (pfn, nr) */
+mem_hcall_fn mem_hyp_donate_host; /* (pfn, nr) */
 
 /**
  * A host stage-2 fault at `ipa`: map it if the host may access it (true),

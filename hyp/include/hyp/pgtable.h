@@ -44,6 +44,17 @@ void pgtable_lock2(struct pgtable *first, struct pgtable *second,
 /** Unlock `first` then `second`, recorded as one event. */
 void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second);
 
+/**
+ * Lock `first` then `second` (lock order) *without* recording it, for a
+ * caller that records the acquisition in a compact event of its own.
+ * Returns the tickets: first | second << 32.
+ */
+uint64_t pgtable_take2(struct pgtable *first, struct pgtable *second,
+		       struct pgtable_locked *l1, struct pgtable_locked *l2);
+
+/** Unlock `first` then `second` without recording it (see above). */
+void pgtable_let_go2(struct pgtable_locked first, struct pgtable_locked second);
+
 /** Pages taken by pgtable_prepare() for pgtable_set() to install. */
 #define PGTABLE_MEMCACHE_MAX 8
 struct pgtable_memcache {

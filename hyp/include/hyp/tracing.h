@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hyp/htrace.h>
 #include <hyp/pgtable.h>
 
 /** TRACE_LOAD(ctrl_pfn): 0 or -PKVM_E*. */
@@ -21,20 +22,32 @@ bool tracing_pinned(struct pgtable_locked host, uint64_t pfn);
 /** Set up the per-CPU early buffers (boot, before the first record). */
 void tracing_boot(unsigned cpu_count);
 
-/*
- * Where each CPU is, so that early buffers of CPUs that stay in the host can
- * be copied on their behalf (TRACE_LOAD, SYSTEM_OFF). A CPU in the hyp
- * copies its own on its next record.
+/**
+ * First thing of every trap (producer_enter()). Returns true if the CPU is
+ * in its ring for good; pass that to tracing_cpu_leave().
  */
-
-/** First thing of every trap: this CPU is in the hyp (waits for a flush). */
-void tracing_cpu_enter(void);
+static inline bool tracing_cpu_enter(void)
+{
+#if HYP_TRACE
+	return producer_enter(htrace_cpu());
+#else
+	return true;
+#endif
+}
 
 /**
- * Last thing before returning to the host, after htrace_trap_done() (which
- * makes room for the next trap's records and publishes this one's).
+ * Last thing before returning to the host (producer_leave()): publish this
+ * trap's records; until the CPU is in its ring, also a sync point.
+ * `in_ring` is what tracing_cpu_enter() returned.
  */
-void tracing_cpu_leave(void);
+static inline void tracing_cpu_leave(bool in_ring)
+{
+#if HYP_TRACE
+	producer_leave(&hyp_producer, htrace_cpu(), in_ring);
+#else
+	(void)in_ring;
+#endif
+}
 
 /** Copy the early buffers of every other CPU that is in the host. */
 void tracing_flush_others(void);

@@ -15,14 +15,15 @@
  *
  * Indices count records, never wrap (64-bit), and a record lives at slot
  * (index & (nr_records - 1)). The producer writes records, then publishes
- * `written` and `head` (store-release) - at the end of every trap, before it
- * waits for anything, and when it stops; the consumer reads `head` with a
+ * `head` (store-release) - at the end of every trap, before it waits for
+ * anything, and when it stops; the consumer reads `head` with a
  * load-acquire, copies records [tail, head), then publishes `tail` with a
  * store-release. In WAIT mode the producer spins until there is room
  * (counting the ticks in `wait_ticks`); in DROP mode it drops records
  * instead, still consuming their sequence numbers, and writes a LOST record
  * (count, first lost seq) before anything else once there is room again.
- * No loss is silent.
+ * No loss is silent. `written` is refreshed only when records are dropped
+ * or copied, before a wait and at a stop, not on every trap.
  */
 #ifndef PKVM_RING_H
 #define PKVM_RING_H
@@ -54,7 +55,8 @@ struct pkvm_ring_cpu {
 	uint64_t tail;	     /* consumer: records consumed (store-release) */
 	uint64_t dropped;    /* hyp: records dropped so far (DROP mode) */
 	uint64_t wait_ticks; /* hyp: counter ticks spent waiting (WAIT mode) */
-	uint64_t written;    /* hyp: records produced, dropped ones included */
+	uint64_t written;    /* hyp: records produced, dropped ones included,
+				as of the last drop, wait or stop */
 	uint64_t reserved;
 };
 

@@ -5,32 +5,26 @@
  * its fake-arch native library. Freestanding: no libc, C11 atomics only.
  *
  * Each CPU starts writing into a private early buffer. Once the hyp accepts
- * a control block (producer_load), each CPU, at its next sync point, copies
- * its early buffer into its ring (MARK early_copied, preceded by a LOST
- * record if the early buffer overflowed) and from then on writes into the
- * ring.
+ * a control block (producer_load), each CPU, at its next sync point
+ * (producer_sync), copies its early buffer into its ring (MARK
+ * early_copied, preceded by a LOST record if the early buffer overflowed)
+ * and from then on writes into the ring.
  *
- * Writing a record (producer_emit) is kept to a bounds check and the stores,
- * with no call, so that it costs a dozen instructions wherever it is inlined.
- * `limit` is the index up to which the CPU may write (tail + nr_records as
- * last seen). An emit past it drops its records, counts them in `overflow`
- * and closes the buffer (limit 0) until the next sync point, so that no
- * record is written after one that was lost; nothing else happens on that
- * path.
- *
- * Everything else - moving to the ring, waiting for room (WAIT), turning
- * drops into a LOST record - happens at sync points: producer_sync() at the
- * end of every trap (so the next one starts with room) and
- * producer_reserve() before each page-table store, both asking for room for
- * PRODUCER_SYNC_RECORDS records.
- * Between two sync points the hyp writes fewer records than that, so in WAIT
- * mode nothing is ever dropped; should a path write more, the excess is
- * counted and reported in a LOST record, never lost silently.
+ * Writing an event (producer_emit) is inline and costs one compare and the
+ * stores: the CPU writes at `wp` while the event ends below `wend`, the end
+ * of the room it last made (tail + capacity as last seen), capped at the end
+ * of the buffer. Everything else happens in producer_emit_slow(), out of
+ * line, when an event does not fit there: wrapping to the ring's start,
+ * looking at the consumer's tail again, waiting for room (WAIT mode: no
+ * record is ever dropped), or dropping the event (DROP mode, or a full early
+ * buffer), which is counted and reported by a LOST record before the next
+ * record written. While a LOST record is pending, `wend` is `wp`, so that
+ * every emit takes the slow path and no record is written ahead of it.
  *
  * Records become visible to the consumer when they are published
- * (producer_publish: `written`, then `head` with a store-release): the hyp
- * publishes before returning from every trap, before waiting on a lock or
- * for room, and when it stops or panics.
+ * (producer_publish: `head`, with a store-release): the hyp
+ * publishes before returning from every trap, before waiting on a lock, and
+ * when it stops or panics; the slow path publishes before it waits for room.
  *
  * The hyp provides producer_now() (the counter behind `ts`) and
  * producer_relax() (a spin-loop hint).
@@ -53,35 +47,33 @@ uint64_t producer_now(void);
 void producer_relax(void);
 
 /**
- * Room a sync point makes: more than the records the hyp writes between two
- * sync points (format/HYPERCALLS.md's largest trap without a page-table
- * store writes about 40). Rings hold at least 128 records.
- */
-#define PRODUCER_SYNC_RECORDS 64u
-
-/**
  * One CPU's producer state, written only by its own CPU (or, through
- * producer_flush_early(), on its behalf while it is held outside the hyp).
+ * producer_flush_others(), on its behalf while it is held outside the hyp).
  *
- * Records produced so far (the sequence-number source, 64-bit) is
- * head + seq_base: emits move only `head`; the slow path adjusts `seq_base`
- * when sequence numbers are consumed without a slot (drops) or when `head`
- * starts again in a new buffer.
+ * The index of the next record (`head` in ring.h) is lap + (wp - slots).
+ * Records produced so far (the sequence-number source, 64-bit) are
+ * head + seq_base: the slow path adjusts `seq_base` when sequence numbers
+ * are consumed without a slot (drops) or when the CPU starts again in a new
+ * buffer.
  */
 struct producer_cpu {
-	/* Hot: read on every record, in the order producer_emit reads them. */
-	uint64_t head;		   /* next index to write */
-	uint64_t limit;		   /* head may reach this without a check */
+	/* Hot: read by every emit, in this order. */
+	struct pkvm_record *wp;	  /* the next record's slot */
+	struct pkvm_record *wend; /* an event may end here without a look */
+	uint64_t hdr;		  /* the next record's second word: its seq
+				     << 32 | cpu << 16, kind and flags 0 */
+	uint32_t where;		  /* PRODUCER_CPU_*: producer_enter() */
+	/* Read once per trap (producer_publish). */
 	struct pkvm_record *slots; /* early buffer or ring records */
-	uint64_t mask;		   /* capacity - 1 (capacity a power of two) */
-	uint64_t hdr_base;	   /* seq_base << 32 | cpu << 16: the record's
-				      second word for head 0, kind/flags 0 */
-	uint64_t overflow;	   /* records emitted past `limit` (dropped)
-				      since the last sync point */
+	uint64_t lap;		   /* index of slots[0] in this pass */
+	uint64_t *pub_head;	   /* &pub->head */
 
 	/* Cold. */
 	uint64_t seq_base;	   /* produced - head */
-	struct pkvm_ring_cpu *pub; /* where head/written are published */
+	struct pkvm_ring_cpu *pub; /* where the CPU's ring state is published */
+	uint64_t cap;		   /* records in `slots`, a power of two */
+	uint64_t limit;		   /* head may reach this: tail + cap as last
+				      seen (the early buffer: its capacity) */
 	uint16_t cpu;
 	bool in_ring;		    /* writing into the shared ring */
 	uint32_t mode;		    /* enum pkvm_ring_mode, once in_ring */
@@ -90,9 +82,25 @@ struct producer_cpu {
 	uint64_t dropped;	    /* all records dropped in the ring */
 	uint64_t wait_ticks;	    /* counter ticks spent waiting for room */
 	struct pkvm_record *early;  /* the early buffer; its capacity is the
-				       initial limit (it is never drained) */
+				       initial `cap` (it is never drained) */
 	struct pkvm_ring_cpu local; /* publication target before loading */
 } __attribute__((aligned(256)));    /* finding a CPU's is a shift */
+
+/*
+ * `where` a CPU is, so that the early buffers of CPUs that stay outside
+ * the hyp can be copied into their rings on their behalf
+ * (producer_flush_others()): PRODUCING from boot and while the CPU runs in
+ * the hyp, AWAY while it runs the host, FLUSHING while another CPU copies
+ * its early buffer, and IN_RING once it writes into its ring for good: from
+ * then on no other CPU touches its producer, and producer_enter() is one
+ * load. Changed with atomics only.
+ */
+enum {
+	PRODUCER_CPU_PRODUCING = 0,
+	PRODUCER_CPU_AWAY = 1,
+	PRODUCER_CPU_FLUSHING = 2,
+	PRODUCER_CPU_IN_RING = 3,
+};
 
 /** All CPUs' producers and the control block once loaded. */
 struct producer {
@@ -126,27 +134,30 @@ struct producer_ring {
 /**
  * Switch every CPU to its ring. `ctrl` must be validated (ring.h rules) by
  * the caller; `rings` has p->cpu_count entries. Each CPU copies its early
- * buffer at its own next sync point (or producer_flush_early()).
+ * buffer at its own next sync point (or producer_flush_others()).
  */
 void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
 		   const struct producer_ring *rings, uint32_t mode,
 		   uint64_t counter_freq);
 
 /**
- * Move `cpu` to its ring now, on its behalf: copy its early buffer (and
- * LOST, MARK early_copied). The caller guarantees that `cpu` is not
- * producing meanwhile (it is outside the hyp and held out of it). Does
- * nothing before loading or if `cpu` already moved.
+ * Move every other CPU that is AWAY to its ring now, on its behalf (copy
+ * its early buffer, LOST, MARK early_copied), holding it out of the
+ * producer meanwhile: at loading, so that CPUs idling in the host do not
+ * keep their early records, and before stopping. `self` is the caller's.
  */
-void producer_flush_early(struct producer *p, unsigned cpu);
+void producer_flush_others(struct producer *p, struct producer_cpu *self);
 
-/** Slow path of producer_sync(). */
-void producer_slow(struct producer *p, struct producer_cpu *pc, unsigned n);
+/** The index of the next record (`head` in ring.h). */
+static inline uint64_t producer_head(const struct producer_cpu *pc)
+{
+	return pc->lap + (uint64_t)(pc->wp - pc->slots);
+}
 
 /** Records `pc` produced so far (dropped and early ones included). */
 static inline uint64_t producer_cpu_produced(const struct producer_cpu *pc)
 {
-	return pc->head + pc->seq_base;
+	return producer_head(pc) + pc->seq_base;
 }
 
 /*
@@ -156,10 +167,17 @@ static inline uint64_t producer_cpu_produced(const struct producer_cpu *pc)
 #define PRODUCER_HDR(kind, flags) ((uint64_t)(kind) | (uint64_t)(flags) << 8)
 
 /**
+ * Out of line: an event of `n` records that does not fit below `wend`.
+ * Writes it (after a pending LOST record, wrapping at the ring's end,
+ * waiting for room in WAIT mode) or drops it, counted.
+ */
+void producer_emit_slow(struct producer_cpu *pc, uint64_t ts, unsigned kind,
+			unsigned kflags, const uint64_t *words, unsigned n);
+
+/**
  * Emit one event of `n` records (head + continuations) stamped `ts`:
  * `words` holds 2 * n payload words. `kflags` are the head's kind-specific
- * flag bits (already shifted into bits 3-6). Past `limit` the event is
- * dropped and counted in `overflow` (see above).
+ * flag bits (already shifted into bits 3-6).
  *
  * The records are written but not published (producer_publish()).
  */
@@ -167,60 +185,78 @@ static inline void producer_emit_at(struct producer_cpu *pc, uint64_t ts,
 				    unsigned kind, unsigned kflags,
 				    const uint64_t *words, unsigned n)
 {
-	uint64_t head = pc->head;
+	struct pkvm_record *r = pc->wp;
+	uint64_t hdr = pc->hdr;
 
-	if (__builtin_expect(head + n > pc->limit, 0)) {
-		/* Dropped; so is everything after it until the next sync
-		 * point, so that records never overtake a lost one. */
-		pc->overflow += n;
-		pc->limit = 0;
+	if (__builtin_expect(
+		    (uintptr_t)r + n * sizeof(*r) > (uintptr_t)pc->wend, 0)) {
+		/* Only here do the words need to be in memory. */
+		uint64_t copy[2 * PKVM_EVENT_MAX_RECORDS];
+
+		for (unsigned i = 0; i < 2 * n; i++)
+			copy[i] = words[i];
+		producer_emit_slow(pc, ts, kind, kflags, copy, n);
 		return;
 	}
-	struct pkvm_record *slots = pc->slots;
-	uint64_t mask = pc->mask;
-	uint64_t hdr = pc->hdr_base + (head << 32);
-
 	for (unsigned i = 0; i < n; i++) {
-		struct pkvm_record *r = &slots[(head + i) & mask];
 		uint64_t w1 = hdr + ((uint64_t)i << 32) +
 			      PRODUCER_HDR(kind, i ? (PKVM_REC_F_CONT | i)
 						   : (kflags | (n - 1)));
 
-		r->ts = ts;
+		r[i].ts = ts;
 		/* kind, flags, cpu, seq: one 8-byte store */
-		__builtin_memcpy(&r->kind, &w1, sizeof(w1));
-		r->a = words[2 * i];
-		r->b = words[2 * i + 1];
+		__builtin_memcpy(&r[i].kind, &w1, sizeof(w1));
+		r[i].a = words[2 * i];
+		r[i].b = words[2 * i + 1];
 	}
-	pc->head = head + n;
+	pc->wp = r + n;
+	pc->hdr = hdr + ((uint64_t)n << 32);
+}
+
+/** Slow path of producer_sync(). */
+void producer_sync_slow(struct producer *p, struct producer_cpu *pc);
+
+/**
+ * A sync point: once the control block is loaded, move to the ring (copy
+ * the early buffer). Before returning to the host until the CPU is in its
+ * ring.
+ */
+static inline void producer_sync(struct producer *p, struct producer_cpu *pc)
+{
+	if (__builtin_expect(!pc->in_ring && __atomic_load_n(&p->loaded,
+							     __ATOMIC_RELAXED),
+			     0))
+		producer_sync_slow(p, pc);
+}
+
+/** producer_enter() until the CPU is in its ring for good. */
+void producer_enter_slow(struct producer_cpu *pc);
+
+/** producer_leave() until the CPU is in its ring for good. */
+void producer_leave_slow(struct producer *p, struct producer_cpu *pc);
+
+/**
+ * The CPU starts producing (a trap): waits out a flush of its early buffer
+ * by another CPU. Returns true if it is in its ring for good; pass that to
+ * producer_leave().
+ */
+static inline bool producer_enter(struct producer_cpu *pc)
+{
+	/* Acquire: a flusher's writes to our producer come before IN_RING. */
+	if (__builtin_expect(__atomic_load_n(&pc->where, __ATOMIC_ACQUIRE) ==
+				     PRODUCER_CPU_IN_RING,
+			     1))
+		return true;
+	producer_enter_slow(pc);
+	return false;
 }
 
 /**
- * Make room for `n` records (at most PRODUCER_SYNC_RECORDS; waiting in WAIT
- * mode), reporting earlier drops in a LOST record first. Inline when there
- * is room: an overflow sets `limit` to 0, so one compare covers both.
+ * The CPU stops producing for now (returns to the host): publish its
+ * records; until it is in its ring, also a sync point and AWAY.
  */
-static inline void producer_reserve(struct producer *p, struct producer_cpu *pc,
-				    unsigned n)
-{
-	if (__builtin_expect(pc->head + n > pc->limit, 0))
-		producer_slow(p, pc, n);
-}
-
-/**
- * A sync point: producer_reserve(), and also move to the ring once the
- * control block is loaded.
- */
-static inline void producer_sync(struct producer *p, struct producer_cpu *pc,
-				 unsigned n)
-{
-	if (__builtin_expect(
-		    pc->head + n > pc->limit ||
-			    (!pc->in_ring &&
-			     __atomic_load_n(&p->loaded, __ATOMIC_RELAXED)),
-		    0))
-		producer_slow(p, pc, n);
-}
+static inline void producer_leave(struct producer *p, struct producer_cpu *pc,
+				  bool in_ring);
 
 /** producer_emit_at() stamped with producer_now(). */
 static inline void producer_emit(struct producer_cpu *pc, unsigned kind,
@@ -231,23 +267,31 @@ static inline void producer_emit(struct producer_cpu *pc, unsigned kind,
 }
 
 /**
- * Make every record `pc` wrote visible to the consumer: `written`, then
- * `head` with a store-release.
+ * Make every record `pc` wrote visible to the consumer: `head`, with a
+ * store-release. (`written` is the slow path's to publish: it changes
+ * apart from `head` only when records are dropped or copied.)
  */
 static inline void producer_publish(struct producer_cpu *pc)
 {
-	struct pkvm_ring_cpu *pub = pc->pub;
+	__atomic_store_n(pc->pub_head, producer_head(pc), __ATOMIC_RELEASE);
+}
 
-	pub->written = producer_cpu_produced(pc);
-	__atomic_store_n(&pub->head, pc->head, __ATOMIC_RELEASE);
+static inline void producer_leave(struct producer *p, struct producer_cpu *pc,
+				  bool in_ring)
+{
+	if (__builtin_expect(in_ring, 1))
+		producer_publish(pc);
+	else
+		producer_leave_slow(p, pc);
 }
 
 /**
- * Publish the final ring state (STOPPED or PANIC) for the consumer. Records
- * are already published per event; this only writes the control block.
+ * Publish the final ring state (STOPPED or PANIC) for the consumer, and the
+ * calling CPU's `pc` `written` and `head`. Other CPUs' records are published
+ * by themselves (or flushed on their behalf) before this.
  */
-void producer_set_state(struct producer *p, uint32_t state, uint64_t code,
-			uint64_t addr);
+void producer_set_state(struct producer *p, struct producer_cpu *pc,
+			uint32_t state, uint64_t code, uint64_t addr);
 
 /** Records produced by `cpu` so far (incl. dropped and early). */
 uint64_t producer_produced(const struct producer *p, unsigned cpu);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-CPU basics the record fast path needs inline: the CPU index (kept in
- * TPIDR_EL2 from boot) and the counter. Also the EL2 configuration values
+ * Per-CPU basics the record fast path needs inline: the per-CPU pointer
+ * (kept in TPIDR_EL2) and the counter. Also the EL2 configuration values
  * the BOOT record reports.
  */
 #ifndef ARCH_CPU_H
@@ -9,16 +9,22 @@
 
 #include <stdint.h>
 
-/** Index of the calling CPU, 0-based (TPIDR_EL2, set by entry.S). */
-static inline unsigned arch_cpu_index(void)
+/**
+ * The calling CPU's per-CPU pointer (TPIDR_EL2), set by
+ * arch_set_this_cpu() before anything else runs on the CPU.
+ */
+static inline void *arch_this_cpu(void)
 {
-	uint64_t v;
+	void *v;
 
 	/* Not volatile: constant for the CPU's life, so reads may be merged. */
 	__asm__("mrs %0, tpidr_el2" : "=r"(v));
-	if (v >= 8) /* entry.S writes 0..7 only */
-		__builtin_unreachable();
-	return (unsigned)v;
+	return v;
+}
+
+static inline void arch_set_this_cpu(void *p)
+{
+	__asm__ volatile("msr tpidr_el2, %0" : : "r"(p) : "memory");
 }
 
 /** The virtual counter (CNTVOFF_EL2 is 0, so it equals the physical one). */

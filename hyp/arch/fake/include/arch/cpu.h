@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fake arch per-CPU basics: each native thread plays one CPU (its index in
- * a thread-local), and the counter is a global tick count so that records
- * get increasing timestamps.
+ * Fake arch per-CPU basics: each native thread plays one CPU (its per-CPU
+ * pointer in a thread-local), and the counter is a global tick count so that
+ * records get increasing timestamps.
  */
 #ifndef ARCH_CPU_H
 #define ARCH_CPU_H
@@ -10,13 +10,18 @@
 #include <sched.h>
 #include <stdint.h>
 
-extern _Thread_local unsigned fake_cpu_index;
+extern _Thread_local void *fake_this_cpu;
 extern uint64_t fake_ticks;
 
-/** Index of the calling CPU: the thread's, set by fake_set_cpu(). */
-static inline unsigned arch_cpu_index(void)
+/** The calling CPU's per-CPU pointer: the thread's (fake_set_cpu()). */
+static inline void *arch_this_cpu(void)
 {
-	return fake_cpu_index;
+	return fake_this_cpu;
+}
+
+static inline void arch_set_this_cpu(void *p)
+{
+	fake_this_cpu = p;
 }
 
 /** A counter that advances by one per read, shared by all threads. */

@@ -38,6 +38,10 @@ void *fake_mem(uint64_t pa);
 uint64_t fake_hvc(uint64_t id, uint64_t a1, uint64_t a2, uint64_t a3,
 		  uint64_t *x1);
 
+/** fake_hvc() made with `hvc #imm` (the host's calls use #0). */
+uint64_t fake_hvc_imm(uint16_t imm, uint64_t id, uint64_t a1, uint64_t a2,
+		      uint64_t a3, uint64_t *x1);
+
 /**
  * Host data abort at `ipa` (stage-2 fault, ELR 0x41000100). Returns true if
  * an abort was injected into the host.
