@@ -397,16 +397,38 @@ static pthread_t th_wait_start(void)
 	return t;
 }
 
-/* Stop the consumer; every record produced must have reached it, in order. */
-static void th_wait_finish_lossless(pthread_t t)
+/*
+ * Stop the consumer; every record produced must have reached it, in order,
+ * every event whole (its continuations right after it). Returns how many
+ * events crossed the end of the ring (the slow path's wrap).
+ */
+static size_t th_wait_finish_lossless(pthread_t t)
 {
+	size_t across_end = 0;
+
 	__atomic_store_n(&th_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	cr_assert_eq(th_sunk, producer_produced(&hyp_producer, 0));
 	for (size_t i = 0; i < th_sunk; i++)
 		cr_assert_eq(th_sink[i].seq, i, "record %zu", i);
+	for (size_t i = 0; i < th_sunk;) {
+		unsigned ncont = th_sink[i].flags & PKVM_REC_F_NCONT_MASK;
+
+		cr_assert_eq(th_sink[i].flags & PKVM_REC_F_CONT, 0,
+			     "record %zu: a head", i);
+		cr_assert_eq(ncont, pkvm_event_ncont(th_sink[i].kind));
+		for (unsigned k = 1; k <= ncont; k++) {
+			cr_assert_lt(i + k, th_sunk);
+			cr_assert_eq(th_sink[i + k].kind, th_sink[i].kind);
+			cr_assert_eq(th_sink[i + k].flags, PKVM_REC_F_CONT | k,
+				     "record %zu", i + k);
+		}
+		across_end += i % 128 + ncont >= 128;
+		i += 1 + ncont;
+	}
 	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
 	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
+	return across_end;
 }
 
 /* WAIT mode: a ring far smaller than the output loses nothing. */
@@ -416,7 +438,8 @@ Test(producer, wait_mode_lossless)
 
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
-	th_wait_finish_lossless(t);
+	cr_assert_gt(th_wait_finish_lossless(t), 0,
+		     "no event crossed the ring's end");
 	cr_assert_gt(th_ctrl()->cpu[0].wait_ticks, 0);
 }
 
