@@ -205,9 +205,9 @@ static const struct ck_event *ck_prev(const struct ck_cpu *c)
  * goes where the records were read; a later part takes them from the
  * event before it, the part before (the ring holds at least two events).
  */
-static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
+static inline void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 {
-	const struct trace_canon *p = &c->parts[i];
+	const struct trace_words *p = &c->parts[i];
 
 	if (i > 0) {
 		const struct ck_event *prev = ck_prev(c);
@@ -222,7 +222,12 @@ static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 		for (unsigned k = 1; k < prev->nrec; k++)
 			ev->recs[k] = prev->recs[k];
 	}
-	ck_words(ev, p->recs, p->nrec);
+	ev->kind = p->kind;
+	ev->kbits = p->kbits;
+	for (unsigned k = 0; k < p->nrec; k++) {
+		ev->w[2 * k] = p->w[2 * k];
+		ev->w[2 * k + 1] = p->w[2 * k + 1];
+	}
 	ev->part = (uint8_t)i;
 	ev->parts = (uint8_t)c->part_count;
 	ev->incomplete = p->incomplete;
@@ -230,26 +235,55 @@ static void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 }
 
 /*
- * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
- * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
- * canonical event is used as read (trace_expand_follow); a compact record
- * is expanded once (pkvm/expand.h) and its canonical events are handed out
- * one a call, each with the records read.
+ * The records of CPU `c`'s next event into `ev->recs`, when the event lies
+ * whole in the run at hand and is plainly well formed: a known kind, its
+ * continuations all there, every record in sequence after the one before.
+ * Nearly all events are; for them one look at each record does instead of
+ * ck_read's bookkeeping per record, and what ck_read_checked would do
+ * with them comes to the same. Returns the count of continuations, or -1,
+ * having taken nothing, for anything else: ck_read_checked reads it.
  */
-static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
+static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
 {
-	struct ck_cpu *c = &ck->cpu[cpu];
-	struct ck_event *ev = ck_next(c);
+	const struct pkvm_record *h = c->run;
+	unsigned ncont;
+
+	if (c->run_left == 0 || !c->seq_started || h->seq != c->expect_seq)
+		return -1;
+	/* A continuation bit on the head makes `ncont` match no kind. */
+	ncont = h->flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK);
+	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN ||
+	    ncont != pkvm_event_ncont(h->kind) || ncont >= c->run_left)
+		return -1;
+	for (unsigned i = 1; i <= ncont; i++)
+		if ((h[i].flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK)) !=
+			    (PKVM_REC_F_CONT | i) ||
+		    h[i].kind != h->kind || h[i].seq != h->seq + i)
+			return -1;
+	ev->recs[0] = h[0];
+	for (unsigned i = 1; i <= ncont; i++)
+		ev->recs[i] = h[i];
+	c->expect_seq = h->seq + ncont + 1;
+	c->run += ncont + 1;
+	c->run_left -= ncont + 1;
+	ck->read_pos = c->run_pos;
+	return (int)ncont;
+}
+
+/*
+ * The records of `cpu`'s next event into `ev->recs`, one at a time, with
+ * every check on them and the loss a sequence gap shows (`loss`). Returns
+ * 1 and the count of continuations in `ncont` (which may be too many to
+ * keep for an unknown kind), 0 at the end of that CPU, -1 if corrupt.
+ */
+static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
+			   bool *loss, int *ncont_out)
+{
 	struct pkvm_record *h = &ev->recs[0];
 	bool gap;
 	unsigned ncont;
 	int rc;
 
-	if (c->part_next < c->part_count) {
-		ck_part(c, ev, c->part_next++);
-		return 1;
-	}
-again:
 	rc = ck_read(ck, cpu, h);
 	if (rc <= 0)
 		return rc;
@@ -291,30 +325,74 @@ again:
 		ck_seq(ck, cpu, r, &gap);
 		*loss |= gap;
 	}
-	/* An exit after lost records must not close an older entry. */
-	if (*loss)
-		trace_expand_loss(&c->expand);
-	if (ncont >= PKVM_EVENT_MAX_RECORDS)
-		goto again; /* a kind of a newer minor version */
-	ev->ts = h->ts;
-	ev->seq = h->seq;
+	*ncont_out = (int)ncont;
+	return 1;
+}
+
+/*
+ * The canonical event the records just read into `ev` stand for, or the
+ * first of those a compact record expands into (the others wait in
+ * `c->parts`). Returns false for a kind of a newer minor version, which
+ * stands for nothing this checker knows: skip it.
+ */
+static bool ck_expand(struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
+		      unsigned nrec)
+{
+	ev->ts = ev->recs[0].ts;
+	ev->seq = ev->recs[0].seq;
 	ev->cpu = (uint16_t)cpu;
-	ev->nrec = (uint8_t)(ncont + 1);
-	if (trace_expand_follow(&c->expand, ev->recs, ncont + 1)) {
+	ev->nrec = (uint8_t)nrec;
+	if (trace_expand_follow(&c->expand, ev->recs, nrec)) {
 		/* Canonical already (most events): its own words. */
-		ck_words(ev, ev->recs, ncont + 1);
+		ck_words(ev, ev->recs, nrec);
 		ev->part = 0;
 		ev->parts = 1;
 		ev->incomplete = ev->invalid = false;
 		c->part_count = c->part_next = 0;
-		return 1;
+		return true;
 	}
-	c->part_count = trace_expand(&c->expand, ev->recs, ncont + 1, c->parts);
+	c->part_count =
+		trace_expand_words(&c->expand, ev->recs, nrec, c->parts);
 	if (c->part_count == 0)
-		goto again; /* a kind of a newer minor version */
+		return false;
 	c->part_next = 1;
 	ck_part(c, ev, 0);
-	return 1;
+	return true;
+}
+
+/*
+ * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
+ * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
+ * canonical event is used as read (trace_expand_follow); a compact record
+ * is expanded once (pkvm/expand.h) and its canonical events are handed out
+ * one a call, each with the records read.
+ */
+static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	struct ck_event *ev = ck_next(c);
+	int ncont, rc;
+
+	if (c->part_next < c->part_count) {
+		ck_part(c, ev, c->part_next++);
+		return 1;
+	}
+	/* A plain event (nearly all): a known kind, nothing lost. */
+	ncont = ck_read_plain(ck, c, ev);
+	if (ncont >= 0 && ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+		return 1;
+	for (;;) {
+		rc = ck_read_checked(ck, cpu, ev, loss, &ncont);
+		if (rc <= 0)
+			return rc;
+		/* An exit after lost records must not close an older entry. */
+		if (*loss)
+			trace_expand_loss(&c->expand);
+		if (ncont < (int)PKVM_EVENT_MAX_RECORDS &&
+		    ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+			return 1;
+		/* Else a kind of a newer minor version: skip it. */
+	}
 }
 
 /* ---- loss ----------------------------------------------------------- */
@@ -397,11 +475,11 @@ static void ck_sched_set_ready(struct ck *ck, unsigned cpu, bool ready)
 /* Lock `id` changed hands or tickets: which of its waiters may run now. */
 static void ck_sched_lock(struct ck *ck, unsigned id)
 {
-	unsigned i = 0;
+	for (unsigned m = ck->sched_waiting[id]; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
 
-	for (unsigned m = ck->sched_waiting[id]; m; m >>= 1, i++)
-		if (m & 1)
-			ck_sched_set_ready(ck, i, ck_runnable(ck, i));
+		ck_sched_set_ready(ck, i, ck_runnable(ck, i));
+	}
 }
 
 /*
@@ -409,8 +487,8 @@ static void ck_sched_lock(struct ck *ck, unsigned id)
  * summary: when it comes, whether it may run now, and the ticket an
  * acquisition waits for.
  */
-static void ck_sched_note(struct ck *ck, unsigned cpu,
-			  const struct ck_event *ev, bool has_next)
+static inline void ck_sched_note(struct ck *ck, unsigned cpu,
+				 const struct ck_event *ev, bool has_next)
 {
 	unsigned id = (unsigned)ev->w[0];
 
@@ -769,21 +847,55 @@ static bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
  * timestamps), which stays in cache; the lookahead events themselves are
  * kilobytes apart. Most of the time one CPU runs while the others wait
  * for its locks: then there is nothing to compare.
+ *
+ * And most of the time the CPU that ran last runs again. Between two
+ * picks only that CPU's lookahead changes (ck_advance); the others keep
+ * theirs, and so their order among themselves, unless a lock change made
+ * one ready or not. So a full choice remembers the best of the others,
+ * and while the same others are ready, the next choice is between the
+ * last CPU and that runner-up alone.
  */
 static int ck_pick(struct ck *ck)
 {
-	int best = -1;
-	unsigned i = 0;
+	unsigned m = ck->boot_seen ? ck->sched_ready : 0;
+	int last = ck->sched_last;
 
 	if (!ck->boot_seen && ck->sched_state[0])
 		return 0; /* BOOT comes first, on cpu0 */
-	for (unsigned m = ck->boot_seen ? ck->sched_ready : 0; m; m >>= 1, i++)
-		if ((m & 1) &&
-		    (best < 0 || ck_sched_before(ck, i, (unsigned)best)))
-			best = (int)i;
-	if (best >= 0)
-		return best;
-	for (i = 0; i < ck->ncpu; i++)
+	if (last >= 0 && (m & (1u << last)) &&
+	    (m & ~(1u << last)) == ck->sched_others) {
+		int second = ck->sched_second;
+
+		/* A tie goes to the lower CPU, as in the full choice. */
+		if (second < 0 ||
+		    ck_sched_before(ck, (unsigned)last, (unsigned)second) ||
+		    (last < second &&
+		     !ck_sched_before(ck, (unsigned)second, (unsigned)last)))
+			return last;
+	}
+	ck->sched_last = -1;
+	if (m) {
+		/* The lowest CPU wins a tie: it is looked at first. */
+		unsigned best = (unsigned)__builtin_ctz(m);
+		int second = -1;
+
+		for (unsigned r = m & (m - 1); r; r &= r - 1) {
+			unsigned i = (unsigned)__builtin_ctz(r);
+
+			if (ck_sched_before(ck, i, best)) {
+				second = (int)best;
+				best = i;
+			} else if (second < 0 ||
+				   ck_sched_before(ck, i, (unsigned)second)) {
+				second = (int)i;
+			}
+		}
+		ck->sched_last = (int)best;
+		ck->sched_second = second;
+		ck->sched_others = m & ~(1u << best);
+		return (int)best;
+	}
+	for (unsigned i = 0; i < ck->ncpu; i++)
 		if (ck->sched_state[i] != CK_SCHED_NONE)
 			return ck_deadlock(ck);
 	return -1;
@@ -1098,6 +1210,12 @@ static void ck_advance(struct ck *ck, unsigned cpu)
 	if (++c->head == c->ring_size)
 		c->head = 0;
 	c->next = &c->ring[c->head];
+	if (c->part_next < c->part_count) {
+		/* The next part of a compact record: nothing to read. */
+		ck_part(c, c->next, c->part_next++);
+		ck_sched_note(ck, cpu, c->next, true);
+		return;
+	}
 	ck_refill(ck, cpu);
 }
 
@@ -1165,6 +1283,7 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 	ck->opt = &o;
 	ck->sink = sink;
 	ck->sum = sum;
+	ck->sched_last = -1;
 	ck_init(ck, src, &o);
 	while (!ck->stop) {
 		int cpu = ck_pick(ck);

@@ -109,7 +109,7 @@ struct ck_cpu {
 	bool has_next, done;
 	/* The canonical events of the last record read (ck_fetch), the
 	 * next one to hand out, and what expanding HCALL_EXIT needs. */
-	struct trace_canon parts[TRACE_EXPAND_MAX];
+	struct trace_words parts[TRACE_EXPAND_MAX];
 	unsigned part_count, part_next;
 	struct trace_expand_cpu expand;
 	bool seq_started;
@@ -168,6 +168,10 @@ struct ck {
 	 * waiting CPU can only become ready when that lock changes. */
 	unsigned sched_ready;
 	unsigned sched_waiting[CK_LOCK_COUNT];
+	/* ck_pick's last full choice (-1: none to go by), the CPUs that
+	 * were ready besides it then, and the best of those (-1: none). */
+	int sched_last, sched_second;
+	unsigned sched_others;
 	uint64_t index; /* index of the event being replayed */
 	int cur_cpu;	/* CPU whose event is being replayed */
 	bool stop, corrupt;

@@ -74,7 +74,10 @@ void trap_begin(struct ck *ck, unsigned cpu, const struct ck_event *ev)
 	if (++ck->trap_serial == 0)
 		++ck->trap_serial;
 	t->serial = ck->trap_serial;
-	t->entry = *ev;
+	/* Its header and words, and only the records it has: a copy of
+	 * the whole struct, per trap, showed in the profile. */
+	memcpy(&t->entry, ev, offsetof(struct ck_event, recs));
+	memcpy(t->entry.recs, ev->recs, ev->nrec * sizeof(ev->recs[0]));
 	if (ec == CK_EC_HVC64 && (ev->w[0] & 0xffff) == 0)
 		t->type = CK_TRAP_HVC;
 	else if (ec == CK_EC_SMC64)
@@ -626,16 +629,18 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 		      out[6] == t->vbar + SPEC_VBAR_SYNC_CURRENT_SPX;
 	char spsr[24] = "unchanged";
 
-	/*
-	 * An HCALL_EXIT(_UNLOCK2) does not record the SPSR (it is unchanged)
-	 * and says nothing was injected: inject_esr alone decides then.
-	 */
-	if (ev->recs[0].kind != PKVM_EV_HCALL_EXIT &&
-	    ev->recs[0].kind != PKVM_EV_HCALL_EXIT_UNLOCK2)
-		snprintf(spsr, sizeof(spsr), "0x%llx",
-			 (unsigned long long)out[7]);
 	if (out[4] != in[0] || out[5] != in[2] || !elr_ok ||
-	    (out[7] & 0x3cf) != SPEC_INJECT_SPSR)
+	    (out[7] & 0x3cf) != SPEC_INJECT_SPSR) {
+		/*
+		 * An HCALL_EXIT(_UNLOCK2) does not record the SPSR (it is
+		 * unchanged) and says nothing was injected: inject_esr alone
+		 * decides then. (The text only when there is something to
+		 * say: not per abort.)
+		 */
+		if (ev->recs[0].kind != PKVM_EV_HCALL_EXIT &&
+		    ev->recs[0].kind != PKVM_EV_HCALL_EXIT_UNLOCK2)
+			snprintf(spsr, sizeof(spsr), "0x%llx",
+				 (unsigned long long)out[7]);
 		ck_finding(
 			ck, "abort-injection", ev, t->ipa,
 			t->focus_last != UINT64_MAX, t->focus_last,
@@ -652,6 +657,7 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 							   : out[6]),
 			(unsigned long long)out[4], (unsigned long long)out[5],
 			(unsigned long long)out[6], spsr);
+	}
 	trap_check_others(ck, t, ev, NULL, false, "trap-effect");
 }
 

@@ -10,29 +10,65 @@
 #include <pkvm/expand.h>
 
 /*
- * Fill `c` with an event of `kind`: the payload words `w` (two per record),
- * kind-specific flag bits `kbits` on the head, and the compact head's ts,
- * cpu and seq on every record.
+ * Each compact form is expanded here once, into words (trace_words):
+ * trace_expand_words hands them out so, and trace_expand builds the
+ * records they stand for from them (canon_make).
+ */
+
+/* Fill `e` with an event of `kind`: flag bits `kbits`, payload words `w`. */
+static void words_make(struct trace_words *e, unsigned kind, unsigned kbits,
+		       const uint64_t *w)
+{
+	unsigned nrec = 1 + pkvm_event_ncont(kind);
+
+	e->kind = (uint8_t)kind;
+	e->kbits = (uint8_t)kbits;
+	e->nrec = (uint8_t)nrec;
+	e->incomplete = false;
+	e->invalid = false;
+	memcpy(e->w, w, 2 * nrec * sizeof(w[0]));
+}
+
+/* An event that is canonical already: its head's kind and bits, its words. */
+static unsigned words_copy(struct trace_words *e,
+			   const struct pkvm_record *recs, unsigned n)
+{
+	e->kind = recs[0].kind;
+	e->kbits = recs[0].flags & PKVM_REC_F_KIND_MASK;
+	e->nrec = (uint8_t)n;
+	e->incomplete = false;
+	e->invalid = false;
+	for (unsigned i = 0; i < n; i++) {
+		e->w[2 * i] = recs[i].a;
+		e->w[2 * i + 1] = recs[i].b;
+	}
+	return 1;
+}
+
+/*
+ * The records of event `e`, as trace_expand gives them: each with the
+ * compact head's ts, cpu and seq, the flags its kind and `kbits` make.
  */
 static void canon_make(struct trace_canon *c, const struct pkvm_record *head,
-		       unsigned kind, unsigned kbits, const uint64_t *w)
+		       const struct trace_words *e)
 {
-	unsigned ncont = pkvm_event_ncont(kind);
+	unsigned ncont = pkvm_event_ncont(e->kind);
 
 	for (unsigned i = 0; i <= ncont; i++) {
 		struct pkvm_record *r = &c->recs[i];
 
 		r->ts = head->ts;
-		r->kind = (uint8_t)kind;
-		r->flags = (uint8_t)(i ? PKVM_REC_F_CONT | i : ncont | kbits);
+		r->kind = e->kind;
+		r->flags =
+			(uint8_t)(i ? PKVM_REC_F_CONT | i : ncont | e->kbits);
 		r->cpu = head->cpu;
 		r->seq = head->seq;
-		r->a = w[2 * i];
-		r->b = w[2 * i + 1];
+		r->a = e->w[2 * i];
+		r->b = e->w[2 * i + 1];
 	}
 	c->nrec = ncont + 1;
-	c->incomplete = false;
-	c->invalid = false;
+	c->incomplete = e->incomplete;
+	c->invalid = e->invalid;
 }
 
 /* An event that is canonical already: copied as it is. */
@@ -50,25 +86,14 @@ static unsigned canon_copy(struct trace_canon *c,
  * The lock event of `kind` (LOCK_ACQUIRE or LOCK_RELEASE, which have no
  * continuations) for half `half` of a `locks`/`tickets` pair: 0 the first
  * lock and its ticket, in the low 32 bits, 1 the second, in the high ones.
- * Two to four of these come out of every hypercall, so the one record is
- * filled here rather than through canon_make's loop.
  */
-static void lock_make(struct trace_canon *c, const struct pkvm_record *h,
-		      unsigned kind, uint64_t locks, uint64_t tickets,
-		      unsigned half)
+static void lock_make(struct trace_words *e, unsigned kind, uint64_t locks,
+		      uint64_t tickets, unsigned half)
 {
-	struct pkvm_record *r = &c->recs[0];
+	uint64_t w[2] = { (locks >> (32 * half)) & 0xFFFFFFFFu,
+			  (tickets >> (32 * half)) & 0xFFFFFFFFu };
 
-	r->ts = h->ts;
-	r->kind = (uint8_t)kind;
-	r->flags = 0;
-	r->cpu = h->cpu;
-	r->seq = h->seq;
-	r->a = (locks >> (32 * half)) & 0xFFFFFFFFu;
-	r->b = (tickets >> (32 * half)) & 0xFFFFFFFFu;
-	c->nrec = 1;
-	c->incomplete = false;
-	c->invalid = false;
+	words_make(e, kind, 0, w);
 }
 
 /*
@@ -79,7 +104,7 @@ static void lock_make(struct trace_canon *c, const struct pkvm_record *h,
  */
 static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
 				   const struct pkvm_record *recs,
-				   struct trace_canon *out)
+				   struct trace_words *out)
 {
 	const struct pkvm_record *h = &recs[0];
 	uint64_t w[8] = {
@@ -89,8 +114,7 @@ static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
 	*st = (struct trace_expand_cpu){
 		.open = true, .x2 = recs[1].b, .x3 = 0, .elr = h->a
 	};
-	canon_make(out, h, PKVM_EV_TRAP_ENTRY, h->flags & PKVM_REC_F_KIND_MASK,
-		   w);
+	words_make(out, PKVM_EV_TRAP_ENTRY, h->flags & PKVM_REC_F_KIND_MASK, w);
 	return 1;
 }
 
@@ -101,17 +125,16 @@ static unsigned expand_hcall_entry(struct trace_expand_cpu *st,
  */
 static unsigned expand_hcall_entry_lock2(struct trace_expand_cpu *st,
 					 const struct pkvm_record *recs,
-					 struct trace_canon *out)
+					 struct trace_words *out)
 {
-	const struct pkvm_record *h = &recs[0];
 	uint64_t locks = recs[2].a, tickets = recs[2].b;
 
 	expand_hcall_entry(st, recs, &out[0]);
 	st->locked = true;
 	st->locks = locks;
 	st->tickets = tickets;
-	lock_make(&out[1], h, PKVM_EV_LOCK_ACQUIRE, locks, tickets, 0);
-	lock_make(&out[2], h, PKVM_EV_LOCK_ACQUIRE, locks, tickets, 1);
+	lock_make(&out[1], PKVM_EV_LOCK_ACQUIRE, locks, tickets, 0);
+	lock_make(&out[2], PKVM_EV_LOCK_ACQUIRE, locks, tickets, 1);
 	return 3;
 }
 
@@ -122,14 +145,13 @@ static unsigned expand_hcall_entry_lock2(struct trace_expand_cpu *st,
  */
 static unsigned expand_hcall_exit(struct trace_expand_cpu *st,
 				  const struct pkvm_record *h,
-				  struct trace_canon *out)
+				  struct trace_words *out)
 {
 	uint64_t w[8] = { h->a, h->b, st->x2, st->x3, 0, 0, st->elr, 0 };
 
 	if (!st->open)
 		w[2] = w[3] = w[6] = 0;
-	canon_make(out, h, PKVM_EV_TRAP_EXIT, h->flags & PKVM_REC_F_KIND_MASK,
-		   w);
+	words_make(out, PKVM_EV_TRAP_EXIT, h->flags & PKVM_REC_F_KIND_MASK, w);
 	out->incomplete = !st->open;
 	st->open = st->locked = false; /* the trap is closed */
 	return 1;
@@ -145,7 +167,7 @@ static unsigned expand_hcall_exit(struct trace_expand_cpu *st,
  */
 static unsigned expand_hcall_exit_unlock2(struct trace_expand_cpu *st,
 					  const struct pkvm_record *h,
-					  struct trace_canon *out)
+					  struct trace_words *out)
 {
 	uint64_t locks = st->locks, tickets = st->tickets;
 
@@ -156,8 +178,8 @@ static unsigned expand_hcall_exit_unlock2(struct trace_expand_cpu *st,
 		out->invalid = invalid;
 		return 1;
 	}
-	lock_make(&out[0], h, PKVM_EV_LOCK_RELEASE, locks, tickets, 1);
-	lock_make(&out[1], h, PKVM_EV_LOCK_RELEASE, locks, tickets, 0);
+	lock_make(&out[0], PKVM_EV_LOCK_RELEASE, locks, tickets, 1);
+	lock_make(&out[1], PKVM_EV_LOCK_RELEASE, locks, tickets, 0);
 	expand_hcall_exit(st, h, &out[2]);
 	return 3;
 }
@@ -168,20 +190,19 @@ static unsigned expand_hcall_exit_unlock2(struct trace_expand_cpu *st,
  * follow each other with nothing in between.
  */
 static unsigned expand_lock2(const struct pkvm_record *h, unsigned kind,
-			     struct trace_canon *out)
+			     struct trace_words *out)
 {
-	lock_make(&out[0], h, kind, h->a, h->b, 0);
-	lock_make(&out[1], h, kind, h->a, h->b, 1);
+	lock_make(&out[0], kind, h->a, h->b, 0);
+	lock_make(&out[1], kind, h->a, h->b, 1);
 	return 2;
 }
 
 /* A BARRIER event of `op`. */
-static void barrier_make(struct trace_canon *c, const struct pkvm_record *h,
-			 unsigned op)
+static void barrier_make(struct trace_words *e, unsigned op)
 {
 	uint64_t w[2] = { op, 0 };
 
-	canon_make(c, h, PKVM_EV_BARRIER, 0, w);
+	words_make(e, PKVM_EV_BARRIER, 0, w);
 }
 
 /*
@@ -189,19 +210,52 @@ static void barrier_make(struct trace_canon *c, const struct pkvm_record *h,
  * present if its bit is set. A TLBI without them is canonical as it is.
  */
 static unsigned expand_tlbi(const struct pkvm_record *h,
-			    struct trace_canon *out)
+			    struct trace_words *out)
 {
 	uint64_t w[2] = { h->a, h->b };
 	unsigned n = 0;
 
 	if (h->flags & PKVM_REC_F_TLBI_DSB_ISHST_BEFORE)
-		barrier_make(&out[n++], h, PKVM_BARRIER_DSB_ISHST);
-	canon_make(&out[n++], h, PKVM_EV_TLBI, 0, w);
+		barrier_make(&out[n++], PKVM_BARRIER_DSB_ISHST);
+	words_make(&out[n++], PKVM_EV_TLBI, 0, w);
 	if (h->flags & PKVM_REC_F_TLBI_DSB_ISH_AFTER)
-		barrier_make(&out[n++], h, PKVM_BARRIER_DSB_ISH);
+		barrier_make(&out[n++], PKVM_BARRIER_DSB_ISH);
 	if (h->flags & PKVM_REC_F_TLBI_ISB_AFTER)
-		barrier_make(&out[n++], h, PKVM_BARRIER_ISB);
+		barrier_make(&out[n++], PKVM_BARRIER_ISB);
 	return n;
+}
+
+/*
+ * A compact event (one trace_expand_follow refused) into the events it
+ * stands for; 0 for an unknown kind or an event cut short.
+ */
+static unsigned expand_compact(struct trace_expand_cpu *st,
+			       const struct pkvm_record *recs, unsigned n,
+			       struct trace_words *out)
+{
+	unsigned kind = recs[0].kind;
+
+	if (kind == 0 || kind > PKVM_EV_MAX_KNOWN ||
+	    n != 1 + pkvm_event_ncont(kind))
+		return 0;
+	switch (kind) {
+	case PKVM_EV_HCALL_ENTRY:
+		return expand_hcall_entry(st, recs, out);
+	case PKVM_EV_HCALL_EXIT:
+		return expand_hcall_exit(st, &recs[0], out);
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+		return expand_hcall_entry_lock2(st, recs, out);
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
+		return expand_hcall_exit_unlock2(st, &recs[0], out);
+	case PKVM_EV_LOCK_ACQUIRE2:
+		return expand_lock2(&recs[0], PKVM_EV_LOCK_ACQUIRE, out);
+	case PKVM_EV_LOCK_RELEASE2:
+		return expand_lock2(&recs[0], PKVM_EV_LOCK_RELEASE, out);
+	case PKVM_EV_TLBI:
+		return expand_tlbi(&recs[0], out);
+	default:
+		return 0;
+	}
 }
 
 /** See expand.h. */
@@ -240,31 +294,25 @@ unsigned trace_expand(struct trace_expand_cpu *st,
 		      const struct pkvm_record *recs, unsigned n,
 		      struct trace_canon *out)
 {
-	unsigned kind = recs[0].kind;
+	struct trace_words e[TRACE_EXPAND_MAX];
+	unsigned count;
 
 	if (trace_expand_follow(st, recs, n))
 		return canon_copy(out, recs, n);
-	if (kind == 0 || kind > PKVM_EV_MAX_KNOWN ||
-	    n != 1 + pkvm_event_ncont(kind))
-		return 0;
-	switch (kind) {
-	case PKVM_EV_HCALL_ENTRY:
-		return expand_hcall_entry(st, recs, out);
-	case PKVM_EV_HCALL_EXIT:
-		return expand_hcall_exit(st, &recs[0], out);
-	case PKVM_EV_HCALL_ENTRY_LOCK2:
-		return expand_hcall_entry_lock2(st, recs, out);
-	case PKVM_EV_HCALL_EXIT_UNLOCK2:
-		return expand_hcall_exit_unlock2(st, &recs[0], out);
-	case PKVM_EV_LOCK_ACQUIRE2:
-		return expand_lock2(&recs[0], PKVM_EV_LOCK_ACQUIRE, out);
-	case PKVM_EV_LOCK_RELEASE2:
-		return expand_lock2(&recs[0], PKVM_EV_LOCK_RELEASE, out);
-	case PKVM_EV_TLBI:
-		return expand_tlbi(&recs[0], out);
-	default:
-		return 0;
-	}
+	count = expand_compact(st, recs, n, e);
+	for (unsigned i = 0; i < count; i++)
+		canon_make(&out[i], &recs[0], &e[i]);
+	return count;
+}
+
+/** See expand.h. */
+unsigned trace_expand_words(struct trace_expand_cpu *st,
+			    const struct pkvm_record *recs, unsigned n,
+			    struct trace_words *out)
+{
+	if (trace_expand_follow(st, recs, n))
+		return words_copy(out, recs, n);
+	return expand_compact(st, recs, n, out);
 }
 
 /** See expand.h. */

@@ -9,7 +9,9 @@
  * and flag bits on TLBI for the barriers around it. Each is an exact,
  * lossless stand-in, so a reader that expands them sees the *canonical*
  * events only (the kinds of format 1.x), and code written against those
- * needs no change. trace_expand() is the one place that knows how.
+ * needs no change. trace_expand() is the one place that knows how;
+ * trace_expand_words() gives the same events as payload words only, for a
+ * replay that has no use for records made up of the compact head's.
  *
  * Format 3.0 adds HCALL_ENTRY_LOCK2, a hypercall's entry with the two
  * table locks taken right after it, and HCALL_EXIT_UNLOCK2, their release
@@ -71,6 +73,22 @@ struct trace_canon {
 };
 
 /**
+ * One canonical event as its words: what a trace_canon holds, less the
+ * records around them (every record of an expanded event repeats the
+ * compact head's ts, cpu and seq, and its flags follow from `kind` and
+ * `kbits`). A replay that keeps events as words need not build records
+ * only to take them apart again.
+ */
+struct trace_words {
+	uint8_t kind;	 /* canonical kind */
+	uint8_t kbits;	 /* its head's kind-specific flag bits */
+	uint8_t nrec;	 /* 1 + pkvm_event_ncont(kind): `w` holds 2 * nrec */
+	bool incomplete; /* as trace_canon's */
+	bool invalid;	 /* as trace_canon's */
+	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS]; /* payload words in order */
+};
+
+/**
  * Expand one whole event, `recs[0]` its head and `n - 1` continuations,
  * as the reader returns them, into `out` (room for TRACE_EXPAND_MAX).
  * A compact event becomes the canonical events it stands for, in order; an
@@ -84,6 +102,17 @@ struct trace_canon {
 unsigned trace_expand(struct trace_expand_cpu *st,
 		      const struct pkvm_record *recs, unsigned n,
 		      struct trace_canon *out);
+
+/**
+ * trace_expand() with the events as words (trace_words) rather than
+ * records: the same events, in the same order, with the same effect on
+ * `st` and the same return value. An event that is canonical already
+ * comes back as its head's kind and flag bits and the words of its
+ * records.
+ */
+unsigned trace_expand_words(struct trace_expand_cpu *st,
+			    const struct pkvm_record *recs, unsigned n,
+			    struct trace_words *out);
 
 /**
  * The cheap half of trace_expand() for the common case: if the event in
