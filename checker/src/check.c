@@ -433,6 +433,7 @@ static void ck_loss(struct ck *ck, unsigned cpu)
 
 	ck->any_loss = true;
 	c->lost = true;
+	c->entry_maybe_lost = true;
 	tlb_loss(ck, cpu);
 	ck_inconclusive(ck,
 			"records of cpu%u were lost: the events in that "
@@ -609,6 +610,16 @@ static void ck_check_outside(struct ck *ck, const struct ck_event *ev)
 {
 	char msg[320];
 
+	if (ck->outside_count && ck->cpu[ev->cpu].entry_maybe_lost) {
+		/* Likely inside a trap whose entry was lost: not judged. */
+		ck_inconclusive(ck,
+				"cpu%u stores a descriptor outside any known "
+				"trap after its lost records (the trap's "
+				"entry may be among them)",
+				ev->cpu);
+		ck->outside_count = 0;
+		return;
+	}
 	for (unsigned k = 0; k < ck->outside_count; k++) {
 		uint64_t pfn = ck->outside[k];
 		const char *check = trap_invariant(ck, pfn, msg, sizeof(msg));
@@ -1121,6 +1132,7 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 		if (c->trap.active)
 			trap_abandon(ck, ev->cpu, "a trap entry without exit");
 		c->alloc_count = 0;
+		c->entry_maybe_lost = false;
 		{
 			trap_begin(ck, ev->cpu, ev);
 			return;

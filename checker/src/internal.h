@@ -115,6 +115,9 @@ struct ck_cpu {
 	bool seq_started;
 	uint32_t expect_seq;
 	bool lost; /* records of this CPU were lost (sticky) */
+	/* Lost records since its last trap entry: a store outside any known
+	 * trap may belong to a trap whose entry was lost. */
+	bool entry_maybe_lost;
 	bool entered_host;
 	unsigned held; /* bit per lock id */
 	struct ck_trap trap;
