@@ -142,19 +142,15 @@ static void put_flags(char *buf, size_t len, size_t *pos,
 	unsigned bits =
 		(head->flags & PKVM_REC_F_KIND_MASK) >> PKVM_REC_F_KIND_SHIFT;
 
+	if (pkvm_event_has_source(head->kind)) {
+		if (bits != PKVM_REC_SOURCE_HOST)
+			put(buf, len, pos, " source=%u", bits);
+		return;
+	}
 	switch (head->kind) {
 	case PKVM_EV_PTE_WRITE:
 		if (bits)
 			put(buf, len, pos, " release");
-		return;
-	case PKVM_EV_TRAP_ENTRY:
-	case PKVM_EV_TRAP_EXIT:
-	case PKVM_EV_HCALL_ENTRY:
-	case PKVM_EV_HCALL_EXIT:
-	case PKVM_EV_HCALL_ENTRY_LOCK2:
-	case PKVM_EV_HCALL_EXIT_UNLOCK2:
-		if (bits != PKVM_REC_SOURCE_HOST)
-			put(buf, len, pos, " source=%u", bits);
 		return;
 	case PKVM_EV_TLBI:
 		/* The barriers read in the order they were issued. */

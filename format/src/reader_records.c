@@ -22,6 +22,8 @@
  */
 static unsigned kind_bits_allowed(const struct trace_reader *r, unsigned kind)
 {
+	if (pkvm_event_has_source(kind))
+		return PKVM_REC_F_KIND_MASK;
 	switch (kind) {
 	case PKVM_EV_PTE_WRITE:
 		return PKVM_REC_F_PTE_RELEASE;
@@ -31,13 +33,6 @@ static unsigned kind_bits_allowed(const struct trace_reader *r, unsigned kind)
 		return PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
 		       PKVM_REC_F_TLBI_DSB_ISH_AFTER |
 		       PKVM_REC_F_TLBI_ISB_AFTER;
-	case PKVM_EV_TRAP_ENTRY:
-	case PKVM_EV_TRAP_EXIT:
-	case PKVM_EV_HCALL_ENTRY:
-	case PKVM_EV_HCALL_EXIT:
-	case PKVM_EV_HCALL_ENTRY_LOCK2:
-	case PKVM_EV_HCALL_EXIT_UNLOCK2:
-		return PKVM_REC_F_KIND_MASK; /* the source */
 	default:
 		return 0;
 	}

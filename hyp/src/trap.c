@@ -88,11 +88,11 @@ static int64_t trap_owned(mem_hcall_fn *fn, uint64_t a1, uint64_t a2)
 	uint64_t t = mem_take_pair(&m);
 	int64_t ret;
 
-	htrace1(PKVM_EV_LOCK_ACQUIRE2, 0, MEM_PAIR_LOCK_IDS, t);
+	htrace_lock2(true, PKVM_LOCK_HOST_S2, (uint32_t)t, PKVM_LOCK_HYP_S1,
+		     (uint32_t)(t >> 32));
 	ret = fn(m, a1, a2);
-	htrace1(PKVM_EV_LOCK_RELEASE2, 0,
-		MEM_PAIR_LOCK_IDS >> 32 | MEM_PAIR_LOCK_IDS << 32,
-		t >> 32 | t << 32);
+	htrace_lock2(false, PKVM_LOCK_HYP_S1, (uint32_t)(t >> 32),
+		     PKVM_LOCK_HOST_S2, (uint32_t)t);
 	mem_let_go_pair(m);
 	return ret;
 }

@@ -445,8 +445,8 @@ Test(producer, wait_mode_lossless)
 
 /*
  * WAIT mode with the smallest ring: the longest paths (a block split writing
- * 512 entries, multi-page donations with their TLB maintenance) make room as
- * they go, so nothing is dropped between two sync points.
+ * 512 entries, multi-page donations with their TLB maintenance) wait for
+ * room event by event, so nothing is dropped however long a trap is.
  */
 Test(producer, wait_mode_long_paths_lossless)
 {

@@ -9,6 +9,7 @@
 #ifndef PKVM_RECORD_H
 #define PKVM_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,22 @@ static inline unsigned pkvm_event_ncont(unsigned kind)
 #define PKVM_HCALL_ENTRY_ESR 0x5A000000ull
 /* TRAP_ENTRY/TRAP_EXIT/HCALL_*: bits 3-6 hold the source; 0 is the host. */
 #define PKVM_REC_SOURCE_HOST 0u
+
+/** True if bits 3-6 of `kind`'s head record hold the trap's source. */
+static inline bool pkvm_event_has_source(unsigned kind)
+{
+	switch (kind) {
+	case PKVM_EV_TRAP_ENTRY:
+	case PKVM_EV_TRAP_EXIT:
+	case PKVM_EV_HCALL_ENTRY:
+	case PKVM_EV_HCALL_EXIT:
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /** One trace record, exactly as stored in rings, pages and files. */
 struct pkvm_record {

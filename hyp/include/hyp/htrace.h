@@ -35,12 +35,6 @@ static inline struct producer_cpu *htrace_cpu(void)
 	return (struct producer_cpu *)arch_this_cpu();
 }
 
-/** Index of the calling CPU, 0-based. */
-static inline unsigned hyp_cpu_index(void)
-{
-	return htrace_cpu()->cpu;
-}
-
 /** Emit an event of `n` records on the calling CPU. */
 static inline void htrace_emit(unsigned kind, unsigned kflags,
 			       const uint64_t *words, unsigned n)
@@ -56,8 +50,9 @@ static inline void htrace_emit(unsigned kind, unsigned kflags,
 }
 
 /**
- * A sync point (producer.h): once tracing is loaded, move to the ring. Before
- * returning to the host, until this CPU is in its ring.
+ * A sync point (producer.h): once tracing is loaded, move to the ring. The
+ * panic path takes one so that its PANIC record lands in the ring (traps
+ * take theirs in tracing_cpu_leave()).
  */
 static inline void htrace_sync(void)
 {
@@ -75,13 +70,6 @@ static inline void htrace_publish(void)
 #if HYP_TRACE
 	producer_publish(htrace_cpu());
 #endif
-}
-
-/** After a trap's last record, before returning to the host. */
-static inline void htrace_trap_done(void)
-{
-	htrace_sync();
-	htrace_publish();
 }
 
 /** Emit a one-record event on the calling CPU. */
