@@ -5,7 +5,7 @@
 set -u
 qemu=$1 hyp=$2 stub=$3 n=$4
 out=$(timeout 30 "$qemu" -M virt,virtualization=on,gic-version=3 \
-	-cpu cortex-a72 -smp "$n" -m 256M -nographic -monitor none \
+	-cpu cortex-a72 -smp "$n" -m 256M -nodefaults -display none -serial stdio \
 	-kernel "$hyp" -device loader,file="$stub" 2>&1)
 rc=$?
 echo "$out"

@@ -103,7 +103,14 @@ char **qemu_argv_build(const struct qemu_config *cfg, char *cmdline,
 	rc |= push(argv, &n, "-accel");
 	rc |= push(argv, &n, "tcg,thread=%s",
 		   cfg->tcg_multi ? "multi" : "single");
-	rc |= push(argv, &n, "-nographic");
+	/* Exactly the devices the run uses: no default NIC (whose option
+	 * ROM lives in a package Debian only recommends), no monitor, no
+	 * display; the console is the PL011 on our stdout. */
+	rc |= push(argv, &n, "-nodefaults");
+	rc |= push(argv, &n, "-display");
+	rc |= push(argv, &n, "none");
+	rc |= push(argv, &n, "-serial");
+	rc |= push(argv, &n, "stdio");
 	rc |= push(argv, &n, "-object");
 	rc |= push(argv, &n,
 		   "memory-backend-file,id=mem,size=256M,mem-path=%s,share=on",
