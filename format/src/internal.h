@@ -17,15 +17,19 @@
  * 2.0 added the compact kinds (HCALL_ENTRY ... LOCK_RELEASE2) and the TLBI
  * barrier flags; a 1.x reader would skip a hypercall's entry, so they took
  * a new major. 3.0 added HCALL_ENTRY_LOCK2 and HCALL_EXIT_UNLOCK2, which a
- * 2.x reader would skip the same way. Readers still read 1.x and 2.x files,
- * each knowing the kinds its version defined.
+ * 2.x reader would skip the same way. 4.0 added the header's `system`
+ * name and the run's outcome and the producers' own counters to the end
+ * summary (a 3.x reader would reject the longer summary, and a 4.0 file
+ * without them could not say whether the run was whole). Readers still
+ * read 1.x, 2.x and 3.x files, each knowing the kinds its version defined.
  */
-#define TRACE_VERSION_MAJOR 3u
+#define TRACE_VERSION_MAJOR 4u
 #define TRACE_VERSION_MINOR 0u
 #define TRACE_V1_MINOR 0u			/* the last 1.x minor */
 #define TRACE_V1_MAX_KIND PKVM_EV_MARK		/* the last kind 1.x defines */
 #define TRACE_V2_MINOR 0u			/* the last 2.x minor */
 #define TRACE_V2_MAX_KIND PKVM_EV_LOCK_RELEASE2 /* the last kind of 2.x */
+#define TRACE_V3_MINOR 0u			/* the last 3.x minor */
 
 /* zstd frame magics (RFC 8878) and the seekable-format footer magic. */
 #define TRACE_ZSTD_MAGIC 0xFD2FB528u
@@ -44,8 +48,13 @@
 #define TRACE_SUMMARY_MAGIC "PKVMSUMM"
 #define TRACE_MAGIC_LEN 8u
 
-/* File header payload: fixed part, then the event table, then identity. */
-#define TRACE_HEADER_FIXED 48u
+/*
+ * File header payload: fixed part, then the event table, then identity.
+ * From 4.0 the fixed part ends with the 16-byte `system` name.
+ */
+#define TRACE_HEADER_FIXED_V3 48u
+#define TRACE_HEADER_FIXED 64u
+#define TRACE_SYSTEM_LEN 16u
 #define TRACE_EVENT_ENTRY 24u
 #define TRACE_EVENT_NAME_LEN 16u
 #define TRACE_MAX_CPUS 1024u
@@ -70,9 +79,16 @@
 /* zstd level 1: the recorder compresses live, so speed comes first. */
 #define TRACE_ZSTD_LEVEL 1
 
-/* Summary payload: magic, cpu_count, frame_count, then the tables. */
-#define TRACE_SUMMARY_FIXED 16u
-#define TRACE_SUMMARY_CPU 32u
+/*
+ * Summary payload: magic, cpu_count, frame_count, (4.0) outcome, reserved
+ * and the reason; then the per-CPU table and the per-frame time index.
+ * 4.0 per CPU: records, lost, last_seq, pages, produced, dropped.
+ */
+#define TRACE_SUMMARY_FIXED_V3 16u
+#define TRACE_SUMMARY_CPU_V3 32u
+#define TRACE_SUMMARY_FIXED 152u
+#define TRACE_SUMMARY_WHY 128u
+#define TRACE_SUMMARY_CPU 48u
 #define TRACE_SUMMARY_FRAME 16u
 
 /** The 32-byte page header, as stored. */

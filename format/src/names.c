@@ -42,6 +42,34 @@ const char *trace_error_name(enum trace_error_code code)
 }
 
 /** See trace.h. */
+const char *trace_outcome_name(unsigned outcome)
+{
+	switch (outcome) {
+#define TRACE_OUTCOME_NAME(name, value, str, text)                             \
+	case value:                                                            \
+		return str;
+		TRACE_OUTCOME_LIST(TRACE_OUTCOME_NAME)
+#undef TRACE_OUTCOME_NAME
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
+const char *trace_outcome_text(unsigned outcome)
+{
+	switch (outcome) {
+#define TRACE_OUTCOME_TEXT(name, value, str, text)                             \
+	case value:                                                            \
+		return text;
+		TRACE_OUTCOME_LIST(TRACE_OUTCOME_TEXT)
+#undef TRACE_OUTCOME_TEXT
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
 const char *trace_kind_name(unsigned kind)
 {
 	switch (kind) {

@@ -153,6 +153,15 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
 	info->abi_version = trace_le32(p + 24);
 	events = trace_le32(p + 36);
 	idlen = trace_le32(p + 40);
+	if (r->header_fixed >= TRACE_HEADER_FIXED && len >= r->header_fixed) {
+		memcpy(info->system, p + 48, TRACE_SYSTEM_LEN);
+		info->system[TRACE_SYSTEM_LEN] = '\0';
+		if (!info->system[0])
+			return FAIL(r, TRACE_E_BAD_HEADER, 8 + 48,
+				    "header names no system");
+	} else {
+		strcpy(info->system, TRACE_SYSTEM_HYP);
+	}
 	if (info->cpu_count == 0 || info->cpu_count > TRACE_MAX_CPUS)
 		return FAIL(r, TRACE_E_BAD_HEADER, 20,
 			    "header gives %u CPUs (1..%u allowed)",
@@ -162,16 +171,16 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
 			    "header gives page size %u (only %u supported)",
 			    trace_le32(p + 28), TRACE_PAGE_SIZE);
 	if (events > 255 || idlen >= sizeof(info->identity) ||
-	    TRACE_HEADER_FIXED + (uint64_t)events * TRACE_EVENT_ENTRY + idlen >
+	    r->header_fixed + (uint64_t)events * TRACE_EVENT_ENTRY + idlen >
 		    len)
 		return FAIL(r, TRACE_E_BAD_HEADER, 44,
 			    "header tables (%u events, %u identity bytes) do "
 			    "not fit its %u bytes",
 			    events, idlen, len);
-	memcpy(info->identity,
-	       p + TRACE_HEADER_FIXED + events * TRACE_EVENT_ENTRY, idlen);
+	memcpy(info->identity, p + r->header_fixed + events * TRACE_EVENT_ENTRY,
+	       idlen);
 	info->identity[idlen] = '\0';
-	return header_check_events(r, p + TRACE_HEADER_FIXED, events);
+	return header_check_events(r, p + r->header_fixed, events);
 }
 
 /*
@@ -182,6 +191,9 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
  */
 static int header_version(struct trace_reader *r, unsigned major)
 {
+	r->header_fixed = TRACE_HEADER_FIXED_V3;
+	r->summary_fixed = TRACE_SUMMARY_FIXED_V3;
+	r->summary_cpu = TRACE_SUMMARY_CPU_V3;
 	if (major == 1) {
 		r->max_kind = TRACE_V1_MAX_KIND;
 		r->known_minor = TRACE_V1_MINOR;
@@ -192,9 +204,17 @@ static int header_version(struct trace_reader *r, unsigned major)
 		r->known_minor = TRACE_V2_MINOR;
 		return 0;
 	}
+	if (major == 3) {
+		r->max_kind = PKVM_EV_MAX_KNOWN;
+		r->known_minor = TRACE_V3_MINOR;
+		return 0;
+	}
 	if (major == TRACE_VERSION_MAJOR) {
 		r->max_kind = PKVM_EV_MAX_KNOWN;
 		r->known_minor = TRACE_VERSION_MINOR;
+		r->header_fixed = TRACE_HEADER_FIXED;
+		r->summary_fixed = TRACE_SUMMARY_FIXED;
+		r->summary_cpu = TRACE_SUMMARY_CPU;
 		return 0;
 	}
 	return -1;
@@ -226,14 +246,14 @@ static int header_read(struct trace_reader *r)
 	if (header_version(r, trace_le16(r->in + 16)) < 0)
 		return FAIL(r, TRACE_E_BAD_VERSION, 16,
 			    "format version %u.%u is not supported: this "
-			    "reader reads versions 1.x, 2.x and %u.x",
+			    "reader reads versions 1.x, 2.x, 3.x and %u.x",
 			    trace_le16(r->in + 16), trace_le16(r->in + 18),
 			    TRACE_VERSION_MAJOR);
 	len = trace_le32(r->in + 4);
-	if (len < TRACE_HEADER_FIXED || len > HEADER_MAX)
+	if (len < r->header_fixed || len > HEADER_MAX)
 		return FAIL(r, TRACE_E_BAD_HEADER, 4,
 			    "file header is %u bytes long (%u..%u allowed)",
-			    len, TRACE_HEADER_FIXED, (unsigned)HEADER_MAX);
+			    len, r->header_fixed, (unsigned)HEADER_MAX);
 	avail = in_need(r, 8 + (size_t)len);
 	if (avail < 0)
 		return -1;
@@ -496,8 +516,7 @@ static int data_frame(struct trace_reader *r)
 /* Bytes of the summary read in the stream: the fixed and per-CPU parts. */
 static int summary_frame(struct trace_reader *r, uint32_t len, uint64_t off)
 {
-	size_t head = TRACE_SUMMARY_FIXED +
-		      (size_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
+	size_t head = reader_summary_head(r);
 	ssize_t avail;
 
 	if (r->summary && !r->stream_summary) /* already read from the tail */

@@ -60,7 +60,8 @@ struct rcpu {
 	bool skipping; /* continuations of an unknown kind */
 	bool syncing;  /* after a seek: drop leading continuations */
 	uint64_t records;
-	uint64_t lost; /* sum of the LOST counts read */
+	uint64_t lost;	/* sum of the LOST counts read */
+	uint64_t pages; /* pages of this CPU begun */
 	bool ended;
 	/* A bad record met after a run of good ones: its error, for when
 	 * the caller asks for it (reader_records.c, page_run). */
@@ -115,6 +116,8 @@ struct trace_reader {
 	/* What the file's major version defines: its last kind and the last
 	 * minor this reader knows entirely (reader.c, header_read). */
 	unsigned max_kind, known_minor;
+	/* Its layout: fixed header bytes, fixed and per-CPU summary bytes. */
+	uint32_t header_fixed, summary_fixed, summary_cpu;
 
 	/* Input buffer: bytes [in_pos, in_len) are unread; in[0] is at
 	 * file offset in_off. */
@@ -162,6 +165,7 @@ struct trace_reader {
 	size_t win_base, win_len;
 	uint8_t *raw; /* pread buffer, TRACE_TAIL_WINDOW 16-byte entries */
 	struct trace_cpu_summary *summary;
+	struct trace_run run; /* from the summary */
 	bool have_summary;
 	bool have_frame_ts;
 	uint64_t frame_ts_pos; /* file offset of the summary's frame index */
@@ -193,6 +197,12 @@ void reader_prefetch_next(struct trace_reader *r);
 int reader_prefetch_collect(struct trace_reader *r);
 void reader_prefetch_cancel(struct trace_reader *r);
 void reader_prefetch_stop(struct trace_reader *r);
+
+/* The summary's fixed and per-CPU bytes for `r`'s version and CPUs. */
+static inline size_t reader_summary_head(const struct trace_reader *r)
+{
+	return r->summary_fixed + (size_t)r->info.cpu_count * r->summary_cpu;
+}
 
 /* reader_tail.c */
 int reader_tail_load(struct trace_reader *r);

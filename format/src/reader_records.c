@@ -153,6 +153,7 @@ static void page_begin(struct trace_reader *r, struct rcpu *c, int frame,
 	c->cur_offset = r->frames[frame].offset;
 	c->cur_page = index;
 	c->page_seq_hi = trace_le32(p + 24);
+	c->pages++;
 }
 
 static int fail_copy(struct trace_reader *r, struct trace_error *err)
@@ -180,17 +181,20 @@ static int cpu_end(struct trace_reader *r, unsigned cpu)
 		return 0;
 	s = &r->summary[cpu];
 	if (s->records != c->records || s->lost != c->lost ||
-	    (c->records && s->last_seq != c->ext_seq))
+	    (c->records && s->last_seq != c->ext_seq) ||
+	    (r->summary_fixed == TRACE_SUMMARY_FIXED && s->pages != c->pages))
 		return FAIL(r, TRACE_E_BAD_SUMMARY, r->valid_end,
 			    "end summary gives CPU %u %llu records (%llu lost) "
-			    "ending at seq %llu, the file holds %llu (%llu "
-			    "lost) ending at %llu",
+			    "ending at seq %llu in %llu pages, the file holds "
+			    "%llu (%llu lost) ending at %llu in %llu pages",
 			    cpu, (unsigned long long)s->records,
 			    (unsigned long long)s->lost,
 			    (unsigned long long)s->last_seq,
+			    (unsigned long long)s->pages,
 			    (unsigned long long)c->records,
 			    (unsigned long long)c->lost,
-			    (unsigned long long)c->ext_seq);
+			    (unsigned long long)c->ext_seq,
+			    (unsigned long long)c->pages);
 	return 0;
 }
 
@@ -591,6 +595,12 @@ trace_reader_summary(const struct trace_reader *r, unsigned cpu)
 	if (!r || !r->have_summary || cpu >= r->info.cpu_count)
 		return NULL;
 	return &r->summary[cpu];
+}
+
+/** See trace.h. */
+const struct trace_run *trace_reader_run(const struct trace_reader *r)
+{
+	return r && r->have_summary ? &r->run : NULL;
 }
 
 /** See trace.h. */

@@ -195,9 +195,9 @@ int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 			 uint64_t offset, bool with_frames)
 {
 	uint32_t cpus = trace_le32(p + 8), frames = trace_le32(p + 12);
-	uint64_t want = TRACE_SUMMARY_FIXED +
-			(uint64_t)cpus * TRACE_SUMMARY_CPU +
+	uint64_t want = r->summary_fixed + (uint64_t)cpus * r->summary_cpu +
 			(uint64_t)frames * TRACE_SUMMARY_FRAME;
+	bool v4 = r->summary_fixed == TRACE_SUMMARY_FIXED;
 	uint64_t seen = r->have_table ? r->entry_count - 2 : r->data_index;
 
 	if (memcmp(p, TRACE_SUMMARY_MAGIC, TRACE_MAGIC_LEN) != 0 ||
@@ -212,15 +212,32 @@ int reader_summary_parse(struct trace_reader *r, const uint8_t *p, uint32_t len,
 			    "end summary lists %u data frames, the file has "
 			    "%llu",
 			    frames, (unsigned long long)seen);
+	if (v4 &&
+	    (!trace_outcome_name(trace_le32(p + 16)) ||
+	     trace_le32(p + 20) != 0 || p[24 + TRACE_SUMMARY_WHY - 1] != 0))
+		return FAIL(r, TRACE_E_BAD_SUMMARY, offset,
+			    "end summary at offset %llu gives the run an "
+			    "unknown outcome %u, or nonzero reserved bytes",
+			    (unsigned long long)offset, trace_le32(p + 16));
 	r->summary = calloc(cpus, sizeof(*r->summary));
 	if (!r->summary)
 		return FAIL(r, TRACE_E_NOMEM, offset,
 			    "no memory for the summary");
-	p += TRACE_SUMMARY_FIXED;
-	for (uint32_t i = 0; i < cpus; i++, p += TRACE_SUMMARY_CPU) {
-		r->summary[i].records = trace_le64(p);
-		r->summary[i].lost = trace_le64(p + 8);
-		r->summary[i].last_seq = trace_le64(p + 16);
+	memset(&r->run, 0, sizeof(r->run));
+	if (v4) {
+		r->run.outcome = trace_le32(p + 16);
+		memcpy(r->run.why, p + 24, TRACE_SUMMARY_WHY);
+	}
+	p += r->summary_fixed;
+	for (uint32_t i = 0; i < cpus; i++, p += r->summary_cpu) {
+		struct trace_cpu_summary *s = &r->summary[i];
+
+		s->records = trace_le64(p);
+		s->lost = trace_le64(p + 8);
+		s->last_seq = trace_le64(p + 16);
+		s->pages = trace_le64(p + 24);
+		s->produced = v4 ? trace_le64(p + 32) : TRACE_COUNT_UNKNOWN;
+		s->dropped = v4 ? trace_le64(p + 40) : TRACE_COUNT_UNKNOWN;
 	}
 	r->have_summary = true;
 	return with_frames ? summary_frames(r, frames, offset) : 0;
@@ -416,15 +433,14 @@ static int entries_check(struct trace_reader *r, uint32_t n, uint64_t table_off,
  */
 static int tail_summary(struct trace_reader *r, uint64_t off, uint32_t csize)
 {
-	size_t head = TRACE_SUMMARY_FIXED +
-		      (size_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
+	size_t head = reader_summary_head(r);
 	uint8_t hdr[8], *p;
 	uint32_t len;
 	int rc = 0;
 
 	if (reader_pread(r, hdr, 8, off) != 8 || csize < 8 ||
 	    trace_le32(hdr) != TRACE_SKIP_SUMMARY ||
-	    trace_le32(hdr + 4) != csize - 8 || csize - 8 < TRACE_SUMMARY_FIXED)
+	    trace_le32(hdr + 4) != csize - 8 || csize - 8 < r->summary_fixed)
 		return FAIL(r, TRACE_E_BAD_SUMMARY, off,
 			    "no end summary at offset %llu where the seek "
 			    "table puts it",
@@ -438,8 +454,7 @@ static int tail_summary(struct trace_reader *r, uint64_t off, uint32_t csize)
 		return FAIL(r, TRACE_E_NOMEM, off, "no memory for the summary");
 	if (reader_pread(r, p, head, off + 8) != (ssize_t)head)
 		rc = FAIL(r, TRACE_E_TRUNCATED, off, "end summary cut short");
-	r->frame_ts_pos = off + 8 + TRACE_SUMMARY_FIXED +
-			  (uint64_t)r->info.cpu_count * TRACE_SUMMARY_CPU;
+	r->frame_ts_pos = off + 8 + reader_summary_head(r);
 	if (rc == 0)
 		rc = reader_summary_parse(r, p, len, off, true);
 	free(p);

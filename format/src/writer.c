@@ -33,6 +33,8 @@ struct trace_wcpu {
 	uint64_t min_ts;    /* timestamp range of the open page */
 	uint64_t max_ts;
 	uint64_t pages;
+	uint64_t produced; /* the producer's counters (set_producer) */
+	uint64_t dropped;
 	size_t page_frame; /* frames written when the open page began */
 	unsigned pending;  /* continuations the last head still expects */
 };
@@ -60,6 +62,7 @@ struct trace_writer {
 	struct trace_wframe *frames; /* index, entry 0 is the header frame */
 	size_t frame_count;
 	size_t frame_cap;
+	struct trace_run run; /* for the end summary (set_outcome) */
 };
 
 static int write_all(struct trace_writer *w, const void *buf, size_t len,
@@ -133,6 +136,8 @@ static void header_fill(uint8_t *p, const struct trace_info *info)
 	size_t idlen = strnlen(info->identity, sizeof(info->identity) - 1);
 	uint8_t *e = p + TRACE_HEADER_FIXED;
 
+	size_t slen = strnlen(info->system, TRACE_SYSTEM_NAME_MAX);
+
 	memcpy(p, TRACE_HEADER_MAGIC, TRACE_MAGIC_LEN);
 	trace_put16(p + 8, TRACE_VERSION_MAJOR);
 	trace_put16(p + 10, TRACE_VERSION_MINOR);
@@ -143,7 +148,13 @@ static void header_fill(uint8_t *p, const struct trace_info *info)
 	trace_put32(p + 32, TRACE_FRAME_PAGES);
 	trace_put32(p + 36, PKVM_EV_MAX_KNOWN);
 	trace_put32(p + 40, (uint32_t)idlen);
-	/* The event table lets a tool name kinds it was not built with. */
+	/* 44: reserved. 48: the system, NUL-padded (calloc'd). */
+	if (slen)
+		memcpy(p + 48, info->system, slen);
+	else
+		memcpy(p + 48, TRACE_SYSTEM_HYP, strlen(TRACE_SYSTEM_HYP));
+		/* The event table lets a tool name kinds it was not built with.
+		 */
 #define PKVM_EVENT(name, value, ncont, str, fields)                            \
 	e[0] = value;                                                          \
 	e[1] = ncont;                                                          \
@@ -226,6 +237,8 @@ struct trace_writer *trace_writer_open(const char *path,
 		writer_free(w);
 		return NULL;
 	}
+	for (unsigned i = 0; i < w->cpu_count; i++)
+		w->cpus[i].produced = w->cpus[i].dropped = TRACE_COUNT_UNKNOWN;
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		trace_set_error(err, TRACE_E_IO, 0, "cannot create %s: %s",
@@ -400,7 +413,42 @@ int trace_writer_flush(struct trace_writer *w, struct trace_error *err)
 	return frame_emit(w, err);
 }
 
-/* The end summary: per-CPU totals, then each data frame's time range. */
+_Static_assert(sizeof(((struct trace_run *)0)->why) == TRACE_SUMMARY_WHY,
+	       "the reason fills the summary's field");
+
+/** See trace.h. */
+void trace_writer_set_outcome(struct trace_writer *w,
+			      enum trace_outcome outcome, const char *why)
+{
+	if (!w)
+		return;
+	w->run.outcome = (uint32_t)outcome;
+	memset(w->run.why, 0, sizeof(w->run.why));
+	if (why)
+		strncpy(w->run.why, why, sizeof(w->run.why) - 1);
+}
+
+/** See trace.h. */
+int trace_writer_set_producer(struct trace_writer *w, unsigned cpu,
+			      uint64_t produced, uint64_t dropped,
+			      struct trace_error *err)
+{
+	if (!w || cpu >= w->cpu_count) {
+		trace_set_error(err, TRACE_E_USAGE, w ? w->offset : 0,
+				"trace_writer_set_producer: CPU %u out of "
+				"range",
+				cpu);
+		return -1;
+	}
+	w->cpus[cpu].produced = produced;
+	w->cpus[cpu].dropped = dropped;
+	return 0;
+}
+
+/*
+ * The end summary: how the run ended, per-CPU totals with the producers'
+ * counters, then each data frame's time range.
+ */
 static int write_summary(struct trace_writer *w, struct trace_error *err)
 {
 	size_t data_frames = w->frame_count - 1;
@@ -417,12 +465,17 @@ static int write_summary(struct trace_writer *w, struct trace_error *err)
 	memcpy(p, TRACE_SUMMARY_MAGIC, TRACE_MAGIC_LEN);
 	trace_put32(p + 8, w->cpu_count);
 	trace_put32(p + 12, (uint32_t)data_frames);
+	trace_put32(p + 16, w->run.outcome);
+	/* 20: reserved; 24: the reason, NUL-padded. */
+	memcpy(p + 24, w->run.why, strnlen(w->run.why, TRACE_SUMMARY_WHY - 1));
 	q = p + TRACE_SUMMARY_FIXED;
 	for (unsigned i = 0; i < w->cpu_count; i++, q += TRACE_SUMMARY_CPU) {
 		trace_put64(q, w->cpus[i].records);
 		trace_put64(q + 8, w->cpus[i].lost);
 		trace_put64(q + 16, w->cpus[i].last_seq);
 		trace_put64(q + 24, w->cpus[i].pages);
+		trace_put64(q + 32, w->cpus[i].produced);
+		trace_put64(q + 40, w->cpus[i].dropped);
 	}
 	for (size_t i = 1; i <= data_frames; i++, q += TRACE_SUMMARY_FRAME) {
 		trace_put64(q, w->frames[i].first_ts);

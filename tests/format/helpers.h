@@ -96,17 +96,92 @@ static inline void file_store(const char *path, const uint8_t *buf, size_t len)
 	fclose(f);
 }
 
+static inline uint32_t helper_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static inline void helper_put32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * Rewrite a file the writer wrote (4.0) in the layout of formats 1.x-3.x:
+ * the header's fixed part without the 16-byte `system` (48 bytes, not
+ * 64), the summary without the outcome and reason (16 fixed bytes, not
+ * 152) and with 32 bytes per CPU (not 48), and the seek table's entries
+ * for the two frames resized. The data frames are kept as they are.
+ */
+static inline void file_to_v3_layout(const char *path)
+{
+	size_t len, out_len = 0;
+	uint8_t *buf = file_load(path, &len), *out = malloc(len);
+	uint32_t n = helper_le32(buf + len - 9);
+	uint8_t *entries = buf + len - 9 - (size_t)n * 8;
+	size_t off = 0, table_len;
+	uint32_t cpus = helper_le32(buf + 8 + 12);
+
+	cr_assert_not_null(out);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t csize = helper_le32(entries + 8 * i);
+		const uint8_t *f = buf + off;
+		size_t start = out_len;
+
+		if (i == 0) {
+			/* Header: drop payload bytes 48..63. */
+			memcpy(out + out_len, f, 8 + 48);
+			memcpy(out + out_len + 8 + 48, f + 8 + 64, csize - 72);
+			out_len += csize - 16;
+		} else if (i + 1 == n) {
+			/* Summary: 16 fixed bytes, 32 per CPU, then frames. */
+			const uint8_t *q = f + 8 + 152;
+
+			memcpy(out + out_len, f, 8 + 16);
+			out_len += 8 + 16;
+			for (uint32_t c = 0; c < cpus; c++, q += 48) {
+				memcpy(out + out_len, q, 32);
+				out_len += 32;
+			}
+			memcpy(out + out_len, q, csize - (size_t)(q - f));
+			out_len += csize - (size_t)(q - f);
+		} else {
+			memcpy(out + out_len, f, csize);
+			out_len += csize;
+		}
+		helper_put32(out + start + 4,
+			     i == 0 || i + 1 == n
+				     ? (uint32_t)(out_len - start - 8)
+				     : helper_le32(f + 4));
+		helper_put32(entries + 8 * i, (uint32_t)(out_len - start));
+		off += csize;
+	}
+	table_len = (size_t)n * 8 + 9;
+	memcpy(out + out_len, buf + off, 8 + table_len);
+	memcpy(out + out_len + 8, entries, (size_t)n * 8);
+	out_len += 8 + table_len;
+	file_store(path, out, out_len);
+	free(out);
+	free(buf);
+}
+
 /**
  * Rewrite the format version in the file header of `path`: it sits at
  * payload offset 8, after the skippable frame's 8 bytes. The writer only
- * writes the current version; tests make older and newer files this way.
+ * writes the current version; tests make older and newer files this way
+ * (majors 1 to 3 in their own layout: file_to_v3_layout).
  */
 static inline void file_set_version(const char *path, uint16_t major,
 				    uint16_t minor)
 {
 	size_t len;
-	uint8_t *buf = file_load(path, &len);
+	uint8_t *buf;
 
+	if (major >= 1 && major <= 3)
+		file_to_v3_layout(path);
+	buf = file_load(path, &len);
 	buf[16] = (uint8_t)major;
 	buf[17] = (uint8_t)(major >> 8);
 	buf[18] = (uint8_t)minor;

@@ -259,7 +259,8 @@ Test(format, sequence_numbers_wrap_into_64_bits)
 Test(format, header_info_round_trips)
 {
 	/* Property: the file header keeps CPU count, frequency, ABI version,
-	 * identity and the format version. */
+	 * identity, the system (our hyp's by default) and the format
+	 * version. */
 	struct pkvm_record one = rec_make(1, 0, 1, PKVM_EV_MARK, 0, 1, 2);
 	struct trace_error err;
 	struct trace_reader *r;
@@ -272,9 +273,113 @@ Test(format, header_info_round_trips)
 	cr_assert_eq(trace_reader_info(r)->cpu_count, 2);
 	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
 	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
-	cr_assert_eq(trace_reader_info(r)->version_major, 3);
+	cr_assert_eq(trace_reader_info(r)->version_major, 4);
 	cr_assert_eq(trace_reader_info(r)->version_minor, 0);
 	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
+	cr_assert_str_eq(trace_reader_info(r)->system, TRACE_SYSTEM_HYP);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+Test(format, system_name_round_trips)
+{
+	/* Property: a system name of up to 16 bytes comes back exactly. */
+	static const char *const names[] = { "linux-6.12", "0123456789abcdef" };
+	struct trace_info info = info_make(1);
+	struct trace_error err;
+	struct trace_writer *w;
+	struct trace_reader *r;
+	char path[128];
+
+	for (unsigned i = 0; i < 2; i++) {
+		tmp_path(path, sizeof(path), "system");
+		snprintf(info.system, sizeof(info.system), "%s", names[i]);
+		w = trace_writer_open(path, &info, &err);
+		cr_assert_not_null(w);
+		cr_assert_eq(trace_writer_close(w, &err), 0);
+		r = trace_reader_open(path, &err);
+		cr_assert_not_null(r, "%s", err.message);
+		cr_assert_str_eq(trace_reader_info(r)->system, names[i]);
+		trace_reader_close(r);
+		unlink(path);
+	}
+}
+
+Test(format, run_outcome_and_producer_counters_round_trip)
+{
+	/* Property: the outcome, the reason and each CPU's producer counters
+	 * given to the writer come back from the end summary, with the pages
+	 * counted; a writer never told says "unknown" and unknown counters. */
+	struct pkvm_record one = rec_make(1, 0, 1, PKVM_EV_MARK, 0, 1, 2);
+	struct trace_info info = info_make(2);
+	const struct trace_cpu_summary *s;
+	const struct trace_run *run;
+	struct trace_error err;
+	struct trace_writer *w;
+	struct trace_reader *r;
+	struct pkvm_record rec;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "outcome");
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	cr_assert_eq(trace_writer_add(w, 1, &one, 1, &err), 0);
+	trace_writer_set_outcome(w, TRACE_OUTCOME_TIMEOUT,
+				 "timeout after 2 s, QEMU stopped");
+	cr_assert_eq(trace_writer_set_producer(w, 1, 5, 4, &err), 0);
+	cr_assert_eq(trace_writer_set_producer(w, 2, 5, 4, &err), -1);
+	cr_assert_eq(err.code, TRACE_E_USAGE);
+	cr_assert_eq(trace_writer_close(w, &err), 0);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	run = trace_reader_run(r);
+	cr_assert_not_null(run);
+	cr_assert_eq(run->outcome, TRACE_OUTCOME_TIMEOUT);
+	cr_assert_str_eq(run->why, "timeout after 2 s, QEMU stopped");
+	cr_assert_str_eq(trace_outcome_name(run->outcome), "timeout");
+	s = trace_reader_summary(r, 1);
+	cr_assert_eq(s->produced, 5);
+	cr_assert_eq(s->dropped, 4);
+	cr_assert_eq(s->pages, 1);
+	s = trace_reader_summary(r, 0);
+	cr_assert_eq(s->produced, TRACE_COUNT_UNKNOWN);
+	cr_assert_eq(s->pages, 0);
+	while (trace_reader_next_any(r, &rec, &err) == 1)
+		;
+	trace_reader_close(r);
+	write_records(path, 1, &one, 0);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_eq(trace_reader_run(r)->outcome, TRACE_OUTCOME_UNKNOWN);
+	cr_assert_eq(trace_reader_summary(r, 0)->dropped, TRACE_COUNT_UNKNOWN);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+Test(format, older_layouts_read_with_unknown_outcome)
+{
+	/* Property: a 3.0 file (48-byte header, 16-byte summary head, 32
+	 * bytes per CPU) reads back, as our hyp's system, with an unknown
+	 * outcome and unknown producer counters. */
+	struct pkvm_record one = rec_make(0, 0, 1, PKVM_EV_MARK, 0, 1, 2);
+	struct pkvm_record out[2];
+	struct trace_error err;
+	struct trace_reader *r;
+	size_t got;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "v3layout");
+	write_records(path, 1, &one, 1);
+	file_set_version(path, 3, 0);
+	cr_assert_eq(read_all(path, out, 2, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, 1);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_str_eq(trace_reader_info(r)->system, TRACE_SYSTEM_HYP);
+	cr_assert_eq(trace_reader_run(r)->outcome, TRACE_OUTCOME_UNKNOWN);
+	cr_assert_eq(trace_reader_summary(r, 0)->records, 1);
+	cr_assert_eq(trace_reader_summary(r, 0)->produced, TRACE_COUNT_UNKNOWN);
 	trace_reader_close(r);
 	unlink(path);
 }
@@ -299,13 +404,15 @@ Test(format, newer_minor_version_kinds_are_skipped)
 	/* Property: in a file of a newer minor version (of any major this
 	 * reader reads), a kind it does not know is skipped with its
 	 * continuations. */
-	static const uint16_t versions[][2] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+	static const uint16_t versions[][2] = {
+		{ 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 }
+	};
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (unsigned v = 0; v < 3; v++) {
+	for (unsigned v = 0; v < 4; v++) {
 		tmp_path(path, sizeof(path), "minor");
 		write_with_unknown(path, versions[v][0], versions[v][1]);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
@@ -320,13 +427,13 @@ Test(format, newer_minor_version_kinds_are_skipped)
 Test(format, unknown_kind_of_known_version_is_an_error)
 {
 	/* Property: a kind this reader does not know, in a file of a version
-	 * it knows entirely (1.0, 2.0, 3.0), is BAD_RECORD. */
+	 * it knows entirely (1.0, 2.0, 3.0, 4.0), is BAD_RECORD. */
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (uint16_t major = 1; major <= 3; major++) {
+	for (uint16_t major = 1; major <= 4; major++) {
 		tmp_path(path, sizeof(path), "minor0");
 		write_with_unknown(path, major, 0);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
@@ -339,20 +446,20 @@ Test(format, unknown_kind_of_known_version_is_an_error)
 
 Test(format, newer_major_version_is_refused)
 {
-	/* Property: a major version this reader does not know (4, and 0)
+	/* Property: a major version this reader does not know (5, and 0)
 	 * is refused at open with BAD_VERSION and a message naming it and
 	 * the versions this reader reads. */
 	struct trace_error err;
 	char path[128];
 
 	tmp_path(path, sizeof(path), "major");
-	write_with_unknown(path, 4, 0);
+	write_with_unknown(path, 5, 0);
 	cr_assert_null(trace_reader_open(path, &err));
 	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
 	cr_assert_eq(err.offset, 16);
-	cr_assert_not_null(strstr(err.message, "version 4.0"), "%s",
+	cr_assert_not_null(strstr(err.message, "version 5.0"), "%s",
 			   err.message);
-	cr_assert_not_null(strstr(err.message, "1.x, 2.x and 3.x"), "%s",
+	cr_assert_not_null(strstr(err.message, "1.x, 2.x, 3.x and 4.x"), "%s",
 			   err.message);
 	file_set_version(path, 0, 9);
 	cr_assert_null(trace_reader_open(path, &err));

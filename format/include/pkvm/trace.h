@@ -58,13 +58,29 @@ struct trace_error {
 /** Short stable name of an error code ("TRUNCATED"). */
 const char *trace_error_name(enum trace_error_code code);
 
+/** Length of the header's `system` name, its NUL not counted. */
+#define TRACE_SYSTEM_NAME_MAX 16
+
+/**
+ * The system our own hyp records as (FORMAT.md 5.1); files of formats 1.x
+ * to 3.x, which have no `system` field, read as this one.
+ */
+#define TRACE_SYSTEM_HYP "pkvm-check-hyp"
+
 /** What the file header holds (FORMAT.md "File header"). */
 struct trace_info {
 	uint16_t version_major;
 	uint16_t version_minor;
 	uint32_t cpu_count;
 	uint64_t counter_freq; /* Hz of the `ts` counter */
-	uint32_t abi_version;  /* PKVM_ABI_VERSION of the producer */
+	uint32_t abi_version;  /* the producer's ABI version, per system */
+	/*
+	 * The system that produced the records ("pkvm-check-hyp",
+	 * "linux-6.12"): it picks the checker's profile and gives
+	 * `abi_version` its meaning. NUL-terminated; a writer given an empty
+	 * name writes TRACE_SYSTEM_HYP.
+	 */
+	char system[TRACE_SYSTEM_NAME_MAX + 1];
 	/*
 	 * Free-form identity, "key=value" lines separated by '\n' (seed, ops,
 	 * mode, hyp commit, QEMU command ...). NUL-terminated; may be empty.
@@ -72,11 +88,58 @@ struct trace_info {
 	char identity[4096];
 };
 
+/**
+ * How the recorded run ended (FORMAT.md 5.3), as the recorder saw it. Only
+ * CLEAN describes a whole run; every other outcome leaves the trace a
+ * prefix of what happened.
+ */
+#define TRACE_OUTCOME_LIST(X)                                                  \
+	X(UNKNOWN, 0, "unknown", "the trace does not say how the run ended")   \
+	X(CLEAN, 1, "clean", "the machine powered off")                        \
+	X(PANIC, 2, "hyp-panic", "the hypervisor panicked")                    \
+	X(TIMEOUT, 3, "timeout", "the recording timed out")                    \
+	X(INTERRUPTED, 4, "interrupted", "the recording was interrupted")      \
+	X(QEMU, 5, "qemu-failed", "QEMU failed or was killed")                 \
+	X(RECORDER, 6, "recorder-failed",                                      \
+	  "the recorder could not read or write everything")                   \
+	X(RUNNING, 7, "running",                                               \
+	  "the records were taken while the machine still ran")
+
+enum trace_outcome {
+#define TRACE_OUTCOME_ENUM(name, value, str, text) TRACE_OUTCOME_##name = value,
+	TRACE_OUTCOME_LIST(TRACE_OUTCOME_ENUM)
+#undef TRACE_OUTCOME_ENUM
+};
+
+/** Stable short name of an outcome ("hyp-panic"), or NULL if unknown. */
+const char *trace_outcome_name(unsigned outcome);
+/** A sentence saying what an outcome means, or NULL if unknown. */
+const char *trace_outcome_text(unsigned outcome);
+
+/** A producer counter the recorder could not read (FORMAT.md 5.3). */
+#define TRACE_COUNT_UNKNOWN UINT64_MAX
+
 /** Per-CPU end summary (FORMAT.md "End summary"). */
 struct trace_cpu_summary {
 	uint64_t records;  /* records written to the file for this CPU */
 	uint64_t lost;	   /* records lost (sum of LOST counts) */
 	uint64_t last_seq; /* extended (64-bit) sequence of the last record */
+	uint64_t pages;	   /* this CPU's pages in the file */
+	/*
+	 * 4.0: the producer's own counters at the end of the run, as the
+	 * recorder read them: records it produced (dropped ones and its own
+	 * LOST records included: the next sequence number) and records it
+	 * dropped. TRACE_COUNT_UNKNOWN when not known (older formats, or the
+	 * recorder could not read them).
+	 */
+	uint64_t produced;
+	uint64_t dropped;
+};
+
+/** The run as the end summary describes it (4.0). */
+struct trace_run {
+	uint32_t outcome; /* enum trace_outcome */
+	char why[128];	  /* the recorder's sentence, NUL-terminated */
 };
 
 /* ---- writer ---------------------------------------------------------- */
@@ -99,6 +162,24 @@ struct trace_writer *trace_writer_open(const char *path,
 int trace_writer_add(struct trace_writer *w, unsigned cpu,
 		     const struct pkvm_record *recs, size_t count,
 		     struct trace_error *err);
+
+/**
+ * How the run ended, for the end summary (FORMAT.md 5.3): an outcome and
+ * the recorder's sentence (may be NULL; cut at 127 bytes). A writer that is
+ * never told writes TRACE_OUTCOME_UNKNOWN, which no reader takes for a
+ * whole run.
+ */
+void trace_writer_set_outcome(struct trace_writer *w,
+			      enum trace_outcome outcome, const char *why);
+
+/**
+ * The producer's own counters for `cpu` at the end of the run (records
+ * produced, records dropped; TRACE_COUNT_UNKNOWN for either if not known),
+ * stored in the end summary. Returns 0 or -1 with `err` (CPU out of range).
+ */
+int trace_writer_set_producer(struct trace_writer *w, unsigned cpu,
+			      uint64_t produced, uint64_t dropped,
+			      struct trace_error *err);
 
 /** Close every open page and frame and write them. */
 int trace_writer_flush(struct trace_writer *w, struct trace_error *err);
@@ -181,6 +262,13 @@ bool trace_reader_truncated(const struct trace_reader *r, uint64_t *valid_end);
 /** The end summary, or NULL if the file has none (truncated). */
 const struct trace_cpu_summary *
 trace_reader_summary(const struct trace_reader *r, unsigned cpu);
+
+/**
+ * How the run ended, from the end summary: NULL if the file has none (yet:
+ * reading a pipe, the summary comes at the end). Files before 4.0 give
+ * TRACE_OUTCOME_UNKNOWN.
+ */
+const struct trace_run *trace_reader_run(const struct trace_reader *r);
 
 void trace_reader_close(struct trace_reader *r);
 
