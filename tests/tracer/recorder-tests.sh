@@ -2,7 +2,7 @@
 # Recorder tests driven from meson (tests/tracer/meson.build).
 #   recorder-tests.sh CASE PKVM_RECORD VERIFY_TRACE MAKE_DUMP [HYP WORKLOAD]
 # CASE: from-dump (no QEMU), cpus1, cpus4, stress-wait, drop,
-# drop-accounting, kill, stop, save-dump, panic.
+# drop-accounting, kill, stop, save-dump, panic, salvage-early.
 # Exit 0 pass, 1 fail, 77 skip (meson's convention).
 set -u
 case_name=$1 rec=$2 verify=$3 mkdump=$4 hyp=${5:-} wl=${6:-}
@@ -154,6 +154,52 @@ panic)
 	expect_rc 0 "$verify" --cpus 2 --complete --any-kinds panic --counters \
 		--outcome hyp-panic "$dir/t.zst"
 	grep -q 'hyp: PANIC' "$dir/t.zst.console" || fail "no panic line"
+	;;
+salvage-early)
+	# Salvage (tracer/README.md): a hyp that never handed its records to
+	# the rings still leaves them in the trace. 1: tracing never starts
+	# (the workload's rings do not fit, it gives up and powers off): every
+	# CPU's early buffer, BOOT first, comes from guest RAM afterwards.
+	expect_rc 3 "$rec" --hyp "$hyp" --workload "$wl" --cpus 4 --ops 10 \
+		--ring-pages 8192 -o "$dir/n.zst"
+	grep -q 'salvaged=[1-9].*outcome=qemu-failed' "$dir/err" ||
+		fail "never started: $(cat "$dir/err")"
+	expect_rc 0 "$verify" --cpus 4 --complete --counters --lost 0 \
+		--kinds mark --any-kinds boot --outcome qemu-failed "$dir/n.zst"
+	# 2: the hyp panics while it hands the rings over (mutant 10, built
+	# here from a copy of the tree: TRACE_LOAD accepts a ring the hyp
+	# cannot write, and its first write there faults). With one CPU its
+	# PANIC record faults too; the early buffer holds BOOT and the
+	# TRACE_LOAD that should have been refused. With two, CPU0 writes its
+	# PANIC record into its own ring and CPU1's early buffer is salvaged.
+	src=$(cd "$(dirname "$0")/../.." && pwd)
+	mkdir -p "$dir/src"
+	if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$src" && git ls-files -z --cached --others --exclude-standard |
+			tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$dir/src"
+	else
+		(cd "$src" && tar --exclude='./build*' -cf - .) | tar -xf - -C "$dir/src"
+	fi
+	(cd "$dir/src" && git apply tests/mutants/10-trace-load-no-ring-ownership.patch) ||
+		fail "mutant 10 does not apply"
+	meson setup "$dir/b" "$dir/src" --cross-file "$dir/src/meson/aarch64-none-elf.ini" \
+		--native-file "$dir/src/meson/native-clang.ini" >"$dir/setup.log" 2>&1 &&
+		ninja -C "$dir/b" hyp/hyp.elf >>"$dir/setup.log" 2>&1 ||
+		{ tail -20 "$dir/setup.log" >&2; fail "mutant 10 does not build"; }
+	expect_rc 1 "$rec" --hyp "$dir/b/hyp/hyp.elf" --workload "$wl" --cpus 1 \
+		--scenario 3 --mode drop --timeout 20 -o "$dir/m1.zst"
+	grep -q 'salvaged=[1-9].*outcome=hyp-panic' "$dir/err" ||
+		fail "mutant 10, 1 CPU: $(cat "$dir/err")"
+	expect_rc 0 "$verify" --cpus 1 --complete --counters \
+		--kinds boot,hcall_exit --outcome hyp-panic --print "$dir/m1.zst"
+	grep -q 'hcall_exit.*x0=0 ' "$dir/out" ||
+		fail "no salvaged TRACE_LOAD return"
+	expect_rc 1 "$rec" --hyp "$dir/b/hyp/hyp.elf" --workload "$wl" --cpus 2 \
+		--scenario 3 --mode drop --timeout 20 -o "$dir/m2.zst"
+	grep -q 'salvaged=[1-9].*outcome=hyp-panic' "$dir/err" ||
+		fail "mutant 10, 2 CPUs: $(cat "$dir/err")"
+	expect_rc 0 "$verify" --cpus 2 --complete --counters --kinds mark \
+		--any-kinds boot,panic --outcome hyp-panic "$dir/m2.zst"
 	;;
 save-dump)
 	# A dump saved at the end of a live run converts back to a trace

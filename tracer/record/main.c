@@ -23,10 +23,12 @@
 
 #include <pkvm/abi.h>
 
+#include "elfsym.h"
 #include "qemu.h"
 #include "record.h"
 #include "record_commit.h"
 #include "record_config.h"
+#include "salvage.h"
 
 /* Exit codes (tracer/README.md "Exit codes"). */
 enum record_exit {
@@ -83,6 +85,11 @@ struct session {
 	int run_outcome;   /* enum trace_outcome when it is not the exit
 			      code's (a dump), else -1 */
 	char why[512];	   /* one line on how the run ended */
+	struct elfsym elf; /* the hyp image's symbols, for salvage */
+	struct salvage_image img;
+	char img_msg[256]; /* why salvage is impossible, or "" */
+	struct salvage_result salvage;
+	bool salvaged;
 	struct record_totals totals;
 };
 
@@ -690,12 +697,13 @@ static void summary(struct session *s)
 	fprintf(stderr,
 		"pkvm-record: %s: records=%llu lost=%llu (lost records %llu, "
 		"tail %llu, ring drops %llu) bad=%llu partial=%llu "
-		"wait=%.3fs outcome=%s (%s)\n",
+		"salvaged=%llu wait=%.3fs outcome=%s (%s)\n",
 		s->opt->output, (unsigned long long)RECORD_TOTAL(d, records),
 		(unsigned long long)t->lost, (unsigned long long)t->lost_counts,
 		(unsigned long long)t->tail, (unsigned long long)t->dropped,
 		(unsigned long long)RECORD_TOTAL(d, bad),
 		(unsigned long long)RECORD_TOTAL(d, partial),
+		(unsigned long long)s->salvage.records,
 		a ? (double)record_ctrl_wait_ticks(d) / (double)freq : 0.0,
 		trace_outcome_name(run_outcome(s)), s->why);
 	if (t->unknown)
@@ -710,20 +718,45 @@ static void summary(struct session *s)
 	}
 }
 
-/* Each CPU's producer counters, checked, into the end summary with the
- * outcome. */
+/*
+ * Salvage (salvage.c) what our hyp wrote and never published, once the
+ * machine has stopped: unless it stopped cleanly (STOPPED: every record
+ * published), or there is no RAM (a dump), or the image is not ours.
+ */
+static void salvage(struct session *s)
+{
+	/* Only our own hyp's producer state is known here. */
+	if (s->info.system[0] && strcmp(s->info.system, TRACE_SYSTEM_HYP))
+		return;
+	if (s->ram_fd < 0 || !s->writer ||
+	    (s->attached &&
+	     __atomic_load_n(&s->ctrl->state, __ATOMIC_ACQUIRE) ==
+		     PKVM_RING_STATE_STOPPED))
+		return;
+	if (s->img_msg[0]) {
+		fprintf(stderr, "pkvm-record: cannot salvage: %s: %s\n",
+			s->opt->hyp, s->img_msg);
+		return;
+	}
+	if (!s->attached &&
+	    record_drain_attach_none(&s->drain, s->opt->cpus, s->writer)) {
+		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
+		return;
+	}
+	if (salvage_run(&s->img, &s->mem, &s->drain, &s->salvage) < 0)
+		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
+	s->salvaged = true;
+	salvage_report(&s->salvage, s->drain.cpu_count, stderr);
+}
+
+/* Each CPU's producer counters (salvage's, else the control block's),
+ * checked, into the end summary with the outcome. */
 static void end_summary(struct session *s)
 {
 	uint64_t produced[PKVM_RING_MAX_CPUS], dropped[PKVM_RING_MAX_CPUS];
 
-	for (unsigned i = 0; i < s->drain.cpu_count; i++) {
-		struct pkvm_ring_cpu *c = &s->drain.ctrl->cpu[i];
-
-		/* After the final drain: `written` is published with `head`
-		 * (ring.h), so it covers every record. */
-		produced[i] = __atomic_load_n(&c->written, __ATOMIC_ACQUIRE);
-		dropped[i] = __atomic_load_n(&c->dropped, __ATOMIC_ACQUIRE);
-	}
+	salvage_counters(&s->drain, s->attached,
+			 s->salvaged ? &s->salvage : NULL, produced, dropped);
 	if (record_account_all(&s->drain, produced, dropped, &s->totals,
 			       stderr))
 		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
@@ -743,6 +776,7 @@ static int finish(struct session *s)
 		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
 	if (!s->writer)
 		s->writer = open_writer(s, s->opt->cpus, 0);
+	salvage(s);
 	if (s->attached && s->opt->save_dump &&
 	    record_dump_save(&s->drain, s->opt->save_dump, true, msg,
 			     sizeof(msg))) {
@@ -761,6 +795,7 @@ static int finish(struct session *s)
 	progress(s, true);
 	summary(s);
 	record_drain_release(&s->drain);
+	elfsym_close(&s->elf);
 	return s->outcome;
 }
 
@@ -837,6 +872,10 @@ static int record_live(struct options *o)
 	s.ram_fd = -1;
 	if (check_image("hyp", o->hyp) || check_image("workload", o->workload))
 		return RECORD_EXIT_USAGE;
+	if (elfsym_open(&s.elf, o->hyp, s.img_msg, sizeof(s.img_msg)) == 0 &&
+	    salvage_image_from_elf(&s.img, &s.elf, s.img_msg,
+				   sizeof(s.img_msg)) == 0)
+		s.img_msg[0] = '\0';
 	setup_signals();
 	if (start(&s, o)) {
 		decide(&s, RECORD_EXIT_QEMU, "QEMU could not be started");
