@@ -16,6 +16,7 @@
 
 #include <pkvm/producer.h>
 
+#include "elfsym.h"
 #include "record.h"
 #include "salvage.h"
 
@@ -357,4 +358,57 @@ Test(salvage, refuses_another_layout)
 	record_drain_release(&d);
 	unlink(path);
 	free(ram);
+}
+
+/* ---- the image's symbols (tracer/record/elfsym.c) ------------------------ */
+
+/* A global the test finds in its own symbol table. */
+uint64_t elfsym_probe[7];
+
+Test(elfsym, finds_symbols_refuses_bad_files)
+{
+	struct elfsym e;
+	struct elfsym_sym sym;
+	struct salvage_image img;
+	char msg[256], path[] = "/tmp/test-elfsym-XXXXXX";
+	FILE *f;
+	int fd;
+
+	/* This test program is an ELF64 file with a symbol table. */
+	cr_assert_eq(elfsym_open(&e, "/proc/self/exe", msg, sizeof(msg)), 0,
+		     "%s", msg);
+	cr_assert_eq(elfsym_find(&e, "elfsym_probe", &sym), 0);
+	cr_assert_eq(sym.size, sizeof(elfsym_probe));
+	cr_assert_eq(elfsym_containing(&e, sym.value + 20, &sym), 0);
+	cr_assert_eq(sym.size, sizeof(elfsym_probe));
+	cr_assert_eq(elfsym_find(&e, "no_such_symbol_here", &sym), -1);
+	/* Not our hyp: another machine (unless this is an AArch64 host). */
+	if (e.machine != 183)
+		cr_assert_eq(salvage_image_from_elf(&img, &e, msg, sizeof(msg)),
+			     -1);
+	elfsym_close(&e);
+
+	/* A file cut inside its section headers: the file and the offset. */
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	{
+		FILE *self = fopen("/proc/self/exe", "rb");
+		char buf[64];
+
+		cr_assert_eq(fread(buf, 1, sizeof(buf), self), sizeof(buf));
+		fwrite(buf, 1, sizeof(buf), f);
+		fclose(self);
+	}
+	fclose(f);
+	cr_assert_eq(elfsym_open(&e, path, msg, sizeof(msg)), -1);
+	cr_assert(strstr(msg, path) && strstr(msg, "offset"), "%s", msg);
+	f = fopen(path, "wb");
+	fputs("not an elf file at all", f);
+	fclose(f);
+	cr_assert_eq(elfsym_open(&e, path, msg, sizeof(msg)), -1);
+	cr_assert(strstr(msg, "offset 0: not an ELF file"), "%s", msg);
+	unlink(path);
 }
