@@ -1,7 +1,7 @@
 #!/bin/bash
 # Recorder tests driven from meson (tests/tracer/meson.build).
 #   recorder-tests.sh CASE PKVM_RECORD VERIFY_TRACE MAKE_DUMP [HYP WORKLOAD]
-# CASE: from-dump (no QEMU), cpus1, cpus4, stress-wait, drop,
+# CASE: from-dump, commit-stamp (no QEMU), cpus1, cpus4, stress-wait, drop,
 # drop-accounting, kill, stop, save-dump, panic, salvage-early.
 # Exit 0 pass, 1 fail, 77 skip (meson's convention).
 set -u
@@ -63,6 +63,31 @@ from-dump)
 	expect_rc 2 "$rec" --mode sometimes
 	expect_rc 2 "$rec" --hyp "$dir/nope.elf" -o "$dir/t4.zst"
 	grep -q 'nope.elf' "$dir/err" || fail "missing image not named"
+	;;
+commit-stamp)
+	# tools/commit-stamp, which stamps the hyp image (hyp_commit= in the
+	# trace header): the commit, -dirty when a tracked file differs from
+	# it (staged or not), untracked files and touched-only ones aside.
+	stamp=$(cd "$(dirname "$0")/../.." && pwd)/tools/commit-stamp
+	r=$dir/repo
+	gr() { git -C "$r" -c user.name=t -c user.email=t@t "$@" >/dev/null; }
+	mkdir -p "$r" && echo one >"$r/f" && gr init -q && gr add f &&
+		gr commit -q -m one || fail "no git repository"
+	c=$(git -C "$r" rev-parse HEAD)
+	[ "$("$stamp" "$r")" = "$c" ] || fail "clean: $("$stamp" "$r")"
+	echo new >"$r/untracked"
+	touch "$r/f"
+	[ "$("$stamp" "$r")" = "$c" ] || fail "untracked/touched: $("$stamp" "$r")"
+	echo two >>"$r/f"
+	[ "$("$stamp" "$r")" = "$c-dirty" ] || fail "edited: $("$stamp" "$r")"
+	gr add f
+	[ "$("$stamp" "$r")" = "$c-dirty" ] || fail "staged: $("$stamp" "$r")"
+	gr commit -q -m two
+	[ "$("$stamp" "$r")" = "$(git -C "$r" rev-parse HEAD)" ] ||
+		fail "committed: $("$stamp" "$r")"
+	mkdir -p "$dir/plain"
+	[ "$(GIT_CEILING_DIRECTORIES=$dir "$stamp" "$dir/plain")" = unknown ] ||
+		fail "outside a repository"
 	;;
 cpus1|cpus4)
 	n=${case_name#cpus}
