@@ -68,8 +68,12 @@ static bool cpu_sane(const struct producer_cpu *pc, unsigned cpu,
 {
 	uint64_t used = va(pc->wp) - va(pc->slots);
 
-	if (pc->cpu != cpu || !is_pow2(pc->cap) || va(pc->wp) < va(pc->slots) ||
-	    used % PKVM_RECORD_SIZE || used / PKVM_RECORD_SIZE > pc->cap ||
+	/* The early buffer is its slots until the CPU is in its ring; no
+	 * buffer holds 2^32 records (and cap * 32 must not wrap). */
+	if (pc->cpu != cpu || !is_pow2(pc->cap) || pc->cap > (1ull << 32) ||
+	    (!pc->in_ring && pc->slots != pc->early) ||
+	    va(pc->wp) < va(pc->slots) || used % PKVM_RECORD_SIZE ||
+	    used / PKVM_RECORD_SIZE > pc->cap ||
 	    !at_pa(mem, va(pc->slots), pc->cap * PKVM_RECORD_SIZE)) {
 		snprintf(c->why, sizeof(c->why),
 			 "cpu %u: its producer state makes no sense (cpu %u, "
@@ -304,8 +308,19 @@ int salvage_run(const struct salvage_image *img, const struct record_mem *mem,
 		/* A stable copy: the machine has stopped, but the RAM file is
 		 * shared memory all the same. */
 		struct producer_cpu pc;
+		uint8_t in_ring;
 
 		memcpy(&pc, &p->cpu[i], sizeof(pc));
+		/* A bool is 0 or 1 in the hyp; any other byte is a broken
+		 * state, and must not be read as a bool here. */
+		memcpy(&in_ring, &p->cpu[i].in_ring, sizeof(in_ring));
+		if (in_ring > 1) {
+			snprintf(res->cpu[i].why, sizeof(res->cpu[i].why),
+				 "cpu %u: its producer state makes no sense "
+				 "(in_ring %u)",
+				 i, in_ring);
+			continue;
+		}
 		if (salvage_cpu(img, mem, d, &pc, i, res))
 			return -1;
 	}
