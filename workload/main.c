@@ -176,6 +176,46 @@ static void wait_finished(void)
 	}
 }
 
+/*
+ * Room the power-off still needs in CPU0's ring: its SMC trap and the
+ * hyp's MARK system_off, a pending LOST record, with a wide margin.
+ */
+#define WL_END_ROOM 64u
+/* How long CPU0 waits for the consumer to make that room, in seconds. */
+#define WL_END_ROOM_TIMEOUT_S 2u
+
+/*
+ * CPU0, DROP mode, before it reads the rings' `dropped` counters: wait
+ * (bounded) until the consumer has made room in CPU0's ring for the
+ * records the power-off still writes. Every other CPU is idle in the host
+ * by now, so the counters printed are then the run's final ones, the same
+ * as the recorder's and the checker's; without the wait, a consumer that
+ * is late at the end lets the power-off's own records be dropped after
+ * they were read. With no consumer the wait gives up and says so.
+ */
+static void wait_end_room(void)
+{
+	const volatile struct pkvm_ring_cpu *r =
+		&((const volatile struct pkvm_ring_ctrl *)(uintptr_t)
+			  wl_ctrl_pa())
+			 ->cpu[0];
+	uint64_t limit = wl_ticks() + wl_tick_freq() * WL_END_ROOM_TIMEOUT_S;
+
+	if (!wl_trace_loaded || wl_cfg.mode != PKVM_RING_DROP)
+		return;
+	while (r->nr_records - (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) -
+				__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)) <
+	       WL_END_ROOM) {
+		if (wl_ticks() > limit) {
+			wl_printf("workload: cpu0's ring was not drained: "
+				  "the power-off's records may be dropped "
+				  "after dropped= below\n");
+			return;
+		}
+		__asm__ volatile("yield");
+	}
+}
+
 /* CPU0: totals, the completion line, canaries, power off. */
 _Noreturn static void complete(bool ok)
 {
@@ -185,6 +225,7 @@ _Noreturn static void complete(bool ok)
 		(const volatile struct pkvm_ring_ctrl *)(uintptr_t)wl_ctrl_pa();
 
 	wait_finished();
+	wait_end_room();
 	for (uint32_t i = 0; i < wl_cfg.cpu_count; i++) {
 		mism += wl_cpus[i].mismatches;
 		unexp += wl_cpus[i].unexpected_aborts;

@@ -380,3 +380,102 @@ Test(record, dump_rejects_bad_files,
 	unlink(dpath);
 	munmap(mem, size);
 }
+
+/* Drain a DROP-mode ring that overflowed at the very end: its LOST record
+ * is still pending when the run stops. Returns the writer's file path. */
+static void tail_run(struct fake_producer *p, struct record_drain *d,
+		     uint8_t *mem, struct record_mem *rm, char *path,
+		     size_t len)
+{
+	fake_producer_init(p, mem, 1, 128, PKVM_RING_DROP);
+	tmp_trace(path, len);
+	cr_assert_eq(record_drain_attach(d, p->ctrl, rm, open_writer(path, 1)),
+		     0);
+	for (unsigned i = 0; i < 200; i++)
+		fake_producer_emit(p, 0, kinds[i % KIND_COUNT]);
+	cr_assert_geq(record_drain_all(d), 0);
+	cr_assert_gt(p->pending_lost[0], 0);
+}
+
+Test(record, tail_loss_accounted,
+     .description = "records dropped at the end of a stream, with no LOST "
+		    "record after them, are counted as a tail loss from the "
+		    "producer's `written`, and stored in the end summary")
+{
+	uint64_t size = fake_producer_mem_size(1, 128);
+	uint8_t *mem = map_file(size);
+	struct record_mem rm = { mem, FAKE_PA_BASE, size };
+	struct fake_producer p;
+	struct record_drain d;
+	struct record_totals t;
+	struct trace_error err;
+	char path[64];
+	uint64_t produced, dropped;
+
+	tail_run(&p, &d, mem, &rm, path, sizeof(path));
+	produced = p.ctrl->cpu[0].written;
+	dropped = p.ctrl->cpu[0].dropped;
+	cr_assert_eq(record_account_all(&d, &produced, &dropped, &t, stderr),
+		     0);
+	cr_assert_eq(t.contradictions, 0);
+	cr_assert_eq(t.tail, p.pending_lost[0]);
+	cr_assert_eq(t.lost, t.lost_counts + t.tail);
+	cr_assert_eq(t.lost, dropped, "lost %llu, dropped %llu",
+		     (unsigned long long)t.lost, (unsigned long long)dropped);
+	cr_assert_eq(trace_writer_close(d.writer, &err), 0, "%s", err.message);
+	record_drain_release(&d);
+
+	struct trace_reader *r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	check_cpu_stream(r, 0, false);
+	const struct trace_cpu_summary *s = trace_reader_summary(r, 0);
+	cr_assert_eq(s->produced, produced);
+	cr_assert_eq(s->dropped, dropped);
+	cr_assert_eq(s->produced - (s->last_seq + 1), p.pending_lost[0]);
+	trace_reader_close(r);
+	unlink(path);
+	munmap(mem, size);
+}
+
+Test(record, contradicting_counters_unknown,
+     .description = "a `written` below the records drained, or a `dropped` "
+		    "above what is missing, is reported and stored as "
+		    "unknown, never trusted")
+{
+	uint64_t size = fake_producer_mem_size(1, 128);
+	uint8_t *mem = map_file(size);
+	struct record_mem rm = { mem, FAKE_PA_BASE, size };
+	struct fake_producer p;
+	struct record_drain d;
+	struct record_totals t;
+	struct trace_error err;
+	char path[64];
+	uint64_t produced, dropped;
+
+	tail_run(&p, &d, mem, &rm, path, sizeof(path));
+	produced = d.stats[0].next_seq64 - 1; /* stale: short of the last */
+	dropped = p.ctrl->cpu[0].dropped;
+	cr_assert_eq(record_account_all(&d, &produced, &dropped, &t, stderr),
+		     0);
+	cr_assert_eq(t.contradictions, 1);
+	cr_assert(strstr(t.cpu[0].why, "made"), "%s", t.cpu[0].why);
+	cr_assert_eq(t.cpu[0].produced, TRACE_COUNT_UNKNOWN);
+
+	produced = p.ctrl->cpu[0].written;
+	dropped = produced - RECORD_TOTAL(&d, records) + 1;
+	cr_assert_eq(record_account_all(&d, &produced, &dropped, &t, stderr),
+		     0);
+	cr_assert_eq(t.contradictions, 1);
+	cr_assert(strstr(t.cpu[0].why, "dropped"), "%s", t.cpu[0].why);
+	cr_assert_eq(trace_writer_close(d.writer, &err), 0, "%s", err.message);
+	record_drain_release(&d);
+
+	struct trace_reader *r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	check_cpu_stream(r, 0, false);
+	cr_assert_eq(trace_reader_summary(r, 0)->produced, TRACE_COUNT_UNKNOWN);
+	cr_assert_eq(trace_reader_summary(r, 0)->dropped, TRACE_COUNT_UNKNOWN);
+	trace_reader_close(r);
+	unlink(path);
+	munmap(mem, size);
+}

@@ -3,9 +3,11 @@
  * verify-trace: a test helper that reads a trace with libpkvmtrace, prints
  * per-kind and per-CPU counts, and checks what a recording must satisfy:
  * every sequence gap is explained by the LOST record right after it, the
- * end summary agrees with the records, plus whatever the --expect-* flags
- * ask. Exit 0 when every check holds, 1 on a problem, 2 on usage, 3 when
- * the file cannot be read at all.
+ * end summary agrees with the records and its producer counters account
+ * for every record (tracer/README.md "Every record accounted for"), plus
+ * whatever the --expect-* flags ask. It prints the run's loss as the
+ * recorder and the checker count it (`lost_total=`). Exit 0 when every
+ * check holds, 1 on a problem, 2 on usage, 3 when the file cannot be read.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -22,9 +24,15 @@
 
 struct cpu_view {
 	uint64_t records;
-	uint64_t lost;	   /* sum of LOST counts */
-	uint64_t gaps;	   /* sequence numbers missing */
-	uint64_t bad_gaps; /* gaps not explained by the LOST after them */
+	uint64_t lost;	      /* sum of LOST counts */
+	uint64_t gaps;	      /* sequence numbers missing */
+	uint64_t bad_gaps;    /* gaps not explained by the LOST after them */
+	uint64_t unexplained; /* gaps before a record that is not LOST */
+	uint64_t first_seq;   /* the first record's: records before it are
+				 missing */
+	uint64_t tail;	      /* produced - (last_seq + 1), from the summary */
+	uint64_t produced;    /* the summary's counters */
+	uint64_t dropped;
 	uint64_t kinds[VERIFY_KINDS];
 	uint64_t ring_lost; /* LOST counts after the early buffer was copied */
 	uint64_t last_seq;  /* extended to 64 bits */
@@ -37,6 +45,8 @@ struct verify {
 	unsigned cpu_count;
 	unsigned problems;
 	bool truncated;
+	bool counters_unknown; /* some CPU's producer counters are unknown */
+	const struct trace_run *run;
 	bool print; /* --print: one line per record */
 	const char *path;
 };
@@ -63,8 +73,14 @@ static void take(struct cpu_view *c, unsigned cpu, const struct pkvm_record *r)
 	uint32_t expect = (uint32_t)(c->last_seq + 1);
 	uint32_t gap = c->seen ? r->seq - expect : 0;
 
+	if (!c->seen)
+		c->first_seq = r->seq;
 	if (gap) {
 		c->gaps += gap;
+		/* The checker's count: a gap before a LOST record is that
+		 * record's count, any other is a loss of its own. */
+		if (r->kind != PKVM_EV_LOST)
+			c->unexplained += gap;
 		/* The hyp writes the LOST record as the first one after the
 		 * drop, naming the first lost number and the count. */
 		if (r->kind != PKVM_EV_LOST || r->a != gap ||
@@ -126,11 +142,45 @@ static void read_all(struct trace_reader *r)
 	}
 }
 
+/*
+ * The producer's counters in the summary (FORMAT.md 5.3): it made
+ * `produced` records, so the ones after the last in the file are a tail
+ * loss; it dropped `dropped`, every one of them missing from the file.
+ */
+static void check_counters(const struct trace_cpu_summary *s, unsigned i,
+			   struct cpu_view *c)
+{
+	uint64_t next = c->seen ? c->last_seq + 1 : 0;
+
+	c->produced = s->produced;
+	c->dropped = s->dropped;
+	if (s->produced == TRACE_COUNT_UNKNOWN) {
+		v.counters_unknown = true;
+		return;
+	}
+	if (s->produced < next) {
+		problem("cpu %u: summary says %llu records produced, the last "
+			"has seq %llu",
+			i, (unsigned long long)s->produced,
+			(unsigned long long)c->last_seq);
+		return;
+	}
+	c->tail = s->produced - next;
+	if (s->dropped != TRACE_COUNT_UNKNOWN &&
+	    s->dropped > s->produced - c->records)
+		problem("cpu %u: summary says %llu dropped, only %llu of "
+			"%llu records are missing",
+			i, (unsigned long long)s->dropped,
+			(unsigned long long)(s->produced - c->records),
+			(unsigned long long)s->produced);
+}
+
 static void check_summary(const struct trace_reader *r)
 {
+	v.run = trace_reader_run(r);
 	for (unsigned i = 0; i < v.cpu_count; i++) {
 		const struct trace_cpu_summary *s = trace_reader_summary(r, i);
-		const struct cpu_view *c = &v.cpu[i];
+		struct cpu_view *c = &v.cpu[i];
 
 		if (!s) {
 			if (!v.truncated)
@@ -149,7 +199,15 @@ static void check_summary(const struct trace_reader *r)
 				"%llu",
 				i, (unsigned long long)s->last_seq,
 				(unsigned long long)c->last_seq);
+		check_counters(s, i, c);
 	}
+}
+
+/* A CPU's loss, as recorder and checker count it (tracer/README.md). */
+static uint64_t cpu_lost(const struct cpu_view *c)
+{
+	return c->lost + c->unexplained + (c->seen ? c->first_seq : 0) +
+	       c->tail;
 }
 
 static void print_counts(void)
@@ -157,11 +215,18 @@ static void print_counts(void)
 	for (unsigned i = 0; i < v.cpu_count; i++) {
 		const struct cpu_view *c = &v.cpu[i];
 
-		printf("cpu%u records=%llu lost=%llu ring_lost=%llu gaps=%llu",
+		printf("cpu%u records=%llu lost=%llu ring_lost=%llu gaps=%llu "
+		       "tail=%llu",
 		       i, (unsigned long long)c->records,
 		       (unsigned long long)c->lost,
 		       (unsigned long long)c->ring_lost,
-		       (unsigned long long)c->gaps);
+		       (unsigned long long)c->gaps,
+		       (unsigned long long)c->tail);
+		if (c->produced != TRACE_COUNT_UNKNOWN)
+			printf(" produced=%llu",
+			       (unsigned long long)c->produced);
+		if (c->dropped != TRACE_COUNT_UNKNOWN)
+			printf(" dropped=%llu", (unsigned long long)c->dropped);
 		for (unsigned k = 1; k < VERIFY_KINDS; k++) {
 			const char *name = trace_kind_name(k);
 
@@ -172,6 +237,26 @@ static void print_counts(void)
 		printf("\n");
 	}
 	printf("truncated=%s\n", v.truncated ? "yes" : "no");
+	if (v.run)
+		printf("outcome=%s (%s)\n",
+		       trace_outcome_name(v.run->outcome)
+			       ? trace_outcome_name(v.run->outcome)
+			       : "?",
+		       v.run->why);
+}
+
+/* The run's loss and the producers' drops, over every CPU. */
+static uint64_t lost_total(uint64_t *dropped)
+{
+	uint64_t lost = 0;
+
+	*dropped = 0;
+	for (unsigned i = 0; i < v.cpu_count; i++) {
+		lost += cpu_lost(&v.cpu[i]);
+		if (v.cpu[i].dropped != TRACE_COUNT_UNKNOWN)
+			*dropped += v.cpu[i].dropped;
+	}
+	return lost;
 }
 
 struct expect {
@@ -182,6 +267,9 @@ struct expect {
 	int truncated;	       /* -1 don't care, 0 no, 1 yes */
 	long cpus;	       /* CPU count, or -1 */
 	long min_records;      /* total, or -1 */
+	long lost;	       /* the run's loss (lost_total), or -1 */
+	const char *outcome;   /* the summary's outcome name, or NULL */
+	bool counters;	       /* every CPU's producer counters known */
 };
 
 static uint64_t kind_total(unsigned kind, bool every, unsigned *missing)
@@ -217,6 +305,22 @@ static void check_kinds(const char *list, bool every)
 	}
 }
 
+/* What the end summary says about the run as a whole. */
+static void check_expect_run(const struct expect *e)
+{
+	uint64_t dropped, lost = lost_total(&dropped);
+	const char *name = v.run ? trace_outcome_name(v.run->outcome) : NULL;
+
+	if (e->lost >= 0 && lost != (unsigned long)e->lost)
+		problem("%llu records lost in all, expected %ld",
+			(unsigned long long)lost, e->lost);
+	if (e->outcome && (!name || strcmp(name, e->outcome)))
+		problem("outcome %s, expected %s", name ? name : "none",
+			e->outcome);
+	if (e->counters && v.counters_unknown)
+		problem("some CPU's producer counters are unknown");
+}
+
 static void check_expect(const struct expect *e)
 {
 	uint64_t lost = 0, records = 0, ring_lost = 0;
@@ -248,6 +352,7 @@ static void check_expect(const struct expect *e)
 	if (e->min_records >= 0 && records < (unsigned long)e->min_records)
 		problem("%llu records, expected at least %ld",
 			(unsigned long long)records, e->min_records);
+	check_expect_run(e);
 }
 
 static void usage(void)
@@ -256,7 +361,8 @@ static void usage(void)
 		"usage: verify-trace [--kinds K,K..] [--any-kinds K,..]\n"
 		"       [--loss|--no-loss] [--ring-loss|--no-ring-loss]\n"
 		"       [--truncated|--complete] [--cpus N] [--min-records N]\n"
-		"       [--print] TRACE\n");
+		"       [--lost N] [--outcome NAME] [--counters] [--print] "
+		"TRACE\n");
 }
 
 static int parse(int argc, char **argv, struct expect *e)
@@ -273,11 +379,19 @@ static int parse(int argc, char **argv, struct expect *e)
 		{ "print", no_argument, NULL, 'p' },
 		{ "ring-loss", no_argument, NULL, 'r' },
 		{ "no-ring-loss", no_argument, NULL, 'R' },
+		{ "lost", required_argument, NULL, 'n' },
+		{ "outcome", required_argument, NULL, 'o' },
+		{ "counters", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*e = (struct expect){ NULL, NULL, -1, -1, -1, -1, -1 };
+	*e = (struct expect){ .loss = -1,
+			      .ring_loss = -1,
+			      .truncated = -1,
+			      .cpus = -1,
+			      .min_records = -1,
+			      .lost = -1 };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -306,6 +420,15 @@ static int parse(int argc, char **argv, struct expect *e)
 		case 'r':
 		case 'R':
 			e->ring_loss = c == 'r';
+			break;
+		case 'n':
+			e->lost = strtol(optarg, NULL, 0);
+			break;
+		case 'o':
+			e->outcome = optarg;
+			break;
+		case 'C':
+			e->counters = true;
 			break;
 		default:
 			return -1;
@@ -349,6 +472,14 @@ int main(int argc, char **argv)
 	check_summary(r);
 	check_expect(&e);
 	print_counts();
+	{
+		uint64_t dropped, lost = lost_total(&dropped);
+
+		/* lost_total: as pkvm-record's lost= counts it; dropped: the
+		 * producers' ring drops, as the workload prints them. */
+		printf("lost_total=%llu dropped=%llu\n",
+		       (unsigned long long)lost, (unsigned long long)dropped);
+	}
 	trace_reader_close(r);
 	printf("verify-trace: %s\n", v.problems ? "FAIL" : "ok");
 	return v.problems ? 1 : 0;

@@ -215,9 +215,19 @@ static bool accept(struct record_drain *d, unsigned cpu,
 			return false;
 		}
 		s->gaps += delta;
+		/* As the checker counts: a LOST record explains the gap
+		 * before it (its count is added below), any other record
+		 * does not. */
+		if (r->kind != PKVM_EV_LOST)
+			s->unexplained += delta;
+		s->next_seq64 += delta + 1;
+	} else {
+		s->first_seq = r->seq;
+		s->next_seq64 = (uint64_t)r->seq + 1;
 	}
 	s->seen = true;
 	s->next_seq = r->seq + 1;
+	s->last_ts = r->ts;
 	if (r->flags & PKVM_REC_F_CONT)
 		return true;
 	if (r->kind == PKVM_EV_LOST)
@@ -247,6 +257,37 @@ static int process(struct record_drain *d, unsigned cpu, uint64_t n)
 		return -1;
 	}
 	d->stats[cpu].records += good;
+	return 0;
+}
+
+int record_drain_attach_none(struct record_drain *d, unsigned cpus,
+			     struct trace_writer *writer)
+{
+	memset(d, 0, sizeof(*d));
+	if (cpus < 1 || cpus > PKVM_RING_MAX_CPUS) {
+		snprintf(d->message, sizeof(d->message),
+			 "cpu count %u not in 1..%u", cpus, PKVM_RING_MAX_CPUS);
+		return -1;
+	}
+	d->cpu_count = cpus;
+	d->writer = writer;
+	for (unsigned i = 0; i < cpus; i++)
+		d->nr_records[i] = RECORD_MIN_NR_RECORDS;
+	return alloc_buf(d);
+}
+
+int record_drain_add(struct record_drain *d, unsigned cpu,
+		     const struct pkvm_record *recs, size_t count)
+{
+	while (count) {
+		size_t n = count < d->buf_cap ? count : d->buf_cap;
+
+		memcpy(d->buf, recs, n * sizeof(*recs));
+		if (process(d, cpu, n))
+			return -1;
+		recs += n;
+		count -= n;
+	}
 	return 0;
 }
 

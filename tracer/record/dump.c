@@ -183,3 +183,19 @@ void record_dump_free(struct record_dump *dump)
 	free(dump->data);
 	memset(dump, 0, sizeof(*dump));
 }
+
+enum trace_outcome record_dump_outcome(uint32_t state, const char *path,
+				       char *why, size_t why_len)
+{
+	static const char *const names[] = { "SETUP", "RUNNING", "STOPPED",
+					     "PANIC" };
+	enum trace_outcome o = TRACE_OUTCOME_RUNNING;
+
+	if (state == PKVM_RING_STATE_STOPPED)
+		o = TRACE_OUTCOME_CLEAN;
+	else if (state == PKVM_RING_STATE_PANIC)
+		o = TRACE_OUTCOME_PANIC;
+	snprintf(why, why_len, "converted dump %s: ring state %s", path,
+		 state < 4 ? names[state] : "unknown");
+	return o;
+}

@@ -23,10 +23,12 @@
 
 #include <pkvm/abi.h>
 
+#include "elfsym.h"
 #include "qemu.h"
 #include "record.h"
 #include "record_commit.h"
 #include "record_config.h"
+#include "salvage.h"
 
 /* Exit codes (tracer/README.md "Exit codes"). */
 enum record_exit {
@@ -80,7 +82,15 @@ struct session {
 	uint64_t panic_ns; /* when a panic was first noticed, or 0 */
 	bool progress;	   /* a progress line is on the terminal */
 	int outcome;	   /* enum record_exit once decided, else -1 */
+	int run_outcome;   /* enum trace_outcome when it is not the exit
+			      code's (a dump), else -1 */
 	char why[512];	   /* one line on how the run ended */
+	struct elfsym elf; /* the hyp image's symbols, for salvage */
+	struct salvage_image img;
+	char img_msg[256]; /* why salvage is impossible, or "" */
+	struct salvage_result salvage;
+	bool salvaged;
+	struct record_totals totals;
 };
 
 static volatile sig_atomic_t record_signal;
@@ -448,24 +458,31 @@ static struct trace_writer *open_writer(struct session *s, uint32_t cpus,
 
 /* ---- the live session ------------------------------------------------- */
 
-static const char *outcome_name(int outcome)
+/* The outcome the trace's end summary gives a run that ends with `code`. */
+static enum trace_outcome trace_outcome_of(int code)
 {
-	switch (outcome) {
+	switch (code) {
 	case RECORD_EXIT_CLEAN:
-		return "clean";
+		return TRACE_OUTCOME_CLEAN;
 	case RECORD_EXIT_PANIC:
-		return "hyp-panic";
+		return TRACE_OUTCOME_PANIC;
 	case RECORD_EXIT_QEMU:
-		return "qemu-failed";
+		return TRACE_OUTCOME_QEMU;
 	case RECORD_EXIT_TIMEOUT:
-		return "timeout";
-	case RECORD_EXIT_IO:
-		return "io-error";
+		return TRACE_OUTCOME_TIMEOUT;
 	case RECORD_EXIT_INTERRUPTED:
-		return "interrupted";
+		return TRACE_OUTCOME_INTERRUPTED;
+	case RECORD_EXIT_IO:
+		return TRACE_OUTCOME_RECORDER;
 	default:
-		return "unknown";
+		return TRACE_OUTCOME_UNKNOWN;
 	}
+}
+
+static enum trace_outcome run_outcome(const struct session *s)
+{
+	return s->run_outcome >= 0 ? (enum trace_outcome)s->run_outcome
+				   : trace_outcome_of(s->outcome);
 }
 
 /* Decide how the run ended, once; later reasons do not override it. */
@@ -668,31 +685,82 @@ static int check_image(const char *what, const char *path)
 static void summary(struct session *s)
 {
 	const struct record_drain *d = &s->drain;
+	const struct record_totals *t = &s->totals;
 	uint64_t freq = s->info.counter_freq ? s->info.counter_freq : 1;
 	bool a = s->attached;
 
 	if (s->opt->quiet)
 		return;
-	uint64_t lost_recs = a ? RECORD_TOTAL(d, lost) : 0;
-	uint64_t dropped = a ? record_ctrl_dropped(d) : 0;
-
-	/* The LOST records are what a reader sees; the hyp's counters cover
-	 * only the rings (not its early buffer), so show both. */
+	/* `lost` is every record produced and not in the trace, counted as
+	 * the checker counts (tracer/README.md "Every record accounted
+	 * for"); the hyp's `dropped` counters leave out its early buffer. */
 	fprintf(stderr,
-		"pkvm-record: %s: records=%llu lost=%llu (ring drops %llu) "
-		"bad=%llu partial=%llu wait=%.3fs outcome=%s (%s)\n",
-		s->opt->output,
-		(unsigned long long)(a ? RECORD_TOTAL(d, records) : 0),
-		(unsigned long long)(lost_recs > dropped ? lost_recs : dropped),
-		(unsigned long long)dropped,
-		(unsigned long long)(a ? RECORD_TOTAL(d, bad) : 0),
-		(unsigned long long)(a ? RECORD_TOTAL(d, partial) : 0),
+		"pkvm-record: %s: records=%llu lost=%llu (lost records %llu, "
+		"tail %llu, ring drops %llu) bad=%llu partial=%llu "
+		"salvaged=%llu wait=%.3fs outcome=%s (%s)\n",
+		s->opt->output, (unsigned long long)RECORD_TOTAL(d, records),
+		(unsigned long long)t->lost, (unsigned long long)t->lost_counts,
+		(unsigned long long)t->tail, (unsigned long long)t->dropped,
+		(unsigned long long)RECORD_TOTAL(d, bad),
+		(unsigned long long)RECORD_TOTAL(d, partial),
+		(unsigned long long)s->salvage.records,
 		a ? (double)record_ctrl_wait_ticks(d) / (double)freq : 0.0,
-		outcome_name(s->outcome), s->why);
+		trace_outcome_name(run_outcome(s)), s->why);
+	if (t->unknown)
+		fprintf(stderr,
+			"pkvm-record: %u of %u CPUs' producer counters are "
+			"unknown: losses at the end of their streams cannot "
+			"be counted\n",
+			t->unknown, d->cpu_count);
 	if (s->outcome == RECORD_EXIT_QEMU) {
 		fprintf(stderr, "pkvm-record: last console lines:\n");
 		qemu_print_last(&s->qemu, stderr);
 	}
+}
+
+/*
+ * Salvage (salvage.c) what our hyp wrote and never published, once the
+ * machine has stopped: unless it stopped cleanly (STOPPED: every record
+ * published), or there is no RAM (a dump), or the image is not ours.
+ */
+static void salvage(struct session *s)
+{
+	/* Only our own hyp's producer state is known here. */
+	if (s->info.system[0] && strcmp(s->info.system, TRACE_SYSTEM_HYP))
+		return;
+	if (s->ram_fd < 0 || !s->writer ||
+	    (s->attached &&
+	     __atomic_load_n(&s->ctrl->state, __ATOMIC_ACQUIRE) ==
+		     PKVM_RING_STATE_STOPPED))
+		return;
+	if (s->img_msg[0]) {
+		fprintf(stderr, "pkvm-record: cannot salvage: %s: %s\n",
+			s->opt->hyp, s->img_msg);
+		return;
+	}
+	if (!s->attached &&
+	    record_drain_attach_none(&s->drain, s->opt->cpus, s->writer)) {
+		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
+		return;
+	}
+	if (salvage_run(&s->img, &s->mem, &s->drain, &s->salvage) < 0)
+		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
+	s->salvaged = true;
+	salvage_report(&s->salvage, s->drain.cpu_count, stderr);
+}
+
+/* Each CPU's producer counters (salvage's, else the control block's),
+ * checked, into the end summary with the outcome. */
+static void end_summary(struct session *s)
+{
+	uint64_t produced[PKVM_RING_MAX_CPUS], dropped[PKVM_RING_MAX_CPUS];
+
+	salvage_counters(&s->drain, s->attached,
+			 s->salvaged ? &s->salvage : NULL, produced, dropped);
+	if (record_account_all(&s->drain, produced, dropped, &s->totals,
+			       stderr))
+		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
+	trace_writer_set_outcome(s->writer, run_outcome(s), s->why);
 }
 
 /* Final drain and the trace's end: the same whatever stopped the run. */
@@ -708,12 +776,15 @@ static int finish(struct session *s)
 		decide(s, RECORD_EXIT_IO, "%s", s->drain.message);
 	if (!s->writer)
 		s->writer = open_writer(s, s->opt->cpus, 0);
+	salvage(s);
 	if (s->attached && s->opt->save_dump &&
 	    record_dump_save(&s->drain, s->opt->save_dump, true, msg,
 			     sizeof(msg))) {
 		fprintf(stderr, "pkvm-record: %s\n", msg);
 		s->outcome = RECORD_EXIT_IO;
 	}
+	if (s->writer)
+		end_summary(s);
 	if (s->writer && trace_writer_close(s->writer, &err)) {
 		fprintf(stderr, "pkvm-record: %s: %s\n", s->opt->output,
 			err.message);
@@ -724,6 +795,7 @@ static int finish(struct session *s)
 	progress(s, true);
 	summary(s);
 	record_drain_release(&s->drain);
+	elfsym_close(&s->elf);
 	return s->outcome;
 }
 
@@ -796,9 +868,14 @@ static int record_live(struct options *o)
 
 	s.opt = o;
 	s.outcome = -1;
+	s.run_outcome = -1;
 	s.ram_fd = -1;
 	if (check_image("hyp", o->hyp) || check_image("workload", o->workload))
 		return RECORD_EXIT_USAGE;
+	if (elfsym_open(&s.elf, o->hyp, s.img_msg, sizeof(s.img_msg)) == 0 &&
+	    salvage_image_from_elf(&s.img, &s.elf, s.img_msg,
+				   sizeof(s.img_msg)) == 0)
+		s.img_msg[0] = '\0';
 	setup_signals();
 	if (start(&s, o)) {
 		decide(&s, RECORD_EXIT_QEMU, "QEMU could not be started");
@@ -821,13 +898,15 @@ static int record_from_dump(struct options *o)
 
 	s.opt = o;
 	s.outcome = RECORD_EXIT_CLEAN;
+	s.run_outcome = -1;
 	s.ram_fd = -1;
 	if (record_dump_load(&dump, o->from_dump, msg, sizeof(msg))) {
 		fprintf(stderr, "pkvm-record: %s\n", msg);
 		return RECORD_EXIT_IO;
 	}
 	build_identity(&s.info, o, "");
-	snprintf(s.why, sizeof(s.why), "converted dump %s", o->from_dump);
+	s.run_outcome = record_dump_outcome(dump.ctrl->state, o->from_dump,
+					    s.why, sizeof(s.why));
 	s.writer =
 		open_writer(&s, dump.ctrl->cpu_count, dump.ctrl->counter_freq);
 	if (!s.writer) {

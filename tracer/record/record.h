@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pkvm/record.h>
 #include <pkvm/ring.h>
@@ -33,15 +34,22 @@ struct record_mem {
 
 /** What the consumer saw on one CPU's ring; all counts are records. */
 struct record_cpu_stats {
-	uint64_t records;   /* handed to the writer */
-	uint64_t lost;	    /* sum of the counts of LOST records */
-	uint64_t gaps;	    /* sequence numbers skipped between records */
-	uint64_t bad;	    /* rejected by validation (not written) */
-	uint64_t partial;   /* continuations whose head was not seen */
-	unsigned cont_left; /* continuations the current event still has */
-	uint32_t next_seq;  /* sequence number expected next */
-	bool seen;	    /* a record arrived: next_seq is meaningful */
-	uint64_t overruns;  /* times head ran more than a ring ahead */
+	uint64_t records;     /* handed to the writer */
+	uint64_t lost;	      /* sum of the counts of LOST records */
+	uint64_t gaps;	      /* sequence numbers skipped between records */
+	uint64_t unexplained; /* of those, skipped before a record that is not
+				 LOST (the checker's count of gaps) */
+	uint64_t bad;	      /* rejected by validation (not written) */
+	uint64_t partial;     /* continuations whose head was not seen */
+	unsigned cont_left;   /* continuations the current event still has */
+	uint32_t next_seq;    /* sequence number expected next */
+	bool seen;	      /* a record arrived: next_seq is meaningful */
+	uint64_t first_seq;   /* the first record's (records before it are
+				 not in the trace) */
+	uint64_t next_seq64;  /* next_seq extended to 64 bits, as the trace
+				 writer extends `last_seq` */
+	uint64_t last_ts;     /* ts of the last record written */
+	uint64_t overruns;    /* times head ran more than a ring ahead */
 };
 
 /** State of one consumer attached to one control block. */
@@ -99,6 +107,22 @@ long record_drain_once(struct record_drain *d);
 /** Drain until every ring is empty. Same returns as record_drain_once. */
 long record_drain_all(struct record_drain *d);
 
+/**
+ * Set `d` up for `cpus` CPUs and no rings (tracing never started, so there
+ * is nothing to drain): record_drain_add() can still write records
+ * salvaged from elsewhere. Returns 0, or -1 with `d->message`.
+ */
+int record_drain_attach_none(struct record_drain *d, unsigned cpus,
+			     struct trace_writer *writer);
+
+/**
+ * Validate and write records of `cpu` that did not come through its ring
+ * (salvage.c), exactly as drained ones are: same checks, same statistics.
+ * Returns 0, or -1 when the writer failed.
+ */
+int record_drain_add(struct record_drain *d, unsigned cpu,
+		     const struct pkvm_record *recs, size_t count);
+
 /** Sum of a statistic over every CPU. */
 uint64_t record_drain_total(const struct record_drain *d, size_t field_offset);
 #define RECORD_TOTAL(d, field)                                                 \
@@ -119,6 +143,56 @@ void record_drain_release(struct record_drain *d);
  */
 int record_drain_loop(struct record_drain *d, int (*poll)(void *arg), void *arg,
 		      unsigned idle_us);
+
+/* ---- accounting (tracer/README.md "Every record accounted for") ------- */
+
+/**
+ * One CPU at the end of a run: what its producer says it made, checked
+ * against what the consumer got.
+ */
+struct record_account {
+	uint64_t produced; /* records made (the next sequence number), or
+			      TRACE_COUNT_UNKNOWN: not read, or contradicted */
+	uint64_t dropped; /* records its ring dropped, or TRACE_COUNT_UNKNOWN */
+	uint64_t head;	  /* records before the first one in the trace */
+	uint64_t tail;	  /* records made after the last one in the trace */
+	uint64_t lost;	  /* LOST counts + unexplained gaps + head + tail */
+	bool contradicts; /* the counters contradict the records */
+	char why[192];	  /* what contradicts what, when it does */
+};
+
+/**
+ * Account for `cpu`, given its producer's counters as read at the end
+ * (TRACE_COUNT_UNKNOWN for either when they could not be read). A counter
+ * that contradicts the records (fewer produced than the records show,
+ * more dropped than produced, more dropped than are missing) is not
+ * trusted: both become TRACE_COUNT_UNKNOWN and `contradicts` says why.
+ */
+void record_account_cpu(const struct record_drain *d, unsigned cpu,
+			uint64_t produced, uint64_t dropped,
+			struct record_account *a);
+
+/** Every CPU's accounting, totalled. */
+struct record_totals {
+	struct record_account cpu[PKVM_RING_MAX_CPUS];
+	uint64_t lost;		 /* the run's loss: sum of the CPUs' `lost` */
+	uint64_t lost_counts;	 /* of it: counts of LOST records */
+	uint64_t tail;		 /* of it: tail losses */
+	uint64_t dropped;	 /* the producers' ring drops (known ones) */
+	unsigned contradictions; /* CPUs whose counters were not trusted */
+	unsigned unknown;	 /* CPUs whose counters are unknown */
+};
+
+/**
+ * Account for every CPU of `d` given its producer's counters (`produced`
+ * and `dropped`, one per CPU, TRACE_COUNT_UNKNOWN when not read), store the
+ * trusted ones in the trace's end summary (trace_writer_set_producer) and
+ * total the losses. Each contradiction is printed to `log`, never silent.
+ * Returns 0, or -1 when the writer refused (`d->message`).
+ */
+int record_account_all(struct record_drain *d, const uint64_t *produced,
+		       const uint64_t *dropped, struct record_totals *t,
+		       FILE *log);
 
 /* ---- dumps (tracer/README.md "Dump format") --------------------------- */
 
@@ -148,5 +222,14 @@ int record_dump_load(struct record_dump *dump, const char *path, char *msg,
 		     size_t msg_len);
 
 void record_dump_free(struct record_dump *dump);
+
+/**
+ * How the run behind a dump ended, from its ring `state`: the hyp's own
+ * word (STOPPED at power-off: clean; PANIC), or RUNNING for a machine
+ * that still ran when the dump was taken (or never started tracing). The
+ * sentence for the end summary goes to `why`.
+ */
+enum trace_outcome record_dump_outcome(uint32_t state, const char *path,
+				       char *why, size_t why_len);
 
 #endif /* PKVM_RECORD_CONSUMER_H */

@@ -22,8 +22,11 @@
  * (counting the ticks in `wait_ticks`); in DROP mode it drops records
  * instead, still consuming their sequence numbers, and writes a LOST record
  * (count, first lost seq) before anything else once there is room again.
- * No loss is silent. `written` is refreshed only when records are dropped
- * or copied, before a wait and at a stop, not on every trap.
+ * No loss is silent. `written` (records produced: the next sequence
+ * number) is stored before `head` at every publish, and at once when
+ * records are dropped: after a load-acquire of `head` a consumer reads a
+ * `written` at least as new, so at the end of a run `written` minus the
+ * records it got is exactly what was lost.
  */
 #ifndef PKVM_RING_H
 #define PKVM_RING_H
@@ -56,7 +59,7 @@ struct pkvm_ring_cpu {
 	uint64_t dropped;    /* hyp: records dropped so far (DROP mode) */
 	uint64_t wait_ticks; /* hyp: counter ticks spent waiting (WAIT mode) */
 	uint64_t written;    /* hyp: records produced, dropped ones included,
-				as of the last drop, wait or stop */
+				as of the last publish or drop */
 	uint64_t reserved;
 };
 
