@@ -71,7 +71,7 @@ void hyp_boot_cpu(unsigned cpu, bool secondary)
 	hyp_sysreg_write(PKVM_SYSREG_TTBR0_EL2, ARCH_TTBR0(mem_hyp_s1.root));
 	hyp_tlbi(PKVM_TLBI_ALLE2, 0);
 	hyp_sysreg_write(PKVM_SYSREG_SCTLR_EL2, ARCH_SCTLR_EL2);
-	/* From here on, barriers are recorded. */
+	/* (The arch's dsb sy; isb around the SCTLR write are not recorded.) */
 	hyp_barrier(PKVM_BARRIER_ISB);
 	hyp_sysreg_write(PKVM_SYSREG_VBAR_EL2, arch_vectors());
 	/* The host's stage-2, then trapping on. */

@@ -26,6 +26,11 @@ uint64_t mem_take_pair(struct mem_locked *m)
 	return pgtable_take2(&mem_host_s2, &mem_hyp_s1, &m->host, &m->hyp);
 }
 
+void mem_sync_pair(struct mem_locked m)
+{
+	pgtable_sync2(m.host, m.hyp);
+}
+
 void mem_let_go_pair(struct mem_locked m)
 {
 	pgtable_let_go2(m.hyp, m.host);

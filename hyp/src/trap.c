@@ -91,6 +91,7 @@ static int64_t trap_owned(mem_hcall_fn *fn, uint64_t a1, uint64_t a2)
 	htrace_lock2(true, PKVM_LOCK_HOST_S2, (uint32_t)t, PKVM_LOCK_HYP_S1,
 		     (uint32_t)(t >> 32));
 	ret = fn(m, a1, a2);
+	mem_sync_pair(m);
 	htrace_lock2(false, PKVM_LOCK_HYP_S1, (uint32_t)(t >> 32),
 		     PKVM_LOCK_HOST_S2, (uint32_t)t);
 	mem_let_go_pair(m);
@@ -153,6 +154,7 @@ static void trap_hvc0(struct trap_ctx *ctx)
 
 		htrace_emit(PKVM_EV_HCALL_ENTRY_LOCK2, TRAP_SRC, w, 3);
 		ret = fn(m, x1, x2);
+		mem_sync_pair(m);
 		ctx->regs[0] = PKVM_SMCCC_SUCCESS;
 		ctx->regs[1] = (uint64_t)ret;
 		htrace1(PKVM_EV_HCALL_EXIT_UNLOCK2, TRAP_SRC,

@@ -174,3 +174,61 @@ Test(pgtable, enomem_fault_no_change)
 	cr_assert(!fake_abort(0x0a000000), "MMIO needs tables: not injected");
 	cr_assert(!arch_pte_is_valid(th_host_walk(0x0a000000).pte));
 }
+
+/* The index of the first record of `kind` at or after `from`, or `n`. */
+static size_t th_find(const struct pkvm_record *r, size_t from, size_t n,
+		      unsigned kind)
+{
+	while (from < n && (r[from].kind != kind || r[from].flags & 0x80))
+		from++;
+	return from;
+}
+
+/*
+ * A new valid entry is followed by DSB ISHST (and, in the hyp's stage-1, an
+ * ISB) after its last store and before the lock goes; a change that makes
+ * nothing valid (unshare: state bits, an unmap with its TLB maintenance)
+ * adds no such barrier.
+ */
+Test(pgtable, barriers_after_making_valid)
+{
+	static struct pkvm_record r[8192];
+
+	th_boot(1, 0);
+	th_trace_on(8192);
+	size_t n0 = th_ring_records(0, r, 8192);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN, 0), 0);
+	size_t n = th_ring_records(0, r, 8192);
+	size_t last_pte = n0, b;
+	for (size_t i = n0; i < n; i++)
+		if (r[i].kind == PKVM_EV_PTE_WRITE)
+			last_pte = i;
+	b = th_find(r, n0, n, PKVM_EV_BARRIER);
+	cr_assert_eq(b, last_pte + 1,
+		     "share: a barrier right after the stores");
+	cr_assert_eq(r[b].a, PKVM_BARRIER_DSB_ISHST);
+	cr_assert_eq(r[b + 1].kind, PKVM_EV_BARRIER);
+	cr_assert_eq(r[b + 1].a, PKVM_BARRIER_ISB, "hyp stage-1: an ISB too");
+	cr_assert_eq(r[b + 2].kind, PKVM_EV_HCALL_EXIT_UNLOCK2,
+		     "before the locks go");
+
+	/* Unshare makes nothing valid: no barrier record of its own. */
+	n0 = n;
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, TH_RAM_PFN, 0), 0);
+	n = th_ring_records(0, r, 8192);
+	cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_BARRIER, ~0ull), 0);
+
+	/* A host fault's new mapping: DSB ISHST only, before the release. */
+	n0 = n;
+	cr_assert(!fake_abort(0x48600000));
+	n = th_ring_records(0, r, 8192);
+	last_pte = th_find(r, n0, n, PKVM_EV_PTE_WRITE);
+	while (th_find(r, last_pte + 1, n, PKVM_EV_PTE_WRITE) < n)
+		last_pte = th_find(r, last_pte + 1, n, PKVM_EV_PTE_WRITE);
+	cr_assert_eq(r[last_pte + 1].kind, PKVM_EV_BARRIER);
+	cr_assert_eq(r[last_pte + 1].a, PKVM_BARRIER_DSB_ISHST);
+	cr_assert_eq(r[last_pte + 2].kind, PKVM_EV_LOCK_RELEASE);
+	cr_assert_eq(r[last_pte + 2].a, PKVM_LOCK_HOST_S2);
+	cr_assert_eq(th_count(r + n0, n - n0, PKVM_EV_BARRIER, ~0ull), 1,
+		     "stage-2: no ISB");
+}

@@ -48,6 +48,12 @@ struct mem_locked {
  */
 uint64_t mem_take_pair(struct mem_locked *m);
 
+/**
+ * The barriers for the entries the pair's call made valid (pgtable_sync2()),
+ * recorded: the caller makes them before it records the release.
+ */
+void mem_sync_pair(struct mem_locked m);
+
 /** Unlock hyp_s1 then host_s2 (the release is the caller's to record). */
 void mem_let_go_pair(struct mem_locked m);
 
