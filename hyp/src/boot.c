@@ -49,6 +49,10 @@ void hyp_boot_primary(const struct hyp_config *cfg)
 
 	hyp_cfg = *cfg;
 	tracing_boot(cfg->cpu_count);
+	CHECK(cfg->hyp_start <= cfg->text_end &&
+	      cfg->text_end <= cfg->rodata_end &&
+	      cfg->rodata_end <= cfg->hyp_end &&
+	      !((cfg->text_end | cfg->rodata_end) & (HYP_PAGE_SIZE - 1)));
 	hyp_boot_record(host_root, hyp_root);
 	pool_init(cfg->pool_start + 2 * HYP_PAGE_SIZE, cfg->pool_end);
 	mem_boot_tables(host_root, hyp_root);

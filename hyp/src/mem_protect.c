@@ -66,14 +66,26 @@ enum mem_state mem_hyp_state(struct pgtable_locked hyp, uint64_t pfn)
 	return MEM_NOPAGE;
 }
 
+/*
+ * Access per kind of page (format/HYPERCALLS.md "Mapping attributes"): the
+ * host's RAM is its to read, write and run; MMIO is never executable (it
+ * is not memory); the hyp writes the pages it owns or borrows but runs
+ * only its own text (SCTLR_EL2.WXN makes that a rule of the machine).
+ */
+#define MEM_HOST_RAM (ARCH_PROT_W | ARCH_PROT_X)
+#define MEM_HOST_MMIO (ARCH_PROT_W | ARCH_PROT_DEVICE)
+#define MEM_HYP_DATA ARCH_PROT_W
+#define MEM_HYP_MMIO (ARCH_PROT_W | ARCH_PROT_DEVICE)
+
 static uint64_t mem_host_leaf(uint64_t pfn, uint64_t state)
 {
-	return arch_pte_make_leaf(true, 3, pfn << HYP_PAGE_SHIFT, false, state);
+	return arch_pte_make_leaf(true, 3, pfn << HYP_PAGE_SHIFT, MEM_HOST_RAM,
+				  state);
 }
 
 static uint64_t mem_hyp_leaf(uint64_t pfn, uint64_t state)
 {
-	return arch_pte_make_leaf(false, 3, pfn << HYP_PAGE_SHIFT, false,
+	return arch_pte_make_leaf(false, 3, pfn << HYP_PAGE_SHIFT, MEM_HYP_DATA,
 				  state);
 }
 
@@ -243,7 +255,10 @@ static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 	if (pgtable_prepare(host, base, arch_pt_level_size(level), level, &mc))
 		return false;
 	pgtable_set(host, base, level,
-		    arch_pte_make_leaf(true, level, base, device, state), &mc);
+		    arch_pte_make_leaf(true, level, base,
+				       device ? MEM_HOST_MMIO : MEM_HOST_RAM,
+				       state),
+		    &mc);
 	return true;
 }
 
@@ -272,10 +287,11 @@ bool mem_host_fault(uint64_t ipa)
 
 /*
  * Boot: one descriptor per 2 MiB where aligned, else per page, over
- * [start, end): a hyp mapping (OWNED, normal) or a host annotation (hyp).
+ * [start, end): a hyp mapping (OWNED, normal, `prot`) or, if `host_annot`,
+ * a host annotation (owner hyp).
  */
 static void mem_boot_range(struct pgtable_locked ptl, uint64_t start,
-			   uint64_t end, bool host_annot)
+			   uint64_t end, bool host_annot, unsigned prot)
 {
 	uint64_t block = arch_pt_level_size(2);
 
@@ -285,7 +301,7 @@ static void mem_boot_range(struct pgtable_locked ptl, uint64_t start,
 		uint64_t size = arch_pt_level_size(level);
 		uint64_t pte = host_annot ? arch_pte_make_annot(PKVM_OWNER_HYP)
 					  : arch_pte_make_leaf(false, level, a,
-							       false, 0);
+							       prot, 0);
 
 		CHECK(pgtable_prepare(ptl, a, size, level, &mc) == 0);
 		pgtable_set(ptl, a, level, pte, &mc);
@@ -303,14 +319,22 @@ void mem_boot_tables(uint64_t root_host, uint64_t root_hyp)
 	pgtable_init(&mem_hyp_s1, root_hyp, PKVM_COMP_HYP_S1, false,
 		     PKVM_LOCK_HYP_S1);
 
+	/* The image: text RX, rodata R, everything after it RW; all XN but
+	 * text. */
 	ptl = pgtable_lock(&mem_hyp_s1);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, false);
+	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.text_end, false,
+		       ARCH_PROT_X);
+	mem_boot_range(ptl, hyp_cfg.text_end, hyp_cfg.rodata_end, false, 0);
+	mem_boot_range(ptl, hyp_cfg.rodata_end, hyp_cfg.hyp_end, false,
+		       MEM_HYP_DATA);
 	CHECK(pgtable_prepare(ptl, PKVM_UART_BASE, HYP_PAGE_SIZE, 3, &mc) == 0);
-	pgtable_set(ptl, PKVM_UART_BASE, 3,
-		    arch_pte_make_leaf(false, 3, PKVM_UART_BASE, true, 0), &mc);
+	pgtable_set(
+		ptl, PKVM_UART_BASE, 3,
+		arch_pte_make_leaf(false, 3, PKVM_UART_BASE, MEM_HYP_MMIO, 0),
+		&mc);
 	pgtable_unlock(ptl);
 
 	ptl = pgtable_lock(&mem_host_s2);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true);
+	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true, 0);
 	pgtable_unlock(ptl);
 }

@@ -111,6 +111,10 @@ void fake_boot(unsigned cpu_count, unsigned pool_pages)
 		.ram_size = PKVM_RAM_SIZE,
 		.hyp_start = PKVM_HYP_BASE,
 		.hyp_end = PKVM_HYP_LIMIT,
+		/* An image of 16 pages of text and 8 of rodata, as a stand-in.
+		 */
+		.text_end = PKVM_HYP_BASE + 0x10000,
+		.rodata_end = PKVM_HYP_BASE + 0x18000,
 		.pool_start = 0x40400000ull,
 		.pool_end = 0x40400000ull + (2ull + pool_pages) * HYP_PAGE_SIZE,
 		.host_entry = PKVM_WORKLOAD_BASE,
