@@ -235,7 +235,7 @@ int64_t mem_hyp_donate_host(struct mem_locked m, uint64_t pfn, uint64_t nr)
  * Lazy identity map of a host page it may access. A 2 MiB block when the
  * walk stops above level 3 on an empty, unannotated descriptor (so every page
  * of that 2 MiB is host OWNED, unmapped, with nothing finer below); else one
- * page. Returns false if the pool ran out (no change: the host faults again).
+ * page. False only if the pool ran out (then nothing changed).
  */
 static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 			 uint64_t state)
@@ -247,7 +247,7 @@ static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 
 	pgtable_walk(host, ipa, &w);
 	if (arch_pte_is_valid(w.pte))
-		return true; /* another CPU mapped it first */
+		return true; /* another CPU mapped it since the fault */
 	if (!device && state == PKVM_PAGE_OWNED && w.level <= 2 && w.pte == 0) {
 		level = 2;
 		base = ipa & ~(arch_pt_level_size(2) - 1);
@@ -262,25 +262,41 @@ static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 	return true;
 }
 
-bool mem_host_fault(uint64_t ipa)
+/*
+ * Whether a fault can be resolved by mapping, before looking at any table:
+ * not beyond the 32-bit IPA space, not a permission (or access flag, or any
+ * other) fault, since the hyp only ever maps with every access the host may
+ * have (the only permission fault it can cause is an instruction fetch
+ * from MMIO), and no instruction fetch from MMIO, which is execute-never.
+ * Retrying such a fault would only take it again.
+ */
+static bool mem_fault_mappable(const struct mem_fault *f)
 {
-	struct pgtable_locked host = pgtable_lock(&mem_host_s2);
-	uint64_t pfn = ipa >> HYP_PAGE_SHIFT;
-	bool ok = true;
+	if (f->ipa >> 32 || !f->translation)
+		return false;
+	return !f->exec || hyp_pfn_in_ram(f->ipa >> HYP_PAGE_SHIFT);
+}
 
-	if (ipa >> 32) {
-		ok = false; /* beyond the 32-bit IPA space: nothing to map */
-	} else if (!hyp_pfn_in_ram(pfn)) {
-		mem_host_map(host, ipa, true, PKVM_PAGE_OWNED);
+bool mem_host_fault(const struct mem_fault *f)
+{
+	uint64_t pfn = f->ipa >> HYP_PAGE_SHIFT;
+	struct pgtable_locked host;
+	bool ok = false;
+
+	if (!mem_fault_mappable(f))
+		return false;
+	host = pgtable_lock(&mem_host_s2);
+	if (!hyp_pfn_in_ram(pfn)) {
+		ok = mem_host_map(host, f->ipa, true, PKVM_PAGE_OWNED);
 	} else {
 		enum mem_state st = mem_host_state(host, pfn);
 		if (st == MEM_OWNED)
-			mem_host_map(host, ipa, false, PKVM_PAGE_OWNED);
+			ok = mem_host_map(host, f->ipa, false, PKVM_PAGE_OWNED);
 		else if (st == MEM_SHARED_OWNED)
-			mem_host_map(host, ipa, false, PKVM_PAGE_SHARED_OWNED);
-		else
-			ok = false;
+			ok = mem_host_map(host, f->ipa, false,
+					  PKVM_PAGE_SHARED_OWNED);
 	}
+	/* Not the host's, or the pool ran out: the caller injects. */
 	pgtable_unlock(host);
 	return ok;
 }

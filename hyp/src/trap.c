@@ -208,13 +208,21 @@ static void trap_inject_abort(struct trap_ctx *ctx)
 	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
 }
 
-/* Returns true if an abort was injected. */
+/*
+ * A stage-2 abort: mapped (the host retries the access) or injected, in
+ * this one trap. Returns true if an abort was injected.
+ */
 static bool trap_abort(struct trap_ctx *ctx)
 {
-	uint64_t ipa = (((ctx->hpfar >> 4) & ((1ull << 36) - 1)) << 12) |
-		       (ctx->far & 0xFFF);
+	/* ESR ISS: DFSC/IFSC in bits 5:0, 0b0001xx a translation fault. */
+	struct mem_fault f = {
+		.ipa = (((ctx->hpfar >> 4) & ((1ull << 36) - 1)) << 12) |
+		       (ctx->far & 0xFFF),
+		.exec = ((ctx->esr >> 26) & 0x3F) == TRAP_EC_IABT_LOW,
+		.translation = (ctx->esr & 0x3C) == 0x04,
+	};
 
-	if (mem_host_fault(ipa))
+	if (mem_host_fault(&f))
 		return false;
 	trap_inject_abort(ctx);
 	return true;

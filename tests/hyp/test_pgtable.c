@@ -170,12 +170,58 @@ Test(pgtable, enomem_no_change)
 	}
 }
 
-/* With the pool empty, a host fault changes nothing (it will fault again). */
-Test(pgtable, enomem_fault_no_change)
+/*
+ * With the pool empty, a host fault it may make is answered anyway: the
+ * hyp injects an abort and changes nothing (before, nothing happened and
+ * the host faulted again forever).
+ */
+Test(pgtable, enomem_fault_injects)
 {
+	static uint8_t before[8 * 4096], after[8 * 4096];
+
 	th_boot(1, 5);
-	cr_assert(!fake_abort(0x0a000000), "MMIO needs tables: not injected");
+	cr_assert_eq(pool_pages_left(), 0);
+	th_snapshot(before, 7);
+	cr_assert(fake_abort(0x0a000000), "MMIO needs tables: injected");
+	cr_assert(fake_abort(0xc0001000), "so does another GiB");
+	cr_assert_eq(fake_stats.sysreg[PKVM_SYSREG_FAR_EL1], 0xc0001000);
+	th_snapshot(after, 7);
+	cr_assert_eq(memcmp(before, after, sizeof(before[0]) * 7 * 4096), 0);
 	cr_assert(!arch_pte_is_valid(th_host_walk(0x0a000000).pte));
+	/* Host RAM needs no table (a 2 MiB block under the boot's L2). */
+	cr_assert(!fake_abort(0x48600000));
+}
+
+/*
+ * Faults no mapping resolves are injected at once, in one trap: an
+ * instruction fetch from MMIO (execute-never), mapped or not, and any
+ * fault that is not a translation fault (a permission or access-flag
+ * fault), even on the host's own mapped memory. A translation fault on a
+ * page another CPU mapped meanwhile returns to the host with no change.
+ */
+Test(pgtable, unresolvable_faults_inject)
+{
+	th_boot(1, 0);
+	uint64_t uart = PKVM_UART_BASE;
+	uint64_t fetch = FAKE_ESR_IABT(FAKE_FSC_TRANSLATION_L3);
+
+	cr_assert(fake_abort_esr(uart, fetch), "fetch from unmapped MMIO");
+	cr_assert(!arch_pte_is_valid(th_host_walk(uart).pte), "not mapped");
+	cr_assert(!fake_abort(uart), "a read maps it (device, XN)");
+	cr_assert(fake_abort_esr(uart, FAKE_ESR_IABT(FAKE_FSC_PERMISSION_L3)),
+		  "fetch from the mapped XN device page");
+	cr_assert_eq(fake_stats.sysreg[PKVM_SYSREG_ESR_EL1],
+		     FAKE_ESR_IABT(FAKE_FSC_PERMISSION_L3));
+
+	cr_assert(!fake_abort_esr(0x48600000, fetch), "fetch from host RAM");
+	cr_assert(!fake_abort(0x48600000), "mapped meanwhile: no change");
+	cr_assert(fake_abort_esr(0x48600000,
+				 FAKE_ESR_DABT(FAKE_FSC_PERMISSION_L3)),
+		  "a permission fault no mapping explains");
+	cr_assert(fake_abort_esr(0x48600000,
+				 FAKE_ESR_DABT(FAKE_FSC_ACCESS_FLAG_L3)),
+		  "an access flag fault");
+	cr_assert_eq(th_host_state(0x48600), MEM_OWNED);
 }
 
 /* The index of the first record of `kind` at or after `from`, or `n`. */

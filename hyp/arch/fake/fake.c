@@ -172,12 +172,19 @@ uint64_t fake_hvc_imm(uint16_t imm, uint64_t id, uint64_t a1, uint64_t a2,
 
 bool fake_abort(uint64_t ipa)
 {
+	/* A data abort, translation fault at level 3. */
+	return fake_abort_esr(ipa, ((uint64_t)TRAP_EC_DABT_LOW << 26) |
+					   (1ull << 25) | 0x07);
+}
+
+bool fake_abort_esr(uint64_t ipa, uint64_t esr)
+{
 	struct trap_ctx ctx = { 0 };
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100;
 
 	ctx.elr = elr;
 	ctx.spsr = 0x3C5;
-	ctx.esr = ((uint64_t)TRAP_EC_DABT_LOW << 26) | (1ull << 25) | 0x07;
+	ctx.esr = esr;
 	ctx.far = ipa;
 	ctx.hpfar = (ipa >> 12) << 4;
 	trap_host_sync(&ctx);
