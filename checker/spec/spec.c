@@ -368,9 +368,20 @@ void spec_trace_load(const struct spec_machine *m, uint64_t ctrl_pfn,
 	spec_result(out, 0);
 }
 
+/* Unknown id: NOT_SUPPORTED, x1 unspecified, no effect. */
+static void spec_unknown_id(struct spec_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->x0 = PKVM_SMCCC_NOT_SUPPORTED;
+}
+
 void spec_test_panic(const struct spec_machine *m, struct spec_outcome *out)
 {
-	(void)m;
+	/* Only a test image has it: in production it is an unknown id. */
+	if (!m->test_hcalls) {
+		spec_unknown_id(out);
+		return;
+	}
 	spec_begin(out);
 	out->may_enomem = false;
 	out->panics = true;
@@ -406,9 +417,7 @@ void spec_hcall(const struct spec_machine *m, const uint64_t x[4],
 		spec_test_panic(m, out);
 		return;
 	default:
-		/* Unknown id: NOT_SUPPORTED, x1 unspecified, no effect. */
-		memset(out, 0, sizeof(*out));
-		out->x0 = PKVM_SMCCC_NOT_SUPPORTED;
+		spec_unknown_id(out);
 		return;
 	}
 }

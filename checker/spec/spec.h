@@ -34,12 +34,20 @@ struct spec_page {
 	uint8_t hyp;  /* enum spec_state */
 };
 
+/*
+ * BOOT boot_flags bit 0 (HYPERCALLS.md "test_panic"): the image is a test
+ * image, with the test-only hypercalls. Without it, TEST_PANIC's id is an
+ * unknown call.
+ */
+#define SPEC_BOOT_F_TEST_HCALLS 1ull
+
 /** The abstract machine a spec function reads: ranges and page states. */
 struct spec_machine {
 	uint64_t ram_base, ram_size;
 	uint64_t hyp_start, hyp_end;
 	unsigned cpu_count;
 	bool trace_loaded;
+	bool test_hcalls; /* a test image (SPEC_BOOT_F_TEST_HCALLS in BOOT) */
 	const void *ctx;
 	struct spec_page (*page)(const void *ctx, uint64_t pfn);
 	bool (*pinned)(const void *ctx, uint64_t pfn);
@@ -113,6 +121,7 @@ void spec_hyp_donate_host(const struct spec_machine *m, uint64_t pfn,
 void spec_trace_load(const struct spec_machine *m, uint64_t ctrl_pfn,
 		     const struct spec_host_reads *reads,
 		     struct spec_outcome *out);
+/* A test image panics; a production one (no test_hcalls) does not know it. */
 void spec_test_panic(const struct spec_machine *m, struct spec_outcome *out);
 
 /**

@@ -11,6 +11,7 @@
 #include <hyp/arch.h>
 #include <hyp/boot.h>
 #include <hyp/htrace.h>
+#include <hyp/image.h>
 #include <hyp/mem_protect.h>
 #include <hyp/pgtable.h>
 #include <hyp/pool.h>
@@ -36,7 +37,7 @@ static void hyp_boot_record(uint64_t host_root, uint64_t hyp_root)
 		ARCH_VTCR_EL2,
 		ARCH_TCR_EL2,
 		0, /* hyp_va_offset: the hyp runs identity mapped */
-		0, /* boot_flags */
+		image_boot_flags,
 	};
 
 	htrace_emit(PKVM_EV_BOOT, 0, w, 7);

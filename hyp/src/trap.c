@@ -9,6 +9,7 @@
 #include <hyp/arch.h>
 #include <hyp/htrace.h>
 #include <hyp/hyp.h>
+#include <hyp/image.h>
 #include <hyp/mem_protect.h>
 #include <hyp/tracing.h>
 #include <hyp/trap.h>
@@ -112,10 +113,9 @@ static bool trap_hcall(struct trap_ctx *ctx, uint64_t id)
 	case PKVM_HC_TRACE_LOAD:
 		r[1] = (uint64_t)tracing_load(r[1]);
 		return true;
-	case PKVM_HC_TEST_PANIC:
-		hyp_panic(PKVM_PANIC_TEST, ctx->elr, "test_panic hypercall");
 	default:
-		return false;
+		/* Only a test image has more (TEST_PANIC). */
+		return image_test_hcall(ctx, id);
 	}
 }
 
