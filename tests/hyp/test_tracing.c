@@ -371,6 +371,8 @@ Test(producer, trap_exit_forms)
 static struct pkvm_record th_sink[1 << 16];
 static size_t th_sunk;
 static int th_stop, th_pause;
+/* Times `head` was seen inside an event (its continuations not yet out). */
+static unsigned th_half_events;
 
 static void *th_consume(void *arg)
 {
@@ -386,9 +388,19 @@ static void *th_consume(void *arg)
 			continue;
 		}
 		uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
-		for (uint64_t t = rc->tail; t < head; t++)
+		for (uint64_t t = rc->tail; t < head; t++) {
+			const struct pkvm_record *rec = &ring[t & 127];
+
 			if (th_sunk < sizeof(th_sink) / sizeof(th_sink[0]))
-				th_sink[th_sunk++] = ring[t & 127];
+				th_sink[th_sunk++] = *rec;
+			if (t + 1 == head && !(rec->flags & PKVM_REC_F_CONT) &&
+			    (rec->flags & PKVM_REC_F_NCONT_MASK))
+				th_half_events++;
+			if (t + 1 == head && (rec->flags & PKVM_REC_F_CONT) &&
+			    (rec->flags & PKVM_REC_F_NCONT_MASK) !=
+				    pkvm_event_ncont(rec->kind))
+				th_half_events++;
+		}
 		__atomic_store_n(&rc->tail, head, __ATOMIC_RELEASE);
 		if (stop)
 			return NULL;
@@ -404,6 +416,7 @@ static pthread_t th_wait_start_cpus(unsigned cpus)
 	__atomic_store_n(&th_stop, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&th_pause, 0, __ATOMIC_RELEASE);
 	th_sunk = 0;
+	th_half_events = 0;
 	th_boot(cpus, 0);
 	th_trace_prepare(PKVM_RING_WAIT, 128, true);
 	pthread_create(&t, NULL, th_consume, NULL);
@@ -447,6 +460,7 @@ static size_t th_wait_finish_lossless(pthread_t t)
 	}
 	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
 	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
+	cr_assert_eq(th_half_events, 0, "head published inside an event");
 	return across_end;
 }
 

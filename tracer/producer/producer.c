@@ -264,7 +264,18 @@ static uint64_t producer_copy_in(struct producer_cpu *pc,
 
 	pc->lost_pending = 0;
 	for (uint64_t i = 0; i < count; i++) {
-		if (!producer_room(pc, 1, may_wait)) {
+		/*
+		 * Room for a whole event at its head: a wait publishes
+		 * `head`, and the consumer must never see half an event (a
+		 * run that stops right then would end inside one).
+		 */
+		uint64_t n = 1 + (from[i].flags & PKVM_REC_F_NCONT_MASK);
+
+		if (from[i].flags & PKVM_REC_F_CONT)
+			n = 0;
+		else if (n > count - i)
+			n = count - i;
+		if (n && !producer_room(pc, (unsigned)n, may_wait)) {
 			/* Everything from here on is lost, the losses too. */
 			pc->lost_first = produced - lost - (count - i);
 			pc->lost_pending = count - i + lost;
