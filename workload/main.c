@@ -55,20 +55,23 @@ static uint64_t far_el1(void)
  * Called by the vectors. A data abort from the current EL with SP_EL1
  * (vector 4, offset 0x200) is what the hyp injects when the host touches
  * a page it does not own, and what QEMU raises for an unassigned address:
- * record it and step over the faulting (single) instruction. Anything else
- * is a bug here or in the hyp: report and power off.
+ * record it and step over the faulting (single) instruction. An
+ * instruction abort there (EC 0x20 as the hyp injects it, 0x21 from QEMU)
+ * can only come from wl_probe_exec(): resume at its return address.
+ * Anything else is a bug here or in the hyp: report and power off.
  */
 void wl_exception(struct wl_frame *f, uint64_t idx)
 {
 	uint64_t esr = esr_el1();
 	uint64_t ec = esr >> 26;
 	struct wl_cpu *c = wl_this_cpu();
+	bool data = ec == 0x24 || ec == 0x25, fetch = ec == 0x20 || ec == 0x21;
 
-	if (idx == 4 && (ec == 0x24 || ec == 0x25) && c) {
+	if (idx == 4 && (data || fetch) && c) {
 		c->last_esr = esr;
 		c->last_far = far_el1();
 		c->abort_count++;
-		f->elr += 4;
+		f->elr = data ? f->elr + 4 : f->x[30];
 		return;
 	}
 	wl_fail("unexpected exception vector=%lu esr=0x%lx elr=0x%lx "
@@ -115,7 +118,7 @@ static void check_config(void)
 	if (!is_pow2(wl_cfg.ring_pages))
 		wl_fail("ring_pages %lu is not a power of two",
 			wl_cfg.ring_pages);
-	if (wl_cfg.scenario > 4)
+	if (wl_cfg.scenario > 6)
 		wl_fail("unknown scenario %lu", wl_cfg.scenario);
 }
 
@@ -155,6 +158,10 @@ static bool run_cpu(struct wl_cpu *c)
 		return wl_scenario2(c);
 	case 4:
 		return c->cpu != 0 || wl_scenario4();
+	case 5:
+		return c->cpu != 0 || wl_scenario5(c);
+	case 6:
+		return c->cpu != 0 || wl_scenario6(c);
 	default:
 		/* Scenario 3 ran on CPU0 before the rings were loaded. */
 		return true;

@@ -145,6 +145,83 @@ bool wl_scenario4(void)
 	return false;
 }
 
+/* ESR_EL1 exception classes of the aborts scenario 5 expects. */
+#define WL_EC_IABT_LOW 0x20u /* the hyp's injection (ESR_EL2 as it was) */
+#define WL_EC_DABT_LOW 0x24u /* the same, for a data access */
+
+/*
+ * A fetch from `pa` must abort with the hyp's injection (EC 0x20) at `pa`;
+ * if it does not, the workload would have run whatever was there.
+ */
+static void wl_fetch_refused(struct wl_cpu *c, const char *what, uint64_t pa)
+{
+	uint64_t before = c->abort_count;
+
+	wl_probe_exec(pa);
+	if (c->abort_count == before || (c->last_esr >> 26) != WL_EC_IABT_LOW ||
+	    c->last_far != pa)
+		wl_expect(c, what, WL_RES_OTHER, WL_RES_ABORT);
+	else
+		c->counts[WL_OP_READ][WL_RES_ABORT]++;
+}
+
+/* MMIO above RAM, 2 MiB apart: each new one costs the hyp a table. */
+#define WL_PROBE_BASE UINT64_C(0x50000000)
+#define WL_PROBE_STRIDE UINT64_C(0x200000)
+#define WL_PROBE_MAX 1408u /* up to 4 GiB: more than the pool's pages */
+
+/**
+ * Scenario 5 (CPU0, after the rings are loaded): every host fault gets an
+ * answer (HYPERCALLS.md "Stage-2 abort"). Fetches from MMIO, mapped (the
+ * UART, execute-never) or not, are injected at once. Then reads of
+ * unassigned MMIO, each in a new 2 MiB, make the hyp map a page and take a
+ * table for it (QEMU then raises its own external abort, EC 0x25) until
+ * the pool runs out: that fault must be injected by the hyp (EC 0x24), not
+ * left to fault again. A fetch is still refused after that. Returns true
+ * when every answer came.
+ */
+bool wl_scenario5(struct wl_cpu *c)
+{
+	uint64_t before = c->mismatches;
+	uint32_t k;
+
+	wl_fetch_refused(c, "fetch from the UART", PKVM_UART_BASE);
+	wl_fetch_refused(c, "fetch from unmapped MMIO", 0x0c000000);
+	for (k = 0; k < WL_PROBE_MAX; k++) {
+		uint64_t pa = WL_PROBE_BASE + k * WL_PROBE_STRIDE;
+
+		if (!wl_access(c, pa, false, 0, 0)) {
+			wl_expect(c, "read of unassigned MMIO", WL_RES_OK,
+				  WL_RES_ABORT);
+			break;
+		}
+		if ((c->last_esr >> 26) == WL_EC_DABT_LOW)
+			break;
+	}
+	wl_printf("scenario5: pool ran out after %u MMIO pages: esr=0x%lx "
+		  "far=0x%lx\n",
+		  k, c->last_esr, c->last_far);
+	if (k == WL_PROBE_MAX)
+		wl_expect(c, "pool exhausted", WL_RES_OTHER, WL_RES_ABORT);
+	wl_fetch_refused(c, "fetch from MMIO after", 0x0c001000);
+	wl_printf("scenario5: %s\n", c->mismatches == before ? "ok" : "FAIL");
+	return c->mismatches == before;
+}
+
+/**
+ * Scenario 6 (CPU0): the production hyp has no test-only hypercalls:
+ * TEST_PANIC's id is unknown (x0 = NOT_SUPPORTED) and the hyp runs on.
+ */
+bool wl_scenario6(struct wl_cpu *c)
+{
+	bool ok = wl_expect(c, "test_panic id unknown",
+			    wl_call(c, WL_OP_UNKNOWN, PKVM_HC_TEST_PANIC, 0, 0),
+			    WL_RES_NOTSUP);
+
+	wl_printf("scenario6: %s\n", ok ? "ok" : "FAIL");
+	return ok;
+}
+
 /**
  * Standalone self-test (no EL2): console, parameters, PRNG determinism,
  * memory probes, and the abort path through an unassigned address (QEMU

@@ -169,6 +169,18 @@ wl_probe_write:
 	str	x1, [x0]
 	ret
 
+/*
+ * bool-ish wl_probe_exec(uint64_t pa): branch to pa. There is no code
+ * there the workload could run: the fetch must abort, and the handler
+ * resumes at the return address (x30), right after the blr.
+ */
+	.global	wl_probe_exec
+wl_probe_exec:
+	stp	x29, x30, [sp, #-16]!
+	blr	x0
+	ldp	x29, x30, [sp], #16
+	ret
+
 /* uint64_t wl_smc(uint64_t fid): PSCI through the SMC conduit. */
 	.global	wl_smc
 wl_smc:

@@ -119,6 +119,7 @@ extern bool wl_trace_loaded;
 /* start.S */
 uint64_t wl_probe_read(uint64_t pa);
 void wl_probe_write(uint64_t pa, uint64_t value);
+void wl_probe_exec(uint64_t pa);
 uint64_t wl_smc(uint64_t fid);
 /** What wl_hvc_timed() returns besides x0. */
 struct wl_hvc_out {
@@ -169,6 +170,8 @@ void wl_rand_seed(struct wl_cpu *c, uint64_t seed, uint32_t cpu);
 bool wl_scenario1(struct wl_cpu *c);
 bool wl_scenario2(struct wl_cpu *c);
 bool wl_scenario4(void);
+bool wl_scenario5(struct wl_cpu *c);
+bool wl_scenario6(struct wl_cpu *c);
 void wl_standalone(struct wl_cpu *c);
 
 /* Reads/writes of memory the hyp or another CPU may change under us. */

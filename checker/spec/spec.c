@@ -368,9 +368,20 @@ void spec_trace_load(const struct spec_machine *m, uint64_t ctrl_pfn,
 	spec_result(out, 0);
 }
 
+/* Unknown id: NOT_SUPPORTED, x1 unspecified, no effect. */
+static void spec_unknown_id(struct spec_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->x0 = PKVM_SMCCC_NOT_SUPPORTED;
+}
+
 void spec_test_panic(const struct spec_machine *m, struct spec_outcome *out)
 {
-	(void)m;
+	/* Only a test image has it: in production it is an unknown id. */
+	if (!m->test_hcalls) {
+		spec_unknown_id(out);
+		return;
+	}
 	spec_begin(out);
 	out->may_enomem = false;
 	out->panics = true;
@@ -406,20 +417,37 @@ void spec_hcall(const struct spec_machine *m, const uint64_t x[4],
 		spec_test_panic(m, out);
 		return;
 	default:
-		/* Unknown id: NOT_SUPPORTED, x1 unspecified, no effect. */
-		memset(out, 0, sizeof(*out));
-		out->x0 = PKVM_SMCCC_NOT_SUPPORTED;
+		spec_unknown_id(out);
 		return;
 	}
 }
 
-enum spec_abort_kind spec_host_abort(const struct spec_machine *m, uint64_t ipa)
+/* ESR_EL2 of an instruction abort from a lower EL (a fetch, not data). */
+#define SPEC_EC_IABT_LOW 0x20u
+
+/* The fault status code (ISS[5:0]) says a translation fault: 0b0001xx. */
+static bool spec_translation_fault(uint64_t esr)
+{
+	return (esr & 0x3c) == 0x04;
+}
+
+enum spec_abort_kind spec_host_abort(const struct spec_machine *m, uint64_t ipa,
+				     uint64_t esr)
 {
 	uint64_t pfn = ipa >> SPEC_PAGE_SHIFT;
+	bool fetch = ((esr >> 26) & 0x3f) == SPEC_EC_IABT_LOW;
 	struct spec_page p;
 
+	/*
+	 * No mapping resolves a fault beyond the 32-bit input range, or one
+	 * that is not a translation fault (permission, access flag, ...):
+	 * the host's mappings allow every access it may make.
+	 */
+	if (ipa >> 32 || !spec_translation_fault(esr))
+		return SPEC_ABORT_INJECT;
+	/* MMIO is execute-never: a fetch from it is refused at once. */
 	if (!spec_pfn_in_ram(m, pfn))
-		return SPEC_ABORT_MAP_MMIO;
+		return fetch ? SPEC_ABORT_INJECT : SPEC_ABORT_MAP_MMIO;
 	p = m->page(m->ctx, pfn);
 	switch (p.host) {
 	case SPEC_ST_OWNED:

@@ -34,12 +34,20 @@ struct spec_page {
 	uint8_t hyp;  /* enum spec_state */
 };
 
+/*
+ * BOOT boot_flags bit 0 (HYPERCALLS.md "test_panic"): the image is a test
+ * image, with the test-only hypercalls. Without it, TEST_PANIC's id is an
+ * unknown call.
+ */
+#define SPEC_BOOT_F_TEST_HCALLS 1ull
+
 /** The abstract machine a spec function reads: ranges and page states. */
 struct spec_machine {
 	uint64_t ram_base, ram_size;
 	uint64_t hyp_start, hyp_end;
 	unsigned cpu_count;
 	bool trace_loaded;
+	bool test_hcalls; /* a test image (SPEC_BOOT_F_TEST_HCALLS in BOOT) */
 	const void *ctx;
 	struct spec_page (*page)(const void *ctx, uint64_t pfn);
 	bool (*pinned)(const void *ctx, uint64_t pfn);
@@ -80,9 +88,15 @@ struct spec_host_reads {
 	bool read_twice; /* some word was read more than once */
 };
 
-/** Where a host stage-2 abort must leave the faulting page. */
+/**
+ * Where a host stage-2 abort must leave the faulting page. Every abort is
+ * answered in its trap: mapped, or injected. The two MAP kinds may instead
+ * end with no change and the abort injected, but only if the pool ran out
+ * in that trap (a NONDET alloc_page of 0): the spec cannot know that in
+ * advance, the trap's records tell (checker/src/trap.c).
+ */
 enum spec_abort_kind {
-	SPEC_ABORT_MAP_MMIO, /* map identity as device memory */
+	SPEC_ABORT_MAP_MMIO, /* map identity as device memory, execute-never */
 	SPEC_ABORT_MAP_RAM,  /* map identity, normal RW, host state bits */
 	SPEC_ABORT_INJECT,   /* no change; inject the abort into the host */
 	SPEC_ABORT_UNKNOWN,  /* the page's host state is unknown */
@@ -107,6 +121,7 @@ void spec_hyp_donate_host(const struct spec_machine *m, uint64_t pfn,
 void spec_trace_load(const struct spec_machine *m, uint64_t ctrl_pfn,
 		     const struct spec_host_reads *reads,
 		     struct spec_outcome *out);
+/* A test image panics; a production one (no test_hcalls) does not know it. */
 void spec_test_panic(const struct spec_machine *m, struct spec_outcome *out);
 
 /**
@@ -117,9 +132,12 @@ void spec_test_panic(const struct spec_machine *m, struct spec_outcome *out);
 void spec_hcall(const struct spec_machine *m, const uint64_t x[4],
 		const struct spec_host_reads *reads, struct spec_outcome *out);
 
-/** What a host stage-2 abort on `ipa` must do. */
-enum spec_abort_kind spec_host_abort(const struct spec_machine *m,
-				     uint64_t ipa);
+/**
+ * What a host stage-2 abort on `ipa` must do; `esr` is the trap's ESR_EL2
+ * (instruction or data abort, and its fault status code).
+ */
+enum spec_abort_kind spec_host_abort(const struct spec_machine *m, uint64_t ipa,
+				     uint64_t esr);
 
 /** The SMC function ids the hyp handles (returns true for SYSTEM_OFF). */
 bool spec_smc_is_system_off(uint64_t x0);

@@ -136,6 +136,7 @@ void ck_spec_machine(const struct ck *ck, struct spec_machine *m)
 	m->hyp_end = ck->hyp_end;
 	m->cpu_count = ck->boot_cpus;
 	m->trace_loaded = ck->trace_loaded;
+	m->test_hcalls = ck->boot_flags & SPEC_BOOT_F_TEST_HCALLS;
 	m->ctx = ck;
 	m->page = ck_page_cb;
 	m->pinned = ck_pinned_cb;
@@ -925,6 +926,7 @@ static int ck_boot(struct ck *ck, const struct ck_event *ev)
 	ck->hyp_end = ev->w[5];
 	ck->pool_start = ev->w[6];
 	ck->pool_end = ev->w[7];
+	ck->boot_flags = ev->w[13];
 	if (abi != PKVM_ABI_VERSION) {
 		ck_corrupt(ck,
 			   "unsupported ABI version %llu in BOOT (this "

@@ -142,6 +142,7 @@ struct ck {
 	bool boot_seen, boot_checked;
 	uint64_t ram_base, ram_size, hyp_start, hyp_end;
 	uint64_t pool_start, pool_end;
+	uint64_t boot_flags; /* BOOT's (SPEC_BOOT_F_*) */
 	unsigned boot_cpus;
 	struct model *model;
 	uint8_t *unknown; /* per RAM page: bit per component */

@@ -139,11 +139,16 @@ static void trap_evaluate(struct ck *ck, struct ck_trap *t)
 			trap_set_unknown(t, "the page states it depends on are "
 					    "unknown after lost records");
 	} else if (t->type == CK_TRAP_ABORT) {
-		t->abort = spec_host_abort(&m, t->ipa);
+		t->abort = spec_host_abort(&m, t->ipa, t->entry.w[0]);
 		i = trap_page_index(ck, t->ipa >> 12);
 		if (i >= 0) {
 			t->focus_pre = ck->model->side[TRAP_HOST][i];
 			t->focus_last = ck->last[i];
+		} else {
+			/* MMIO: not in the page arrays; an -ENOMEM abort
+			 * must leave it as it was. */
+			model_walk(ck->model, TRAP_HOST, t->ipa & ~0xfffull,
+				   &t->focus_pre);
 		}
 		if (t->abort == SPEC_ABORT_UNKNOWN)
 			trap_set_unknown(t, "the faulting page's host state is "
@@ -661,6 +666,30 @@ static void trap_abort_inject(struct ck *ck, struct ck_trap *t,
 	trap_check_others(ck, t, ev, NULL, false, "trap-effect");
 }
 
+/*
+ * An abort the spec would map, injected after the pool ran out in this trap
+ * (HYPERCALLS.md "Stage-2 abort"): the injection must be right and the
+ * faulting page (MMIO included) unchanged.
+ */
+static void trap_abort_enomem(struct ck *ck, struct ck_trap *t,
+			      const struct ck_event *ev)
+{
+	char a[120], b[120];
+
+	trap_abort_inject(ck, t, ev);
+	if (memcmp(&t->focus_pre, &t->focus_post, sizeof(t->focus_pre)) == 0 ||
+	    trap_was_reported(t, t->ipa >> 12))
+		return;
+	trap_describe(ck, TRAP_HOST, &t->focus_pre, a, sizeof(a));
+	trap_describe(ck, TRAP_HOST, &t->focus_post, b, sizeof(b));
+	ck_finding(ck, "trap-effect", ev, t->ipa, t->focus_last != UINT64_MAX,
+		   t->focus_last,
+		   "the pool ran out in the stage-2 abort at IPA 0x%llx: the "
+		   "hyp may then inject it, but only with no change; the "
+		   "faulting page went from %s to %s",
+		   (unsigned long long)t->ipa, a, b);
+}
+
 static void trap_check(struct ck *ck, struct ck_trap *t,
 		       const struct ck_event *ev)
 {
@@ -670,14 +699,12 @@ static void trap_check(struct ck *ck, struct ck_trap *t,
 		return;
 	}
 	case CK_TRAP_ABORT:
-		/* Beyond the 32-bit input range HYPERCALLS.md says nothing. */
-		if (t->ipa >> 32) {
-			trap_check_others(ck, t, ev, NULL, false,
-					  "trap-effect");
-			return;
-		}
 		if (t->abort == SPEC_ABORT_INJECT) {
 			trap_abort_inject(ck, t, ev);
+			return;
+		}
+		if (ev->w[4] != 0 && t->alloc_failed) {
+			trap_abort_enomem(ck, t, ev);
 			return;
 		}
 		trap_abort_map(ck, t, ev);

@@ -11,6 +11,7 @@
 #include <hyp/arch.h>
 #include <hyp/boot.h>
 #include <hyp/htrace.h>
+#include <hyp/image.h>
 #include <hyp/mem_protect.h>
 #include <hyp/pgtable.h>
 #include <hyp/pool.h>
@@ -36,7 +37,7 @@ static void hyp_boot_record(uint64_t host_root, uint64_t hyp_root)
 		ARCH_VTCR_EL2,
 		ARCH_TCR_EL2,
 		0, /* hyp_va_offset: the hyp runs identity mapped */
-		0, /* boot_flags */
+		image_boot_flags,
 	};
 
 	htrace_emit(PKVM_EV_BOOT, 0, w, 7);
@@ -49,6 +50,10 @@ void hyp_boot_primary(const struct hyp_config *cfg)
 
 	hyp_cfg = *cfg;
 	tracing_boot(cfg->cpu_count);
+	CHECK(cfg->hyp_start <= cfg->text_end &&
+	      cfg->text_end <= cfg->rodata_end &&
+	      cfg->rodata_end <= cfg->hyp_end &&
+	      !((cfg->text_end | cfg->rodata_end) & (HYP_PAGE_SIZE - 1)));
 	hyp_boot_record(host_root, hyp_root);
 	pool_init(cfg->pool_start + 2 * HYP_PAGE_SIZE, cfg->pool_end);
 	mem_boot_tables(host_root, hyp_root);
@@ -71,7 +76,7 @@ void hyp_boot_cpu(unsigned cpu, bool secondary)
 	hyp_sysreg_write(PKVM_SYSREG_TTBR0_EL2, ARCH_TTBR0(mem_hyp_s1.root));
 	hyp_tlbi(PKVM_TLBI_ALLE2, 0);
 	hyp_sysreg_write(PKVM_SYSREG_SCTLR_EL2, ARCH_SCTLR_EL2);
-	/* From here on, barriers are recorded. */
+	/* (The arch's dsb sy; isb around the SCTLR write are not recorded.) */
 	hyp_barrier(PKVM_BARRIER_ISB);
 	hyp_sysreg_write(PKVM_SYSREG_VBAR_EL2, arch_vectors());
 	/* The host's stage-2, then trapping on. */

@@ -26,6 +26,11 @@ uint64_t mem_take_pair(struct mem_locked *m)
 	return pgtable_take2(&mem_host_s2, &mem_hyp_s1, &m->host, &m->hyp);
 }
 
+void mem_sync_pair(struct mem_locked m)
+{
+	pgtable_sync2(m.host, m.hyp);
+}
+
 void mem_let_go_pair(struct mem_locked m)
 {
 	pgtable_let_go2(m.hyp, m.host);
@@ -61,14 +66,26 @@ enum mem_state mem_hyp_state(struct pgtable_locked hyp, uint64_t pfn)
 	return MEM_NOPAGE;
 }
 
+/*
+ * Access per kind of page (format/HYPERCALLS.md "Mapping attributes"): the
+ * host's RAM is its to read, write and run; MMIO is never executable (it
+ * is not memory); the hyp writes the pages it owns or borrows but runs
+ * only its own text (SCTLR_EL2.WXN makes that a rule of the machine).
+ */
+#define MEM_HOST_RAM (ARCH_PROT_W | ARCH_PROT_X)
+#define MEM_HOST_MMIO (ARCH_PROT_W | ARCH_PROT_DEVICE)
+#define MEM_HYP_DATA ARCH_PROT_W
+#define MEM_HYP_MMIO (ARCH_PROT_W | ARCH_PROT_DEVICE)
+
 static uint64_t mem_host_leaf(uint64_t pfn, uint64_t state)
 {
-	return arch_pte_make_leaf(true, 3, pfn << HYP_PAGE_SHIFT, false, state);
+	return arch_pte_make_leaf(true, 3, pfn << HYP_PAGE_SHIFT, MEM_HOST_RAM,
+				  state);
 }
 
 static uint64_t mem_hyp_leaf(uint64_t pfn, uint64_t state)
 {
-	return arch_pte_make_leaf(false, 3, pfn << HYP_PAGE_SHIFT, false,
+	return arch_pte_make_leaf(false, 3, pfn << HYP_PAGE_SHIFT, MEM_HYP_DATA,
 				  state);
 }
 
@@ -218,7 +235,7 @@ int64_t mem_hyp_donate_host(struct mem_locked m, uint64_t pfn, uint64_t nr)
  * Lazy identity map of a host page it may access. A 2 MiB block when the
  * walk stops above level 3 on an empty, unannotated descriptor (so every page
  * of that 2 MiB is host OWNED, unmapped, with nothing finer below); else one
- * page. Returns false if the pool ran out (no change: the host faults again).
+ * page. False only if the pool ran out (then nothing changed).
  */
 static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 			 uint64_t state)
@@ -230,7 +247,7 @@ static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 
 	pgtable_walk(host, ipa, &w);
 	if (arch_pte_is_valid(w.pte))
-		return true; /* another CPU mapped it first */
+		return true; /* another CPU mapped it since the fault */
 	if (!device && state == PKVM_PAGE_OWNED && w.level <= 2 && w.pte == 0) {
 		level = 2;
 		base = ipa & ~(arch_pt_level_size(2) - 1);
@@ -238,39 +255,59 @@ static bool mem_host_map(struct pgtable_locked host, uint64_t ipa, bool device,
 	if (pgtable_prepare(host, base, arch_pt_level_size(level), level, &mc))
 		return false;
 	pgtable_set(host, base, level,
-		    arch_pte_make_leaf(true, level, base, device, state), &mc);
+		    arch_pte_make_leaf(true, level, base,
+				       device ? MEM_HOST_MMIO : MEM_HOST_RAM,
+				       state),
+		    &mc);
 	return true;
 }
 
-bool mem_host_fault(uint64_t ipa)
+/*
+ * Whether a fault can be resolved by mapping, before looking at any table:
+ * not beyond the 32-bit IPA space, not a permission (or access flag, or any
+ * other) fault, since the hyp only ever maps with every access the host may
+ * have (the only permission fault it can cause is an instruction fetch
+ * from MMIO), and no instruction fetch from MMIO, which is execute-never.
+ * Retrying such a fault would only take it again.
+ */
+static bool mem_fault_mappable(const struct mem_fault *f)
 {
-	struct pgtable_locked host = pgtable_lock(&mem_host_s2);
-	uint64_t pfn = ipa >> HYP_PAGE_SHIFT;
-	bool ok = true;
+	if (f->ipa >> 32 || !f->translation)
+		return false;
+	return !f->exec || hyp_pfn_in_ram(f->ipa >> HYP_PAGE_SHIFT);
+}
 
-	if (ipa >> 32) {
-		ok = false; /* beyond the 32-bit IPA space: nothing to map */
-	} else if (!hyp_pfn_in_ram(pfn)) {
-		mem_host_map(host, ipa, true, PKVM_PAGE_OWNED);
+bool mem_host_fault(const struct mem_fault *f)
+{
+	uint64_t pfn = f->ipa >> HYP_PAGE_SHIFT;
+	struct pgtable_locked host;
+	bool ok = false;
+
+	if (!mem_fault_mappable(f))
+		return false;
+	host = pgtable_lock(&mem_host_s2);
+	if (!hyp_pfn_in_ram(pfn)) {
+		ok = mem_host_map(host, f->ipa, true, PKVM_PAGE_OWNED);
 	} else {
 		enum mem_state st = mem_host_state(host, pfn);
 		if (st == MEM_OWNED)
-			mem_host_map(host, ipa, false, PKVM_PAGE_OWNED);
+			ok = mem_host_map(host, f->ipa, false, PKVM_PAGE_OWNED);
 		else if (st == MEM_SHARED_OWNED)
-			mem_host_map(host, ipa, false, PKVM_PAGE_SHARED_OWNED);
-		else
-			ok = false;
+			ok = mem_host_map(host, f->ipa, false,
+					  PKVM_PAGE_SHARED_OWNED);
 	}
+	/* Not the host's, or the pool ran out: the caller injects. */
 	pgtable_unlock(host);
 	return ok;
 }
 
 /*
  * Boot: one descriptor per 2 MiB where aligned, else per page, over
- * [start, end): a hyp mapping (OWNED, normal) or a host annotation (hyp).
+ * [start, end): a hyp mapping (OWNED, normal, `prot`) or, if `host_annot`,
+ * a host annotation (owner hyp).
  */
 static void mem_boot_range(struct pgtable_locked ptl, uint64_t start,
-			   uint64_t end, bool host_annot)
+			   uint64_t end, bool host_annot, unsigned prot)
 {
 	uint64_t block = arch_pt_level_size(2);
 
@@ -280,7 +317,7 @@ static void mem_boot_range(struct pgtable_locked ptl, uint64_t start,
 		uint64_t size = arch_pt_level_size(level);
 		uint64_t pte = host_annot ? arch_pte_make_annot(PKVM_OWNER_HYP)
 					  : arch_pte_make_leaf(false, level, a,
-							       false, 0);
+							       prot, 0);
 
 		CHECK(pgtable_prepare(ptl, a, size, level, &mc) == 0);
 		pgtable_set(ptl, a, level, pte, &mc);
@@ -298,14 +335,22 @@ void mem_boot_tables(uint64_t root_host, uint64_t root_hyp)
 	pgtable_init(&mem_hyp_s1, root_hyp, PKVM_COMP_HYP_S1, false,
 		     PKVM_LOCK_HYP_S1);
 
+	/* The image: text RX, rodata R, everything after it RW; all XN but
+	 * text. */
 	ptl = pgtable_lock(&mem_hyp_s1);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, false);
+	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.text_end, false,
+		       ARCH_PROT_X);
+	mem_boot_range(ptl, hyp_cfg.text_end, hyp_cfg.rodata_end, false, 0);
+	mem_boot_range(ptl, hyp_cfg.rodata_end, hyp_cfg.hyp_end, false,
+		       MEM_HYP_DATA);
 	CHECK(pgtable_prepare(ptl, PKVM_UART_BASE, HYP_PAGE_SIZE, 3, &mc) == 0);
-	pgtable_set(ptl, PKVM_UART_BASE, 3,
-		    arch_pte_make_leaf(false, 3, PKVM_UART_BASE, true, 0), &mc);
+	pgtable_set(
+		ptl, PKVM_UART_BASE, 3,
+		arch_pte_make_leaf(false, 3, PKVM_UART_BASE, MEM_HYP_MMIO, 0),
+		&mc);
 	pgtable_unlock(ptl);
 
 	ptl = pgtable_lock(&mem_host_s2);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true);
+	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true, 0);
 	pgtable_unlock(ptl);
 }

@@ -28,6 +28,8 @@ _Noreturn void hyp_panic(uint64_t code, uint64_t addr, const char *why)
 		hyp_puts(": ");
 		hyp_puts(why);
 		hyp_puts("\n");
+		/* This CPU may hold locks: it must not wait for the host. */
+		tracing_no_wait();
 		htrace_sync();
 		htrace1(PKVM_EV_PANIC, 0, code, addr);
 		tracing_stop(PKVM_RING_STATE_PANIC, code, addr);

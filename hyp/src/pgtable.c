@@ -31,8 +31,44 @@ struct pgtable_locked pgtable_lock(struct pgtable *pt)
 	return (struct pgtable_locked){ pt };
 }
 
+/*
+ * A store that makes an entry valid reaches the other CPUs' table walkers
+ * only after a DSB (Arm ARM, "Ordering of translation table updates"), and
+ * this CPU's own later instructions use a new stage-1 entry only after a
+ * context synchronisation: without them another CPU that takes the lock
+ * next, or the host resuming at the faulting instruction, may still fault
+ * on the entry. One DSB covers every store made before it, so the barriers
+ * come once, before the lock goes, as upstream pKVM's map paths do.
+ */
+static void pgtable_barriers(bool dsb, bool isb)
+{
+	if (dsb)
+		hyp_barrier(PKVM_BARRIER_DSB_ISHST);
+	if (isb)
+		hyp_barrier(PKVM_BARRIER_ISB);
+}
+
+void pgtable_sync(struct pgtable_locked ptl)
+{
+	struct pgtable *pt = ptl.pt;
+
+	pgtable_barriers(pt->unsynced, pt->unsynced && !pt->stage2);
+	pt->unsynced = false;
+}
+
+void pgtable_sync2(struct pgtable_locked first, struct pgtable_locked second)
+{
+	struct pgtable *a = first.pt, *b = second.pt;
+
+	pgtable_barriers(a->unsynced || b->unsynced,
+			 (a->unsynced && !a->stage2) ||
+				 (b->unsynced && !b->stage2));
+	a->unsynced = b->unsynced = false;
+}
+
 void pgtable_unlock(struct pgtable_locked ptl)
 {
+	pgtable_sync(ptl);
 	hyp_lock_release(&ptl.pt->lock);
 }
 
@@ -46,6 +82,7 @@ void pgtable_lock2(struct pgtable *first, struct pgtable *second,
 
 void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second)
 {
+	pgtable_sync2(first, second);
 	hyp_lock_release2(&first.pt->lock, &second.pt->lock);
 }
 
@@ -73,6 +110,7 @@ void pgtable_init(struct pgtable *pt, uint64_t root_pa,
 	pt->comp = comp;
 	pt->stage2 = stage2;
 	pt->lock = (struct hyp_lock)HYP_LOCK_INIT(lock_id);
+	pt->unsynced = false;
 	memset(arch_pa_to_va(root_pa), 0, HYP_PAGE_SIZE);
 }
 
@@ -216,6 +254,7 @@ static uint64_t pgtable_split(struct pgtable_locked ptl, uint64_t table,
 		pgtable_tlb_flush(ptl.pt, base);
 	}
 	pgtable_store(table, idx, arch_pte_make_table(next), true);
+	ptl.pt->unsynced = true;
 	if (arch_pte_is_valid(old)) {
 		uint64_t pa = arch_pte_leaf_pa(old, level);
 		for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++)
@@ -254,4 +293,7 @@ void pgtable_set(struct pgtable_locked ptl, uint64_t addr, int level,
 	pgtable_store(table, arch_pt_index(addr, level), pte, false);
 	if (arch_pte_is_valid(old) && !arch_pte_is_valid(pte))
 		pgtable_tlb_flush(ptl.pt, addr);
+	/* A new translation (not a state-bit change under a live one). */
+	if (!arch_pte_is_valid(old) && arch_pte_is_valid(pte))
+		ptl.pt->unsynced = true;
 }

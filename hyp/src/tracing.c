@@ -21,13 +21,17 @@ struct producer hyp_producer;
  * Early buffers: hyp-private, in the hyp's .bss. CPU 0 records the boot and
  * every SHARE_HYP the host makes to set up tracing (about 14 records per
  * ring page: 8 CPUs x 512 pages fit), so it gets the big one (2 MiB; the
- * pool keeps more than 3 MiB, ten times what the tables can need).
+ * pool keeps more than 3 MiB, ten times what the tables can need). Once
+ * copied into its ring, a CPU's early buffer is its WAIT-mode spill
+ * (producer.h), which must hold the longest trap's records to keep WAIT
+ * mode lossless: a 16-page donation splitting two 2 MiB blocks writes
+ * about 1,120 (2 x 516 for the splits), so the others get 2,048.
  */
 #ifndef TRACING_EARLY_CPU0 /* the fake arch may ask for more */
 #define TRACING_EARLY_CPU0 65536u
 #endif
 #ifndef TRACING_EARLY_OTHER
-#define TRACING_EARLY_OTHER 1024u
+#define TRACING_EARLY_OTHER 2048u
 #endif
 static struct pkvm_record tracing_early0[TRACING_EARLY_CPU0];
 static struct pkvm_record tracing_early[PKVM_RING_MAX_CPUS - 1]

@@ -9,6 +9,7 @@
 #include <hyp/arch.h>
 #include <hyp/htrace.h>
 #include <hyp/hyp.h>
+#include <hyp/image.h>
 #include <hyp/mem_protect.h>
 #include <hyp/tracing.h>
 #include <hyp/trap.h>
@@ -91,6 +92,7 @@ static int64_t trap_owned(mem_hcall_fn *fn, uint64_t a1, uint64_t a2)
 	htrace_lock2(true, PKVM_LOCK_HOST_S2, (uint32_t)t, PKVM_LOCK_HYP_S1,
 		     (uint32_t)(t >> 32));
 	ret = fn(m, a1, a2);
+	mem_sync_pair(m);
 	htrace_lock2(false, PKVM_LOCK_HYP_S1, (uint32_t)(t >> 32),
 		     PKVM_LOCK_HOST_S2, (uint32_t)t);
 	mem_let_go_pair(m);
@@ -111,10 +113,9 @@ static bool trap_hcall(struct trap_ctx *ctx, uint64_t id)
 	case PKVM_HC_TRACE_LOAD:
 		r[1] = (uint64_t)tracing_load(r[1]);
 		return true;
-	case PKVM_HC_TEST_PANIC:
-		hyp_panic(PKVM_PANIC_TEST, ctx->elr, "test_panic hypercall");
 	default:
-		return false;
+		/* Only a test image has more (TEST_PANIC). */
+		return image_test_hcall(ctx, id);
 	}
 }
 
@@ -153,6 +154,7 @@ static void trap_hvc0(struct trap_ctx *ctx)
 
 		htrace_emit(PKVM_EV_HCALL_ENTRY_LOCK2, TRAP_SRC, w, 3);
 		ret = fn(m, x1, x2);
+		mem_sync_pair(m);
 		ctx->regs[0] = PKVM_SMCCC_SUCCESS;
 		ctx->regs[1] = (uint64_t)ret;
 		htrace1(PKVM_EV_HCALL_EXIT_UNLOCK2, TRAP_SRC,
@@ -206,13 +208,21 @@ static void trap_inject_abort(struct trap_ctx *ctx)
 	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
 }
 
-/* Returns true if an abort was injected. */
+/*
+ * A stage-2 abort: mapped (the host retries the access) or injected, in
+ * this one trap. Returns true if an abort was injected.
+ */
 static bool trap_abort(struct trap_ctx *ctx)
 {
-	uint64_t ipa = (((ctx->hpfar >> 4) & ((1ull << 36) - 1)) << 12) |
-		       (ctx->far & 0xFFF);
+	/* ESR ISS: DFSC/IFSC in bits 5:0, 0b0001xx a translation fault. */
+	struct mem_fault f = {
+		.ipa = (((ctx->hpfar >> 4) & ((1ull << 36) - 1)) << 12) |
+		       (ctx->far & 0xFFF),
+		.exec = ((ctx->esr >> 26) & 0x3F) == TRAP_EC_IABT_LOW,
+		.translation = (ctx->esr & 0x3C) == 0x04,
+	};
 
-	if (mem_host_fault(ipa))
+	if (mem_host_fault(&f))
 		return false;
 	trap_inject_abort(ctx);
 	return true;

@@ -289,7 +289,7 @@ void tb_boot(struct tb *b)
 			      0,
 			      0,
 			      0,
-			      0 };
+			      b->boot_flags };
 	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, 0x04ff };
 	uint64_t l2;
 

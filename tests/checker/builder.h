@@ -36,6 +36,7 @@
 
 struct tb {
 	unsigned ncpu;
+	uint64_t boot_flags; /* BOOT's, written by tb_boot (0: production) */
 	struct pkvm_record *recs[8];
 	size_t count[8], cap[8];
 	uint32_t seq[8];

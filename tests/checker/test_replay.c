@@ -295,11 +295,34 @@ Test(replay, panic_on_host_input)
 
 Test(replay, test_panic_conforms)
 {
-	/* test_panic panics and never returns: conforms. */
+	/* In a test image, test_panic panics and never returns: conforms. */
+	uint64_t w[2] = { PKVM_PANIC_TEST, 0x40201234 };
+
+	tb_free(&b);
+	tb_init(&b, 2);
+	b.boot_flags = 1; /* a test image: the test-only calls are in */
+	tb_boot(&b);
+	tb_hvc(&b, 0, PKVM_HC_TEST_PANIC, 0, 0);
+	tb_event(&b, 0, PKVM_EV_PANIC, w, 2);
+	expect_pass();
+}
+
+Test(replay, test_panic_in_production)
+{
+	/* hyp.elf has no test_panic: its id is unknown, and a panic is a
+	 * finding (any host could stop the machine). */
 	uint64_t w[2] = { PKVM_PANIC_TEST, 0x40201234 };
 
 	tb_hvc(&b, 0, PKVM_HC_TEST_PANIC, 0, 0);
 	tb_event(&b, 0, PKVM_EV_PANIC, w, 2);
+	expect_only("hyp-panic");
+}
+
+Test(replay, test_panic_unknown_in_production)
+{
+	/* ... and answering it as an unknown call conforms. */
+	tb_hvc(&b, 0, PKVM_HC_TEST_PANIC, 0, 0);
+	tb_exit(&b, 0, PKVM_SMCCC_NOT_SUPPORTED, 0);
 	expect_pass();
 }
 

@@ -30,14 +30,14 @@ static void *th_worker(void *arg)
 /* Threads contend; the final states are right and tickets are unique. */
 Test(lock, tickets_in_order_under_contention)
 {
-	static struct pkvm_record r[TH_THREADS][1024];
+	static struct pkvm_record r[TH_THREADS][4096];
 	static uint8_t seen[4096];
 	size_t n[TH_THREADS];
 	pthread_t t[TH_THREADS];
 	uint32_t max_ticket = 0;
 
 	th_boot(TH_THREADS, 0);
-	th_trace_on(1024);
+	th_trace_on(4096);
 	for (unsigned i = 0; i < TH_THREADS; i++)
 		pthread_create(&t[i], NULL, th_worker, (void *)(uintptr_t)i);
 	for (unsigned i = 0; i < TH_THREADS; i++) {
@@ -46,7 +46,7 @@ Test(lock, tickets_in_order_under_contention)
 		cr_assert_null(ret, "cpu %u: a hypercall failed", i);
 	}
 	for (unsigned c = 0; c < TH_THREADS; c++) {
-		n[c] = th_ring_records(c, r[c], 1024);
+		n[c] = th_ring_records(c, r[c], 4096);
 		cr_assert_eq(th_count(r[c], n[c], PKVM_EV_LOST, ~0ull), 0);
 		uint64_t held = ~0ull;
 		for (size_t i = 0; i < n[c]; i++) {

@@ -6,7 +6,9 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -362,10 +364,15 @@ Test(producer, trap_exit_forms)
 	cr_assert_neq(r[n2 - 2].a, 0, "inject_esr");
 }
 
-/* A consumer thread for WAIT mode: copies CPU 0's records out as they come. */
+/*
+ * A consumer thread for WAIT mode: copies CPU 0's records out as they come;
+ * while `th_pause` is set it stops draining (a host that stops reading).
+ */
 static struct pkvm_record th_sink[1 << 16];
 static size_t th_sunk;
-static int th_stop;
+static int th_stop, th_pause;
+/* Times `head` was seen inside an event (its continuations not yet out). */
+static unsigned th_half_events;
 
 static void *th_consume(void *arg)
 {
@@ -375,26 +382,51 @@ static void *th_consume(void *arg)
 	(void)arg;
 	for (;;) {
 		int stop = __atomic_load_n(&th_stop, __ATOMIC_ACQUIRE);
+
+		if (!stop && __atomic_load_n(&th_pause, __ATOMIC_ACQUIRE)) {
+			sched_yield();
+			continue;
+		}
 		uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
-		for (uint64_t t = rc->tail; t < head; t++)
+		for (uint64_t t = rc->tail; t < head; t++) {
+			const struct pkvm_record *rec = &ring[t & 127];
+
 			if (th_sunk < sizeof(th_sink) / sizeof(th_sink[0]))
-				th_sink[th_sunk++] = ring[t & 127];
+				th_sink[th_sunk++] = *rec;
+			if (t + 1 == head && !(rec->flags & PKVM_REC_F_CONT) &&
+			    (rec->flags & PKVM_REC_F_NCONT_MASK))
+				th_half_events++;
+			if (t + 1 == head && (rec->flags & PKVM_REC_F_CONT) &&
+			    (rec->flags & PKVM_REC_F_NCONT_MASK) !=
+				    pkvm_event_ncont(rec->kind))
+				th_half_events++;
+		}
 		__atomic_store_n(&rc->tail, head, __ATOMIC_RELEASE);
 		if (stop)
 			return NULL;
 	}
 }
 
-/* One CPU, the smallest WAIT-mode ring, drained by th_consume(). */
-static pthread_t th_wait_start(void)
+/* `cpus` CPUs, the smallest WAIT-mode rings, CPU 0's drained by th_consume().
+ */
+static pthread_t th_wait_start_cpus(unsigned cpus)
 {
 	pthread_t t;
 
-	th_boot(1, 0);
+	__atomic_store_n(&th_stop, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&th_pause, 0, __ATOMIC_RELEASE);
+	th_sunk = 0;
+	th_half_events = 0;
+	th_boot(cpus, 0);
 	th_trace_prepare(PKVM_RING_WAIT, 128, true);
 	pthread_create(&t, NULL, th_consume, NULL);
 	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0), 0);
 	return t;
+}
+
+static pthread_t th_wait_start(void)
+{
+	return th_wait_start_cpus(1);
 }
 
 /*
@@ -428,6 +460,7 @@ static size_t th_wait_finish_lossless(pthread_t t)
 	}
 	cr_assert_eq(th_count(th_sink, th_sunk, PKVM_EV_LOST, ~0ull), 0);
 	cr_assert_eq(th_ctrl()->cpu[0].dropped, 0);
+	cr_assert_eq(th_half_events, 0, "head published inside an event");
 	return across_end;
 }
 
@@ -436,8 +469,15 @@ Test(producer, wait_mode_lossless)
 {
 	pthread_t t = th_wait_start();
 
-	for (int i = 0; i < 100; i++)
+	/*
+	 * An unknown id (three records) between the shares, so that the
+	 * events do not all keep to one alignment in the ring.
+	 */
+	for (int i = 0; i < 100; i++) {
 		cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + i, 0), 0);
+		cr_assert_eq(fake_hvc(0x7f, 0, 0, 0, NULL),
+			     PKVM_SMCCC_NOT_SUPPORTED);
+	}
 	cr_assert_gt(th_wait_finish_lossless(t), 0,
 		     "no event crossed the ring's end");
 	cr_assert_gt(th_ctrl()->cpu[0].wait_ticks, 0);
@@ -460,4 +500,109 @@ Test(producer, wait_mode_long_paths_lossless)
 	}
 	th_wait_finish_lossless(t);
 	cr_assert_gt(th_sunk, 700, "the split alone writes 512 entries");
+}
+
+/* CPU 0's work while its consumer is paused: a thread, since it may wait. */
+struct th_cpu0_job {
+	uint64_t pfn, count; /* share [pfn, pfn + count) */
+	bool split;	     /* first map the 2 MiB block holding pfn */
+	int64_t ret;	     /* first non-zero result, or 0 */
+};
+
+static void *th_cpu0_work(void *arg)
+{
+	struct th_cpu0_job *job = arg;
+
+	fake_set_cpu(0);
+	if (job->split)
+		fake_abort((job->pfn << 12) & ~0x1fffffull);
+	for (uint64_t i = 0; i < job->count && !job->ret; i++)
+		job->ret = th_call(PKVM_HC_SHARE_HYP, job->pfn + i, 0);
+	return NULL;
+}
+
+/* Wait until CPU 0 has published a full ring (its consumer is paused). */
+static void th_wait_ring_full(void)
+{
+	struct pkvm_ring_cpu *rc = &th_ctrl()->cpu[0];
+
+	for (;;) {
+		uint64_t head = __atomic_load_n(&rc->head, __ATOMIC_ACQUIRE);
+
+		if (head - rc->tail > rc->nr_records - 8)
+			break;
+		sched_yield();
+	}
+	usleep(20000); /* let CPU 0 get to wherever it waits */
+}
+
+/*
+ * A host that stops draining (WAIT mode) never stalls the other CPUs: CPU 0
+ * fills its ring while it holds host_s2 and hyp_s1, finishes its
+ * hypercall (the rest of its records spill) and lets the locks go, so CPU 1
+ * gets them; CPU 0 waits for room only on its way out, holding nothing.
+ * Once the consumer drains again, nothing was lost.
+ */
+Test(producer, wait_mode_lock_holder_never_waits, .timeout = 30)
+{
+	pthread_t t = th_wait_start_cpus(2), w;
+	struct th_cpu0_job job = { .pfn = TH_RAM_PFN, .count = 40 };
+
+	__atomic_store_n(&th_pause, 1, __ATOMIC_RELEASE);
+	pthread_create(&w, NULL, th_cpu0_work, &job);
+	th_wait_ring_full();
+	fake_set_cpu(1);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + 0x100, 0), 0,
+		     "CPU 1 takes the locks CPU 0 used");
+	cr_assert_eq(th_host_state(TH_RAM_PFN + 0x100), MEM_SHARED_OWNED);
+	cr_assert_eq(
+		__atomic_load_n(&th_ctrl()->cpu[0].tail, __ATOMIC_ACQUIRE) +
+			128,
+		th_ctrl()->cpu[0].head, "CPU 0 still waits for room");
+	fake_set_cpu(0);
+	__atomic_store_n(&th_pause, 0, __ATOMIC_RELEASE);
+	pthread_join(w, NULL);
+	cr_assert_eq(job.ret, 0);
+	th_wait_finish_lossless(t);
+}
+
+/*
+ * What does not fit in the ring or the spill, while the consumer does not
+ * drain, is dropped and counted (a LOST record once there is room), never
+ * waited for under a lock: a block split (over 512 records) with a 64-record
+ * spill.
+ */
+Test(producer, wait_mode_spill_overflow_counted, .timeout = 30)
+{
+	pthread_t t = th_wait_start(), w;
+	struct th_cpu0_job job = { .pfn = 0x48601, .count = 1, .split = true };
+	struct pkvm_ring_cpu *rc = &th_ctrl()->cpu[0];
+	uint64_t lost = 0;
+
+	__atomic_store_n(&th_pause, 1, __ATOMIC_RELEASE);
+	hyp_producer.cpu[0].spill_cap = 64;
+	pthread_create(&w, NULL, th_cpu0_work, &job);
+	th_wait_ring_full();
+	__atomic_store_n(&th_pause, 0, __ATOMIC_RELEASE);
+	pthread_join(w, NULL);
+	cr_assert_eq(job.ret, 0, "the share finished");
+	__atomic_store_n(&th_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	cr_assert_gt(rc->dropped, 0, "the spill overflowed");
+	for (size_t i = 0; i < th_sunk; i++) {
+		if (th_sink[i].kind == PKVM_EV_LOST) {
+			cr_assert_eq(th_sink[i].b, th_sink[i - 1].seq + 1,
+				     "first lost right after the last kept");
+			cr_assert_eq(th_sink[i].seq,
+				     th_sink[i].b + th_sink[i].a);
+			lost += th_sink[i].a;
+		} else if (i > 0) {
+			cr_assert_eq(th_sink[i].seq, th_sink[i - 1].seq + 1,
+				     "record %zu: no silent gap", i);
+		}
+	}
+	cr_assert_eq(lost, rc->dropped, "every drop in a LOST record");
+	cr_assert_eq(th_sunk + rc->dropped,
+		     producer_produced(&hyp_producer, 0));
+	cr_assert_eq(th_host_state(0x48601), MEM_SHARED_OWNED);
 }

@@ -8,6 +8,8 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <hyp/image.h>
+
 #include "helpers.h"
 
 enum th_start {
@@ -143,9 +145,24 @@ Test(transitions, smc)
 	cr_assert_eq(th_ctrl()->state, PKVM_RING_STATE_STOPPED);
 }
 
-/* TEST_PANIC stops the CPU (the fake arch ends the process). */
+/*
+ * TEST_PANIC (this test library is the test image) stops the CPU (the fake
+ * arch ends the process).
+ */
 Test(transitions, test_panic, .exit_code = FAKE_PARK_EXIT)
 {
 	th_boot(1, 0);
 	fake_hvc(PKVM_HC_TEST_PANIC, 0, 0, 0, NULL);
+}
+
+/* The test image says what it is: BOOT boot_flags bit 0. */
+Test(transitions, test_image_boot_flag)
+{
+	static struct pkvm_record r[4096];
+
+	th_boot(1, 0);
+	th_trace_on(4096);
+	th_ring_records(0, r, 4096);
+	cr_assert_eq(r[0].kind, PKVM_EV_BOOT);
+	cr_assert_eq(r[6].b, IMAGE_BOOT_F_TEST_HCALLS);
 }

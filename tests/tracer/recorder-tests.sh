@@ -174,11 +174,17 @@ stop)
 		--outcome interrupted "$dir/i.zst"
 	;;
 panic)
-	# Scenario 4: CPU0 calls TEST_PANIC once the rings are loaded.
+	# Scenario 4: CPU0 calls TEST_PANIC once the rings are loaded (HYP is
+	# the test image: hyp.elf has no TEST_PANIC).
 	expect_rc 1 record --cpus 2 --ops 100 --scenario panic -o "$dir/t.zst"
 	expect_rc 0 "$verify" --cpus 2 --complete --any-kinds panic --counters \
 		--outcome hyp-panic "$dir/t.zst"
 	grep -q 'hyp: PANIC' "$dir/t.zst.console" || fail "no panic line"
+	# Without --hyp, --scenario panic takes the build tree's test image.
+	expect_rc 1 "$rec" --workload "$wl" --quiet --cpus 1 --ops 10 \
+		--scenario panic -o "$dir/d.zst"
+	grep -q 'hyp: PANIC code=3' "$dir/d.zst.console" ||
+		fail "default image for --scenario panic: no test_panic"
 	;;
 salvage-early)
 	# Salvage (tracer/README.md): a hyp that never handed its records to

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Producer slow path: loading, the early-buffer copy, the end of the ring,
- * waiting (WAIT mode), drops and LOST records. The inline halves
- * (producer_emit, producer_sync, producer_publish) are in <pkvm/producer.h>.
+ * spilling and waiting (WAIT mode), drops and LOST records. The inline
+ * halves (producer_emit, producer_sync, producer_publish) are in
+ * <pkvm/producer.h>.
+ *
+ * Waiting for the consumer happens only where the CPU holds no lock: when
+ * it copies an early buffer or a spill into its ring at a sync point or on
+ * leaving the hyp, and when it stops. An emit never waits (it may run with
+ * any lock held): in WAIT mode it spills instead.
  *
  * Concurrency: every field of a struct producer_cpu is written only by its
  * own CPU (or on its behalf while it is held outside the hyp). producer_load()
@@ -76,6 +82,11 @@ void producer_init_cpu(struct producer *p, unsigned cpu,
 	pc->dropped = 0;
 	pc->wait_ticks = 0;
 	pc->early = early;
+	/* Once copied into the ring, the early buffer is the spill. */
+	pc->spill = early;
+	pc->spill_cap = cap;
+	pc->spilling = 0;
+	pc->no_wait = false;
 	producer_set_hdr(pc);
 	producer_set_wend(pc);
 }
@@ -94,15 +105,17 @@ static void producer_drop(struct producer_cpu *pc, uint64_t n)
 }
 
 /*
- * Refresh `limit` from the consumer's tail; true if `n` records fit. A
- * WAIT-mode ring waits for the consumer until they do.
+ * Refresh `limit` from the consumer's tail; true if `n` records fit. If
+ * `may_wait` (the caller holds no lock) and the ring is in WAIT mode, wait
+ * for the consumer until they do.
  */
-static bool producer_room(struct producer_cpu *pc, unsigned n)
+static bool producer_room(struct producer_cpu *pc, unsigned n, bool may_wait)
 {
 	uint64_t head = producer_head(pc);
 	uint64_t tail = __atomic_load_n(&pc->pub->tail, __ATOMIC_ACQUIRE);
 
-	if (head + n - tail > pc->cap && pc->mode == PKVM_RING_WAIT) {
+	if (head + n - tail > pc->cap && may_wait &&
+	    pc->mode == PKVM_RING_WAIT && !pc->no_wait) {
 		/* The consumer can only make room for what it can see. */
 		producer_publish_all(pc);
 		uint64_t t0 = producer_now();
@@ -146,14 +159,46 @@ static void producer_put_own(struct producer_cpu *pc, unsigned kind, uint64_t a,
 }
 
 /*
- * Ring mode: make room for `n` records, first writing a pending LOST record.
- * False when a DROP-mode ring has no room for them (the LOST record may
- * still have been written).
+ * WAIT mode, the ring full, and the CPU may hold a lock: go on in the spill
+ * (the records stay in order; producer_spill_drain() copies them over when
+ * the CPU holds no lock). A pending LOST record goes first.
  */
-static bool producer_prepare(struct producer_cpu *pc, unsigned n)
+static void producer_spill_start(struct producer_cpu *pc)
 {
-	bool fits = producer_room(pc, n + (pc->lost_pending ? 1 : 0));
+	uint64_t produced = producer_cpu_produced(pc);
 
+	/* The consumer gets what the ring holds now; nothing more until the
+	 * spill is drained (publishing `head` goes nowhere meanwhile). */
+	producer_publish_all(pc);
+	pc->ring_head = producer_head(pc);
+	producer_start(pc, pc->spill, pc->spill_cap, 0);
+	pc->seq_base = produced;
+	pc->limit = pc->spill_cap;
+	pc->pub_head = &pc->local.head;
+	pc->spilling = 1;
+	if (pc->lost_pending) {
+		producer_put_own(pc, PKVM_EV_LOST, pc->lost_pending,
+				 pc->lost_first);
+		pc->lost_pending = 0;
+	}
+}
+
+/*
+ * Ring mode: make room for `n` records, first writing a pending LOST record.
+ * Waits only if `may_wait` (no lock held); else a WAIT-mode ring without
+ * room spills. False when the records cannot be written (no room in a
+ * DROP-mode ring; the LOST record may still have been written), true when
+ * they fit in the ring or, now spilling, in the spill.
+ */
+static bool producer_prepare(struct producer_cpu *pc, unsigned n, bool may_wait)
+{
+	bool fits = producer_room(pc, n + (pc->lost_pending ? 1 : 0), may_wait);
+
+	if (!fits && pc->mode == PKVM_RING_WAIT && !may_wait &&
+	    pc->spill_cap > n) {
+		producer_spill_start(pc);
+		return producer_head(pc) + n <= pc->limit;
+	}
 	if (pc->lost_pending) {
 		if (producer_head(pc) >= pc->limit)
 			return false;
@@ -169,9 +214,10 @@ void producer_emit_slow(struct producer_cpu *pc, uint64_t ts, unsigned kind,
 {
 	bool fits;
 
-	if (pc->in_ring)
-		fits = producer_prepare(pc, n);
-	else /* early losses are reported once in the ring */
+	/* Never waits: the caller may hold any lock. */
+	if (pc->in_ring && !pc->spilling)
+		fits = producer_prepare(pc, n, false);
+	else /* the early buffer or the spill: losses reported in the ring */
 		fits = !pc->lost_pending && producer_head(pc) + n <= pc->limit;
 	if (fits) {
 		/* The event's records take consecutive sequence numbers. */
@@ -199,19 +245,98 @@ void producer_emit_slow(struct producer_cpu *pc, uint64_t ts, unsigned kind,
 }
 
 /*
+ * Copy `count` records (sequence numbers kept) from `from` into the ring,
+ * which the caller has just made the CPU's buffer, at the CPU's ring head,
+ * waiting for room if `may_wait`. `lost` records were lost right after
+ * them (`lost_first` the first). If the ring has no room for them all
+ * (`may_wait` false, or DROP mode) the rest are lost too, so that the lost
+ * range stays one contiguous run of sequence numbers; the losses are left
+ * pending (a LOST record before the next record). Returns how many were
+ * copied.
+ */
+static uint64_t producer_copy_in(struct producer_cpu *pc,
+				 const struct pkvm_record *from, uint64_t count,
+				 uint64_t lost, uint64_t lost_first,
+				 bool may_wait)
+{
+	uint64_t produced = producer_cpu_produced(pc);
+	uint64_t copied = 0;
+
+	pc->lost_pending = 0;
+	for (uint64_t i = 0; i < count; i++) {
+		/*
+		 * Room for a whole event at its head: a wait publishes
+		 * `head`, and the consumer must never see half an event (a
+		 * run that stops right then would end inside one).
+		 */
+		uint64_t n = 1 + (from[i].flags & PKVM_REC_F_NCONT_MASK);
+
+		if (from[i].flags & PKVM_REC_F_CONT)
+			n = 0;
+		else if (n > count - i)
+			n = count - i;
+		if (n && !producer_room(pc, (unsigned)n, may_wait)) {
+			/* Everything from here on is lost, the losses too. */
+			pc->lost_first = produced - lost - (count - i);
+			pc->lost_pending = count - i + lost;
+			pc->dropped += count - i;
+			pc->pub->dropped = pc->dropped;
+			return copied;
+		}
+		producer_put(pc, &from[i]);
+		copied++;
+		/* The copies take slots but no new sequence numbers. */
+		pc->seq_base = produced - producer_head(pc);
+	}
+	if (lost) {
+		pc->lost_first = lost_first;
+		pc->lost_pending = lost;
+	}
+	return copied;
+}
+
+/*
+ * Leaving the hyp or stopping, no lock held: copy the spill into the ring,
+ * waiting for room (WAIT mode) unless `may_wait` is false, then write the
+ * pending LOST record if any, and publish.
+ */
+static void producer_spill_drain(struct producer *p, struct producer_cpu *pc,
+				 bool may_wait)
+{
+	struct pkvm_record *spill = pc->slots;
+	uint64_t count = producer_head(pc);
+	uint64_t produced = producer_cpu_produced(pc);
+	uint64_t lost = pc->lost_pending, lost_first = pc->lost_first;
+
+	producer_start(pc, p->rings[pc->cpu].records,
+		       p->rings[pc->cpu].nr_records, pc->ring_head);
+	pc->pub_head = &pc->pub->head;
+	pc->spilling = 0;
+	pc->seq_base = produced - producer_head(pc);
+	producer_copy_in(pc, spill, count, lost, lost_first, may_wait);
+	producer_prepare(pc, 0, may_wait);
+	producer_set_hdr(pc);
+	producer_set_wend(pc);
+	producer_publish_all(pc);
+}
+
+/*
  * First sync point after loading: move this CPU to its ring and copy the early
  * buffer in. Early records keep their sequence numbers; if the ring has no
- * room for all of them (DROP mode), the rest are counted as lost so that the
- * lost range stays one contiguous run of sequence numbers.
+ * room for all of them (DROP mode, or a CPU that may not wait), the rest are
+ * counted as lost so that the lost range stays one contiguous run of
+ * sequence numbers. Called where the CPU holds no lock (a sync point, or
+ * on its behalf while it is away), so WAIT mode waits here.
  */
 static void producer_switch(struct producer *p, struct producer_cpu *pc)
 {
 	struct pkvm_record *early = pc->early;
 	uint64_t count = producer_head(pc);
 	uint64_t produced = producer_cpu_produced(pc);
-	uint64_t copied = 0;
-	/* Early losses so far: seq [early_lost_first, produced). */
+	/* Early losses so far: seq [produced - early_lost, produced). */
 	uint64_t early_lost = pc->lost_pending;
+	bool may_wait = !pc->no_wait;
+	uint64_t copied;
 
 	producer_start(pc, p->rings[pc->cpu].records,
 		       p->rings[pc->cpu].nr_records, 0);
@@ -219,26 +344,9 @@ static void producer_switch(struct producer *p, struct producer_cpu *pc)
 	producer_set_pub(pc, &p->ctrl->cpu[pc->cpu]);
 	pc->seq_base = produced;
 	pc->in_ring = true;
-	pc->lost_pending = 0;
-	for (uint64_t i = 0; i < count; i++) {
-		if (!producer_room(pc, 1)) {
-			/* Everything from here on is lost, early losses too. */
-			pc->lost_first = early[i].seq;
-			pc->lost_pending = count - i + early_lost;
-			pc->dropped += count - i;
-			pc->pub->dropped = pc->dropped;
-			break;
-		}
-		producer_put(pc, &early[i]);
-		copied++;
-		/* The copies take slots but no new sequence numbers. */
-		pc->seq_base = produced - producer_head(pc);
-	}
-	if (!pc->lost_pending && early_lost) {
-		pc->lost_first = produced - early_lost;
-		pc->lost_pending = early_lost;
-	}
-	if (producer_prepare(pc, 1))
+	copied = producer_copy_in(pc, early, count, early_lost,
+				  produced - early_lost, may_wait);
+	if (producer_prepare(pc, 1, may_wait))
 		producer_put_own(pc, PKVM_EV_MARK, PKVM_MARK_EARLY_COPIED,
 				 copied);
 	else
@@ -267,6 +375,9 @@ void producer_enter_slow(struct producer_cpu *pc)
 
 void producer_leave_slow(struct producer *p, struct producer_cpu *pc)
 {
+	/* No lock is held on the way out: the place to wait for room. */
+	if (pc->spilling)
+		producer_spill_drain(p, pc, true);
 	producer_sync(p, pc);
 	producer_publish(pc);
 	/* In the ring (the sync point just moved us): for good. */
@@ -325,9 +436,16 @@ void producer_load(struct producer *p, struct pkvm_ring_ctrl *ctrl,
 	__atomic_store_n(&p->loaded, 1, __ATOMIC_RELEASE);
 }
 
+void producer_no_wait(struct producer_cpu *pc)
+{
+	pc->no_wait = true;
+}
+
 void producer_set_state(struct producer *p, struct producer_cpu *pc,
 			uint32_t state, uint64_t code, uint64_t addr)
 {
+	if (pc->spilling)
+		producer_spill_drain(p, pc, true);
 	producer_publish_all(pc);
 	if (!__atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE))
 		return;

@@ -121,7 +121,10 @@ static void usage(FILE *out)
 		"  --ring-pages P      pages per CPU ring (default 64)\n"
 		"  --timeout SECS      stop QEMU after SECS (default 120)\n"
 		"  -o, --output FILE   trace file (default trace.zst)\n"
-		"  --hyp PATH          hypervisor image (default: build tree)\n"
+		"  --hyp PATH          hypervisor image (default: build "
+		"tree's\n"
+		"                      hyp.elf; hyp-test.elf for --scenario "
+		"panic)\n"
 		"  --workload PATH     workload image (default: build tree)\n"
 		"  --from-dump FILE    convert a raw ring dump, no QEMU\n"
 		"  --save-dump FILE    also save the rings as a dump at the "
@@ -162,13 +165,19 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/*
+ * The workload's TEST_PANIC scenario: it needs the test image, the only one
+ * with the test-only hypercalls (hyp.elf answers the call as unknown).
+ */
+#define RECORD_SCENARIO_PANIC 4
+
 /* Scenario names the workload knows (workload/README.md). */
 static int parse_scenario(struct options *o, const char *s)
 {
 	static const struct {
 		const char *name;
 		uint64_t num;
-	} names[] = { { "stress", 0 }, { "panic", 4 } };
+	} names[] = { { "stress", 0 }, { "panic", RECORD_SCENARIO_PANIC } };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i].name) == 0) {
@@ -331,7 +340,6 @@ static int parse_args(struct options *o, int argc, char **argv)
 		.ring_pages = 64,
 		.timeout = 120,
 		.output = "trace.zst",
-		.hyp = RECORD_DEFAULT_HYP,
 		.workload = RECORD_DEFAULT_WORKLOAD,
 	};
 	while ((c = getopt_long(argc, argv, "o:h", long_opts, NULL)) != -1) {
@@ -340,6 +348,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 		if (r)
 			return r;
 	}
+	if (!o->hyp)
+		o->hyp = o->scenario == RECORD_SCENARIO_PANIC
+				 ? RECORD_DEFAULT_HYP_TEST
+				 : RECORD_DEFAULT_HYP;
 	o->extra = argv + optind;
 	if (o->from_dump && *o->extra) {
 		fprintf(stderr, "pkvm-record: extra QEMU arguments make no "

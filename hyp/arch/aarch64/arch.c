@@ -16,7 +16,7 @@
 #define PL011_FR_TXFF (1u << 5)
 
 __attribute__((aligned(16))) uint8_t hyp_stacks[8][ARCH_STACK_SIZE];
-extern char __pool_start[];
+extern char __pool_start[], __text_end[], __rodata_end[];
 extern char hyp_vectors[];
 extern void hyp_secondary_entry(void);
 _Noreturn void arch_enter_host(uint64_t entry, uint64_t cpu, uint64_t count);
@@ -256,6 +256,8 @@ _Noreturn void arch_main_primary(void)
 		.ram_size = PKVM_RAM_SIZE,
 		.hyp_start = PKVM_HYP_BASE,
 		.hyp_end = PKVM_HYP_LIMIT,
+		.text_end = (uint64_t)(__UINTPTR_TYPE__)__text_end,
+		.rodata_end = (uint64_t)(__UINTPTR_TYPE__)__rodata_end,
 		.pool_start = (uint64_t)(__UINTPTR_TYPE__)__pool_start,
 		.pool_end = PKVM_HYP_LIMIT,
 		.host_entry = PKVM_WORKLOAD_BASE,

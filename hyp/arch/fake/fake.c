@@ -111,6 +111,10 @@ void fake_boot(unsigned cpu_count, unsigned pool_pages)
 		.ram_size = PKVM_RAM_SIZE,
 		.hyp_start = PKVM_HYP_BASE,
 		.hyp_end = PKVM_HYP_LIMIT,
+		/* An image of 16 pages of text and 8 of rodata, as a stand-in.
+		 */
+		.text_end = PKVM_HYP_BASE + 0x10000,
+		.rodata_end = PKVM_HYP_BASE + 0x18000,
 		.pool_start = 0x40400000ull,
 		.pool_end = 0x40400000ull + (2ull + pool_pages) * HYP_PAGE_SIZE,
 		.host_entry = PKVM_WORKLOAD_BASE,
@@ -168,12 +172,19 @@ uint64_t fake_hvc_imm(uint16_t imm, uint64_t id, uint64_t a1, uint64_t a2,
 
 bool fake_abort(uint64_t ipa)
 {
+	/* A data abort, translation fault at level 3. */
+	return fake_abort_esr(ipa, ((uint64_t)TRAP_EC_DABT_LOW << 26) |
+					   (1ull << 25) | 0x07);
+}
+
+bool fake_abort_esr(uint64_t ipa, uint64_t esr)
+{
 	struct trap_ctx ctx = { 0 };
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100;
 
 	ctx.elr = elr;
 	ctx.spsr = 0x3C5;
-	ctx.esr = ((uint64_t)TRAP_EC_DABT_LOW << 26) | (1ull << 25) | 0x07;
+	ctx.esr = esr;
 	ctx.far = ipa;
 	ctx.hpfar = (ipa >> 12) << 4;
 	trap_host_sync(&ctx);

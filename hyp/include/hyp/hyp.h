@@ -20,6 +20,13 @@ struct hyp_config {
 	uint64_t ram_size;
 	uint64_t hyp_start; /* all hyp-owned memory: [hyp_start, hyp_end) */
 	uint64_t hyp_end;
+	/*
+	 * The image's code is [hyp_start, text_end) and its read-only data
+	 * [text_end, rodata_end), both page aligned; everything after is
+	 * written (data, bss, stacks, early buffers, the pool).
+	 */
+	uint64_t text_end;
+	uint64_t rodata_end;
 	uint64_t pool_start; /* page-table pages: [pool_start, pool_end) */
 	uint64_t pool_end;
 	uint64_t host_entry; /* where every CPU enters the host */

@@ -48,6 +48,12 @@ struct mem_locked {
  */
 uint64_t mem_take_pair(struct mem_locked *m);
 
+/**
+ * The barriers for the entries the pair's call made valid (pgtable_sync2()),
+ * recorded: the caller makes them before it records the release.
+ */
+void mem_sync_pair(struct mem_locked m);
+
 /** Unlock hyp_s1 then host_s2 (the release is the caller's to record). */
 void mem_let_go_pair(struct mem_locked m);
 
@@ -63,11 +69,21 @@ mem_hcall_fn mem_unshare_hyp;	  /* (pfn) */
 mem_hcall_fn mem_host_donate_hyp; /* (pfn, nr) */
 mem_hcall_fn mem_hyp_donate_host; /* (pfn, nr) */
 
+/** A host stage-2 fault, as the syndrome describes it. */
+struct mem_fault {
+	uint64_t ipa;
+	bool exec;	  /* an instruction fetch (else a data access) */
+	bool translation; /* a translation fault (nothing mapped there) */
+};
+
 /**
- * A host stage-2 fault at `ipa`: map it if the host may access it (true),
- * or return false for the caller to inject an abort.
+ * A host stage-2 fault: map what the host may access and return true (the
+ * host retries the access, which now succeeds), or return false for the
+ * caller to inject an abort. Never "nothing done" for a fault that would
+ * come back: every fault is answered in one trap (format/HYPERCALLS.md
+ * "Stage-2 abort").
  */
-bool mem_host_fault(uint64_t ipa);
+bool mem_host_fault(const struct mem_fault *f);
 
 /** Boot: build both tables (roots from `root_host`, `root_hyp`). */
 void mem_boot_tables(uint64_t root_host, uint64_t root_hyp);

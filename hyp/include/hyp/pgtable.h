@@ -24,6 +24,11 @@ struct pgtable {
 	enum pkvm_component comp; /* constant */
 	bool stage2;		  /* host stage-2 (else hyp stage-1) */
 	struct hyp_lock lock;	  /* protects every descriptor below root */
+	/*
+	 * An entry was made valid since the last pgtable_sync(): the walkers
+	 * may not see it yet. Written with `lock` held.
+	 */
+	bool unsynced;
 };
 
 /** Witness that the caller holds `pt->lock`. */
@@ -34,14 +39,28 @@ struct pgtable_locked {
 /** Take `pt`'s lock (recorded) and return the witness. */
 struct pgtable_locked pgtable_lock(struct pgtable *pt);
 
-/** Release the lock the witness stands for. */
+/**
+ * Release the lock the witness stands for, after pgtable_sync(): no entry
+ * made valid under a lock is left for another CPU to find unsynchronised.
+ */
 void pgtable_unlock(struct pgtable_locked ptl);
+
+/**
+ * Make the entries made valid since the last sync visible to the table
+ * walkers (format/HYPERCALLS.md "Barriers"): DSB ISHST, and for a stage-1
+ * (the hyp's own) an ISB after it, each recorded. Nothing if nothing was
+ * made valid. Call before letting the lock go.
+ */
+void pgtable_sync(struct pgtable_locked ptl);
+
+/** pgtable_sync() of two tables with one DSB. */
+void pgtable_sync2(struct pgtable_locked first, struct pgtable_locked second);
 
 /** Lock `first` then `second` (lock order), recorded as one event. */
 void pgtable_lock2(struct pgtable *first, struct pgtable *second,
 		   struct pgtable_locked *l1, struct pgtable_locked *l2);
 
-/** Unlock `first` then `second`, recorded as one event. */
+/** Sync both, then unlock `first` then `second`, recorded as one event. */
 void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second);
 
 /**
@@ -52,7 +71,10 @@ void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second);
 uint64_t pgtable_take2(struct pgtable *first, struct pgtable *second,
 		       struct pgtable_locked *l1, struct pgtable_locked *l2);
 
-/** Unlock `first` then `second` without recording it (see above). */
+/**
+ * Unlock `first` then `second` without recording it (see above); the caller
+ * has synced both (pgtable_sync2()) before it recorded the release.
+ */
 void pgtable_let_go2(struct pgtable_locked first, struct pgtable_locked second);
 
 /** Pages taken by pgtable_prepare() for pgtable_set() to install. */

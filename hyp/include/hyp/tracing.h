@@ -49,6 +49,14 @@ static inline void tracing_cpu_leave(bool in_ring)
 #endif
 }
 
+/** From now on the calling CPU never waits for the consumer (a panic). */
+static inline void tracing_no_wait(void)
+{
+#if HYP_TRACE
+	producer_no_wait(htrace_cpu());
+#endif
+}
+
 /** Copy the early buffers of every other CPU that is in the host. */
 void tracing_flush_others(void);
 

@@ -19,7 +19,10 @@
  * anything, and when it stops; the consumer reads `head` with a
  * load-acquire, copies records [tail, head), then publishes `tail` with a
  * store-release. In WAIT mode the producer spins until there is room
- * (counting the ticks in `wait_ticks`); in DROP mode it drops records
+ * (counting the ticks in `wait_ticks`), but only where it holds no lock:
+ * meanwhile it keeps its records in a private spill, in order (see
+ * producer.h), so the consumer never sees the difference; in DROP mode it
+ * drops records
  * instead, still consuming their sequence numbers, and writes a LOST record
  * (count, first lost seq) before anything else once there is room again.
  * No loss is silent. `written` (records produced: the next sequence

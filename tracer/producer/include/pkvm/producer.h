@@ -15,11 +15,21 @@
  * of the room it last made (tail + capacity as last seen), capped at the end
  * of the buffer. Everything else happens in producer_emit_slow(), out of
  * line, when an event does not fit there: wrapping to the ring's start,
- * looking at the consumer's tail again, waiting for room (WAIT mode: no
- * record is ever dropped), or dropping the event (DROP mode, or a full early
- * buffer), which is counted and reported by a LOST record before the next
- * record written. While a LOST record is pending, `wend` is `wp`, so that
- * every emit takes the slow path and no record is written ahead of it.
+ * looking at the consumer's tail again, spilling (WAIT mode, below), or
+ * dropping the event (DROP mode, a full early buffer or a full spill),
+ * which is counted and reported by a LOST record before the next record
+ * written. While a LOST record is pending, `wend` is `wp`, so that every
+ * emit takes the slow path and no record is written ahead of it.
+ *
+ * The hyp never waits for the consumer (the host) while it may hold a lock:
+ * a host that stops draining must not stall every CPU. So an emit never
+ * waits. In WAIT mode, an event that finds the ring full goes to the CPU's
+ * spill buffer instead (hyp-private: its early buffer, free once copied),
+ * and so does everything after it, in order, until the CPU leaves the hyp
+ * (producer_leave: it holds no lock then), where it waits for room and
+ * copies the spill into the ring. So WAIT mode stays lossless as long as
+ * one trap's records fit in the spill; what does not fit is dropped,
+ * counted and reported by a LOST record, as in DROP mode.
  *
  * Records become visible to the consumer when they are published
  * (producer_publish: `head`, with a store-release): the hyp
@@ -63,6 +73,7 @@ struct producer_cpu {
 	uint64_t hdr;		  /* the next record's second word: its seq
 				     << 32 | cpu << 16, kind and flags 0 */
 	uint32_t where;		  /* PRODUCER_CPU_*: producer_enter() */
+	uint32_t spilling;	  /* writing into `spill`: producer_leave() */
 	/* Read once per trap (producer_publish). */
 	struct pkvm_record *slots; /* early buffer or ring records */
 	uint64_t lap;		   /* index of slots[0] in this pass */
@@ -75,15 +86,25 @@ struct producer_cpu {
 	uint64_t limit;		   /* head may reach this: tail + cap as last
 				      seen (the early buffer: its capacity) */
 	uint16_t cpu;
-	bool in_ring;		    /* writing into the shared ring */
-	uint32_t mode;		    /* enum pkvm_ring_mode, once in_ring */
-	uint64_t lost_pending;	    /* dropped records not yet reported */
-	uint64_t lost_first;	    /* produced-index of the first of them */
-	uint64_t dropped;	    /* all records dropped in the ring */
-	uint64_t wait_ticks;	    /* counter ticks spent waiting for room */
-	struct pkvm_record *early;  /* the early buffer; its capacity is the
-				       initial `cap` (it is never drained) */
-	struct pkvm_ring_cpu local; /* publication target before loading */
+	bool in_ring;		   /* writing into the shared ring */
+	uint32_t mode;		   /* enum pkvm_ring_mode, once in_ring */
+	uint64_t lost_pending;	   /* dropped records not yet reported */
+	uint64_t lost_first;	   /* produced-index of the first of them */
+	uint64_t dropped;	   /* all records dropped in the ring */
+	uint64_t wait_ticks;	   /* counter ticks spent waiting for room */
+	struct pkvm_record *early; /* the early buffer; its capacity is the
+				      initial `cap` (it is never drained) */
+	/*
+	 * WAIT mode's spill (the early buffer, once in the ring) and where
+	 * the ring was when spilling began. `no_wait`: never wait, not even
+	 * where no lock is held (a panic).
+	 */
+	struct pkvm_record *spill;
+	uint64_t spill_cap;
+	uint64_t ring_head;
+	bool no_wait;
+	struct pkvm_ring_cpu local; /* publication target before loading, and
+				       of `head` while spilling */
 } __attribute__((aligned(256)));    /* finding a CPU's is a shift */
 
 /*
@@ -252,8 +273,10 @@ static inline bool producer_enter(struct producer_cpu *pc)
 }
 
 /**
- * The CPU stops producing for now (returns to the host): publish its
- * records; until it is in its ring, also a sync point and AWAY.
+ * The CPU stops producing for now (returns to the host, holding no lock):
+ * publish its records; if it spilled, first copy the spill into the ring
+ * (WAIT mode: waiting for room); until it is in its ring, also a sync point
+ * and AWAY.
  */
 static inline void producer_leave(struct producer *p, struct producer_cpu *pc,
 				  bool in_ring);
@@ -294,7 +317,7 @@ static inline void producer_publish(struct producer_cpu *pc)
 static inline void producer_leave(struct producer *p, struct producer_cpu *pc,
 				  bool in_ring)
 {
-	if (__builtin_expect(in_ring, 1))
+	if (__builtin_expect(in_ring && !pc->spilling, 1))
 		producer_publish(pc);
 	else
 		producer_leave_slow(p, pc);
@@ -302,11 +325,20 @@ static inline void producer_leave(struct producer *p, struct producer_cpu *pc,
 
 /**
  * Publish the final ring state (STOPPED or PANIC) for the consumer, and the
- * calling CPU's `pc` `written` and `head`. Other CPUs' records are published
- * by themselves (or flushed on their behalf) before this.
+ * calling CPU's `pc` `written` and `head`, its spill copied first (waiting
+ * for room unless the CPU may not wait: producer_no_wait()). Other CPUs'
+ * records are published by themselves (or flushed on their behalf) before
+ * this.
  */
 void producer_set_state(struct producer *p, struct producer_cpu *pc,
 			uint32_t state, uint64_t code, uint64_t addr);
+
+/**
+ * From now on `pc` never waits for the consumer, not even where it holds
+ * no lock (a panic: the CPU may hold locks, and it stops anyway); what
+ * does not fit is counted as lost.
+ */
+void producer_no_wait(struct producer_cpu *pc);
 
 /** Records produced by `cpu` so far (incl. dropped and early). */
 uint64_t producer_produced(const struct producer *p, unsigned cpu);

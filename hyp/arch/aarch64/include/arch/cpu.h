@@ -53,8 +53,12 @@ static inline void arch_relax(void)
 #define ARCH_TCR_EL2                                                           \
 	(32ull | (1ull << 8) | (1ull << 10) | (3ull << 12) | (2ull << 16) |    \
 	 (1ull << 23) | (1ull << 31))
-/* SCTLR_EL2: RES1 bits, M, C, SA, I. */
-#define ARCH_SCTLR_EL2 (0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull)
+/*
+ * SCTLR_EL2: RES1 bits, M, C, SA, I, WXN (a writable page is never
+ * executable, whatever its XN bit says).
+ */
+#define ARCH_SCTLR_EL2                                                         \
+	(0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull | (1ull << 19))
 /*
  * HCR_EL2: VM (stage-2 on), SWIO, DC (the host runs with its MMU off; DC
  * makes its accesses normal cacheable so its atomics work), TSC (trap SMC,

@@ -25,15 +25,26 @@
 #define ARCH_S1_ATTR_NORMAL (0ull << 2)
 #define ARCH_S1_ATTR_DEVICE (1ull << 2)
 #define ARCH_S1_AP_RW (1ull << 6) /* AP[1] is RES1 at EL2 */
+#define ARCH_S1_AP_RO (1ull << 7) /* AP[2]: read-only */
 #define ARCH_S1_XN (1ull << 54)
 /* Stage-2: MemAttr, S2AP, XN. */
 #define ARCH_S2_MEMATTR_NORMAL (0xFull << 2) /* outer+inner WB */
 #define ARCH_S2_MEMATTR_DEVICE (0x1ull << 2) /* Device-nGnRE */
 #define ARCH_S2_AP_RW (3ull << 6)
+#define ARCH_S2_AP_RO (1ull << 6)
 #define ARCH_S2_XN (2ull << 53)
 
 /* MAIR_EL2: index 0 normal WB RA/WA, index 1 Device-nGnRE. */
 #define ARCH_MAIR_EL2 0x04FFull
+
+/*
+ * What a leaf lets its user do (arch_pte_make_leaf): portable code says
+ * what, the arch encodes it. A leaf without ARCH_PROT_W is read-only, one
+ * without ARCH_PROT_X execute-never (XN, for the hyp at EL2 or the host).
+ */
+#define ARCH_PROT_W 1u	    /* writable */
+#define ARCH_PROT_X 2u	    /* executable */
+#define ARCH_PROT_DEVICE 4u /* Device-nGnRE (else normal write-back) */
 
 /** Levels of a walk: 1 (1 GiB per entry), 2 (2 MiB), 3 (4 KiB). */
 #define ARCH_PT_FIRST_LEVEL 1
@@ -87,23 +98,28 @@ static inline uint64_t arch_pte_leaf_pa(uint64_t pte, int level)
 
 /**
  * A leaf mapping `pa` at `level`, for a stage-2 (host) or stage-1 (hyp)
- * table: normal memory RW, or device memory, with the page state bits.
+ * table, with the access `prot` allows (ARCH_PROT_*) and the page state
+ * bits.
  */
 static inline uint64_t arch_pte_make_leaf(bool stage2, int level, uint64_t pa,
-					  bool device, uint64_t state)
+					  unsigned prot, uint64_t state)
 {
 	uint64_t d = pa | ARCH_PTE_VALID | ARCH_PTE_AF | state;
+	bool device = prot & ARCH_PROT_DEVICE;
 
 	if (level == 3)
 		d |= ARCH_PTE_TABLE;
-	if (stage2)
-		d |= ARCH_S2_AP_RW |
-		     (device ? ARCH_S2_MEMATTR_DEVICE | ARCH_S2_XN
-			     : ARCH_S2_MEMATTR_NORMAL | ARCH_PTE_SH_INNER);
-	else
-		d |= ARCH_S1_AP_RW |
-		     (device ? ARCH_S1_ATTR_DEVICE | ARCH_S1_XN
-			     : ARCH_S1_ATTR_NORMAL | ARCH_PTE_SH_INNER);
+	if (stage2) {
+		d |= (prot & ARCH_PROT_W) ? ARCH_S2_AP_RW : ARCH_S2_AP_RO;
+		d |= device ? ARCH_S2_MEMATTR_DEVICE
+			    : ARCH_S2_MEMATTR_NORMAL | ARCH_PTE_SH_INNER;
+		d |= (prot & ARCH_PROT_X) ? 0 : ARCH_S2_XN;
+	} else {
+		d |= ARCH_S1_AP_RW | ((prot & ARCH_PROT_W) ? 0 : ARCH_S1_AP_RO);
+		d |= device ? ARCH_S1_ATTR_DEVICE
+			    : ARCH_S1_ATTR_NORMAL | ARCH_PTE_SH_INNER;
+		d |= (prot & ARCH_PROT_X) ? 0 : ARCH_S1_XN;
+	}
 	return d;
 }
 
@@ -147,6 +163,20 @@ static inline bool arch_pte_is_device(bool stage2, uint64_t pte)
 	if (stage2)
 		return (pte & (0xFull << 2)) == ARCH_S2_MEMATTR_DEVICE;
 	return (pte & (7ull << 2)) == ARCH_S1_ATTR_DEVICE;
+}
+
+/** True if the leaf allows writes. */
+static inline bool arch_pte_is_writable(bool stage2, uint64_t pte)
+{
+	if (stage2)
+		return (pte & ARCH_S2_AP_RW) == ARCH_S2_AP_RW;
+	return !(pte & ARCH_S1_AP_RO);
+}
+
+/** True if the leaf allows instruction fetches (its user's). */
+static inline bool arch_pte_is_executable(bool stage2, uint64_t pte)
+{
+	return !(pte & (stage2 ? ARCH_S2_XN : ARCH_S1_XN));
 }
 
 #endif /* ARCH_PTE_H */

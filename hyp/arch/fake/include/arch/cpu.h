@@ -43,7 +43,8 @@ static inline void arch_relax(void)
 #define ARCH_TCR_EL2                                                           \
 	(32ull | (1ull << 8) | (1ull << 10) | (3ull << 12) | (2ull << 16) |    \
 	 (1ull << 23) | (1ull << 31))
-#define ARCH_SCTLR_EL2 (0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull)
+#define ARCH_SCTLR_EL2                                                         \
+	(0x30C50830ull | 1ull | 4ull | 8ull | 0x1000ull | (1ull << 19))
 #define ARCH_HCR_EL2                                                           \
 	((1ull << 0) | (1ull << 1) | (1ull << 12) | (1ull << 19) | (1ull << 31))
 #define ARCH_VTTBR(root) ((uint64_t)(root))

@@ -48,6 +48,16 @@ uint64_t fake_hvc_imm(uint16_t imm, uint64_t id, uint64_t a1, uint64_t a2,
  */
 bool fake_abort(uint64_t ipa);
 
+/** A host stage-2 abort at `ipa` with syndrome `esr` (EC, FSC, ...). */
+bool fake_abort_esr(uint64_t ipa, uint64_t esr);
+
+/* Syndromes for fake_abort_esr(): EC, IL, and the fault status code. */
+#define FAKE_ESR_DABT(fsc) ((0x24ull << 26) | (1ull << 25) | (fsc))
+#define FAKE_ESR_IABT(fsc) ((0x20ull << 26) | (1ull << 25) | (fsc))
+#define FAKE_FSC_TRANSLATION_L3 0x07u
+#define FAKE_FSC_PERMISSION_L3 0x0Fu
+#define FAKE_FSC_ACCESS_FLAG_L3 0x0Bu
+
 /** Host SMC with function id `fid`; returns x0. */
 uint64_t fake_smc(uint64_t fid);
 
