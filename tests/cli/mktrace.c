@@ -461,6 +461,19 @@ static void case_copied_records(struct tb *b)
 	b->cap[1] = b->count[1];
 }
 
+/* No records at all, so no BOOT record. */
+static void case_no_boot(struct tb *b)
+{
+	b->count[0] = b->count[1] = 0;
+}
+
+/* A BOOT record giving the machine no RAM. */
+static void case_no_ram(struct tb *b)
+{
+	b->recs[0][1].b = 0; /* continuation 1: ram_base, ram_size */
+	case_conforms(b);
+}
+
 static void case_boot_abi(struct tb *b)
 {
 	b->recs[0][0].a = (PKVM_ABI_VERSION + 1) | (uint64_t)b->ncpu << 32;
@@ -526,6 +539,8 @@ int main(int argc, char **argv)
 		{ "boot-abi", case_boot_abi, { 0 } },
 		{ "abi-9", case_conforms, { .header_abi = 9 } },
 		{ "system-linux", case_conforms, { .system = "linux-6.12" } },
+		{ "no-boot", case_no_boot, { 0 } },
+		{ "no-ram", case_no_ram, { 0 } },
 		{ "frame-index", case_conforms,
 		  { .patch = patch_frame_index } },
 		{ "summary-pages", case_conforms, { .patch = patch_pages } },
