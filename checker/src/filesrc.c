@@ -52,8 +52,8 @@ static int filesrc_end(struct ck_source *s, struct ck_end *end)
 		return -1;
 	}
 	end->truncated = trace_reader_truncated(f->reader, NULL);
-	end->cut_where = trace_cut_text(
-		trace_reader_cut(f->reader, &end->cut_offset));
+	end->cut_where =
+		trace_cut_text(trace_reader_cut(f->reader, &end->cut_offset));
 	end->version_major = info->version_major;
 	end->version_minor = info->version_minor;
 	/* Formats before 4.0 have no outcome: their summary says unknown. */

@@ -114,7 +114,7 @@ struct ck_cpu {
 	bool seq_started;
 	uint32_t expect_seq;
 	uint64_t first_lost; /* the count of a LOST record read first */
-	bool lost; /* records of this CPU were lost (sticky) */
+	bool lost;	     /* records of this CPU were lost (sticky) */
 	/* Lost records since its last trap entry: a store outside any known
 	 * trap may belong to a trap whose entry was lost. */
 	bool entry_maybe_lost;

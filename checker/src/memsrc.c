@@ -53,7 +53,8 @@ static int ck_memsrc_end(struct ck_source *s, struct ck_end *end)
 	end->cut_where = "where the test cut it";
 	end->has_summary = end->has_outcome = m->complete;
 	end->version_major = 4;
-	end->outcome = m->complete ? TRACE_OUTCOME_CLEAN : TRACE_OUTCOME_UNKNOWN;
+	end->outcome =
+		m->complete ? TRACE_OUTCOME_CLEAN : TRACE_OUTCOME_UNKNOWN;
 	for (unsigned c = 0; c < s->cpu_count && c < CK_MAX_CPUS; c++) {
 		size_t n = m->count[c];
 

@@ -152,8 +152,8 @@ int verdict_boot(struct ck *ck, const struct ck_event *ev, uint64_t offset)
 	    ck->pool_end - ck->pool_start > (1ull << 32)) {
 		ck_corrupt_at(ck, offset,
 			      "the BOOT record describes an impossible machine "
-			      "(ram 0x%" PRIx64 "+0x%" PRIx64 ", pool 0x%" PRIx64
-			      "..0x%" PRIx64 ")",
+			      "(ram 0x%" PRIx64 "+0x%" PRIx64
+			      ", pool 0x%" PRIx64 "..0x%" PRIx64 ")",
 			      ck->ram_base, ck->ram_size, ck->pool_start,
 			      ck->pool_end);
 		return -1;
@@ -234,11 +234,10 @@ static void verdict_streams(struct ck *ck, const struct ck_end *e)
 				       i, head);
 		}
 		if (e->produced[i] == TRACE_COUNT_UNKNOWN) {
-			n += (size_t)snprintf(unknown + n,
-					      n < sizeof(unknown)
-						      ? sizeof(unknown) - n
-						      : 0,
-					      "%scpu%u", n ? ", " : "", i);
+			n += (size_t)snprintf(
+				unknown + n,
+				n < sizeof(unknown) ? sizeof(unknown) - n : 0,
+				"%scpu%u", n ? ", " : "", i);
 			continue;
 		}
 		if (e->produced[i] > next) {
@@ -276,11 +275,10 @@ void verdict_end(struct ck *ck)
 		return;
 	}
 	if (e->truncated)
-		verdict_reason(ck,
-			       "the trace ends at offset %" PRIu64
-			       ", %s: truncated",
-			       e->cut_offset,
-			       e->cut_where ? e->cut_where : "early");
+		verdict_reason(
+			ck,
+			"the trace ends at offset %" PRIu64 ", %s: truncated",
+			e->cut_offset, e->cut_where ? e->cut_where : "early");
 	verdict_outcome(ck, e);
 	if (e->has_summary && e->has_outcome)
 		verdict_streams(ck, e);

@@ -191,8 +191,7 @@ int reader_check_frame_ts(struct trace_reader *r, const struct rframe *f)
 			    "t=%llu..%llu",
 			    (unsigned long long)r->data_index,
 			    (unsigned long long)f->offset,
-			    (unsigned long long)first,
-			    (unsigned long long)last,
+			    (unsigned long long)first, (unsigned long long)last,
 			    (unsigned long long)f->ts_lo,
 			    (unsigned long long)f->ts_hi);
 	return 0;

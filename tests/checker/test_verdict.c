@@ -61,8 +61,8 @@ static void whole_but_cut(struct ck_memsrc *m)
 	m->complete = m->truncated = true;
 }
 
-Test(verdict, only_a_source_that_says_the_run_was_whole_conforms,
-     .init = setup, .fini = teardown)
+Test(verdict, only_a_source_that_says_the_run_was_whole_conforms, .init = setup,
+     .fini = teardown)
 {
 	/* Property: the same records conform from a source that says the
 	 * run was whole, and are inconclusive, with the reason, from one
@@ -80,8 +80,8 @@ Test(verdict, only_a_source_that_says_the_run_was_whole_conforms,
 		  sum.incomplete[0]);
 }
 
-Test(verdict, a_stream_that_does_not_start_at_zero_lost_its_head,
-     .init = setup, .fini = teardown)
+Test(verdict, a_stream_that_does_not_start_at_zero_lost_its_head, .init = setup,
+     .fini = teardown)
 {
 	/* Property: records before a CPU's first are lost (counted, named),
 	 * unless its first record is a LOST record that counts them. */
@@ -201,8 +201,9 @@ static void expect_cut(const char *cut, const uint8_t *buf, size_t len,
 	if (pipe) {
 		int prc = check_pipe(cut, &sum);
 
-		cr_assert_eq(prc, rc, "cut at %zu: exit %d from a pipe, %d "
-				      "from the path",
+		cr_assert_eq(prc, rc,
+			     "cut at %zu: exit %d from a pipe, %d "
+			     "from the path",
 			     at, prc, rc);
 	}
 }
@@ -245,7 +246,8 @@ Test(verdict, cuts_around_every_frame_boundary_are_truncated)
 	/* Walk the frames: skippable ones give their length, zstd says
 	 * where a data frame ends. */
 	for (at = 0; at < len; frames++) {
-		uint32_t magic = (uint32_t)buf[at] | (uint32_t)buf[at + 1] << 8 |
+		uint32_t magic = (uint32_t)buf[at] |
+				 (uint32_t)buf[at + 1] << 8 |
 				 (uint32_t)buf[at + 2] << 16 |
 				 (uint32_t)buf[at + 3] << 24;
 		size_t next;
@@ -254,13 +256,13 @@ Test(verdict, cuts_around_every_frame_boundary_are_truncated)
 		     d++)
 			expect_cut(cut, buf, len, d, true);
 		if ((magic & 0xFFFFFFF0u) == 0x184D2A50u)
-			next = at + 8 + ((size_t)buf[at + 4] |
-					 (size_t)buf[at + 5] << 8 |
-					 (size_t)buf[at + 6] << 16 |
-					 (size_t)buf[at + 7] << 24);
+			next = at + 8 +
+			       ((size_t)buf[at + 4] | (size_t)buf[at + 5] << 8 |
+				(size_t)buf[at + 6] << 16 |
+				(size_t)buf[at + 7] << 24);
 		else
-			next = at + ZSTD_findFrameCompressedSize(buf + at,
-								 len - at);
+			next = at +
+			       ZSTD_findFrameCompressedSize(buf + at, len - at);
 		cr_assert_gt(next, at);
 		at = next;
 	}

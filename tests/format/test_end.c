@@ -126,8 +126,8 @@ static void two_cpus(const char *path, int64_t produced_extra)
 }
 
 /* The end summary's payload in `buf`, its per-CPU table and frame index. */
-static uint8_t *summary_of(uint8_t *buf, const struct layout *l,
-			   uint8_t **cpu, uint8_t **index)
+static uint8_t *summary_of(uint8_t *buf, const struct layout *l, uint8_t **cpu,
+			   uint8_t **index)
 {
 	uint8_t *p = buf + l->off[l->count - 1] + 8;
 
@@ -242,18 +242,19 @@ Test(format, every_cut_says_where_the_file_ends)
 				     way_name[w], e.err.message);
 			cr_assert(e.truncated, "cut at %zu, %s", at,
 				  way_name[w]);
-			cr_assert_eq(e.file_end, at, "cut at %zu, %s: ends %llu",
-				     at, way_name[w],
-				     (unsigned long long)e.file_end);
+			cr_assert_eq(
+				e.file_end, at, "cut at %zu, %s: ends %llu", at,
+				way_name[w], (unsigned long long)e.file_end);
 			if (start)
-				cr_assert_eq(e.cut, at_start,
-					     "cut at %zu, %s: %s", at,
-					     way_name[w], trace_cut_text(e.cut));
+				cr_assert_eq(
+					e.cut, at_start, "cut at %zu, %s: %s",
+					at, way_name[w], trace_cut_text(e.cut));
 			else
-				cr_assert(e.cut == inside ||
-						  e.cut == TRACE_CUT_FRAME_HEADER,
-					  "cut at %zu, %s: %s", at, way_name[w],
-					  trace_cut_text(e.cut));
+				cr_assert(
+					e.cut == inside ||
+						e.cut == TRACE_CUT_FRAME_HEADER,
+					"cut at %zu, %s: %s", at, way_name[w],
+					trace_cut_text(e.cut));
 		}
 	}
 	free(buf);
@@ -361,8 +362,7 @@ Test(format, a_frame_the_seek_table_does_not_list_is_refused)
 	trace_put32(other + 4, 8);
 	memcpy(more, buf, l.off[2]);
 	memcpy(more + l.off[2], other, sizeof(other));
-	memcpy(more + l.off[2] + sizeof(other), buf + l.off[2],
-	       len - l.off[2]);
+	memcpy(more + l.off[2] + sizeof(other), buf + l.off[2], len - l.off[2]);
 	file_store(bad, more, len + sizeof(other));
 	expect_refused(bad, TRACE_E_BAD_SEEK_TABLE);
 	/* Cut before the summary: no table to list it, so it is skipped. */

@@ -122,7 +122,7 @@ const char *trace_outcome_text(unsigned outcome);
  */
 #define TRACE_CUT_LIST(X)                                                      \
 	X(NONE, "where it should")                                             \
-	X(NO_SUMMARY, "after its last whole data frame, with no end summary")   \
+	X(NO_SUMMARY, "after its last whole data frame, with no end summary")  \
 	X(NO_SEEK_TABLE, "after the end summary, with no seek table")          \
 	X(FRAME_HEADER, "inside a frame's header")                             \
 	X(DATA_FRAME, "inside a data frame")                                   \
