@@ -410,7 +410,6 @@ int reader_pages_check(struct trace_reader *r, int slot)
 	}
 	f->ts_lo = any ? lo : 0;
 	f->ts_hi = hi;
-	f->has_ts = any;
 	return 0;
 }
 

@@ -32,10 +32,9 @@ struct rframe {
 	size_t size;	 /* decoded bytes, a whole number of pages */
 	unsigned refs;	 /* pages of it still queued or being read */
 	uint64_t offset; /* file offset of the zstd frame */
-	/* The smallest and largest `ts` of its records (for the summary's
-	 * frame index, FORMAT.md 5.3); has_ts is false if it has none. */
+	/* The smallest and largest `ts` of its records, 0 and 0 if it has
+	 * none (for the summary's frame index, FORMAT.md 5.3). */
 	uint64_t ts_lo, ts_hi;
-	bool has_ts;
 	bool busy;
 };
 
