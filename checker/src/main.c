@@ -39,11 +39,13 @@ static const char main_usage[] =
 	"  --version              the version\n"
 	"\n"
 	"exit codes:\n"
-	"  0   the trace conforms to the specification\n"
+	"  0   the trace is a whole run and conforms to the specification\n"
 	"  1   findings: the implementation broke the specification\n"
 	"  2   usage error\n"
 	"  3   unreadable, corrupt or unsupported trace\n"
-	"  4   inconclusive: lost records or truncation reach a check\n"
+	"  4   inconclusive: no finding, but the trace is not a whole run\n"
+	"      (cut short, not ended cleanly, records lost) or lost records\n"
+	"      reach a check; the report says why\n"
 	"  70  internal error of the checker\n";
 
 struct main_opts {
