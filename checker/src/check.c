@@ -77,21 +77,6 @@ void ck_inconclusive(struct ck *ck, const char *fmt, ...)
 	}
 }
 
-static void ck_corrupt(struct ck *ck, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void ck_corrupt(struct ck *ck, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ck->corrupt)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(ck->sum->error, sizeof(ck->sum->error), fmt, ap);
-	va_end(ap);
-	ck->corrupt = ck->stop = true;
-}
-
 /* ---- the spec's view of the model ----------------------------------- */
 
 struct spec_page ck_page(const struct ck *ck, uint64_t pfn)
@@ -153,6 +138,10 @@ static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
 	*gap = c->seq_started && r->seq != c->expect_seq;
 	if (*gap && r->kind != PKVM_EV_LOST)
 		ck->sum->lost += (uint32_t)(r->seq - c->expect_seq);
+	/* Records before the first are lost too, unless it says so. */
+	if (!c->seq_started && r->kind == PKVM_EV_LOST &&
+	    !(r->flags & PKVM_REC_F_CONT))
+		c->first_lost = r->a;
 	c->seq_started = true;
 	c->expect_seq = r->seq + 1;
 }
@@ -166,7 +155,7 @@ static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
 		int rc = ck->src->next(ck->src, cpu, &c->run);
 
 		if (rc < 0)
-			ck_corrupt(ck, "%s", ck->src->error);
+			ck_corrupt_source(ck);
 		if (rc <= 0)
 			return rc;
 		c->run_left = (unsigned)rc;
@@ -289,10 +278,10 @@ static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
 	if (rc <= 0)
 		return rc;
 	if (h->flags & PKVM_REC_F_CONT) {
-		ck_corrupt(ck,
-			   "cpu%u seq %u: continuation record without a "
-			   "head",
-			   cpu, h->seq);
+		ck_corrupt_at(ck, ck->read_pos,
+			      "cpu%u seq %u: continuation record without a "
+			      "head",
+			      cpu, h->seq);
 		return -1;
 	}
 	ck_seq(ck, cpu, h, &gap);
@@ -300,11 +289,11 @@ static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
 	ncont = h->flags & PKVM_REC_F_NCONT_MASK;
 	if (h->kind != 0 && h->kind <= PKVM_EV_MAX_KNOWN &&
 	    ncont != pkvm_event_ncont(h->kind)) {
-		ck_corrupt(ck,
-			   "cpu%u seq %u: %u continuation records, kind %u "
-			   "has %u",
-			   cpu, h->seq, ncont, h->kind,
-			   pkvm_event_ncont(h->kind));
+		ck_corrupt_at(ck, ck->read_pos,
+			      "cpu%u seq %u: %u continuation records, kind %u "
+			      "has %u",
+			      cpu, h->seq, ncont, h->kind,
+			      pkvm_event_ncont(h->kind));
 		return -1;
 	}
 	for (unsigned i = 1; i <= ncont; i++) {
@@ -317,10 +306,10 @@ static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
 		    (r->flags & PKVM_REC_F_NCONT_MASK) != i ||
 		    r->kind != h->kind) {
 			if (rc >= 0)
-				ck_corrupt(ck,
-					   "cpu%u seq %u: event cut short: "
-					   "continuation %u missing",
-					   cpu, h->seq, i);
+				ck_corrupt_at(ck, ck->read_pos,
+					      "cpu%u seq %u: event cut short: "
+					      "continuation %u missing",
+					      cpu, h->seq, i);
 			return -1;
 		}
 		ck_seq(ck, cpu, r, &gap);
@@ -805,8 +794,9 @@ static int ck_deadlock(struct ck *ck)
 	}
 	CK_CHECK(first >= 0);
 	if (!ck->boot_seen) {
-		ck_corrupt(ck, "the trace does not start with a BOOT record on "
-			       "cpu0");
+		ck_corrupt_at(ck, ck->sched_pos[first],
+			      "the trace does not start with a BOOT record on "
+			      "cpu0");
 		return -1;
 	}
 	if (ck->any_loss) {
@@ -917,8 +907,6 @@ static int ck_pick(struct ck *ck)
 
 static int ck_boot(struct ck *ck, const struct ck_event *ev)
 {
-	uint64_t abi = ev->w[0] & 0xffffffffu;
-
 	ck->boot_cpus = (unsigned)(ev->w[0] >> 32);
 	ck->ram_base = ev->w[2];
 	ck->ram_size = ev->w[3];
@@ -927,25 +915,8 @@ static int ck_boot(struct ck *ck, const struct ck_event *ev)
 	ck->pool_start = ev->w[6];
 	ck->pool_end = ev->w[7];
 	ck->boot_flags = ev->w[13];
-	if (abi != PKVM_ABI_VERSION) {
-		ck_corrupt(ck,
-			   "unsupported ABI version %llu in BOOT (this "
-			   "checker knows %u)",
-			   (unsigned long long)abi, PKVM_ABI_VERSION);
+	if (verdict_boot(ck, ev, ck->cur_pos) < 0)
 		return -1;
-	}
-	if (ck->ram_size == 0 || ck->ram_size > (1ull << 32) ||
-	    ((ck->ram_base | ck->ram_size) & 0xfff) ||
-	    ck->pool_end < ck->pool_start ||
-	    ck->pool_end - ck->pool_start > (1ull << 32) ||
-	    ck->boot_cpus == 0 || ck->boot_cpus > CK_MAX_CPUS) {
-		ck_corrupt(ck,
-			   "BOOT record describes an impossible machine "
-			   "(ram 0x%llx+0x%llx, %u CPUs)",
-			   (unsigned long long)ck->ram_base,
-			   (unsigned long long)ck->ram_size, ck->boot_cpus);
-		return -1;
-	}
 	ck->model = model_create(ck->ram_base, ck->ram_size);
 	ck->unknown = calloc(ck->ram_size >> 12, 1);
 	ck->last = malloc((ck->ram_size >> 12) * sizeof(uint64_t));
@@ -960,7 +931,8 @@ static int ck_boot(struct ck *ck, const struct ck_event *ev)
 	ck->model->cb_ctx = ck;
 	if (model_set_root(ck->model, PKVM_COMP_HOST_S2, ev->w[8]) ||
 	    model_set_root(ck->model, PKVM_COMP_HYP_S1, ev->w[9])) {
-		ck_corrupt(ck, "BOOT record: bad page-table roots");
+		ck_corrupt_at(ck, ck->cur_pos,
+			      "the BOOT record gives bad page-table roots");
 		return -1;
 	}
 	ck->boot_seen = true;
@@ -1260,11 +1232,8 @@ static void ck_free(struct ck *ck)
 static int ck_init(struct ck *ck, struct ck_source *src,
 		   const struct ck_options *opt)
 {
-	if (src->cpu_count == 0 || src->cpu_count > CK_MAX_CPUS) {
-		ck_corrupt(ck, "unsupported CPU count %u (1..%u)",
-			   src->cpu_count, CK_MAX_CPUS);
+	if (verdict_header(ck) < 0)
 		return -1;
-	}
 	ck->ncpu = src->cpu_count;
 	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)
 		ck->lock[i].holder = -1;
@@ -1306,9 +1275,11 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		if (cpu < 0)
 			break;
 		ev = ck_next(&ck->cpu[cpu]);
+		ck->cur_pos = ck->sched_pos[cpu];
 		if (!ck->boot_seen && ev->kind != PKVM_EV_BOOT) {
-			ck_corrupt(ck, "the trace does not start with a BOOT "
-				       "record on cpu0");
+			ck_corrupt_at(ck, ck->cur_pos,
+				      "the trace does not start with a BOOT "
+				      "record on cpu0");
 			break;
 		}
 		ev->index = ck->index;
@@ -1323,14 +1294,17 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		sum->events++;
 		ck_advance(ck, (unsigned)cpu);
 	}
-	if (!ck->boot_seen && !ck->corrupt)
-		ck_corrupt(ck, "the trace holds no BOOT record");
+	/* The rest of the source is read and checked even after a stop,
+	 * so no verdict rests on part of a file the reader would refuse. */
+	if (!o.capture && !ck->corrupt)
+		verdict_end(ck);
+	/* (Cut before its first whole frame, it is merely truncated.) */
+	if (!ck->boot_seen && !ck->corrupt && !ck->end.truncated)
+		ck_corrupt_at(ck, src->data_offset,
+			      "the trace holds no BOOT record");
 	if (!ck->corrupt)
 		ck_finish(ck);
-	rc = ck->corrupt	 ? CK_EXIT_CORRUPT
-	     : sum->findings	 ? CK_EXIT_FINDINGS
-	     : sum->inconclusive ? CK_EXIT_INCONCLUSIVE
-				 : CK_EXIT_OK;
+	rc = verdict_code(ck);
 	ck_free(ck);
 	free(ck);
 	return rc;

@@ -14,6 +14,9 @@
 
 #include <pkvm/record.h>
 
+/** CPUs the checker replays at most. */
+#define CK_MAX_CPUS 8u
+
 /** pkvm-check exit codes (checker/README.md "Exit codes"). */
 enum ck_exit {
 	CK_EXIT_OK = 0,
@@ -37,11 +40,51 @@ enum ck_exit {
 _Noreturn void ck_internal_error(const char *file, int line, const char *what);
 
 /**
+ * How a recording ended and what its end says of each CPU's stream, as a
+ * source knows once every stream has ended (ck_source.end). verdict.c
+ * turns it into the reasons a trace is not a whole run (DESIGN.md 9).
+ */
+struct ck_end {
+	/* The trace stops short of its end: where its bytes stop, and a
+	 * phrase for where that is ("inside the end summary"). */
+	bool truncated;
+	uint64_t cut_offset;
+	const char *cut_where;
+	/* The recorder's statement about the run (FORMAT.md 5.3). */
+	bool has_summary;
+	/* Its format records the outcome and the producers' counters
+	 * (4.0); if not, the version that does not. */
+	bool has_outcome;
+	unsigned version_major, version_minor;
+	uint32_t outcome; /* enum trace_outcome */
+	char why[128];
+	/* Per CPU: the extended sequence numbers of its first and last
+	 * records (if it has any), and the records its producer made, or
+	 * TRACE_COUNT_UNKNOWN (pkvm/trace.h) if not known. */
+	uint64_t records[CK_MAX_CPUS];
+	uint64_t first_seq[CK_MAX_CPUS];
+	uint64_t last_seq[CK_MAX_CPUS];
+	uint64_t produced[CK_MAX_CPUS];
+};
+
+/**
  * Per-CPU streams of records in sequence order. The format library's
  * reader in pkvm-check, an in-memory array in the unit tests.
  */
 struct ck_source {
 	unsigned cpu_count;
+	/*
+	 * What the source is called in messages (the file's path, "-" for
+	 * stdin), and what its file header says: the system that recorded
+	 * it (picks the profile), the producer's ABI version and the
+	 * counter's frequency (0: the source has no header to compare the
+	 * BOOT record with). Offsets in messages are the source's.
+	 */
+	const char *name;
+	const char *system;
+	uint32_t abi_version;
+	uint64_t counter_freq;
+	uint64_t data_offset; /* where its records begin (after the header) */
 	/*
 	 * The next records of `cpu`, as many as the source has together:
 	 * points `*recs` at them and returns how many (1 or more), 0 at the
@@ -53,6 +96,14 @@ struct ck_source {
 		    const struct pkvm_record **recs);
 	/* True if the stream ended early (truncated file): may be NULL. */
 	bool (*truncated)(struct ck_source *s);
+	/*
+	 * Called once every CPU's stream has ended, or the replay stopped
+	 * early: read and check whatever of the source is left (so that
+	 * the verdict rests on all of it) and describe its end. Returns 0,
+	 * or -1 if the source is corrupt (`error`). NULL: a source that
+	 * cannot tell, so no run is proven whole.
+	 */
+	int (*end)(struct ck_source *s, struct ck_end *end);
 	/*
 	 * Where in the source the records last returned lie (the file offset
 	 * of their frame), or NULL: the scheduler prefers events that come
@@ -118,12 +169,23 @@ struct ck_options {
 	uint64_t capture_index;
 };
 
+/* Reasons a trace is not a whole run, at most (ck_summary.incomplete). */
+#define CK_MAX_REASONS 24u
+
 struct ck_summary {
 	uint64_t events;
 	uint64_t traps_checked;
 	uint64_t findings;
 	uint64_t inconclusive;
+	/* Records lost: LOST counts, sequence gaps (from 0 for a CPU's
+	 * first record) and tail losses (the producer's count past the
+	 * last record in the trace). */
 	uint64_t lost;
+	/* Why the trace is not a whole run (truncated, interrupted, a
+	 * stream not proven complete ...): any makes the verdict
+	 * inconclusive unless there are findings (verdict.c). */
+	char incomplete[CK_MAX_REASONS][200];
+	unsigned incomplete_count;
 	bool stopped; /* max_findings reached, or inconsistent */
 	char first_inconclusive[256]; /* what could not be checked first */
 	char error[600];	      /* CK_EXIT_CORRUPT: the reason */
@@ -142,13 +204,23 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 
 struct ck_memsrc {
 	struct ck_source src;
-	const struct pkvm_record *recs[8];
-	size_t count[8];
-	size_t pos[8];
+	const struct pkvm_record *recs[CK_MAX_CPUS];
+	size_t count[CK_MAX_CPUS];
+	size_t pos[CK_MAX_CPUS];
 	bool truncated;
+	/*
+	 * The arrays are a whole run: it ended cleanly and each CPU's
+	 * producer made exactly the records up to its last one. Without
+	 * it, the source says nothing of the run's end (as a trace whose
+	 * format does not record it), and no verdict is 0.
+	 */
+	bool complete;
 };
 
-/** Records of each CPU given as arrays (kept by the caller). */
+/**
+ * Records of each CPU given as arrays (kept by the caller); set
+ * `complete` to say they are a whole run.
+ */
 void ck_memsrc_init(struct ck_memsrc *m, unsigned cpu_count);
 void ck_memsrc_set(struct ck_memsrc *m, unsigned cpu,
 		   const struct pkvm_record *recs, size_t count);

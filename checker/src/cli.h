@@ -40,7 +40,7 @@ struct report *report_new(FILE *out, enum report_format fmt, bool quiet,
 			  const struct elf_images *elf);
 /** The finding sink to pass to ck_run. */
 void report_finding(void *ctx, const struct ck_finding *f);
-/** Grouped later findings and the summary line / object. */
+void report_release(struct report *r, FILE *out, bool keep);
 /** True if the first finding names an earlier event to show; its index. */
 bool report_explain_wanted(const struct report *r, uint64_t *index);
 /**

@@ -16,7 +16,6 @@
 #include "model.h"
 #include "tlb.h"
 
-#define CK_MAX_CPUS 8u
 #define CK_LOCK_COUNT 5u /* ids 1..4 */
 #define CK_MAX_PENDING 32u
 #define CK_MAX_READS 128u
@@ -114,7 +113,8 @@ struct ck_cpu {
 	struct trace_expand_cpu expand;
 	bool seq_started;
 	uint32_t expect_seq;
-	bool lost; /* records of this CPU were lost (sticky) */
+	uint64_t first_lost; /* the count of a LOST record read first */
+	bool lost;	     /* records of this CPU were lost (sticky) */
 	/* Lost records since its last trap entry: a store outside any known
 	 * trap may belong to a trap whose entry was lost. */
 	bool entry_maybe_lost;
@@ -176,9 +176,11 @@ struct ck {
 	 * were ready besides it then, and the best of those (-1: none). */
 	int sched_last, sched_second;
 	unsigned sched_others;
-	uint64_t index; /* index of the event being replayed */
-	int cur_cpu;	/* CPU whose event is being replayed */
+	uint64_t index;	  /* index of the event being replayed */
+	int cur_cpu;	  /* CPU whose event is being replayed */
+	uint64_t cur_pos; /* ... and its source position */
 	bool stop, corrupt;
+	struct ck_end end; /* how the source ended (verdict.c) */
 };
 
 /* check.c */
@@ -189,6 +191,15 @@ void ck_inconclusive(struct ck *ck, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 struct spec_page ck_page(const struct ck *ck, uint64_t pfn);
 void ck_spec_machine(const struct ck *ck, struct spec_machine *m);
+
+/* verdict.c */
+void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ck_corrupt_source(struct ck *ck);
+int verdict_header(struct ck *ck);
+int verdict_boot(struct ck *ck, const struct ck_event *ev, uint64_t offset);
+void verdict_end(struct ck *ck);
+int verdict_code(const struct ck *ck);
 
 /* trap.c */
 void trap_begin(struct ck *ck, unsigned cpu, const struct ck_event *ev);

@@ -39,11 +39,13 @@ static const char main_usage[] =
 	"  --version              the version\n"
 	"\n"
 	"exit codes:\n"
-	"  0   the trace conforms to the specification\n"
+	"  0   the trace is a whole run and conforms to the specification\n"
 	"  1   findings: the implementation broke the specification\n"
 	"  2   usage error\n"
 	"  3   unreadable, corrupt or unsupported trace\n"
-	"  4   inconclusive: lost records or truncation reach a check\n"
+	"  4   inconclusive: no finding, but the trace is not a whole run\n"
+	"      (cut short, not ended cleanly, records lost) or lost records\n"
+	"      reach a check; the report says why\n"
 	"  70  internal error of the checker\n";
 
 struct main_opts {
@@ -193,6 +195,7 @@ static int main_check(const struct main_opts *o)
 	struct ck_summary sum;
 	struct report *rep;
 	struct ck_sink sink;
+	FILE *held = NULL;
 	char msg[600];
 	int code;
 
@@ -204,11 +207,25 @@ static int main_check(const struct main_opts *o)
 			return CK_EXIT_USAGE;
 		}
 	if (filesrc_open(&fs, o->path, msg, sizeof(msg))) {
+		/* Said as an error found later would be: same output. */
+		memset(&sum, 0, sizeof(sum));
+		snprintf(sum.error, sizeof(sum.error), "%s", msg);
 		fprintf(stderr, "pkvm-check: %s\n", msg);
+		rep = report_new(stdout, o->fmt, o->quiet, elf);
+		CK_CHECK(rep != NULL);
+		report_finish(rep, &sum, CK_EXIT_CORRUPT, NULL);
+		report_free(rep);
 		elf_images_free(elf);
 		return main_exit(o, CK_EXIT_CORRUPT);
 	}
-	rep = report_new(stdout, o->fmt, o->quiet, elf);
+	/*
+	 * Findings are held back in a scratch file until the verdict is
+	 * known: the rest of the trace may prove it corrupt, and then they
+	 * are not about the hypervisor at all (DESIGN.md 9).
+	 */
+	if (!o->quiet)
+		held = tmpfile();
+	rep = report_new(held ? held : stdout, o->fmt, o->quiet, elf);
 	CK_CHECK(rep != NULL);
 	sink.ctx = rep;
 	sink.finding = report_finding;
@@ -216,6 +233,7 @@ static int main_check(const struct main_opts *o)
 	filesrc_close(&fs);
 	if (code == CK_EXIT_CORRUPT)
 		fprintf(stderr, "pkvm-check: %s\n", sum.error);
+	report_release(rep, stdout, code != CK_EXIT_CORRUPT);
 	report_finish(rep, &sum, code, main_explain(o, rep));
 	report_free(rep);
 	elf_images_free(elf);

@@ -357,10 +357,108 @@ static const char *report_verdict(int code)
 	}
 }
 
+/**
+ * From now on, write to `out`. What was written so far (to the file the
+ * report was made with: the findings held back until the verdict was
+ * known) is copied there first if `keep`, or forgotten with every finding
+ * seen: a trace found corrupt blames nobody.
+ */
+void report_release(struct report *r, FILE *out, bool keep)
+{
+	char buf[65536];
+	size_t n;
+
+	if (r->out != out) {
+		rewind(r->out);
+		while (keep && (n = fread(buf, 1, sizeof(buf), r->out)) > 0)
+			fwrite(buf, 1, n, out);
+		fclose(r->out);
+		r->out = out;
+	}
+	if (!keep) {
+		r->seen = r->ungrouped = 0;
+		r->group_count = 0;
+		r->has_explain = false;
+	}
+}
+
 bool report_explain_wanted(const struct report *r, uint64_t *index)
 {
 	*index = r->explain_index;
 	return r->has_explain && r->fmt == REPORT_TEXT && !r->quiet;
+}
+
+/*
+ * The JSON summary object. A corrupt trace has an error and no findings
+ * (any seen were held back: they were not about the hypervisor).
+ */
+static void report_finish_json(struct report *r, const struct ck_summary *s,
+			       int code)
+{
+	bool corrupt = code == CK_EXIT_CORRUPT;
+
+	fprintf(r->out,
+		"{\"schema\":1,\"verdict\":\"%s\",\"events\":%llu,"
+		"\"traps_checked\":%llu,\"findings\":%llu,"
+		"\"inconclusive\":%llu,\"lost\":%llu,\"stopped\":%s",
+		report_verdict(code), (unsigned long long)s->events,
+		(unsigned long long)s->traps_checked,
+		corrupt ? 0ull : (unsigned long long)s->findings,
+		(unsigned long long)s->inconclusive,
+		(unsigned long long)s->lost, s->stopped ? "true" : "false");
+	if (s->inconclusive) {
+		fprintf(r->out, ",\"first_inconclusive\":");
+		report_json_str(r->out, s->first_inconclusive);
+	}
+	fprintf(r->out, ",\"incomplete\":[");
+	for (unsigned i = 0; i < s->incomplete_count; i++) {
+		fprintf(r->out, i ? "," : "");
+		report_json_str(r->out, s->incomplete[i]);
+	}
+	fprintf(r->out, "]");
+	if (corrupt) {
+		fprintf(r->out, ",\"error\":");
+		report_json_str(r->out, s->error);
+	}
+	fprintf(r->out, "}\n");
+}
+
+/* The grouped later findings, why the run is not whole, the summary line. */
+static void report_finish_text(struct report *r, const struct ck_summary *s,
+			       int code)
+{
+	if (code == CK_EXIT_CORRUPT) {
+		/* The reader's or the checker's own words: file, offset. */
+		fprintf(r->out, "pkvm-check: error: %s\n", s->error);
+		return;
+	}
+	qsort(r->groups, r->group_count, sizeof(*r->groups), report_group_cmp);
+	if (r->group_count || r->ungrouped)
+		fprintf(r->out, "later findings, by check and address:\n");
+	for (size_t i = 0; i < r->group_count; i++)
+		fprintf(r->out, "  %-26s 0x%-12llx x%llu\n", r->groups[i].check,
+			(unsigned long long)r->groups[i].addr,
+			(unsigned long long)r->groups[i].count);
+	if (r->ungrouped)
+		fprintf(r->out, "  (%llu more in other groups)\n",
+			(unsigned long long)r->ungrouped);
+	for (unsigned i = 0; i < s->incomplete_count; i++)
+		fprintf(r->out, "not a whole run: %s\n", s->incomplete[i]);
+	if (s->inconclusive)
+		fprintf(r->out, "not checked: %s%s\n", s->first_inconclusive,
+			s->inconclusive > 1 ? " (and more)" : "");
+	fprintf(r->out,
+		"pkvm-check: %s: events=%llu traps_checked=%llu findings=%llu "
+		"inconclusive=%llu lost=%llu",
+		report_verdict(code), (unsigned long long)s->events,
+		(unsigned long long)s->traps_checked,
+		(unsigned long long)s->findings,
+		(unsigned long long)s->inconclusive,
+		(unsigned long long)s->lost);
+	/* The summary line alone says why a run is not whole. */
+	for (unsigned i = 0; i < s->incomplete_count; i++)
+		fprintf(r->out, "%s%s", i ? "; " : " (", s->incomplete[i]);
+	fprintf(r->out, "%s\n", s->incomplete_count ? ")" : "");
 }
 
 void report_finish(struct report *r, const struct ck_summary *s, int code,
@@ -382,43 +480,8 @@ void report_finish(struct report *r, const struct ck_summary *s, int code,
 			"that page before; not shown for stdin)\n",
 			(unsigned long long)r->explain_index);
 	}
-	if (r->fmt == REPORT_JSON) {
-		fprintf(r->out,
-			"{\"schema\":1,\"verdict\":\"%s\",\"events\":%llu,"
-			"\"traps_checked\":%llu,\"findings\":%llu,"
-			"\"inconclusive\":%llu,\"lost\":%llu,\"stopped\":%s",
-			report_verdict(code), (unsigned long long)s->events,
-			(unsigned long long)s->traps_checked,
-			(unsigned long long)s->findings,
-			(unsigned long long)s->inconclusive,
-			(unsigned long long)s->lost,
-			s->stopped ? "true" : "false");
-		if (s->inconclusive) {
-			fprintf(r->out, ",\"first_inconclusive\":");
-			report_json_str(r->out, s->first_inconclusive);
-		}
-		fprintf(r->out, "}\n");
-		return;
-	}
-	qsort(r->groups, r->group_count, sizeof(*r->groups), report_group_cmp);
-	if (r->group_count || r->ungrouped)
-		fprintf(r->out, "later findings, by check and address:\n");
-	for (size_t i = 0; i < r->group_count; i++)
-		fprintf(r->out, "  %-26s 0x%-12llx x%llu\n", r->groups[i].check,
-			(unsigned long long)r->groups[i].addr,
-			(unsigned long long)r->groups[i].count);
-	if (r->ungrouped)
-		fprintf(r->out, "  (%llu more in other groups)\n",
-			(unsigned long long)r->ungrouped);
-	if (s->inconclusive)
-		fprintf(r->out, "not checked: %s%s\n", s->first_inconclusive,
-			s->inconclusive > 1 ? " (and more)" : "");
-	fprintf(r->out,
-		"pkvm-check: %s: events=%llu traps_checked=%llu findings=%llu "
-		"inconclusive=%llu lost=%llu\n",
-		report_verdict(code), (unsigned long long)s->events,
-		(unsigned long long)s->traps_checked,
-		(unsigned long long)s->findings,
-		(unsigned long long)s->inconclusive,
-		(unsigned long long)s->lost);
+	if (r->fmt == REPORT_JSON)
+		report_finish_json(r, s, code);
+	else
+		report_finish_text(r, s, code);
 }

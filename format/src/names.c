@@ -70,6 +70,19 @@ const char *trace_outcome_text(unsigned outcome)
 }
 
 /** See trace.h. */
+const char *trace_cut_text(enum trace_cut cut)
+{
+	switch (cut) {
+#define TRACE_CUT_TEXT(name, text)                                             \
+	case TRACE_CUT_##name:                                                 \
+		return text;
+		TRACE_CUT_LIST(TRACE_CUT_TEXT)
+#undef TRACE_CUT_TEXT
+	}
+	return "somewhere unknown";
+}
+
+/** See trace.h. */
 const char *trace_kind_name(unsigned kind)
 {
 	switch (kind) {

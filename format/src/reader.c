@@ -366,32 +366,82 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 	return 0;
 }
 
+/*
+ * Decode a page's records in place (FORMAT.md "Page encoding"), widening
+ * [*lo, *hi] by their timestamps.
+ */
+static void page_decode(struct pkvm_record *rec, unsigned n, uint64_t *lo,
+			uint64_t *hi)
+{
+	uint64_t ts = 0, min = *lo, max = *hi;
+	uint32_t seq = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		ts += rec[i].ts;
+		seq += rec[i].seq;
+		rec[i].ts = ts;
+		rec[i].seq = seq;
+		min = ts < min ? ts : min;
+		max = ts > max ? ts : max;
+	}
+	*lo = min;
+	*hi = max;
+}
+
 /** Check every page header of a decoded frame, in order, and decode its
- * records (FORMAT.md "Page encoding"). */
+ * records, noting the frame's time range. */
 int reader_pages_check(struct trace_reader *r, int slot)
 {
-	const struct rframe *f = &r->frames[slot];
+	struct rframe *f = &r->frames[slot];
+	uint64_t lo = UINT64_MAX, hi = 0;
+	bool any = false;
 
 	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
 		uint8_t *p = f->data + (size_t)i * TRACE_PAGE_SIZE;
+		unsigned n;
 
 		if (page_check(r, p, f->offset, i) < 0)
 			return -1;
 		/* page_check bounded `used`; decode once, in place. */
-		trace_page_delta_decode(
-			(struct pkvm_record *)(p + TRACE_PAGE_HEADER),
-			trace_le32(p + 12) / PKVM_RECORD_SIZE);
+		n = trace_le32(p + 12) / PKVM_RECORD_SIZE;
+		page_decode((struct pkvm_record *)(p + TRACE_PAGE_HEADER), n,
+			    &lo, &hi);
+		any |= n > 0;
 	}
+	f->ts_lo = any ? lo : 0;
+	f->ts_hi = hi;
 	return 0;
+}
+
+/**
+ * A data frame of `csize` compressed bytes was decoded into `slot` and its
+ * pages checked: check its time range against the summary's frame index
+ * and move past it. Returns the slot, or -1.
+ */
+int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize)
+{
+	const struct rframe *f = &r->frames[slot];
+
+	if (reader_check_frame_ts(r, f) < 0)
+		return -1;
+	r->valid_end = f->offset + csize;
+	r->data_index++;
+	r->frames_decoded++;
+	return slot;
 }
 
 /* ---- frame loop ------------------------------------------------------ */
 
-/* The data ends here without the seek table: keep the valid prefix. */
-static int end_truncated(struct trace_reader *r)
+/*
+ * The data ends here without the seek table, `cut` says where: keep the
+ * valid prefix. The input has reached the end of the file.
+ */
+static int end_truncated(struct trace_reader *r, enum trace_cut cut)
 {
 	r->at_end = true;
 	r->truncated = true;
+	r->cut = cut;
+	r->file_end = r->in_off + r->in_len;
 	return -2;
 }
 
@@ -406,7 +456,7 @@ static int64_t frame_dsize(struct trace_reader *r, uint64_t off)
 	dsize = ZSTD_getFrameContentSize(r->in + r->in_pos, (size_t)avail);
 	if (dsize == ZSTD_CONTENTSIZE_ERROR &&
 	    (size_t)avail < TRACE_ZSTD_HEADER_MAX && r->in_eof)
-		return end_truncated(r);
+		return end_truncated(r, TRACE_CUT_FRAME_HEADER);
 	if (dsize == ZSTD_CONTENTSIZE_ERROR)
 		return FAIL(r, TRACE_E_ZSTD, off,
 			    "zstd frame at offset %llu has a malformed header",
@@ -453,7 +503,7 @@ static int64_t frame_csize(struct trace_reader *r, uint64_t off)
 				    (unsigned long long)off,
 				    ZSTD_getErrorName(cs));
 		if ((size_t)avail < want)
-			return end_truncated(r);
+			return end_truncated(r, TRACE_CUT_DATA_FRAME);
 		if (want >= limit)
 			return FAIL(r, TRACE_E_ZSTD, off,
 				    "zstd frame at offset %llu is larger than "
@@ -507,34 +557,62 @@ static int data_frame(struct trace_reader *r)
 	    reader_pages_check(r, slot) < 0)
 		return -1;
 	r->in_pos += (size_t)csize;
-	r->valid_end = in_offset(r);
-	r->data_index++;
-	r->frames_decoded++;
-	return slot;
+	return reader_frame_done(r, slot, (uint64_t)csize);
 }
 
-/* Bytes of the summary read in the stream: the fixed and per-CPU parts. */
+/*
+ * The end summary met in the stream. Read from the tail at open (a regular
+ * file with a seek table), it is skipped; otherwise it is read whole: its
+ * fixed and per-CPU parts, then its frame index, checked against the time
+ * ranges of the frames read (their length is bounded by the frames read).
+ */
 static int summary_frame(struct trace_reader *r, uint32_t len, uint64_t off)
 {
 	size_t head = reader_summary_head(r);
+	uint64_t want = head + r->data_index * (uint64_t)TRACE_SUMMARY_FRAME;
+	size_t need;
 	ssize_t avail;
+	bool whole;
 
-	if (r->summary && !r->stream_summary) /* already read from the tail */
-		return in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+	if (r->have_summary && !r->stream_summary) /* read from the tail */
+		return in_skip(r, 8 + (uint64_t)len)
+			       ? end_truncated(r, TRACE_CUT_SUMMARY)
+			       : 0;
+	if (r->stream_summary && !r->seeked)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, off,
+			    "a second end summary at offset %llu",
+			    (unsigned long long)off);
+	if (r->stream_summary) /* met again after a seek */
+		return in_skip(r, 8 + (uint64_t)len)
+			       ? end_truncated(r, TRACE_CUT_SUMMARY)
+			       : 0;
 	if (len < head)
 		return FAIL(r, TRACE_E_BAD_SUMMARY, off,
 			    "end summary at offset %llu is %u bytes, too short "
 			    "for %u CPUs",
 			    (unsigned long long)off, len, r->info.cpu_count);
-	avail = in_need(r, 8 + head);
+	/*
+	 * Its frame index is checked whole when its length is that of the
+	 * frames read (else parse says what is wrong), and not after a seek,
+	 * which skipped frames.
+	 */
+	whole = len == want && !r->seeked;
+	need = 8 + (whole ? (size_t)len : head);
+	avail = in_need(r, need);
 	if (avail < 0)
 		return -1;
-	if ((size_t)avail < 8 + head)
-		return end_truncated(r);
-	if (reader_summary_parse(r, r->in + r->in_pos + 8, len, off, false) < 0)
+	if ((size_t)avail < need)
+		return end_truncated(r, TRACE_CUT_SUMMARY);
+	if (reader_summary_parse(r, r->in + r->in_pos + 8, len, off, false) <
+		    0 ||
+	    (whole && reader_summary_times(r, r->in + r->in_pos + 8 + head,
+					   (uint32_t)r->data_index, off) < 0))
 		return -1;
 	r->stream_summary = true;
-	return in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+	r->summary_size = 8 + (uint64_t)len;
+	return in_skip(r, 8 + (uint64_t)len)
+		       ? end_truncated(r, TRACE_CUT_SUMMARY)
+		       : 0;
 }
 
 static int seek_frame(struct trace_reader *r, uint32_t len, uint64_t off)
@@ -559,7 +637,7 @@ static int seek_frame(struct trace_reader *r, uint32_t len, uint64_t off)
 		if (avail < 0)
 			return -1;
 		if (rc || (size_t)avail < foot)
-			return end_truncated(r);
+			return end_truncated(r, TRACE_CUT_SEEK_TABLE);
 		if (reader_check_seek_footer(r, foot ? r->in + r->in_pos : NULL,
 					     off) < 0)
 			return -1;
@@ -569,16 +647,32 @@ static int seek_frame(struct trace_reader *r, uint32_t len, uint64_t off)
 		if (avail < 0)
 			return -1;
 		if ((size_t)avail < 8 + (size_t)len)
-			return end_truncated(r);
+			return end_truncated(r, TRACE_CUT_SEEK_TABLE);
 		if (reader_check_seek_table(r, r->in + r->in_pos + 8, len,
 					    off) < 0)
 			return -1;
+		if (r->other_frames)
+			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, off,
+				    "the seek table at offset %llu does not "
+				    "list the skippable frame at offset %llu",
+				    (unsigned long long)off,
+				    (unsigned long long)r->other_offset);
 		r->in_pos += 8 + (size_t)len;
 	}
-	/* The seek table closes the file: nothing after it is read. */
+	/* The seek table closes the file: nothing may follow it. */
+	avail = in_need(r, 1);
+	if (avail < 0)
+		return -1;
+	if (avail > 0)
+		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, in_offset(r),
+			    "bytes follow the seek table, which ends the file "
+			    "at offset %llu",
+			    (unsigned long long)in_offset(r));
 	r->at_end = true;
 	r->truncated = false;
+	r->cut = TRACE_CUT_NONE;
 	r->valid_end = in_offset(r);
+	r->file_end = r->valid_end;
 	return -2;
 }
 
@@ -593,18 +687,24 @@ static int skippable_frame(struct trace_reader *r, uint32_t magic)
 	if (avail < 0)
 		return -1;
 	if (avail < 8)
-		return end_truncated(r);
+		return end_truncated(r, TRACE_CUT_FRAME_HEADER);
 	len = trace_le32(r->in + r->in_pos + 4);
 	if (magic == TRACE_SKIP_HEADER)
 		return FAIL(r, TRACE_E_BAD_HEADER, off,
 			    "second file header at offset %llu",
 			    (unsigned long long)off);
-	if (magic == TRACE_SKIP_SUMMARY)
-		rc = summary_frame(r, len, off);
-	else if (magic == TRACE_SKIP_SEEK)
+	if (magic == TRACE_SKIP_SEEK)
 		return seek_frame(r, len, off);
-	else
-		rc = in_skip(r, 8 + (uint64_t)len) ? end_truncated(r) : 0;
+	if (magic == TRACE_SKIP_SUMMARY) {
+		rc = summary_frame(r, len, off);
+	} else {
+		/* Another tool's frame: ignored, unless a seek table comes. */
+		if (r->other_frames++ == 0)
+			r->other_offset = off;
+		rc = in_skip(r, 8 + (uint64_t)len)
+			     ? end_truncated(r, TRACE_CUT_SKIPPABLE)
+			     : 0;
+	}
 	if (rc == 0)
 		r->valid_end = in_offset(r);
 	return rc;
@@ -626,7 +726,10 @@ static int load_sync(struct trace_reader *r)
 		if (avail < 0)
 			return -1;
 		if (avail < 4)
-			return end_truncated(r);
+			return end_truncated(
+				r, avail	     ? TRACE_CUT_FRAME_HEADER
+				   : r->have_summary ? TRACE_CUT_NO_SEEK_TABLE
+						     : TRACE_CUT_NO_SUMMARY);
 		magic = trace_le32(r->in + r->in_pos);
 		if (magic == TRACE_ZSTD_MAGIC)
 			return data_frame(r);
@@ -749,7 +852,9 @@ void trace_reader_close(struct trace_reader *r)
 	free(r->frames);
 	free(r->cpus);
 	free(r->in);
-	free(r->seen_ck);
+	reader_chain_free(&r->seen_sizes);
+	reader_chain_free(&r->seen_times);
+	free(r->ts_win);
 	free(r->win);
 	free(r->raw);
 	free(r->summary);

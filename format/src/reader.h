@@ -32,6 +32,9 @@ struct rframe {
 	size_t size;	 /* decoded bytes, a whole number of pages */
 	unsigned refs;	 /* pages of it still queued or being read */
 	uint64_t offset; /* file offset of the zstd frame */
+	/* The smallest and largest `ts` of its records, 0 and 0 if it has
+	 * none (for the summary's frame index, FORMAT.md 5.3). */
+	uint64_t ts_lo, ts_hi;
 	bool busy;
 };
 
@@ -54,7 +57,8 @@ struct rcpu {
 	uint32_t next_page_seq;
 	uint32_t page_seq_hi; /* seq_hi of the current page */
 	bool seq_started;
-	uint64_t ext_seq; /* extended seq of the last record */
+	uint64_t ext_seq;   /* extended seq of the last record */
+	uint64_t first_seq; /* ... and of the first */
 	unsigned cont_left, cont_next;
 	uint8_t cont_kind;
 	bool skipping; /* continuations of an unknown kind */
@@ -101,6 +105,20 @@ struct rjob {
  */
 #define TRACE_TAIL_WINDOW 1024u
 
+/*
+ * What a pipe reader remembers of the data frames, to check a table that
+ * only comes at the end (the seek table, the summary's frame index)
+ * against them in bounded memory: a hash chain of one pair of values per
+ * frame, with checkpoints of it every `stride` frames (reader_chain.c).
+ */
+struct rchain {
+	uint64_t count; /* values added */
+	uint64_t hash;
+	uint64_t stride;
+	uint64_t *ck; /* at most TRACE_TAIL_WINDOW checkpoints */
+	size_t ck_len;
+};
+
 /** Seek table entry, with the offset it implies. */
 struct rentry {
 	uint32_t csize;
@@ -139,14 +157,20 @@ struct trace_reader {
 
 	/* Frame loop. */
 	uint64_t data_index; /* number of the next data frame */
-	/* Data frames read from a pipe, to check its seek table against
-	 * (reader_tail.c): a hash chain of their sizes and checkpoints of it
-	 * every seen_stride frames, at most TRACE_TAIL_WINDOW of them. */
-	uint64_t seen_frames, seen_hash, seen_stride;
-	uint64_t *seen_ck;
-	size_t seen_ck_len;
+	/* Data frames read from a pipe, to check its seek table and the
+	 * summary's frame index against (reader_tail.c): their sizes and
+	 * their records' time ranges. */
+	struct rchain seen_sizes, seen_times;
+	/* Skippable frames of other magics met, and the first one's offset:
+	 * a seek table lists every frame, so a file with one has none. */
+	uint64_t other_frames, other_offset;
 	bool at_end, truncated, stream_summary;
+	uint64_t summary_size; /* bytes of the summary frame read in it */
 	uint64_t valid_end;
+	/* How a truncated file ends (trace_reader_cut): where, and the
+	 * offset of its last byte + 1. */
+	enum trace_cut cut;
+	uint64_t file_end;
 	uint64_t frames_decoded;
 	uint64_t last_offset;
 
@@ -170,6 +194,9 @@ struct trace_reader {
 	bool have_frame_ts;
 	uint64_t frame_ts_pos; /* file offset of the summary's frame index */
 	size_t frame_ts_count;
+	/* Frame index entries [ts_base, ts_base + ts_len) (first, last). */
+	uint64_t *ts_win;
+	size_t ts_base, ts_len;
 	bool seeked;
 
 	struct rjob job;
@@ -187,6 +214,7 @@ ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
 int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
 		    bool quiet);
 int reader_pages_check(struct trace_reader *r, int slot);
+int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize);
 void reader_release(struct trace_reader *r, int frame);
 int reader_in_seek(struct trace_reader *r, uint64_t offset);
 ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,
@@ -216,5 +244,17 @@ int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 		       uint64_t offset);
 const struct rentry *reader_entry(struct trace_reader *r, size_t i);
 int reader_frame_find(struct trace_reader *r, uint64_t ts, uint64_t *index);
+int reader_check_frame_ts(struct trace_reader *r, const struct rframe *f);
+int reader_summary_times(struct trace_reader *r, const uint8_t *index,
+			 uint32_t frames, uint64_t offset);
+
+/* reader_chain.c */
+int reader_chain_add(struct trace_reader *r, struct rchain *c, uint64_t a,
+		     uint64_t b, uint64_t offset);
+bool reader_chain_check(const struct rchain *c,
+			void (*at)(const void *ctx, uint64_t t, uint64_t *a,
+				   uint64_t *b),
+			const void *ctx, uint64_t *lo, uint64_t *hi);
+void reader_chain_free(struct rchain *c);
 
 #endif /* PKVM_FORMAT_READER_H */

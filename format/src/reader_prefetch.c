@@ -203,10 +203,7 @@ int reader_prefetch_collect(struct trace_reader *r)
 	f->size = j->dsize;
 	if (reader_pages_check(r, j->slot) < 0)
 		return -1;
-	r->valid_end = j->offset + j->csize;
-	r->data_index++;
-	r->frames_decoded++;
-	return j->slot;
+	return reader_frame_done(r, j->slot, j->csize);
 }
 
 /** Drop a prefetched frame (before a seek): wait, free its slot. */

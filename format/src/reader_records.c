@@ -129,6 +129,7 @@ static int rec_check(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 				"record names another CPU");
 	if (!c->seq_started) {
 		c->ext_seq = (uint64_t)c->page_seq_hi << 32 | rec->seq;
+		c->first_seq = c->ext_seq;
 		c->seq_started = true;
 	} else if (trace_seq_extend(c->ext_seq, rec->seq, &c->ext_seq) < 0) {
 		return rec_fail(r, c, cpu, TRACE_E_SEQ_BACKWARDS,
@@ -181,7 +182,7 @@ static int cpu_end(struct trace_reader *r, unsigned cpu)
 		return 0;
 	s = &r->summary[cpu];
 	if (s->records != c->records || s->lost != c->lost ||
-	    (c->records && s->last_seq != c->ext_seq) ||
+	    s->last_seq != (c->records ? c->ext_seq : 0) ||
 	    (r->summary_fixed == TRACE_SUMMARY_FIXED && s->pages != c->pages))
 		return FAIL(r, TRACE_E_BAD_SUMMARY, r->valid_end,
 			    "end summary gives CPU %u %llu records (%llu lost) "
@@ -195,6 +196,14 @@ static int cpu_end(struct trace_reader *r, unsigned cpu)
 			    (unsigned long long)c->lost,
 			    (unsigned long long)c->ext_seq,
 			    (unsigned long long)c->pages);
+	/* The producer made every record it wrote (FORMAT.md 5.3). */
+	if (s->produced != TRACE_COUNT_UNKNOWN && c->records &&
+	    s->produced <= c->ext_seq)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, r->valid_end,
+			    "end summary says CPU %u produced %llu records, "
+			    "yet the file holds its record #%llu",
+			    cpu, (unsigned long long)s->produced,
+			    (unsigned long long)c->ext_seq);
 	return 0;
 }
 
@@ -459,6 +468,107 @@ int trace_reader_next_any(struct trace_reader *r, struct pkvm_record *out,
 	}
 }
 
+/* ---- the rest of the file ------------------------------------------- */
+
+/*
+ * Check the records of `cpu` already decoded, without reading the file:
+ * the rest of its current page and its queued pages. Where the summary
+ * says the CPU has no more, its stream ends (as in cpu_run).
+ */
+static int cpu_drain(struct trace_reader *r, unsigned cpu)
+{
+	struct rcpu *c = &r->cpus[cpu];
+	const struct pkvm_record *run;
+
+	for (;;) {
+		struct rpage pg;
+		int rc;
+
+		if (c->bad) {
+			r->err = c->bad_err;
+			r->failed = true;
+			return -1;
+		}
+		rc = page_run(r, c, cpu, UINT_MAX, &run);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			continue;
+		if (c->cur_frame >= 0)
+			reader_release(r, c->cur_frame);
+		c->cur_frame = -1;
+		if (c->qlen == 0)
+			return summary_done(r, c, cpu) ? cpu_end(r, cpu) : 0;
+		pg = c->q[c->qhead];
+		c->qhead = (c->qhead + 1) % c->qcap;
+		c->qlen--;
+		page_begin(r, c, (int)pg.frame, pg.index);
+	}
+}
+
+/*
+ * The per-CPU cursor's half of trace_reader_finish: every CPU's decoded
+ * records, then each frame left, page by page as a file-order read would
+ * meet them (so memory stays at one frame), then each CPU's end.
+ */
+static int finish_per_cpu(struct trace_reader *r)
+{
+	for (unsigned cpu = 0; cpu < r->info.cpu_count; cpu++)
+		if (cpu_drain(r, cpu) < 0)
+			return -1;
+	for (;;) {
+		int frame = reader_load_frame(r);
+		const struct rframe *f;
+
+		if (frame == -2)
+			break;
+		if (frame < 0)
+			return -1;
+		f = &r->frames[frame];
+		/* A reference of its own keeps the frame while its pages go. */
+		r->frames[frame].refs++;
+		for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
+			unsigned cpu = trace_le16(
+				f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
+
+			if (queue_push(r, &r->cpus[cpu], frame, i) < 0 ||
+			    cpu_drain(r, cpu) < 0)
+				return -1;
+		}
+		reader_release(r, frame);
+	}
+	for (unsigned cpu = 0; cpu < r->info.cpu_count; cpu++)
+		if (cpu_end(r, cpu) < 0)
+			return -1;
+	return 0;
+}
+
+/** See trace.h. */
+int trace_reader_finish(struct trace_reader *r, struct trace_error *err)
+{
+	struct pkvm_record rec;
+	int rc;
+
+	if (!r) {
+		trace_set_error(err, TRACE_E_USAGE, 0, "no reader");
+		return -1;
+	}
+	if (r->seeked) {
+		trace_set_error(err, TRACE_E_USAGE, r->last_offset,
+				"trace_reader_finish after a seek");
+		return -1;
+	}
+	if (r->failed)
+		return fail_copy(r, err);
+	if (r->mode == 2) {
+		while ((rc = trace_reader_next_any(r, &rec, err)) == 1)
+			;
+		return rc;
+	}
+	r->mode = 1;
+	return finish_per_cpu(r) < 0 ? fail_copy(r, err) : 0;
+}
+
 /* ---- seeking --------------------------------------------------------- */
 
 /* Forget every cursor; the next frame read starts each CPU afresh. */
@@ -573,6 +683,12 @@ int trace_reader_seek_time(struct trace_reader *r, uint64_t ts,
 /* ---- accessors ------------------------------------------------------- */
 
 /** See trace.h. */
+uint64_t trace_reader_data_offset(const struct trace_reader *r)
+{
+	return r ? r->header_size : 0;
+}
+
+/** See trace.h. */
 uint64_t trace_reader_offset(const struct trace_reader *r)
 {
 	return r ? r->last_offset : 0;
@@ -586,6 +702,25 @@ bool trace_reader_truncated(const struct trace_reader *r, uint64_t *valid_end)
 	if (valid_end)
 		*valid_end = r->valid_end;
 	return r->at_end && r->truncated;
+}
+
+/** See trace.h. */
+enum trace_cut trace_reader_cut(const struct trace_reader *r,
+				uint64_t *file_end)
+{
+	bool cut = trace_reader_truncated(r, NULL);
+
+	if (file_end)
+		*file_end = cut ? r->file_end : 0;
+	return cut ? r->cut : TRACE_CUT_NONE;
+}
+
+/** See trace.h. */
+uint64_t trace_reader_first_seq(const struct trace_reader *r, unsigned cpu)
+{
+	if (!r || cpu >= r->info.cpu_count)
+		return 0;
+	return r->cpus[cpu].first_seq;
 }
 
 /** See trace.h. */

@@ -21,58 +21,6 @@
 #include "internal.h"
 #include "reader.h"
 
-/*
- * A pipe cannot be read twice, so the sizes of the data frames read from
- * it are remembered until the seek table comes, at the end. Keeping them
- * all would grow with the trace; instead they go into a hash chain,
- * h = mix(h ^ (csize | dsize << 32)), whose value is kept every
- * seen_stride frames, in at most TRACE_TAIL_WINDOW checkpoints (the stride
- * doubles, dropping every other one, when they are full). mix is a
- * bijection, so a table that differs from the frames in one entry always
- * changes every later value of the chain: the first differing entry is
- * found exactly while the file has at most TRACE_TAIL_WINDOW data frames
- * (stride 1), and to within a stride beyond. Only several differences
- * that cancel out (chance 2^-64) could go unseen.
- */
-static uint64_t seen_mix(uint64_t h, uint32_t csize, uint32_t dsize)
-{
-	/* The MurmurHash3 64-bit finalizer: invertible, well mixed. */
-	h ^= (uint64_t)csize | (uint64_t)dsize << 32;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
-static int seen_add(struct trace_reader *r, uint32_t csize, uint32_t dsize,
-		    uint64_t offset)
-{
-	if (!r->seen_ck) {
-		r->seen_ck = malloc(TRACE_TAIL_WINDOW * sizeof(*r->seen_ck));
-		if (!r->seen_ck)
-			return FAIL(r, TRACE_E_NOMEM, offset,
-				    "no memory for the frame list");
-		r->seen_stride = 1;
-	}
-	r->seen_hash = seen_mix(r->seen_hash, csize, dsize);
-	r->seen_frames++;
-	if (r->seen_frames % r->seen_stride)
-		return 0;
-	if (r->seen_ck_len == TRACE_TAIL_WINDOW) {
-		/* Keep the checkpoints at multiples of twice the stride. */
-		for (size_t i = 0; i < TRACE_TAIL_WINDOW / 2; i++)
-			r->seen_ck[i] = r->seen_ck[2 * i + 1];
-		r->seen_ck_len = TRACE_TAIL_WINDOW / 2;
-		r->seen_stride *= 2;
-		if (r->seen_frames % r->seen_stride)
-			return 0;
-	}
-	r->seen_ck[r->seen_ck_len++] = r->seen_hash;
-	return 0;
-}
-
 /** Check a data frame against the seek table, or remember it (stdin). */
 int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 		       uint64_t offset)
@@ -102,7 +50,9 @@ int reader_check_frame(struct trace_reader *r, uint32_t csize, uint32_t dsize,
 				    (unsigned long long)offset, csize, dsize);
 		return 0;
 	}
-	return seen_add(r, csize, dsize, offset);
+	return reader_chain_add(r, &r->seen_sizes,
+				(uint64_t)csize | (uint64_t)dsize << 32, 0,
+				offset);
 }
 
 /* Read `n` entries of `size` bytes at `pos` into r->raw. */
@@ -186,6 +136,100 @@ int reader_frame_find(struct trace_reader *r, uint64_t ts, uint64_t *index)
 	return 0;
 }
 
+/* Frame index entry `i` (< frame_ts_count) through a window of them. */
+static int frame_ts_entry(struct trace_reader *r, size_t i, uint64_t *first,
+			  uint64_t *last)
+{
+	if (i < r->ts_base || i >= r->ts_base + r->ts_len) {
+		size_t n = r->frame_ts_count - i < TRACE_TAIL_WINDOW
+				   ? r->frame_ts_count - i
+				   : TRACE_TAIL_WINDOW;
+
+		if (!r->ts_win) {
+			r->ts_win = malloc(2 * TRACE_TAIL_WINDOW *
+					   sizeof(*r->ts_win));
+			if (!r->ts_win)
+				return FAIL(r, TRACE_E_NOMEM, r->frame_ts_pos,
+					    "no memory for the frame index");
+		}
+		r->ts_len = 0;
+		if (frame_ts_read(r, i, n, r->frame_ts_pos) < 0)
+			return -1;
+		for (size_t k = 0; k < 2 * n; k++)
+			r->ts_win[k] = trace_le64(r->raw + 8 * k);
+		r->ts_base = i;
+		r->ts_len = n;
+	}
+	*first = r->ts_win[2 * (i - r->ts_base)];
+	*last = r->ts_win[2 * (i - r->ts_base) + 1];
+	return 0;
+}
+
+/**
+ * A data frame was decoded (the data_index-th): its records' time range
+ * must be the one the summary's frame index gives it (FORMAT.md 5.3; 0
+ * and 0 for a frame without records). With the index read at open, it is
+ * compared at once; reading a pipe, it goes into a chain to compare the
+ * index with when it comes (reader_summary_times).
+ */
+int reader_check_frame_ts(struct trace_reader *r, const struct rframe *f)
+{
+	uint64_t first, last;
+
+	if (!r->have_frame_ts)
+		return r->seeked ? 0
+				 : reader_chain_add(r, &r->seen_times, f->ts_lo,
+						    f->ts_hi, f->offset);
+	if (r->data_index >= r->frame_ts_count)
+		return 0; /* more frames than listed: the seek table says so */
+	if (frame_ts_entry(r, (size_t)r->data_index, &first, &last) < 0)
+		return -1;
+	if (first != f->ts_lo || last != f->ts_hi)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, f->offset,
+			    "end summary gives data frame %llu (offset %llu) "
+			    "the time range t=%llu..%llu, its records span "
+			    "t=%llu..%llu",
+			    (unsigned long long)r->data_index,
+			    (unsigned long long)f->offset,
+			    (unsigned long long)first, (unsigned long long)last,
+			    (unsigned long long)f->ts_lo,
+			    (unsigned long long)f->ts_hi);
+	return 0;
+}
+
+static void index_at(const void *ctx, uint64_t t, uint64_t *a, uint64_t *b)
+{
+	const uint8_t *e = (const uint8_t *)ctx + (t - 1) * TRACE_SUMMARY_FRAME;
+
+	*a = trace_le64(e);
+	*b = trace_le64(e + 8);
+}
+
+/**
+ * The frame index of a summary met in the stream, `frames` entries at
+ * `index` (in memory), against the time ranges of the frames read.
+ */
+int reader_summary_times(struct trace_reader *r, const uint8_t *index,
+			 uint32_t frames, uint64_t offset)
+{
+	uint64_t lo, hi;
+
+	if (frames != r->seen_times.count ||
+	    reader_chain_check(&r->seen_times, index_at, index, &lo, &hi))
+		return 0;
+	if (lo == hi)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, offset,
+			    "end summary at offset %llu: the time range of "
+			    "data frame %llu disagrees with its records",
+			    (unsigned long long)offset,
+			    (unsigned long long)lo - 1);
+	return FAIL(r, TRACE_E_BAD_SUMMARY, offset,
+		    "end summary at offset %llu: the time range of a data "
+		    "frame among %llu..%llu disagrees with its records",
+		    (unsigned long long)offset, (unsigned long long)lo - 1,
+		    (unsigned long long)hi - 1);
+}
+
 /**
  * Parse an end summary payload of `len` bytes at file offset `offset`.
  * `p` holds the whole payload if `with_frames`, else only the fixed and
@@ -258,16 +302,34 @@ int reader_check_seek_footer(struct trace_reader *r, const uint8_t *foot,
 	return 0;
 }
 
+/* A seek table in memory, for reader_chain_check: data frame t's sizes. */
+struct table_view {
+	const uint8_t *p;
+	uint32_t esize;
+};
+
+static void table_at(const void *ctx, uint64_t t, uint64_t *a, uint64_t *b)
+{
+	const struct table_view *v = ctx;
+	const uint8_t *e = v->p + (size_t)t * v->esize;
+
+	*a = (uint64_t)trace_le32(e) | (uint64_t)trace_le32(e + 4) << 32;
+	*b = 0;
+}
+
 /**
- * Check a seek table met in the stream (stdin) against the frames read.
- * `p` is the skippable frame's payload of `len` bytes at `offset`.
+ * Check a seek table met in the stream (stdin) against the frames read:
+ * entry 0 the file header, then every data frame, then the end summary
+ * just read, and nothing else. `p` is the skippable frame's payload of
+ * `len` bytes at `offset`.
  */
 int reader_check_seek_table(struct trace_reader *r, const uint8_t *p,
 			    uint32_t len, uint64_t offset)
 {
-	const uint8_t *foot;
-	uint64_t h = 0, want;
-	uint32_t n, esize;
+	const uint8_t *foot, *last;
+	struct table_view v = { p, 8 };
+	uint64_t data = r->seen_sizes.count, lo, hi;
+	uint32_t n;
 
 	if (reader_check_seek_footer(r,
 				     len < TRACE_SEEK_FOOTER_SIZE
@@ -277,44 +339,39 @@ int reader_check_seek_table(struct trace_reader *r, const uint8_t *p,
 		return -1;
 	if (r->have_table || r->seeked)
 		return 0; /* checked at open, frame by frame */
+	if (!r->stream_summary)
+		return FAIL(r, TRACE_E_BAD_SUMMARY, offset,
+			    "no end summary before the seek table at offset "
+			    "%llu",
+			    (unsigned long long)offset);
 	foot = p + len - TRACE_SEEK_FOOTER_SIZE;
 	n = trace_le32(foot);
-	esize = (foot[4] & 0x80) ? 12 : 8;
-	if ((uint64_t)n * esize + TRACE_SEEK_FOOTER_SIZE != len ||
-	    n != r->seen_frames + 2)
+	v.esize = (foot[4] & 0x80) ? 12 : 8;
+	if ((uint64_t)n * v.esize + TRACE_SEEK_FOOTER_SIZE != len ||
+	    n != data + 2)
 		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
 			    "seek table at offset %llu lists %u frames, the "
 			    "file has %llu",
 			    (unsigned long long)offset, n,
-			    (unsigned long long)r->seen_frames + 2);
-	/* Replay the chain over the entries (see seen_mix). */
-	for (uint32_t i = 1, k = 0; i + 1 < n; i++) {
-		const uint8_t *e = p + (size_t)i * esize;
-		uint64_t lo;
-
-		h = seen_mix(h, trace_le32(e), trace_le32(e + 4));
-		if (i % r->seen_stride && i + 2 < n)
-			continue;
-		if (i % r->seen_stride == 0 && k < r->seen_ck_len)
-			want = r->seen_ck[k++];
-		else if (i + 2 == n)
-			want = r->seen_hash;
-		else
-			continue;
-		if (h == want)
-			continue;
-		lo = i - (i - 1) % r->seen_stride;
-		if (lo == i)
-			return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
-				    "seek table entry %u disagrees with the "
-				    "frame it lists",
-				    i);
+			    (unsigned long long)data + 2);
+	last = p + (size_t)(n - 1) * v.esize;
+	if (trace_le32(p) != r->header_size || trace_le32(p + 4) != 0 ||
+	    trace_le32(last) != r->summary_size || trace_le32(last + 4) != 0)
 		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
-			    "a seek table entry among %llu..%u disagrees "
-			    "with the frame it lists",
-			    (unsigned long long)lo, i);
-	}
-	return 0;
+			    "seek table at offset %llu gives the file header "
+			    "or the end summary another size",
+			    (unsigned long long)offset);
+	if (reader_chain_check(&r->seen_sizes, table_at, &v, &lo, &hi))
+		return 0;
+	if (lo == hi)
+		return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
+			    "seek table entry %llu disagrees with the frame "
+			    "it lists",
+			    (unsigned long long)lo);
+	return FAIL(r, TRACE_E_BAD_SEEK_TABLE, offset,
+		    "a seek table entry among %llu..%llu disagrees with the "
+		    "frame it lists",
+		    (unsigned long long)lo, (unsigned long long)hi);
 }
 
 /* Read seek table entries [first, first + n) into r->raw. */

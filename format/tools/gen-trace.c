@@ -34,6 +34,8 @@
 struct gen_cpu {
 	uint64_t ts;
 	uint32_t seq;
+	uint64_t produced; /* records made, dropped ones included */
+	uint64_t dropped;
 	struct pkvm_record buf[GEN_OP_MAX];
 	unsigned n;
 };
@@ -303,6 +305,8 @@ static void lose(struct gen *g, unsigned cpu)
 	uint32_t first = c->seq;
 
 	c->seq += (uint32_t)count;
+	c->produced += count;
+	c->dropped += count;
 	c->ts += count * 20;
 	simple(g, cpu, PKVM_EV_LOST, count, first);
 }
@@ -329,19 +333,35 @@ static int flush_cpu(struct gen *g, struct trace_writer *w, unsigned cpu,
 		return -1;
 	}
 	*total += c->n;
+	c->produced += c->n;
 	c->n = 0;
 	return 0;
 }
 
-/* The end of a run: the test_panic hypercall, and the hyp's PANIC. */
+/*
+ * The end of a run: the test_panic hypercall, and the hyp's PANIC; the end
+ * summary says so, with each producer's exact counts (every record made
+ * is in the file or in a LOST record's count).
+ */
 static int finish(struct gen *g, struct trace_writer *w, uint64_t *total)
 {
 	uint64_t in[4] = { PKVM_WORKLOAD_BASE + 0x40,
 			   PKVM_HC_BASE | PKVM_HC_TEST_PANIC, 0, 0 };
+	struct trace_error err;
 
 	event(g, 0, PKVM_EV_HCALL_ENTRY, 0, in);
 	simple(g, 0, PKVM_EV_PANIC, PKVM_PANIC_TEST, PKVM_WORKLOAD_BASE + 0x40);
-	return flush_cpu(g, w, 0, total);
+	if (flush_cpu(g, w, 0, total) < 0)
+		return -1;
+	trace_writer_set_outcome(w, TRACE_OUTCOME_PANIC,
+				 "the hyp panicked in test_panic");
+	for (unsigned i = 0; i < g->cpus; i++)
+		if (trace_writer_set_producer(w, i, g->cpu[i].produced,
+					      g->cpu[i].dropped, &err) < 0) {
+			fprintf(stderr, "gen-trace: %s\n", err.message);
+			return -1;
+		}
+	return 0;
 }
 
 static int generate(struct gen *g, struct trace_writer *w, uint64_t records)

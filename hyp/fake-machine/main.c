@@ -118,6 +118,25 @@ static int fm_drain(struct pkvm_ring_ctrl *c, unsigned cpus)
 	return 0;
 }
 
+/*
+ * The run ended cleanly (SYSTEM_OFF): say so in the end summary, with each
+ * producer's count. The rings are in WAIT mode, where nothing is dropped
+ * and every record made is published, so a ring's `head` is its producer's
+ * count (its `written` is only refreshed at drops, waits and stops:
+ * pkvm/ring.h).
+ */
+static int fm_end(const struct pkvm_ring_ctrl *c, unsigned cpus,
+		  struct trace_error *err)
+{
+	trace_writer_set_outcome(fm_writer, TRACE_OUTCOME_CLEAN,
+				 "the machine powered off");
+	for (unsigned i = 0; i < cpus; i++)
+		if (trace_writer_set_producer(fm_writer, i, c->cpu[i].head,
+					      c->cpu[i].dropped, err))
+			return -1;
+	return 0;
+}
+
 static void *fm_consumer(void *arg)
 {
 	struct pkvm_ring_ctrl *c = arg;
@@ -223,7 +242,8 @@ int main(int argc, char **argv)
 	fake_smc(0x84000008); /* SYSTEM_OFF on CPU 0 */
 	__atomic_store_n(&fm_running, 0, __ATOMIC_RELEASE);
 	pthread_join(consumer, NULL);
-	if (fm_drain(c, cpus) || trace_writer_close(fm_writer, &err)) {
+	if (fm_drain(c, cpus) || fm_end(c, cpus, &err) ||
+	    trace_writer_close(fm_writer, &err)) {
 		fprintf(stderr, "pkvm-fake-machine: %s\n", err.message);
 		return 1;
 	}

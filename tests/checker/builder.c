@@ -500,6 +500,7 @@ int tb_check_focus(struct tb *b, struct tb_result *r, const char *focus,
 
 	memset(r, 0, sizeof(*r));
 	ck_memsrc_init(&m, b->ncpu);
+	m.complete = true; /* a whole run, as built */
 	for (unsigned c = 0; c < b->ncpu; c++)
 		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
 	r->exit = ck_run(&m.src, &opt, &sink, &r->sum);

@@ -306,6 +306,7 @@ static struct ck_event capture(unsigned cpu, uint32_t seq, unsigned part)
 
 	for (opt.capture_index = 0;; opt.capture_index++) {
 		ck_memsrc_init(&m, b.ncpu);
+		m.complete = true;
 		for (unsigned c = 0; c < b.ncpu; c++)
 			ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
 		ck_run(&m.src, &opt, NULL, &sum);
@@ -436,6 +437,7 @@ static void history_property(void)
 		unsigned want = context < n ? context : n;
 
 		ck_memsrc_init(&m, b.ncpu);
+		m.complete = true;
 		for (unsigned c = 0; c < b.ncpu; c++)
 			ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
 		cr_assert_eq(ck_run(&m.src, &opt, &sink, &sum),

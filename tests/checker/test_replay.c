@@ -530,6 +530,7 @@ Test(replay, truncated_while_waiting_is_inconclusive)
 
 	tb_event(&b, 1, PKVM_EV_LOCK_ACQUIRE, w, 2);
 	ck_memsrc_init(&m, b.ncpu);
+	m.complete = true;
 	for (unsigned c = 0; c < b.ncpu; c++)
 		ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
 	m.truncated = true;
@@ -547,6 +548,7 @@ Test(replay, max_findings_stops)
 	tb_refuse(&b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(0), 0, -PKVM_EPERM);
 	tb_refuse(&b, 0, PKVM_HC_SHARE_HYP, TB_HOST_PFN(1), 0, -PKVM_EPERM);
 	ck_memsrc_init(&m, b.ncpu);
+	m.complete = true;
 	for (unsigned c = 0; c < b.ncpu; c++)
 		ck_memsrc_set(&m, c, b.recs[c], b.count[c]);
 	cr_assert_eq(ck_run(&m.src, &opt, NULL, &sum), CK_EXIT_FINDINGS);

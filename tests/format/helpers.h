@@ -190,6 +190,30 @@ static inline void file_set_version(const char *path, uint16_t major,
 	free(buf);
 }
 
+/** Frames of a complete file, from its seek table. */
+struct layout {
+	size_t count;
+	uint64_t off[64];
+	uint32_t csize[64];
+};
+
+static inline void layout_of(const uint8_t *buf, size_t len, struct layout *l)
+{
+	const uint8_t *foot = buf + len - 9;
+	uint32_t n = helper_le32(foot);
+	const uint8_t *e = foot - (size_t)n * 8;
+	uint64_t off = 0;
+
+	cr_assert_eq(helper_le32(foot + 5), 0x8F92EAB1u);
+	cr_assert_leq(n, 64);
+	l->count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		l->off[i] = off;
+		l->csize[i] = helper_le32(e + 8 * i);
+		off += l->csize[i];
+	}
+}
+
 /**
  * Read every record in file order. Returns the reader's last return value
  * (0 end, -1 error); *count gets how many came out.

@@ -15,30 +15,6 @@
 #include "helpers.h"
 #include "internal.h"
 
-/** Frames of a complete file, from its seek table. */
-struct layout {
-	size_t count;
-	uint64_t off[64];
-	uint32_t csize[64];
-};
-
-static void layout_of(const uint8_t *buf, size_t len, struct layout *l)
-{
-	const uint8_t *foot = buf + len - TRACE_SEEK_FOOTER_SIZE;
-	uint32_t n = trace_le32(foot);
-	const uint8_t *e = foot - (size_t)n * 8;
-	uint64_t off = 0;
-
-	cr_assert_eq(trace_le32(foot + 5), TRACE_SEEKABLE_MAGIC);
-	cr_assert_leq(n, 64);
-	l->count = n;
-	for (uint32_t i = 0; i < n; i++) {
-		l->off[i] = off;
-		l->csize[i] = trace_le32(e + 8 * i);
-		off += l->csize[i];
-	}
-}
-
 /* A file of one CPU in three data frames of 10 records each. */
 static void three_frames(const char *path)
 {

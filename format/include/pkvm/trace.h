@@ -116,6 +116,29 @@ const char *trace_outcome_name(unsigned outcome);
 /** A sentence saying what an outcome means, or NULL if unknown. */
 const char *trace_outcome_text(unsigned outcome);
 
+/**
+ * Where a truncated file ends (FORMAT.md 7): after which frame, or inside
+ * which. The sentence completes "the trace ends at offset N, ...".
+ */
+#define TRACE_CUT_LIST(X)                                                      \
+	X(NONE, "where it should")                                             \
+	X(NO_SUMMARY, "after its last whole data frame, with no end summary")  \
+	X(NO_SEEK_TABLE, "after the end summary, with no seek table")          \
+	X(FRAME_HEADER, "inside a frame's header")                             \
+	X(DATA_FRAME, "inside a data frame")                                   \
+	X(SUMMARY, "inside the end summary")                                   \
+	X(SEEK_TABLE, "inside the seek table")                                 \
+	X(SKIPPABLE, "inside a skippable frame")
+
+enum trace_cut {
+#define TRACE_CUT_ENUM(name, text) TRACE_CUT_##name,
+	TRACE_CUT_LIST(TRACE_CUT_ENUM)
+#undef TRACE_CUT_ENUM
+};
+
+/** The sentence for a cut ("inside the end summary"). */
+const char *trace_cut_text(enum trace_cut cut);
+
 /** A producer counter the recorder could not read (FORMAT.md 5.3). */
 #define TRACE_COUNT_UNKNOWN UINT64_MAX
 
@@ -248,6 +271,9 @@ int trace_reader_next_any(struct trace_reader *r, struct pkvm_record *out,
 int trace_reader_seek_time(struct trace_reader *r, uint64_t ts,
 			   struct trace_error *err);
 
+/** Offset in the file of the first frame after the file header. */
+uint64_t trace_reader_data_offset(const struct trace_reader *r);
+
 /** Offset in the file of the frame holding the last record returned. */
 uint64_t trace_reader_offset(const struct trace_reader *r);
 
@@ -258,6 +284,26 @@ uint64_t trace_reader_offset(const struct trace_reader *r);
  * valid data ends.
  */
 bool trace_reader_truncated(const struct trace_reader *r, uint64_t *valid_end);
+
+/**
+ * How a truncated file ends: TRACE_CUT_NONE unless trace_reader_truncated
+ * says so; `*file_end` (may be NULL) gets the offset just past its last
+ * byte.
+ */
+enum trace_cut trace_reader_cut(const struct trace_reader *r,
+				uint64_t *file_end);
+
+/**
+ * Read and check the rest of the file, to its end: every record no cursor
+ * has returned yet, every frame after the last one any cursor needed (a
+ * per-CPU cursor stops reading a CPU when the end summary says it has no
+ * more records), the end summary's checks of each CPU, the seek table, and
+ * that nothing follows it. After it, trace_reader_truncated and
+ * trace_reader_cut tell how the file ends, and a file has passed every
+ * check this reader makes whether it was read from a path or a pipe, per
+ * CPU or in file order. Returns 0, or -1 with `err`. Not after a seek.
+ */
+int trace_reader_finish(struct trace_reader *r, struct trace_error *err);
 
 /** The end summary, or NULL if the file has none (truncated). */
 const struct trace_cpu_summary *
@@ -283,6 +329,12 @@ uint64_t trace_reader_frames_decoded(const struct trace_reader *r);
  * `cpu` read so far, or 0.
  */
 uint64_t trace_reader_last_seq(const struct trace_reader *r, unsigned cpu);
+
+/**
+ * Extended sequence number of the first record of `cpu` read, or 0 (none
+ * read). A whole stream starts at 0 (FORMAT.md 5.3).
+ */
+uint64_t trace_reader_first_seq(const struct trace_reader *r, unsigned cpu);
 
 /* ---- names ----------------------------------------------------------- */
 
