@@ -59,6 +59,7 @@ static struct driver_params params = {
 	.rounds = 6,
 	.max_vcpus = 4,
 	.timeout_s = 900,
+	.timed = 1,
 };
 static int kvm_fd = -1;
 static long run_size;
@@ -232,6 +233,8 @@ static void parse_cmdline(void)
 			params.max_vcpus = (unsigned)v;
 		else if (!strcmp(tok, "timeout"))
 			params.timeout_s = (unsigned)v;
+		else if (!strcmp(tok, "timed"))
+			params.timed = (unsigned)v;
 		else
 			say("unknown parameter pkvm_driver.%s", tok);
 	}
@@ -301,9 +304,9 @@ int main(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	worker_count = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus;
-	say("start seed=%llu rounds=%u workers=%u max_vcpus=%u",
+	say("start seed=%llu rounds=%u workers=%u max_vcpus=%u timed=%u",
 	    (unsigned long long)params.seed, params.rounds, worker_count,
-	    params.max_vcpus);
+	    params.max_vcpus, params.timed);
 	if (open_kvm()) {
 		power_off();
 	}

@@ -26,6 +26,10 @@ struct driver_params {
 	unsigned rounds;    /* rounds per worker */
 	unsigned max_vcpus; /* vCPUs per VM: 1..max_vcpus */
 	unsigned timeout_s; /* watchdog: power off after this long */
+	unsigned timed;	    /* 0: leave out what runs for a time rather
+			       than to an exit (teardown while running, a
+			       vCPU pKVM does not know), so that the work
+			       does not depend on the clock (bench-linux) */
 };
 
 struct worker;

@@ -362,7 +362,8 @@ static void round_errors(struct worker *w)
 	/* A vCPU created after the VM first ran is unknown to pKVM's copy
 	 * of the VM: 6.12 never runs it (KVM_RUN retries the vcpu_run
 	 * hypercall until a signal, thousands of times: keep it short). */
-	if (vm.nvcpus < MAX_VCPUS && vcpu_create(w, &vm, 0, 0) == 0) {
+	if (driver_params()->timed && vm.nvcpus < MAX_VCPUS &&
+	    vcpu_create(w, &vm, 0, 0) == 0) {
 		worker_counts(w)->runs++;
 		r = run_bounded(w, vm.vcpu[vm.nvcpus - 1].fd, 10);
 		if (r < 0)
@@ -416,6 +417,9 @@ static void round_slots(struct worker *w)
 void driver_round(struct worker *w, unsigned round)
 {
 	unsigned pick = round < 3 ? round : rng_below(worker_rng(w), 10);
+
+	if (!driver_params()->timed && (pick == 2 || pick == 4))
+		pick = 0;
 
 	if (pick == 0 || pick >= 6)
 		round_lifecycle(w);
