@@ -12,6 +12,9 @@
 #   nvhe-2cpu  -cpu cortex-a72 (nVHE), 2 CPUs, the same checks
 #   drop       DROP mode with the same workload: nothing drops at this ring
 #              size, and the accounting agrees
+#   known-panic  the known case of linux/README.md (JUMP_LABEL off: the hyp
+#              panics in kvm_arm_init; its own kernel build the first time):
+#              pkvm-record exits 1 and the trace ends in the PANIC record
 set -euo pipefail
 case_=$1 src=$2 record=$3 verify=$4 check=$5
 build=${PKVM_LINUX_BUILD:-$src/build}
@@ -82,8 +85,27 @@ run() {
 	echo "record-linux $case_: pkvm-check: $(tr '\n' ' ' <"$tmp/$name.check")"
 }
 
+# The hyp panics during __pkvm_init's setup: exit 1, a complete trace
+# whose init CPU ends with PANIC (code 2, an exception at EL2).
+known_panic() {
+	local t=$tmp/panic.zst rc=0 image
+	"$src/tools/linux" build --build "$build" --extra "$src/linux/6.12/known-panic.fragment"
+	image=$("$src/tools/linux" paths --build "$build" --extra "$src/linux/6.12/known-panic.fragment" | sed -n 's/^image=//p')
+	"$record" --system linux-6.12 --cpus 2 --seed 7 --image "$image" \
+		--initramfs "$linux_initramfs" --timeout 300 --quiet -o "$t" || rc=$?
+	[ $rc = 1 ] || fail "pkvm-record exited $rc, expected 1 (hyp panic)"
+	grep -q 'HYP panic' "$t.console" || fail "no HYP panic on the console"
+	"$verify" --no-loss --complete --any-kinds boot,panic "$t" >"$tmp/panic.verify" ||
+		{ cat "$tmp/panic.verify" >&2; fail "verify-trace"; }
+	"$check" dump "$t" | grep ' panic ' | grep -q 'code=2' ||
+		fail "no PANIC record with code 2"
+	echo "record-linux $case_: $("$check" dump "$t" | grep ' panic ')"
+	echo "record-linux $case_: console: $(grep -m1 'HYP panic' "$t.console")"
+}
+
 case $case_ in
 hvhe-4cpu) run hvhe 4 wait ;;
+known-panic) known_panic ;;
 nvhe-2cpu) run nvhe 2 wait -cpu cortex-a72 ;;
 drop) run drop 2 drop ;;
 *) fail "unknown case" ;;
