@@ -24,6 +24,7 @@
 #include <pkvm/abi.h>
 
 #include "elfsym.h"
+#include "linux.h"
 #include "qemu.h"
 #include "record.h"
 #include "record_commit.h"
@@ -58,6 +59,10 @@ struct options {
 	const char *output;
 	const char *hyp;
 	const char *workload;
+	const char *system; /* NULL: our hyp; else linux.h */
+	const char *image;
+	const char *initramfs;
+	bool ops_set;
 	const char *from_dump;
 	const char *save_dump;
 	bool quiet;
@@ -93,6 +98,33 @@ struct session {
 	struct record_totals totals;
 };
 
+/* Guest RAM: 256 MiB for our hyp, more for Linux (linux.h). */
+static uint64_t ram_size(const struct options *o)
+{
+	return o->system ? RECORD_LINUX_RAM_SIZE : RECORD_RAM_SIZE;
+}
+
+/* The Linux run the options describe (linux.c); `ram_path` once known. */
+static const struct record_linux *linux_config(const struct options *o,
+					       const char *ram_path)
+{
+	static struct record_linux l;
+
+	l = (struct record_linux){
+		.qemu = getenv("PKVM_QEMU") ? getenv("PKVM_QEMU") : RECORD_QEMU,
+		.image = o->image,
+		.initramfs = o->initramfs,
+		.ram_path = ram_path ? ram_path : l.ram_path,
+		.cpus = o->cpus,
+		.seed = o->seed,
+		.rounds = o->ops,
+		.wait = o->mode == PKVM_RING_WAIT,
+		.tcg_multi = o->tcg_multi,
+		.extra = o->extra,
+	};
+	return &l;
+}
+
 static volatile sig_atomic_t record_signal;
 
 static void on_signal(int sig)
@@ -126,6 +158,12 @@ static void usage(FILE *out)
 		"                      hyp.elf; hyp-test.elf for --scenario "
 		"panic)\n"
 		"  --workload PATH     workload image (default: build tree)\n"
+		"  --system NAME       record " RECORD_LINUX_SYSTEM
+		" (pKVM in Linux) instead of our hyp;\n"
+		"                      then --ops is the driver's rounds per "
+		"CPU (default 6)\n"
+		"  --image, --initramfs PATH  its kernel and initramfs "
+		"(default: tools/linux cache)\n"
 		"  --from-dump FILE    convert a raw ring dump, no QEMU\n"
 		"  --save-dump FILE    also save the rings as a dump at the "
 		"end\n"
@@ -218,6 +256,9 @@ enum {
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_TCG,
+	OPT_SYSTEM,
+	OPT_IMAGE,
+	OPT_INITRAMFS,
 };
 
 static const struct option long_opts[] = {
@@ -236,6 +277,9 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "tcg", required_argument, NULL, OPT_TCG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "system", required_argument, NULL, OPT_SYSTEM },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -285,6 +329,7 @@ static int parse_one(struct options *o, int c, const char *arg)
 	case OPT_SEED:
 		return parse_u64("--seed", arg, 0, UINT64_MAX, &o->seed);
 	case OPT_OPS:
+		o->ops_set = true;
 		return parse_u64("--ops", arg, 0, UINT64_MAX, &o->ops);
 	case OPT_SCENARIO:
 		return parse_scenario(o, arg);
@@ -319,6 +364,22 @@ static int parse_one(struct options *o, int c, const char *arg)
 		return 0;
 	case OPT_TCG:
 		return parse_tcg(o, arg);
+	case OPT_SYSTEM:
+		if (!record_linux_known(arg) && strcmp(arg, "pkvm-hyp")) {
+			fprintf(stderr,
+				"pkvm-record: --system: '%s' is not "
+				"pkvm-hyp or %s\n",
+				arg, RECORD_LINUX_SYSTEM);
+			return -1;
+		}
+		o->system = record_linux_known(arg) ? arg : NULL;
+		return 0;
+	case OPT_IMAGE:
+		o->image = arg;
+		return 0;
+	case OPT_INITRAMFS:
+		o->initramfs = arg;
+		return 0;
 	case 'h':
 		return 1;
 	default:
@@ -353,6 +414,12 @@ static int parse_args(struct options *o, int argc, char **argv)
 				 ? RECORD_DEFAULT_HYP_TEST
 				 : RECORD_DEFAULT_HYP;
 	o->extra = argv + optind;
+	if (o->system) {
+		o->image = o->image ? o->image : record_linux_default_image();
+		o->initramfs = o->initramfs ? o->initramfs
+					    : record_linux_default_initramfs();
+		o->ops = o->ops_set ? o->ops : 6;
+	}
 	if (o->from_dump && *o->extra) {
 		fprintf(stderr, "pkvm-record: extra QEMU arguments make no "
 				"sense with --from-dump\n");
@@ -430,6 +497,16 @@ static void build_identity(struct trace_info *info, const struct options *o,
 
 	info->identity[0] = '\0';
 	add_identity(info, "recorder", "pkvm-record %s", RECORD_VERSION);
+	if (o->system && !o->from_dump) {
+		size_t used = strlen(info->identity);
+
+		record_linux_identity(linux_config(o, NULL),
+				      info->identity + used,
+				      sizeof(info->identity) - used);
+		add_identity(info, "recorder_commit", "%s", RECORD_HYP_COMMIT);
+		add_identity(info, "qemu", "%s", cmdline);
+		return;
+	}
 	if (o->from_dump) {
 		/* A dump carries no image: the commit is the recorder's. */
 		add_identity(info, "hyp_commit", "%s", RECORD_HYP_COMMIT);
@@ -461,6 +538,9 @@ static struct trace_writer *open_writer(struct session *s, uint32_t cpus,
 	s->info.cpu_count = cpus;
 	s->info.counter_freq = freq ? freq : RECORD_DEFAULT_FREQ;
 	s->info.abi_version = PKVM_ABI_VERSION;
+	/* The header names the system: it picks the checker's profile. */
+	snprintf(s->info.system, sizeof(s->info.system), "%s",
+		 s->opt->system ? RECORD_LINUX_SYSTEM : TRACE_SYSTEM_HYP);
 	w = trace_writer_open(s->opt->output, &s->info, &err);
 	if (!w)
 		fprintf(stderr, "pkvm-record: %s: %s\n", s->opt->output,
@@ -667,11 +747,11 @@ static int open_ram(struct session *s, char *path, size_t len)
 	/* Unlinked at once: QEMU opens it through our descriptor, which it
 	 * inherits, so nothing is left behind however the recorder ends. */
 	unlink(tmpl);
-	if (ftruncate(s->ram_fd, RECORD_RAM_SIZE) != 0) {
+	if (ftruncate(s->ram_fd, ram_size(s->opt)) != 0) {
 		fprintf(stderr, "pkvm-record: %s: %s\n", tmpl, strerror(errno));
 		return -1;
 	}
-	s->mem.base = mmap(NULL, RECORD_RAM_SIZE, PROT_READ | PROT_WRITE,
+	s->mem.base = mmap(NULL, ram_size(s->opt), PROT_READ | PROT_WRITE,
 			   MAP_SHARED, s->ram_fd, 0);
 	if (s->mem.base == MAP_FAILED) {
 		fprintf(stderr, "pkvm-record: mmap %s: %s\n", tmpl,
@@ -679,7 +759,7 @@ static int open_ram(struct session *s, char *path, size_t len)
 		return -1;
 	}
 	s->mem.pa_base = PKVM_RAM_BASE;
-	s->mem.size = RECORD_RAM_SIZE;
+	s->mem.size = ram_size(s->opt);
 	snprintf(path, len, "/proc/self/fd/%d", s->ram_fd);
 	return 0;
 }
@@ -859,7 +939,14 @@ static int start(struct session *s, struct options *o)
 
 	if (open_ram(s, ram_path, sizeof(ram_path)))
 		return -1;
-	argv = qemu_argv_build(&cfg, cmdline, sizeof(cmdline));
+	if (o->system) {
+		argv = record_linux_argv(linux_config(o, ram_path), cmdline,
+					 sizeof(cmdline));
+		/* The kernel says "Kernel panic - not syncing: HYP panic" (or
+		 * another reason); the rings' PANIC state says it first. */
+		s->qemu.panic_match = "Kernel panic";
+	} else
+		argv = qemu_argv_build(&cfg, cmdline, sizeof(cmdline));
 	if (!argv)
 		return -1;
 	build_identity(&s->info, o, cmdline);
@@ -882,9 +969,17 @@ static int record_live(struct options *o)
 	s.outcome = -1;
 	s.run_outcome = -1;
 	s.ram_fd = -1;
-	if (check_image("hyp", o->hyp) || check_image("workload", o->workload))
+	if (o->system ? check_image("image", o->image) ||
+				check_image("initramfs", o->initramfs)
+		      : check_image("hyp", o->hyp) ||
+				check_image("workload", o->workload))
 		return RECORD_EXIT_USAGE;
-	if (elfsym_open(&s.elf, o->hyp, s.img_msg, sizeof(s.img_msg)) == 0 &&
+	/* Salvage knows our hyp's producer, not the Linux series'. */
+	if (o->system)
+		snprintf(s.img_msg, sizeof(s.img_msg),
+			 "salvage reads only our own hyp's producer");
+	else if (elfsym_open(&s.elf, o->hyp, s.img_msg, sizeof(s.img_msg)) ==
+			 0 &&
 	    salvage_image_from_elf(&s.img, &s.elf, s.img_msg,
 				   sizeof(s.img_msg)) == 0)
 		s.img_msg[0] = '\0';

@@ -128,10 +128,15 @@ char **qemu_argv_build(const struct qemu_config *cfg, char *cmdline,
 		qemu_argv_free(argv);
 		return NULL;
 	}
-	cmdline[0] = '\0';
-	for (unsigned i = 0; i < n; i++)
-		append_quoted(cmdline, cmdline_len, argv[i]);
+	qemu_cmdline(argv, cmdline, cmdline_len);
 	return argv;
+}
+
+void qemu_cmdline(char **argv, char *cmdline, size_t cmdline_len)
+{
+	cmdline[0] = '\0';
+	for (char **a = argv; *a; a++)
+		append_quoted(cmdline, cmdline_len, *a);
 }
 
 void qemu_argv_free(char **argv)
@@ -203,8 +208,10 @@ static void end_line(struct qemu_run *q)
 	 * ring state or a PANIC record usually say so too, but a panic before
 	 * tracing is set up is only visible here. Only the hyp's own lines
 	 * count: the workload may well print the word. */
-	if (!q->panic_line && strncmp(q->line, "hyp:", 4) == 0 &&
-	    strcasestr(q->line, "panic")) {
+	if (!q->panic_line &&
+	    (q->panic_match ? strstr(q->line, q->panic_match) != NULL
+			    : strncmp(q->line, "hyp:", 4) == 0 &&
+				      strcasestr(q->line, "panic"))) {
 		q->panic_line = true;
 		snprintf(q->panic_text, sizeof(q->panic_text), "%s", q->line);
 	}

@@ -34,7 +34,9 @@ struct qemu_run {
 	bool echo;	 /* console also to stderr */
 	char line[1024]; /* partial console line */
 	size_t line_len;
-	bool panic_line; /* a console line mentioned a panic */
+	const char *panic_match; /* a console line with this is a panic;
+				    NULL: the hyp's "hyp: ... panic" */
+	bool panic_line;	 /* a console line mentioned a panic */
 	char panic_text[256];
 	bool exited;	   /* waitpid reported the end */
 	int status;	   /* its wait status */
@@ -49,6 +51,9 @@ struct qemu_run {
 char **qemu_argv_build(const struct qemu_config *cfg, char *cmdline,
 		       size_t cmdline_len);
 void qemu_argv_free(char **argv);
+
+/** `argv` as one shell-quoted line in `cmdline`. */
+void qemu_cmdline(char **argv, char *cmdline, size_t cmdline_len);
 
 /**
  * Start QEMU with `argv`, console to a pipe, stdin from /dev/null, in a
