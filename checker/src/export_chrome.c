@@ -51,8 +51,8 @@ struct export_slice {
 	uint64_t start;
 	char name[96];
 	const char *cat;
-	char args[256];
-	unsigned lock; /* 0: the trap */
+	char args[768]; /* room for a trap's words, text and result */
+	unsigned lock;	/* 0: the trap */
 };
 
 struct export_cpu {
@@ -179,31 +179,56 @@ static void export_instant(struct export *x, unsigned cpu, uint64_t ts,
 		export_add(x, 'i', cpu, ts, 0, name, cat, args);
 }
 
-/* The args of an event: its words as the dump names them, as JSON. */
+/*
+ * The event as a dump line shows it, without the "cpuN seq=S t=..." the
+ * timeline already gives: names for enumerated words ("what=alloc_page").
+ */
+static void export_text(const struct trace_words *w, char *buf, size_t len)
+{
+	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS] = { { 0 } };
+	const char *p = buf;
+
+	for (unsigned i = 0; i < w->nrec && i < PKVM_EVENT_MAX_RECORDS; i++) {
+		recs[i].kind = w->kind;
+		recs[i].flags = (uint8_t)(i ? PKVM_REC_F_CONT | i
+					    : (w->nrec - 1u) | w->kbits);
+		recs[i].a = w->w[2 * i];
+		recs[i].b = w->w[2 * i + 1];
+	}
+	trace_format_event(buf, len, recs, w->nrec);
+	for (unsigned spaces = 0; *p && spaces < 3; p++)
+		spaces += *p == ' ';
+	memmove(buf, p, strlen(p) + 1);
+}
+
+/* The args of an event: its words as the dump names them, as JSON, and
+ * its dump line as "text" (which holds no quote or backslash). */
 static void export_args(const struct trace_words *w, const char *extra,
 			char *buf, size_t len)
 {
+	char text[512];
 	size_t pos = 0;
 	int n;
 
-	buf[0] = '\0';
+	export_text(w, text, sizeof(text));
+	n = snprintf(buf, len, "\"text\":\"%s\"", text);
+	pos = n > 0 ? (size_t)n : 0;
 	for (unsigned i = 0; i < 2u * w->nrec && pos < len; i++) {
 		const char *name = trace_field_name(w->kind, i);
 
-		n = snprintf(buf + pos, len - pos, "%s\"%s\":\"0x%llx\"",
-			     pos ? "," : "", name ? name : "w",
-			     (unsigned long long)w->w[i]);
+		n = snprintf(buf + pos, len - pos, ",\"%s\":\"0x%llx\"",
+			     name ? name : "w", (unsigned long long)w->w[i]);
 		pos += n > 0 ? (size_t)n : 0;
 	}
 	if (extra && pos < len)
-		snprintf(buf + pos, len - pos, "%s%s", pos ? "," : "", extra);
+		snprintf(buf + pos, len - pos, ",%s", extra);
 }
 
 static void export_trap(struct export *x, unsigned cpu, uint64_t ts,
 			const struct trace_words *w)
 {
 	struct ck_event ev = { 0 };
-	char name[160], args[512];
+	char name[160], args[1024];
 
 	memcpy(ev.w, w->w, sizeof(ev.w));
 	report_trap_text(&ev, name, sizeof(name));
@@ -246,7 +271,7 @@ static void export_store(struct export *x, unsigned cpu, uint64_t ts,
 				   .cpu = (uint16_t)cpu,
 				   .a = w->w[0],
 				   .b = w->w[1] };
-	char desc[256], args[512], extra[300];
+	char desc[256], args[1024], extra[300];
 
 	trace_format_desc(desc, sizeof(desc), w->w[1], &where);
 	snprintf(extra, sizeof(extra), "\"desc\":\"%s\"", desc);
@@ -258,7 +283,7 @@ static void export_store(struct export *x, unsigned cpu, uint64_t ts,
 static void export_canon(struct export *x, unsigned cpu, uint64_t ts,
 			 const struct trace_words *w)
 {
-	char name[96], args[512];
+	char name[96], args[1024];
 	const char *s;
 
 	switch (w->kind) {
@@ -294,7 +319,8 @@ static void export_canon(struct export *x, unsigned cpu, uint64_t ts,
 		return;
 	case PKVM_EV_BARRIER:
 		s = trace_barrier_name((unsigned)w->w[0]);
-		export_instant(x, cpu, ts, s ? s : "barrier", "barrier", "");
+		export_args(w, NULL, args, sizeof(args));
+		export_instant(x, cpu, ts, s ? s : "barrier", "barrier", args);
 		return;
 	default:
 		s = trace_kind_name(w->kind);

@@ -28,7 +28,10 @@ struct report *report_new(FILE *out, const struct report_cfg *cfg)
 	r->out = out;
 	r->cfg = *cfg;
 	r->groups = calloc(REPORT_MAX_GROUPS, sizeof(*r->groups));
-	if (!r->groups) {
+	r->group_index = calloc(2 * REPORT_MAX_GROUPS, sizeof(uint32_t));
+	if (!r->groups || !r->group_index) {
+		free(r->groups);
+		free(r->group_index);
 		free(r);
 		return NULL;
 	}
@@ -39,7 +42,10 @@ void report_free(struct report *r)
 {
 	if (r) {
 		free(r->groups);
+		free(r->group_index);
 		trace_tables_free(r->tables);
+		if (r->cs_open)
+			cs_close((csh *)&r->cs_handle);
 	}
 	free(r);
 }
@@ -190,13 +196,12 @@ void report_trap_text(const struct ck_event *t, char *buf, size_t len)
  * returns after itself, so it lies at ELR - 4; a trapped SMC returns to
  * itself), for an abort read from an image at ELR.
  */
-void report_insn(const struct report *r, const struct ck_event *t, char *buf,
+void report_insn(struct report *r, const struct ck_event *t, char *buf,
 		 size_t len)
 {
 	unsigned ec = report_ec(t);
 	uint64_t pc = ec == 0x16 ? t->w[1] - 4 : t->w[1];
 	uint32_t word;
-	csh h;
 	cs_insn *insn;
 	size_t n;
 
@@ -210,11 +215,21 @@ void report_insn(const struct report *r, const struct ck_event *t, char *buf,
 			 (unsigned long long)pc);
 		return;
 	}
-	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h) != CS_ERR_OK) {
+	/* Opening Capstone costs more than a disassembly: once a report. */
+	if (!r->cs_open && !r->cs_failed) {
+		csh h;
+
+		r->cs_failed =
+			cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h) != CS_ERR_OK;
+		r->cs_open = !r->cs_failed;
+		r->cs_handle = h;
+	}
+	if (r->cs_failed) {
 		snprintf(buf, len, "not available (capstone)");
 		return;
 	}
-	n = cs_disasm(h, (const uint8_t *)&word, 4, pc, 1, &insn);
+	n = cs_disasm((csh)r->cs_handle, (const uint8_t *)&word, 4, pc, 1,
+		      &insn);
 	if (n == 1)
 		snprintf(buf, len, "0x%llx: %s %s (0x%08x%s)",
 			 (unsigned long long)pc, insn[0].mnemonic,
@@ -225,7 +240,6 @@ void report_insn(const struct report *r, const struct ck_event *t, char *buf,
 			 (unsigned long long)pc, word);
 	if (n)
 		cs_free(insn, n);
-	cs_close(&h);
 }
 
 static void report_full(struct report *r, const struct ck_finding *f)
@@ -272,13 +286,25 @@ static void report_full(struct report *r, const struct ck_finding *f)
 
 /* ---- grouping ------------------------------------------------------- */
 
+/* A key's first slot in group_index: its check's name and address. */
+static size_t report_group_slot(const char *check, uint64_t addr)
+{
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
+
+	for (const char *c = check; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	return (size_t)(h >> 17) & (2 * REPORT_MAX_GROUPS - 1);
+}
+
 struct report_group *report_group_of(struct report *r,
 				     const struct ck_finding *f)
 {
+	size_t i = report_group_slot(f->check, f->addr);
 	struct report_group *g;
 
-	for (size_t i = 0; i < r->group_count; i++) {
-		g = &r->groups[i];
+	/* Half full at most: a probe always ends at an empty slot. */
+	for (; r->group_index[i]; i = (i + 1) & (2 * REPORT_MAX_GROUPS - 1)) {
+		g = &r->groups[r->group_index[i] - 1];
 		if (g->addr == f->addr && strcmp(g->check, f->check) == 0) {
 			g->count++;
 			g->last_index = f->event->index;
@@ -289,6 +315,7 @@ struct report_group *report_group_of(struct report *r,
 		r->ungrouped++;
 		return NULL;
 	}
+	r->group_index[i] = (uint32_t)r->group_count + 1;
 	g = &r->groups[r->group_count++];
 	/* `check` names are string literals of the core: stable pointers. */
 	g->check = f->check;
@@ -373,6 +400,8 @@ int report_release(struct report *r, FILE *out, bool keep)
 	if (!keep) {
 		r->seen = r->ungrouped = 0;
 		r->group_count = 0;
+		memset(r->group_index, 0,
+		       2 * REPORT_MAX_GROUPS * sizeof(*r->group_index));
 		r->has_explain = false;
 		r->tally_count = 0;
 		r->tally_lost = 0;

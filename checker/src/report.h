@@ -50,6 +50,12 @@ struct report {
 	uint64_t seen;
 	struct report_group *groups;
 	size_t group_count;
+	/* Open-addressed index of `groups` by key (report_group_of): a
+	 * trace may have hundreds of thousands of findings. */
+	uint32_t *group_index; /* slot -> group + 1, 0 empty */
+	/* Capstone, opened once for all findings (report_insn). */
+	bool cs_open, cs_failed;
+	size_t cs_handle;
 	uint64_t ungrouped;
 	/* The first finding: its key, and the earlier event explaining it. */
 	const char *first_check;
@@ -71,7 +77,7 @@ const char *report_verdict(int code);
 struct report_group *report_group_of(struct report *r,
 				     const struct ck_finding *f);
 void report_trap_text(const struct ck_event *t, char *buf, size_t len);
-void report_insn(const struct report *r, const struct ck_event *t, char *buf,
+void report_insn(struct report *r, const struct ck_event *t, char *buf,
 		 size_t len);
 void report_event_line(const struct report *r, const struct ck_event *ev,
 		       char *buf, size_t len);
