@@ -2,7 +2,8 @@
 /*
  * Just enough ELF64 to find an instruction: the loadable segments (PT_LOAD)
  * of little-endian AArch64 images, kept in memory, looked up by virtual or
- * physical address (the workload runs with its MMU off, VA = PA).
+ * physical address (the workload runs with its MMU off, VA = PA); and the
+ * symbol table, which names code DWARF does not describe (assembly).
  */
 #include <elf.h>
 #include <stdio.h>
@@ -16,9 +17,16 @@ struct elf_segment {
 	uint8_t *data;
 };
 
+struct elf_symbol {
+	uint64_t value, size;
+	char *name;
+};
+
 struct elf_images {
 	struct elf_segment *seg;
 	size_t count, cap;
+	struct elf_symbol *sym;
+	size_t sym_count, sym_cap;
 };
 
 struct elf_images *elf_images_new(void)
@@ -32,7 +40,10 @@ void elf_images_free(struct elf_images *e)
 		return;
 	for (size_t i = 0; i < e->count; i++)
 		free(e->seg[i].data);
+	for (size_t i = 0; i < e->sym_count; i++)
+		free(e->sym[i].name);
 	free(e->seg);
+	free(e->sym);
 	free(e);
 }
 
@@ -67,6 +78,78 @@ static int elf_add_segment(struct elf_images *e, FILE *f, const Elf64_Phdr *ph)
 	}
 	e->seg[e->count++] = s;
 	return 0;
+}
+
+static int elf_add_symbol(struct elf_images *e, const Elf64_Sym *sym,
+			  const char *name)
+{
+	if (e->sym_count == e->sym_cap) {
+		size_t cap = e->sym_cap ? 2 * e->sym_cap : 256;
+		struct elf_symbol *n = realloc(e->sym, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		e->sym = n;
+		e->sym_cap = cap;
+	}
+	e->sym[e->sym_count].value = sym->st_value;
+	e->sym[e->sym_count].size = sym->st_size;
+	e->sym[e->sym_count].name = strdup(name);
+	if (!e->sym[e->sym_count].name)
+		return -1;
+	e->sym_count++;
+	return 0;
+}
+
+/*
+ * The code symbols of the image's symbol table: functions, and the
+ * untyped labels of assembly files (not the $x/$d mapping symbols). A
+ * table that cannot be read is no error: names are a convenience.
+ */
+static void elf_read_symbols(struct elf_images *e, FILE *f,
+			     const Elf64_Ehdr *eh)
+{
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		Elf64_Shdr sh, str;
+		char *names;
+
+		if (eh->e_shentsize != sizeof(sh) ||
+		    elf_read_at(f, eh->e_shoff + (uint64_t)i * sizeof(sh), &sh,
+				sizeof(sh)) ||
+		    sh.sh_type != SHT_SYMTAB ||
+		    sh.sh_entsize != sizeof(Elf64_Sym) ||
+		    elf_read_at(
+			    f, eh->e_shoff + (uint64_t)sh.sh_link * sizeof(str),
+			    &str, sizeof(str)) ||
+		    str.sh_size > (16u << 20))
+			continue;
+		names = malloc(str.sh_size + 1);
+		if (!names ||
+		    elf_read_at(f, str.sh_offset, names, str.sh_size)) {
+			free(names);
+			continue;
+		}
+		names[str.sh_size] = '\0';
+		for (uint64_t k = 1; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
+			Elf64_Sym sym;
+			unsigned type;
+
+			if (elf_read_at(f, sh.sh_offset + k * sizeof(sym), &sym,
+					sizeof(sym)))
+				break;
+			type = ELF64_ST_TYPE(sym.st_info);
+			if ((type != STT_FUNC && type != STT_NOTYPE) ||
+			    sym.st_shndx == SHN_UNDEF ||
+			    sym.st_shndx >= SHN_LORESERVE ||
+			    sym.st_name >= str.sh_size ||
+			    names[sym.st_name] == '\0' ||
+			    names[sym.st_name] == '$')
+				continue;
+			if (elf_add_symbol(e, &sym, names + sym.st_name))
+				break;
+		}
+		free(names);
+	}
 }
 
 int elf_images_add(struct elf_images *e, const char *path, char *msg,
@@ -110,10 +193,33 @@ int elf_images_add(struct elf_images *e, const char *path, char *msg,
 			goto out;
 		}
 	}
+	elf_read_symbols(e, f, &eh);
 	rc = 0;
 out:
 	fclose(f);
 	return rc;
+}
+
+/** See cli.h. */
+bool elf_images_symbol(const struct elf_images *e, uint64_t addr, char *name,
+		       size_t len)
+{
+	const struct elf_symbol *best = NULL;
+
+	for (size_t i = 0; e && i < e->sym_count; i++) {
+		const struct elf_symbol *s = &e->sym[i];
+
+		if (s->value > addr || (s->size && addr - s->value >= s->size))
+			continue;
+		/* The closest start below it; a sized symbol over a label. */
+		if (!best || s->value > best->value ||
+		    (s->value == best->value && s->size && !best->size))
+			best = s;
+	}
+	if (!best)
+		return false;
+	snprintf(name, len, "%s", best->name);
+	return true;
 }
 
 static bool elf_in(uint64_t base, uint64_t size, uint64_t a)
@@ -137,4 +243,38 @@ bool elf_images_read32(const struct elf_images *e, uint64_t va, uint32_t *out)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * The stamp hyp/src/commit.c.in puts in our hyp images, read as
+ * pkvm-record reads it (tracer/record/main.c): "pkvm-hyp-commit=" and the
+ * commit, NUL-terminated.
+ */
+bool elf_image_commit(const char *path, char *out, size_t len)
+{
+	static const char prefix[] = "pkvm-hyp-commit=";
+	size_t cap = 16u << 20, size = 0, n = 0;
+	FILE *f = fopen(path, "rb");
+	char *buf = f ? malloc(cap) : NULL;
+	const char *p = NULL;
+	bool ok = false;
+
+	if (buf)
+		size = fread(buf, 1, cap, f);
+	if (size)
+		p = memmem(buf, size, prefix, sizeof(prefix) - 1);
+	if (p) {
+		p += sizeof(prefix) - 1;
+		while (p + n < buf + size && p[n] && n + 1 < len)
+			n++;
+		if (p + n < buf + size && p[n] == '\0' && n > 0) {
+			memcpy(out, p, n);
+			out[n] = '\0';
+			ok = true;
+		}
+	}
+	free(buf);
+	if (f)
+		fclose(f);
+	return ok;
 }

@@ -16,6 +16,9 @@ static int filesrc_next(struct ck_source *s, unsigned cpu,
 		snprintf(s->error, sizeof(s->error), "%s: offset %llu: %s (%s)",
 			 f->path, (unsigned long long)err.offset, err.message,
 			 trace_error_name(err.code));
+	else if (f->progress && rc > 0)
+		progress_records(f->progress, (unsigned)rc,
+				 trace_reader_offset(f->reader));
 	return rc;
 }
 
@@ -82,6 +85,7 @@ int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 	struct trace_error err;
 
 	f->path = path;
+	f->progress = NULL;
 	f->reader = trace_reader_open(path, &err);
 	if (!f->reader) {
 		snprintf(msg, len, "%s: offset %llu: %s (%s)", path,

@@ -1,53 +1,37 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reports: the first finding in full, later ones grouped by check and
- * address with counts, one summary line (text); or one JSON object per
- * finding and a summary object (json). Deterministic: everything printed
- * comes from the trace, never from pointers, hashing order or the clock.
+ * Reports. Text: the run's identity and how to record it again, the first
+ * finding in full (what the spec expected, what happened, the trap, the
+ * instruction, where in the code, the CPU's events before it, the event
+ * that explains it), later findings grouped under the first one of their
+ * key (check, address), one summary line. The other formats live in
+ * report_json.c and report_ci.c and share the grouping here.
+ * Deterministic: everything printed comes from the trace and the images,
+ * never from pointers, hashing order or the clock.
  */
 #include <capstone/capstone.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pkvm/abi.h>
 #include <pkvm/dump.h>
 
-#include "cli.h"
+#include "report.h"
 
-#define REPORT_MAX_GROUPS 4096u
-
-struct report_group {
-	const char *check;
-	uint64_t addr;
-	uint64_t count;
-};
-
-struct report {
-	FILE *out;
-	enum report_format fmt;
-	bool quiet;
-	const struct elf_images *elf;
-	uint64_t seen;
-	struct report_group *groups;
-	size_t group_count;
-	uint64_t ungrouped;
-	bool has_explain; /* the first finding's explaining event */
-	uint64_t explain_index;
-};
-
-struct report *report_new(FILE *out, enum report_format fmt, bool quiet,
-			  const struct elf_images *elf)
+struct report *report_new(FILE *out, const struct report_cfg *cfg)
 {
 	struct report *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->out = out;
-	r->fmt = fmt;
-	r->quiet = quiet;
-	r->elf = elf;
+	r->cfg = *cfg;
 	r->groups = calloc(REPORT_MAX_GROUPS, sizeof(*r->groups));
-	if (!r->groups) {
+	r->group_index = calloc(2 * REPORT_MAX_GROUPS, sizeof(uint32_t));
+	if (!r->groups || !r->group_index) {
+		free(r->groups);
+		free(r->group_index);
 		free(r);
 		return NULL;
 	}
@@ -56,20 +40,38 @@ struct report *report_new(FILE *out, enum report_format fmt, bool quiet,
 
 void report_free(struct report *r)
 {
-	if (r)
+	if (r) {
 		free(r->groups);
+		free(r->group_index);
+		trace_tables_free(r->tables);
+		if (r->cs_open)
+			cs_close((csh *)&r->cs_handle);
+	}
 	free(r);
 }
 
-static void report_event_line(const struct ck_event *ev, char *buf, size_t len)
+void report_time(const struct report *r, uint64_t ts, char *buf, size_t len)
 {
-	trace_format_event(buf, len, ev->recs, ev->nrec);
+	trace_format_time(buf, len, ts, r->cfg.counter_freq, r->cfg.ticks);
+}
+
+void report_event_line(const struct report *r, const struct ck_event *ev,
+		       char *buf, size_t len)
+{
+	struct trace_desc_where where =
+		trace_tables_where(r->tables, ev->recs[0].a);
+	struct trace_fmt fmt = { r->cfg.counter_freq, r->cfg.ticks,
+				 ev->recs[0].kind == PKVM_EV_PTE_WRITE ? &where
+								       : NULL,
+				 false };
+
+	trace_format_event_at(buf, len, ev->recs, ev->nrec, &fmt);
 }
 
 /*
  * The canonical event the replay saw, for a part of a compact record
  * ("lock_release lock=host_s2 ticket=3"): rebuilt from its words, without
- * the "cpuN #seq t=..." the record's own line already gives.
+ * the "cpuN seq=S t=..." the record's own line already gives.
  */
 static void report_part_line(const struct ck_event *ev, char *buf, size_t len)
 {
@@ -101,13 +103,13 @@ static bool report_same_record(const struct ck_event *a,
 /*
  * The CPU's events before the finding's, then the finding's own, one line
  * per record: the parts a compact record expanded into share one line,
- * labelled with their range of event indices ("#41-42").
+ * labelled with their range of event numbers ("#41-42").
  */
 static void report_history(struct report *r, const struct ck_finding *f)
 {
 	const struct ck_event *ev = f->event;
 	unsigned n = f->history_count;
-	char line[1024], label[48];
+	char line[1536], label[48];
 
 	for (unsigned i = 0; i <= n;) {
 		const struct ck_event *first = i < n ? f->history[i] : ev;
@@ -128,7 +130,7 @@ static void report_history(struct report *r, const struct ck_finding *f)
 			snprintf(label, sizeof(label), "#%llu-%llu",
 				 (unsigned long long)first->index,
 				 (unsigned long long)last->index);
-		report_event_line(first, line, sizeof(line));
+		report_event_line(r, first, line, sizeof(line));
 		fprintf(r->out, "   %s %-9s %s\n", j > n ? "->" : "  ", label,
 			line);
 		i = j;
@@ -149,7 +151,7 @@ static unsigned report_ec(const struct ck_event *t)
 	return (unsigned)((t->w[0] >> 26) & 0x3f);
 }
 
-static void report_trap_text(const struct ck_event *t, char *buf, size_t len)
+void report_trap_text(const struct ck_event *t, char *buf, size_t len)
 {
 	unsigned ec = report_ec(t);
 	uint64_t x0 = t->w[4];
@@ -189,54 +191,73 @@ static void report_trap_text(const struct ck_event *t, char *buf, size_t len)
 	}
 }
 
-/* The instruction that trapped: from ESR for hvc/smc, else from --elf. */
-static void report_insn(const struct report *r, const struct ck_event *t,
-			char *buf, size_t len)
+/*
+ * The instruction that trapped: for hvc and smc rebuilt from ESR (an HVC
+ * returns after itself, so it lies at ELR - 4; a trapped SMC returns to
+ * itself), for an abort read from an image at ELR.
+ */
+void report_insn(struct report *r, const struct ck_event *t, char *buf,
+		 size_t len)
 {
 	unsigned ec = report_ec(t);
+	uint64_t pc = ec == 0x16 ? t->w[1] - 4 : t->w[1];
 	uint32_t word;
-	csh h;
 	cs_insn *insn;
 	size_t n;
 
 	if (ec == 0x16 || ec == 0x17)
 		word = 0xd4000000u | ((uint32_t)(t->w[0] & 0xffff) << 5) |
 		       (ec == 0x16 ? 2u : 3u);
-	else if (!elf_images_read32(r->elf, t->w[1], &word)) {
+	else if (!elf_images_read32(r->cfg.elf, pc, &word)) {
 		snprintf(buf, len,
 			 "not available (no --elf image covers elr "
 			 "0x%llx)",
-			 (unsigned long long)t->w[1]);
+			 (unsigned long long)pc);
 		return;
 	}
-	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h) != CS_ERR_OK) {
+	/* Opening Capstone costs more than a disassembly: once a report. */
+	if (!r->cs_open && !r->cs_failed) {
+		csh h;
+
+		r->cs_failed =
+			cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h) != CS_ERR_OK;
+		r->cs_open = !r->cs_failed;
+		r->cs_handle = h;
+	}
+	if (r->cs_failed) {
 		snprintf(buf, len, "not available (capstone)");
 		return;
 	}
-	n = cs_disasm(h, (const uint8_t *)&word, 4, t->w[1], 1, &insn);
+	n = cs_disasm((csh)r->cs_handle, (const uint8_t *)&word, 4, pc, 1,
+		      &insn);
 	if (n == 1)
 		snprintf(buf, len, "0x%llx: %s %s (0x%08x%s)",
-			 (unsigned long long)t->w[1], insn[0].mnemonic,
+			 (unsigned long long)pc, insn[0].mnemonic,
 			 insn[0].op_str, word,
 			 ec == 0x16 || ec == 0x17 ? ", rebuilt from ESR" : "");
 	else
 		snprintf(buf, len, "0x%llx: .word 0x%08x (undecodable)",
-			 (unsigned long long)t->w[1], word);
+			 (unsigned long long)pc, word);
 	if (n)
 		cs_free(insn, n);
-	cs_close(&h);
 }
 
 static void report_full(struct report *r, const struct ck_finding *f)
 {
-	char line[1024];
 	const struct ck_event *ev = f->event;
+	struct report_where w;
+	char line[1024], t[48];
 
+	/* A second reader, for the tables the history's stores go into
+	 * (a pipe cannot be read twice: its stores stay unplaced). */
+	if (strcmp(r->cfg.path, "-") != 0 && !r->tables)
+		r->tables = cli_tables_until(r->cfg.path, ev->ts);
+	report_time(r, ev->ts, t, sizeof(t));
 	fprintf(r->out, "FINDING %s\n", f->check);
 	fprintf(r->out, "  %s\n", f->text);
-	fprintf(r->out, "  at event #%llu on cpu%u, t=%llu\n",
+	fprintf(r->out, "  at event #%llu on cpu%u, %s%s\n",
 		(unsigned long long)ev->index, ev->cpu,
-		(unsigned long long)ev->ts);
+		strncmp(t, "ticks=", 6) ? "t=" : "", t);
 	if (f->trap) {
 		report_trap_text(f->trap, line, sizeof(line));
 		fprintf(r->out, "  trap: %s, entered at event #%llu\n", line,
@@ -244,106 +265,103 @@ static void report_full(struct report *r, const struct ck_finding *f)
 		report_insn(r, f->trap, line, sizeof(line));
 		fprintf(r->out, "  instruction: %s\n", line);
 	}
+	report_locate(r, f, &w);
+	if (w.has_host)
+		fprintf(r->out, "  host: %s\n", w.host);
+	if (w.has_hyp)
+		fprintf(r->out, "  hyp: %s\n", w.hyp);
 	/* The explaining event is printed by report_finish (second pass). */
 	r->has_explain = f->has_explain;
 	r->explain_index = f->explain_index;
-	fprintf(r->out, "  events on cpu%u:\n", ev->cpu);
+	fprintf(r->out,
+		"  events on cpu%u (#N: the event's number in the "
+		"replay, for 'pkvm-check dump --event N';\n"
+		"  seq: the CPU's record number; t: %s):\n",
+		ev->cpu,
+		r->cfg.ticks || !r->cfg.counter_freq
+			? "counter ticks"
+			: "seconds of the trace's counter");
 	report_history(r, f);
-}
-
-/* ---- JSON ----------------------------------------------------------- */
-
-static void report_json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-static void report_json(struct report *r, const struct ck_finding *f)
-{
-	char buf[1024];
-
-	fprintf(r->out, "{\"check\":");
-	report_json_str(r->out, f->check);
-	fprintf(r->out, ",\"index\":%llu,\"cpu\":%u,\"ts\":%llu,\"addr\":%llu",
-		(unsigned long long)f->event->index, f->event->cpu,
-		(unsigned long long)f->event->ts, (unsigned long long)f->addr);
-	fprintf(r->out, ",\"message\":");
-	report_json_str(r->out, f->text);
-	report_event_line(f->event, buf, sizeof(buf));
-	fprintf(r->out, ",\"event\":");
-	report_json_str(r->out, buf);
-	if (f->trap) {
-		report_trap_text(f->trap, buf, sizeof(buf));
-		fprintf(r->out, ",\"trap\":{\"index\":%llu,\"what\":",
-			(unsigned long long)f->trap->index);
-		report_json_str(r->out, buf);
-		fprintf(r->out, "}");
-	}
-	if (f->has_explain)
-		fprintf(r->out, ",\"explained_by\":%llu",
-			(unsigned long long)f->explain_index);
-	fprintf(r->out, "}\n");
 }
 
 /* ---- grouping ------------------------------------------------------- */
 
-static void report_group(struct report *r, const struct ck_finding *f)
+/* A key's first slot in group_index: its check's name and address. */
+static size_t report_group_slot(const char *check, uint64_t addr)
 {
-	for (size_t i = 0; i < r->group_count; i++) {
-		struct report_group *g = &r->groups[i];
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
 
+	for (const char *c = check; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	return (size_t)(h >> 17) & (2 * REPORT_MAX_GROUPS - 1);
+}
+
+struct report_group *report_group_of(struct report *r,
+				     const struct ck_finding *f)
+{
+	size_t i = report_group_slot(f->check, f->addr);
+	struct report_group *g;
+
+	/* Half full at most: a probe always ends at an empty slot. */
+	for (; r->group_index[i]; i = (i + 1) & (2 * REPORT_MAX_GROUPS - 1)) {
+		g = &r->groups[r->group_index[i] - 1];
 		if (g->addr == f->addr && strcmp(g->check, f->check) == 0) {
 			g->count++;
-			return;
+			g->last_index = f->event->index;
+			return g;
 		}
 	}
 	if (r->group_count == REPORT_MAX_GROUPS) {
 		r->ungrouped++;
-		return;
+		return NULL;
 	}
+	r->group_index[i] = (uint32_t)r->group_count + 1;
+	g = &r->groups[r->group_count++];
 	/* `check` names are string literals of the core: stable pointers. */
-	r->groups[r->group_count].check = f->check;
-	r->groups[r->group_count].addr = f->addr;
-	r->groups[r->group_count++].count = 1;
+	g->check = f->check;
+	g->addr = f->addr;
+	g->count = 1;
+	g->first_index = g->last_index = f->event->index;
+	g->first_cpu = f->event->cpu;
+	g->first_ts = f->event->ts;
+	snprintf(g->first_text, sizeof(g->first_text), "%s", f->text);
+	return g;
 }
 
 void report_finding(void *ctx, const struct ck_finding *f)
 {
 	struct report *r = ctx;
+	struct report_group *g;
 
 	r->seen++;
-	if (r->quiet)
+	if (r->cfg.quiet)
 		return;
-	if (r->fmt == REPORT_JSON)
-		report_json(r, f);
-	else if (r->seen == 1)
-		report_full(r, f);
-	else
-		report_group(r, f);
+	g = report_group_of(r, f);
+	if (r->seen == 1) {
+		r->first_check = f->check;
+		r->first_addr = f->addr;
+		r->first_index = f->event->index;
+		r->first_group = g ? (size_t)(g - r->groups) : SIZE_MAX;
+	}
+	switch (r->cfg.fmt) {
+	case REPORT_JSON:
+		report_json_finding(r, f, g);
+		if (r->seen == 1) {
+			r->has_explain = f->has_explain;
+			r->explain_index = f->explain_index;
+		}
+		break;
+	case REPORT_TEXT:
+		if (r->seen == 1)
+			report_full(r, f);
+		break;
+	default:
+		report_ci_finding(r, f);
+		break;
+	}
 }
 
-static int report_group_cmp(const void *a, const void *b)
-{
-	const struct report_group *x = a, *y = b;
-	int c = strcmp(x->check, y->check);
-
-	if (c)
-		return c;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-static const char *report_verdict(int code)
+const char *report_verdict(int code)
 {
 	switch (code) {
 	case CK_EXIT_OK:
@@ -357,70 +375,125 @@ static const char *report_verdict(int code)
 	}
 }
 
-/**
- * From now on, write to `out`. What was written so far (to the file the
- * report was made with: the findings held back until the verdict was
- * known) is copied there first if `keep`, or forgotten with every finding
- * seen: a trace found corrupt blames nobody.
- */
-void report_release(struct report *r, FILE *out, bool keep)
+/** See cli.h. */
+int report_release(struct report *r, FILE *out, bool keep)
 {
+	FILE *held = r->out;
 	char buf[65536];
 	size_t n;
+	int rc = 0;
 
-	if (r->out != out) {
-		rewind(r->out);
-		while (keep && (n = fread(buf, 1, sizeof(buf), r->out)) > 0)
+	r->out = out;
+	/* The run comes first: findings are read against it. */
+	if (!r->cfg.quiet && keep && r->cfg.run && r->cfg.fmt == REPORT_TEXT)
+		run_print_text(out, r->cfg.run);
+	if (!r->cfg.quiet && r->cfg.run && r->cfg.fmt == REPORT_JSON)
+		report_json_run(r);
+	if (held != out) {
+		rewind(held);
+		while (keep && (n = fread(buf, 1, sizeof(buf), held)) > 0)
 			fwrite(buf, 1, n, out);
-		fclose(r->out);
-		r->out = out;
+		if (ferror(held))
+			rc = -1;
+		fclose(held);
 	}
 	if (!keep) {
 		r->seen = r->ungrouped = 0;
 		r->group_count = 0;
+		memset(r->group_index, 0,
+		       2 * REPORT_MAX_GROUPS * sizeof(*r->group_index));
 		r->has_explain = false;
+		r->tally_count = 0;
+		r->tally_lost = 0;
 	}
+	return rc;
 }
 
 bool report_explain_wanted(const struct report *r, uint64_t *index)
 {
 	*index = r->explain_index;
-	return r->has_explain && r->fmt == REPORT_TEXT && !r->quiet;
+	return r->has_explain && r->cfg.fmt == REPORT_TEXT && !r->cfg.quiet;
+}
+
+/** See report.h. */
+const char *report_not_judged(const struct report *r,
+			      const struct ck_summary *s, int code, char *buf,
+			      size_t len)
+{
+	if (code == CK_EXIT_CORRUPT) {
+		snprintf(buf, len, "not judged: the trace is corrupt: %s",
+			 s->error);
+	} else if (s->stopped && r->cfg.max_findings &&
+		   s->findings >= r->cfg.max_findings) {
+		snprintf(buf, len,
+			 "not judged after the replay stopped at "
+			 "--max-findings=%llu",
+			 (unsigned long long)r->cfg.max_findings);
+	} else if (s->stopped) {
+		snprintf(buf, len,
+			 "not judged after the replay stopped: the "
+			 "trace admits no schedule "
+			 "(inconsistent-trace)");
+	} else if (s->incomplete_count) {
+		snprintf(buf, len, "not a whole run: %s", s->incomplete[0]);
+	} else if (s->inconclusive) {
+		snprintf(buf, len, "not checked: %s", s->first_inconclusive);
+	} else {
+		return NULL;
+	}
+	return buf;
 }
 
 /*
- * The JSON summary object. A corrupt trace has an error and no findings
- * (any seen were held back: they were not about the hypervisor).
+ * Later findings, each group under its first finding: the rest of a group
+ * are the same broken state seen again (the same check at the same
+ * address), so the first names the cause; groups come in the order their
+ * first findings came.
  */
-static void report_finish_json(struct report *r, const struct ck_summary *s,
-			       int code)
+static void report_groups_text(struct report *r)
 {
-	bool corrupt = code == CK_EXIT_CORRUPT;
+	uint64_t later = r->seen > 0 ? r->seen - 1 : 0;
+	char t[48], range[32];
 
+	if (!later)
+		return;
 	fprintf(r->out,
-		"{\"schema\":1,\"verdict\":\"%s\",\"events\":%llu,"
-		"\"traps_checked\":%llu,\"findings\":%llu,"
-		"\"inconclusive\":%llu,\"lost\":%llu,\"stopped\":%s",
-		report_verdict(code), (unsigned long long)s->events,
-		(unsigned long long)s->traps_checked,
-		corrupt ? 0ull : (unsigned long long)s->findings,
-		(unsigned long long)s->inconclusive,
-		(unsigned long long)s->lost, s->stopped ? "true" : "false");
-	if (s->inconclusive) {
-		fprintf(r->out, ",\"first_inconclusive\":");
-		report_json_str(r->out, s->first_inconclusive);
+		"later findings: %llu, each group under its first (same "
+		"check and address):\n",
+		(unsigned long long)later);
+	for (size_t i = 0; i < r->group_count; i++) {
+		const struct report_group *g = &r->groups[i];
+		bool is_first = i == r->first_group;
+
+		if (is_first && g->count == 1)
+			continue;
+		report_time(r, g->first_ts, t, sizeof(t));
+		if (is_first) {
+			fprintf(r->out,
+				"  %s 0x%llx: the first finding, again x%llu "
+				"(to #%llu)\n",
+				g->check, (unsigned long long)g->addr,
+				(unsigned long long)(g->count - 1),
+				(unsigned long long)g->last_index);
+			continue;
+		}
+		snprintf(range, sizeof(range), " to #%llu",
+			 (unsigned long long)g->last_index);
+		fprintf(r->out,
+			"  %s 0x%llx%s: x%llu, #%llu%s, first on cpu%u "
+			"at %s%s\n      %s\n",
+			g->check, (unsigned long long)g->addr,
+			g->addr && g->addr == r->first_addr
+				? " (the first finding's address)"
+				: "",
+			(unsigned long long)g->count,
+			(unsigned long long)g->first_index,
+			g->count > 1 ? range : "", g->first_cpu,
+			strncmp(t, "ticks=", 6) ? "t=" : "", t, g->first_text);
 	}
-	fprintf(r->out, ",\"incomplete\":[");
-	for (unsigned i = 0; i < s->incomplete_count; i++) {
-		fprintf(r->out, i ? "," : "");
-		report_json_str(r->out, s->incomplete[i]);
-	}
-	fprintf(r->out, "]");
-	if (corrupt) {
-		fprintf(r->out, ",\"error\":");
-		report_json_str(r->out, s->error);
-	}
-	fprintf(r->out, "}\n");
+	if (r->ungrouped)
+		fprintf(r->out, "  (%llu more in other groups)\n",
+			(unsigned long long)r->ungrouped);
 }
 
 /* The grouped later findings, why the run is not whole, the summary line. */
@@ -432,16 +505,7 @@ static void report_finish_text(struct report *r, const struct ck_summary *s,
 		fprintf(r->out, "pkvm-check: error: %s\n", s->error);
 		return;
 	}
-	qsort(r->groups, r->group_count, sizeof(*r->groups), report_group_cmp);
-	if (r->group_count || r->ungrouped)
-		fprintf(r->out, "later findings, by check and address:\n");
-	for (size_t i = 0; i < r->group_count; i++)
-		fprintf(r->out, "  %-26s 0x%-12llx x%llu\n", r->groups[i].check,
-			(unsigned long long)r->groups[i].addr,
-			(unsigned long long)r->groups[i].count);
-	if (r->ungrouped)
-		fprintf(r->out, "  (%llu more in other groups)\n",
-			(unsigned long long)r->ungrouped);
+	report_groups_text(r);
 	for (unsigned i = 0; i < s->incomplete_count; i++)
 		fprintf(r->out, "not a whole run: %s\n", s->incomplete[i]);
 	if (s->inconclusive)
@@ -464,24 +528,31 @@ static void report_finish_text(struct report *r, const struct ck_summary *s,
 void report_finish(struct report *r, const struct ck_summary *s, int code,
 		   const struct ck_event *explain)
 {
-	char line[1024];
+	char line[1536];
 
-	if (r->quiet)
+	if (r->cfg.quiet)
 		return;
-	if (r->fmt == REPORT_TEXT && r->has_explain && explain) {
-		report_event_line(explain, line, sizeof(line));
+	if (r->cfg.fmt == REPORT_TEXT && r->has_explain && explain) {
+		report_event_line(r, explain, line, sizeof(line));
 		fprintf(r->out,
 			"  state explained by (the last change of that page "
 			"before):\n      #%-8llu %s\n",
 			(unsigned long long)explain->index, line);
-	} else if (r->fmt == REPORT_TEXT && r->has_explain) {
+	} else if (r->cfg.fmt == REPORT_TEXT && r->has_explain) {
 		fprintf(r->out,
 			"  state explained by: event #%llu (the last change of "
 			"that page before; not shown for stdin)\n",
 			(unsigned long long)r->explain_index);
 	}
-	if (r->fmt == REPORT_JSON)
-		report_finish_json(r, s, code);
-	else
+	switch (r->cfg.fmt) {
+	case REPORT_TEXT:
 		report_finish_text(r, s, code);
+		break;
+	case REPORT_JSON:
+		report_json_finish(r, s, code);
+		break;
+	default:
+		report_ci_finish(r, s, code);
+		break;
+	}
 }

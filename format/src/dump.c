@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One line per event (dump.h). Payload words are named from events.def;
- * words that hold an enum from abi.h are printed by name as well.
+ * One line (or one JSON object) per event (dump.h), and `pkvm-check
+ * dump`'s filters. Payload words are named from events.def; words that
+ * hold an enum from abi.h are printed by name as well; descriptors and
+ * times are decoded by dump_desc.c.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -179,71 +181,316 @@ static void put_flags_after(char *buf, size_t len, size_t *pos,
 		put(buf, len, pos, " +isb");
 }
 
-/** See dump.h. */
-int trace_format_event(char *buf, size_t len, const struct pkvm_record *recs,
-		       unsigned n)
+/* Payload word `i` of an event as the line shows it, after "name=". */
+static void word_text(char *buf, size_t len, const struct pkvm_record *recs,
+		      unsigned i)
 {
+	uint64_t v = i % 2 ? recs[i / 2].b : recs[i / 2].a;
+	const char *fname = trace_field_name(recs[0].kind, i);
+	const char *ename = word_enum(recs[0].kind, i, v, &recs[0]);
+	size_t pos = 0;
+	bool locks;
+
+	buf[0] = '\0';
+	if (word_pair(recs[0].kind, i, &locks))
+		put_pair(buf, len, &pos, locks, v);
+	else if (ename)
+		put(buf, len, &pos, "%s", ename);
+	else if (v < 10 || word_decimal(fname))
+		put(buf, len, &pos, "%" PRIu64, v);
+	else
+		put(buf, len, &pos, "0x%" PRIx64, v);
+}
+
+static void word_name(char *buf, size_t len, unsigned kind, unsigned i)
+{
+	const char *fname = trace_field_name(kind, i);
+
+	if (fname)
+		snprintf(buf, len, "%s", fname);
+	else
+		snprintf(buf, len, "w%u", i);
+}
+
+/** See dump.h. */
+int trace_format_event_at(char *buf, size_t len, const struct pkvm_record *recs,
+			  unsigned n, const struct trace_fmt *fmt)
+{
+	static const struct trace_fmt plain;
 	const char *kname;
+	char word[128], name[32];
 	size_t pos = 0;
 
+	if (!fmt)
+		fmt = &plain;
 	if (len)
 		buf[0] = '\0';
 	if (!recs || n == 0)
 		return 0;
 	kname = trace_kind_name(recs[0].kind);
-	put(buf, len, &pos, "cpu%u #%" PRIu32 " t=%" PRIu64 " ", recs[0].cpu,
-	    recs[0].seq, recs[0].ts);
+	trace_format_time(word, sizeof(word), recs[0].ts, fmt->counter_freq,
+			  fmt->ticks);
+	put(buf, len, &pos, "cpu%u seq=%" PRIu32 " %s%s ", recs[0].cpu,
+	    recs[0].seq, strncmp(word, "ticks=", 6) ? "t=" : "", word);
 	if (kname)
 		put(buf, len, &pos, "%s", kname);
 	else
 		put(buf, len, &pos, "kind%u", recs[0].kind);
 	put_flags(buf, len, &pos, &recs[0]);
 	for (unsigned i = 0; i < 2 * n; i++) {
-		uint64_t v = i % 2 ? recs[i / 2].b : recs[i / 2].a;
-		const char *fname = trace_field_name(recs[0].kind, i);
-		const char *ename = word_enum(recs[0].kind, i, v, &recs[0]);
-		bool locks;
-
-		if (fname)
-			put(buf, len, &pos, " %s=", fname);
-		else
-			put(buf, len, &pos, " w%u=", i);
-		if (word_pair(recs[0].kind, i, &locks))
-			put_pair(buf, len, &pos, locks, v);
-		else if (ename)
-			put(buf, len, &pos, "%s", ename);
-		else if (v < 10 || word_decimal(fname))
-			put(buf, len, &pos, "%" PRIu64, v);
-		else
-			put(buf, len, &pos, "0x%" PRIx64, v);
+		word_name(name, sizeof(name), recs[0].kind, i);
+		word_text(word, sizeof(word), recs, i);
+		put(buf, len, &pos, " %s=%s", name, word);
 	}
 	put_flags_after(buf, len, &pos, &recs[0]);
+	if (recs[0].kind == PKVM_EV_PTE_WRITE) {
+		char desc[256];
+
+		trace_format_desc(desc, sizeof(desc), recs[0].b, fmt->where);
+		put(buf, len, &pos, " [%s]", desc);
+	}
 	return (int)(pos < len ? pos : (len ? len - 1 : 0));
 }
 
-static bool dump_wanted(const struct pkvm_record *head,
-			const struct trace_dump_opts *o)
+/** See dump.h. */
+int trace_format_event(char *buf, size_t len, const struct pkvm_record *recs,
+		       unsigned n)
 {
+	return trace_format_event_at(buf, len, recs, n, NULL);
+}
+
+/** See dump.h. */
+void trace_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/** See dump.h. */
+void trace_json_event(FILE *out, const struct pkvm_record *recs, unsigned n,
+		      const struct trace_fmt *fmt)
+{
+	static const struct trace_fmt plain;
+	const char *kname = trace_kind_name(recs[0].kind);
+	char word[1024], name[32];
+
+	if (!fmt)
+		fmt = &plain;
+	fprintf(out,
+		"{\"type\":\"event\",\"cpu\":%u,\"seq\":%" PRIu32
+		",\"ts\":%" PRIu64,
+		recs[0].cpu, recs[0].seq, recs[0].ts);
+	if (fmt->counter_freq) {
+		trace_format_time(word, sizeof(word), recs[0].ts,
+				  fmt->counter_freq, false);
+		word[strlen(word) - 1] = '\0'; /* the 's': a JSON number */
+		fprintf(out, ",\"time\":%s", word);
+	}
+	fprintf(out, ",\"kind\":");
+	if (kname)
+		trace_json_str(out, kname);
+	else
+		fprintf(out, "\"kind%u\"", recs[0].kind);
+	fprintf(out, ",\"flags\":%u,\"fields\":{", recs[0].flags);
+	for (unsigned i = 0; i < 2 * n; i++) {
+		word_name(name, sizeof(name), recs[0].kind, i);
+		word_text(word, sizeof(word), recs, i);
+		fprintf(out, "%s\"%s\":", i ? "," : "", name);
+		trace_json_str(out, word);
+	}
+	fprintf(out, "}");
+	if (recs[0].kind == PKVM_EV_PTE_WRITE) {
+		trace_format_desc(word, sizeof(word), recs[0].b, fmt->where);
+		fprintf(out, ",\"desc\":");
+		trace_json_str(out, word);
+	}
+	trace_format_event_at(word, sizeof(word), recs, n, fmt);
+	fprintf(out, ",\"text\":");
+	trace_json_str(out, word);
+	fprintf(out, "%s}", fmt->marked ? ",\"marked\":true" : "");
+}
+
+/* ---- filters ---------------------------------------------------------- */
+
+/*
+ * What a filter needs to remember of a CPU's stream: the hypercall of the
+ * trap it is in (--hcall) and the locks its open fused entry took (--lock:
+ * HCALL_EXIT_UNLOCK2 lets them go without naming them).
+ */
+struct dump_state {
+	unsigned hcall;	 /* hypercall id of the open trap, 0 none */
+	uint64_t locks2; /* `locks` of the open HCALL_ENTRY_LOCK2, 0 none */
+};
+
+/* The x0 of a trap's entry if `recs` is one; `*is_entry` says so. */
+static uint64_t dump_entry_x0(const struct pkvm_record *recs, unsigned n,
+			      bool *is_entry)
+{
+	*is_entry = true;
+	if (recs[0].kind == PKVM_EV_TRAP_ENTRY)
+		return n > 2 ? recs[2].a : 0;
+	if (recs[0].kind == PKVM_EV_HCALL_ENTRY ||
+	    recs[0].kind == PKVM_EV_HCALL_ENTRY_LOCK2)
+		return recs[0].b;
+	*is_entry = false;
+	return 0;
+}
+
+static bool dump_is_exit(unsigned kind)
+{
+	return kind == PKVM_EV_TRAP_EXIT || kind == PKVM_EV_HCALL_EXIT ||
+	       kind == PKVM_EV_HCALL_EXIT_UNLOCK2;
+}
+
+static bool dump_pair_has(uint64_t locks, unsigned lock)
+{
+	return (uint32_t)locks == lock || (uint32_t)(locks >> 32) == lock;
+}
+
+/* The lock filter: does the event take or let go of `lock`? */
+static bool dump_lock_match(const struct pkvm_record *recs, unsigned n,
+			    unsigned lock, const struct dump_state *st)
+{
+	switch (recs[0].kind) {
+	case PKVM_EV_LOCK_ACQUIRE:
+	case PKVM_EV_LOCK_RELEASE:
+		return recs[0].a == lock;
+	case PKVM_EV_LOCK_ACQUIRE2:
+	case PKVM_EV_LOCK_RELEASE2:
+		return dump_pair_has(recs[0].a, lock);
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+		return n > 2 && dump_pair_has(recs[2].a, lock);
+	case PKVM_EV_HCALL_EXIT_UNLOCK2:
+		return dump_pair_has(st->locks2, lock);
+	default:
+		return false;
+	}
+}
+
+/* A hypercall's page range: [x1, x1 + nr) for the donations, else x1. */
+static bool dump_hcall_touches(uint64_t x0, uint64_t x1, uint64_t x2,
+			       uint64_t pfn)
+{
+	uint64_t id = x0 & PKVM_HC_ID_MASK, nr = 1;
+
+	if ((x0 & ~(uint64_t)PKVM_HC_ID_MASK) != PKVM_HC_BASE)
+		return false;
+	if (id == PKVM_HC_HOST_DONATE_HYP || id == PKVM_HC_HYP_DONATE_HOST)
+		nr = x2 < PKVM_DONATE_MAX_PAGES ? x2 : PKVM_DONATE_MAX_PAGES;
+	return pfn >= x1 && pfn - x1 < nr;
+}
+
+/* The page filter (FORMAT.md 10): does the event name page `pfn`? */
+static bool dump_page_match(const struct pkvm_record *recs, unsigned n,
+			    uint64_t pfn, const struct trace_tables *tables)
+{
+	const struct pkvm_record *h = &recs[0];
+
+	switch (h->kind) {
+	case PKVM_EV_PTE_WRITE: {
+		struct trace_desc_where w = trace_tables_where(tables, h->a);
+		uint64_t size =
+			w.level ? 1ull << (12 + 9 * (3 - w.level)) : 4096;
+
+		if (h->a >> 12 == pfn ||
+		    (h->b & 0x0000FFFFFFFFF000ull) >> 12 == pfn)
+			return true;
+		return w.has_ia && pfn >= w.ia >> 12 &&
+		       pfn - (w.ia >> 12) < size >> 12;
+	}
+	case PKVM_EV_TRAP_ENTRY: {
+		unsigned ec = (unsigned)(h->a >> 26) & 0x3f;
+
+		if (n < 3)
+			return false;
+		/* A stage-2 abort: the faulting IPA's page, from HPFAR. */
+		if (ec == 0x20 || ec == 0x24)
+			return ((recs[1].b >> 4) & ((1ull << 36) - 1)) == pfn;
+		return dump_hcall_touches(recs[2].a, recs[2].b,
+					  n > 3 ? recs[3].a : 0, pfn);
+	}
+	case PKVM_EV_HCALL_ENTRY:
+	case PKVM_EV_HCALL_ENTRY_LOCK2:
+		return n > 1 &&
+		       dump_hcall_touches(h->b, recs[1].a, recs[1].b, pfn);
+	case PKVM_EV_TLBI:
+		/* By-address operations carry the page number in 43:0. */
+		return (h->a & 0xffff) != PKVM_TLBI_VMALLS12E1IS &&
+		       (h->b & ((1ull << 44) - 1)) == pfn;
+	case PKVM_EV_NONDET:
+		return n > 1 &&
+		       ((h->a == PKVM_NONDET_ALLOC_PAGE && h->b >> 12 == pfn) ||
+			(h->a == PKVM_NONDET_HOST_READ &&
+			 recs[1].a >> 12 == pfn));
+	default:
+		return false;
+	}
+}
+
+static bool dump_wanted(const struct pkvm_record *recs, unsigned n,
+			const struct trace_dump_opts *o,
+			const struct dump_state *st,
+			const struct trace_tables *tables)
+{
+	const struct pkvm_record *head = &recs[0];
+
 	if (!o)
 		return true;
 	if (o->cpu >= 0 && head->cpu != (unsigned)o->cpu)
 		return false;
 	if (o->kind && head->kind != o->kind)
 		return false;
-	return head->ts >= o->from_ts &&
-	       (o->to_ts == 0 || head->ts <= o->to_ts);
+	if (head->ts < o->from_ts || (o->to_ts != 0 && head->ts > o->to_ts))
+		return false;
+	if (o->has_seq && (uint32_t)(head->seq - o->seq_from) >
+				  (uint32_t)(o->seq_to - o->seq_from))
+		return false;
+	if (o->hcall && st->hcall != o->hcall)
+		return false;
+	if (o->lock && !dump_lock_match(recs, n, o->lock, st))
+		return false;
+	return !o->has_page || dump_page_match(recs, n, o->pfn, tables);
 }
 
-static void dump_print(FILE *out, const struct pkvm_record *ev, unsigned n,
-		       const struct trace_dump_opts *o)
+/* Before the event is judged: a trap's entry opens its hypercall. */
+static void dump_state_enter(struct dump_state *st,
+			     const struct pkvm_record *recs, unsigned n)
 {
-	char line[1024];
+	bool entry;
+	uint64_t x0 = dump_entry_x0(recs, n, &entry);
 
-	if (n == 0 || !dump_wanted(&ev[0], o))
+	if (!entry)
 		return;
-	trace_format_event(line, sizeof(line), ev, n);
-	fprintf(out, "%s\n", line);
+	st->hcall = (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE
+			    ? (unsigned)(x0 & PKVM_HC_ID_MASK)
+			    : 0;
+	st->locks2 = recs[0].kind == PKVM_EV_HCALL_ENTRY_LOCK2 && n > 2
+			     ? recs[2].a
+			     : 0;
 }
+
+/* After it: an exit closes the trap (it belongs to it, so it is shown). */
+static void dump_state_leave(struct dump_state *st, unsigned kind)
+{
+	if (dump_is_exit(kind))
+		*st = (struct dump_state){ 0 };
+}
+
+/* ---- the dump ---------------------------------------------------------- */
 
 /*
  * Gather events per CPU: records arrive in file order, so a CPU's event may
@@ -252,10 +499,70 @@ static void dump_print(FILE *out, const struct pkvm_record *ev, unsigned n,
 struct dump_cpu {
 	struct pkvm_record ev[PKVM_EVENT_MAX_RECORDS];
 	unsigned n;
+	struct dump_state st;
 };
 
-static int dump_loop(FILE *out, FILE *errf, const char *path,
-		     struct trace_reader *r, const struct trace_dump_opts *o)
+struct dump_ctx {
+	FILE *out;
+	const struct trace_dump_opts *o;
+	struct trace_tables *tables;
+	uint64_t freq;
+};
+
+static void dump_print(struct dump_ctx *c, struct dump_cpu *d)
+{
+	struct trace_desc_where where;
+	struct trace_fmt fmt = { c->freq, c->o && c->o->ticks, &where, false };
+	char line[1536];
+	bool marked;
+
+	if (d->n == 0)
+		return;
+	dump_state_enter(&d->st, d->ev, d->n);
+	/* Where the store goes is what was known before it. */
+	where = trace_tables_where(c->tables, d->ev[0].a);
+	if (d->ev[0].kind != PKVM_EV_PTE_WRITE)
+		fmt.where = NULL;
+	if (dump_wanted(d->ev, d->n, c->o, &d->st, c->tables)) {
+		marked = c->o && c->o->mark && d->ev[0].seq == c->o->mark_seq;
+		fmt.marked = marked;
+		if (c->o && c->o->json) {
+			trace_json_event(c->out, d->ev, d->n, &fmt);
+			fputc('\n', c->out);
+		} else {
+			trace_format_event_at(line, sizeof(line), d->ev, d->n,
+					      &fmt);
+			fprintf(c->out, "%s%s\n",
+				c->o && c->o->mark ? (marked ? "-> " : "   ")
+						   : "",
+				line);
+		}
+	}
+	trace_tables_learn(c->tables, d->ev, d->n);
+	dump_state_leave(&d->st, d->ev[0].kind);
+	d->n = 0;
+}
+
+static void dump_error(struct dump_ctx *c, FILE *errf, const char *path,
+		       const struct trace_error *e)
+{
+	char msg[768];
+
+	snprintf(msg, sizeof(msg), "%s: offset %" PRIu64 ": %s: %s", path,
+		 e->offset, trace_error_name(e->code), e->message);
+	fprintf(errf, "%s\n", msg);
+	if (c->o && c->o->json) {
+		fprintf(c->out, "{\"type\":\"error\",\"file\":");
+		trace_json_str(c->out, path);
+		fprintf(c->out,
+			",\"offset\":%" PRIu64 ",\"message\":", e->offset);
+		trace_json_str(c->out, msg);
+		fprintf(c->out, "}\n");
+	}
+}
+
+static int dump_loop(struct dump_ctx *c, FILE *errf, const char *path,
+		     struct trace_reader *r)
 {
 	unsigned cpus = trace_reader_info(r)->cpu_count;
 	struct dump_cpu *dc = calloc(cpus, sizeof(*dc));
@@ -268,53 +575,75 @@ static int dump_loop(FILE *out, FILE *errf, const char *path,
 	while ((rc = trace_reader_next_any(r, &rec, &e)) == 1) {
 		struct dump_cpu *d = &dc[rec.cpu];
 
-		if (!(rec.flags & PKVM_REC_F_CONT)) {
-			dump_print(out, d->ev, d->n, o);
-			d->n = 0;
-		}
+		if (!(rec.flags & PKVM_REC_F_CONT))
+			dump_print(c, d);
 		if (d->n < PKVM_EVENT_MAX_RECORDS)
 			d->ev[d->n++] = rec;
 		/* Print an event as soon as it is whole, to keep file order. */
-		if (d->n == 1 + (d->ev[0].flags & PKVM_REC_F_NCONT_MASK)) {
-			dump_print(out, d->ev, d->n, o);
-			d->n = 0;
-		}
+		if (d->n == 1 + (d->ev[0].flags & PKVM_REC_F_NCONT_MASK))
+			dump_print(c, d);
 	}
 	for (unsigned i = 0; i < cpus; i++)
-		dump_print(out, dc[i].ev, dc[i].n, o);
+		dump_print(c, &dc[i]);
 	free(dc);
 	if (rc < 0) {
-		fprintf(errf, "%s: offset %" PRIu64 ": %s: %s\n", path,
-			e.offset, trace_error_name(e.code), e.message);
+		dump_error(c, errf, path, &e);
 		return 3;
 	}
 	return 0;
 }
 
 /** See dump.h. */
-int trace_dump(FILE *out, FILE *err, const char *path,
-	       const struct trace_dump_opts *opts)
+int trace_dump_reader(FILE *out, FILE *err, const char *path,
+		      struct trace_reader *r,
+		      const struct trace_dump_opts *opts)
 {
+	struct dump_ctx c = { out, opts, NULL, 0 };
 	struct trace_error e;
-	struct trace_reader *r = trace_reader_open(path, &e);
 	uint64_t valid_end;
 	int rc;
 
-	if (!r) {
-		fprintf(err, "%s: offset %" PRIu64 ": %s: %s\n", path, e.offset,
-			trace_error_name(e.code), e.message);
-		return 3;
-	}
-	if (opts && opts->from_ts &&
+	c.freq = trace_reader_info(r)->counter_freq;
+	c.tables = trace_tables_new();
+	/*
+	 * A seek skips the BOOT record and the table installs before the
+	 * window: its descriptors are then decoded without their place. The
+	 * page filter needs the places, so it reads from the start.
+	 */
+	if (opts && opts->from_ts && !opts->has_page &&
 	    trace_reader_seek_time(r, opts->from_ts, &e) < 0) {
 		/* A pipe cannot seek: filtering alone gives the same lines. */
 	}
-	rc = dump_loop(out, err, path, r, opts);
-	if (rc == 0 && trace_reader_truncated(r, &valid_end))
+	rc = dump_loop(&c, err, path, r);
+	if (rc == 0 && trace_reader_truncated(r, &valid_end)) {
 		fprintf(err,
 			"%s: truncated: valid data ends at offset %" PRIu64
 			"\n",
 			path, valid_end);
+		if (opts && opts->json) {
+			fprintf(out, "{\"type\":\"truncated\",\"file\":");
+			trace_json_str(out, path);
+			fprintf(out, ",\"offset\":%" PRIu64 "}\n", valid_end);
+		}
+	}
+	trace_tables_free(c.tables);
+	return rc;
+}
+
+/** See dump.h. */
+int trace_dump(FILE *out, FILE *err, const char *path,
+	       const struct trace_dump_opts *opts)
+{
+	struct dump_ctx c = { out, opts, NULL, 0 };
+	struct trace_error e;
+	struct trace_reader *r = trace_reader_open(path, &e);
+	int rc;
+
+	if (!r) {
+		dump_error(&c, err, path, &e);
+		return 3;
+	}
+	rc = trace_dump_reader(out, err, path, r, opts);
 	trace_reader_close(r);
 	return rc;
 }

@@ -19,8 +19,8 @@ Test(format, dump_names_fields_and_enums)
 {
 	/* Property: a rendered event names its CPU, seq, time, kind and
 	 * fields, and decodes hypercall, lock and errno values. */
-	static const char prefix[] =
-		"cpu1 #42 t=123456 trap_entry esr=0x5a000000 elr=0x41000abc ";
+	static const char prefix[] = "cpu1 seq=42 ticks=123456 trap_entry "
+				     "esr=0x5a000000 elr=0x41000abc ";
 	struct pkvm_record ev[4];
 	char line[512];
 
@@ -36,15 +36,18 @@ Test(format, dump_names_fields_and_enums)
 			   line);
 	ev[0] = rec_make(0, 1, 2, PKVM_EV_LOCK_ACQUIRE, 0, PKVM_LOCK_HYP_S1, 7);
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu0 #1 t=2 lock_acquire lock=hyp_s1 ticket=7");
+	cr_assert_str_eq(
+		line, "cpu0 seq=1 ticks=2 lock_acquire lock=hyp_s1 ticket=7");
 	ev[0] = rec_make(0, 1, 2, PKVM_EV_TRAP_EXIT, 0, 0, (uint64_t)-22);
 	trace_format_event(line, sizeof(line), ev, 1);
 	cr_assert_not_null(strstr(line, "x1=EINVAL"), "%s", line);
 	ev[0] = rec_make(0, 1, 2, PKVM_EV_PTE_WRITE, 0, 0x40400008, 0x4c3);
 	ev[0].flags |= PKVM_REC_F_PTE_RELEASE;
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu0 #1 t=2 pte_write release pa=0x40400008 "
-			       "value=0x4c3");
+	cr_assert_str_eq(line, "cpu0 seq=1 ticks=2 pte_write release "
+			       "pa=0x40400008 value=0x4c3 [valid page "
+			       "oa=0x0 attrs=0x130,0x0 af "
+			       "state=owned]");
 }
 
 Test(format, dump_shows_compact_kinds_as_recorded)
@@ -59,33 +62,34 @@ Test(format, dump_shows_compact_kinds_as_recorded)
 			 PKVM_HC_BASE | PKVM_HC_HOST_DONATE_HYP);
 	ev[1] = rec_make(0, 8, 10, PKVM_EV_HCALL_ENTRY, 1, 0x41234, 2);
 	trace_format_event(line, sizeof(line), ev, 2);
-	cr_assert_str_eq(line, "cpu0 #7 t=9 hcall_entry elr=0x41000abc "
+	cr_assert_str_eq(line, "cpu0 seq=7 ticks=9 hcall_entry elr=0x41000abc "
 			       "x0=host_donate_hyp x1=0x41234 x2=2");
 	ev[0] = rec_make(0, 9, 11, PKVM_EV_HCALL_EXIT, 0, 0, (uint64_t)-1);
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu0 #9 t=11 hcall_exit x0=0 x1=EPERM");
+	cr_assert_str_eq(line, "cpu0 seq=9 ticks=11 hcall_exit x0=0 x1=EPERM");
 	ev[0] = rec_make(1, 3, 4, PKVM_EV_LOCK_ACQUIRE2, 0,
 			 PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
 			 12 | 40ull << 32);
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu1 #3 t=4 lock_acquire2 "
+	cr_assert_str_eq(line, "cpu1 seq=3 ticks=4 lock_acquire2 "
 			       "locks=host_s2,hyp_s1 tickets=12,40");
 	ev[0].kind = PKVM_EV_LOCK_RELEASE2;
 	ev[0].a = 9 | (uint64_t)PKVM_LOCK_POOL << 32;
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu1 #3 t=4 lock_release2 locks=9,pool "
+	cr_assert_str_eq(line, "cpu1 seq=3 ticks=4 lock_release2 locks=9,pool "
 			       "tickets=12,40");
 	ev[0] = rec_make(2, 5, 6, PKVM_EV_TLBI, 0, PKVM_TLBI_VAE2IS, 0x41234);
 	ev[0].flags |= PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
 		       PKVM_REC_F_TLBI_DSB_ISH_AFTER |
 		       PKVM_REC_F_TLBI_ISB_AFTER;
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu2 #5 t=6 tlbi +dsb_ishst op=vae2is "
+	cr_assert_str_eq(line, "cpu2 seq=5 ticks=6 tlbi +dsb_ishst op=vae2is "
 			       "operand=0x41234 +dsb_ish +isb");
 	ev[0].flags = PKVM_REC_F_TLBI_ISB_AFTER;
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu2 #5 t=6 tlbi op=vae2is operand=0x41234 "
-			       "+isb");
+	cr_assert_str_eq(line,
+			 "cpu2 seq=5 ticks=6 tlbi op=vae2is operand=0x41234 "
+			 "+isb");
 }
 
 Test(format, dump_shows_fused_kinds_as_recorded)
@@ -103,15 +107,17 @@ Test(format, dump_shows_fused_kinds_as_recorded)
 			 PKVM_LOCK_HOST_S2 | (uint64_t)PKVM_LOCK_HYP_S1 << 32,
 			 12 | 40ull << 32);
 	trace_format_event(line, sizeof(line), ev, 3);
-	cr_assert_str_eq(line, "cpu0 #7 t=9 hcall_entry_lock2 elr=0x41000abc "
-			       "x0=unshare_hyp x1=0x41234 x2=0 "
-			       "locks=host_s2,hyp_s1 tickets=12,40");
+	cr_assert_str_eq(line,
+			 "cpu0 seq=7 ticks=9 hcall_entry_lock2 elr=0x41000abc "
+			 "x0=unshare_hyp x1=0x41234 x2=0 "
+			 "locks=host_s2,hyp_s1 tickets=12,40");
 	ev[0] = rec_make(0, 10, 12, PKVM_EV_HCALL_EXIT_UNLOCK2, 0, 0,
 			 (uint64_t)-PKVM_EINVAL);
 	ev[0].flags |= 2u << PKVM_REC_F_KIND_SHIFT;
 	trace_format_event(line, sizeof(line), ev, 1);
-	cr_assert_str_eq(line, "cpu0 #10 t=12 hcall_exit_unlock2 source=2 x0=0 "
-			       "x1=EINVAL");
+	cr_assert_str_eq(
+		line, "cpu0 seq=10 ticks=12 hcall_exit_unlock2 source=2 x0=0 "
+		      "x1=EINVAL");
 }
 
 Test(format, dump_line_is_truncated_to_the_buffer)
@@ -151,8 +157,9 @@ Test(format, dump_filters_and_reports_errors)
 	for (char *p = text; (p = strchr(p, '\n')); p++)
 		lines++;
 	cr_assert_eq(lines, 3, "%s", text);
-	cr_assert_not_null(strstr(text, "cpu1 #0 t=11 barrier op=isb"), "%s",
-			   text);
+	cr_assert_not_null(
+		strstr(text, "cpu1 seq=0 t=0.000000176s barrier op=isb"), "%s",
+		text);
 	free(text);
 	out = open_memstream(&text, &tlen);
 	cr_assert_eq(trace_dump(out, err, "/nonexistent/trace", &o), 3);

@@ -23,6 +23,7 @@
 
 #include <pkvm/abi.h>
 
+#include "cli.h"
 #include "elfsym.h"
 #include "linux.h"
 #include "qemu.h"
@@ -147,17 +148,17 @@ static void usage(FILE *out)
 		"  --cpus N            CPUs (1..%u, default 4)\n"
 		"  --seed S            workload seed (default 1)\n"
 		"  --ops K             operations per CPU (default 2000)\n"
-		"  --scenario NAME|NUM stress (0, default) or a scenario "
-		"number\n"
+		"  --scenario NAME|NUM stress (0, default), transitions (1), "
+		"aborts (2),\n"
+		"                      bad-rings (3), panic (4), progress (5), "
+		"no-test-panic (6)\n"
 		"  --mode wait|drop    ring mode (default wait: lossless)\n"
 		"  --ring-pages P      pages per CPU ring (default 64)\n"
 		"  --timeout SECS      stop QEMU after SECS (default 120)\n"
 		"  -o, --output FILE   trace file (default trace.zst)\n"
-		"  --hyp PATH          hypervisor image (default: build "
-		"tree's\n"
-		"                      hyp.elf; hyp-test.elf for --scenario "
-		"panic)\n"
-		"  --workload PATH     workload image (default: build tree)\n"
+		"  --hyp PATH          hypervisor image (default: %s;\n"
+		"                      hyp-test.elf for --scenario panic)\n"
+		"  --workload PATH     workload image (default: %s)\n"
 		"  --system NAME       record " RECORD_LINUX_SYSTEM
 		" (pKVM in Linux) instead of our hyp;\n"
 		"                      then --ops is the driver's rounds per "
@@ -176,12 +177,15 @@ static void usage(FILE *out)
 		"                      where spinning vCPU threads starve "
 		"each other)\n"
 		"  -h, --help          this text\n"
+		"  --version           the version\n"
 		"The console is copied to FILE.console. $PKVM_QEMU overrides "
 		"the QEMU binary.\n"
 		"Exit codes: 0 clean power-off, 1 hypervisor panic, 2 usage, "
 		"3 QEMU failed or\ndied, 4 timeout, 5 I/O or trace error, "
 		"6 interrupted. The trace is written in\nevery case.\n",
-		PKVM_RING_MAX_CPUS);
+		PKVM_RING_MAX_CPUS,
+		record_image_default("hyp.elf", RECORD_DEFAULT_HYP),
+		record_image_default("workload.elf", RECORD_DEFAULT_WORKLOAD));
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
@@ -209,23 +213,9 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
  */
 #define RECORD_SCENARIO_PANIC 4
 
-/* Scenario names the workload knows (workload/README.md). */
 static int parse_scenario(struct options *o, const char *s)
 {
-	static const struct {
-		const char *name;
-		uint64_t num;
-	} names[] = { { "stress", 0 }, { "panic", RECORD_SCENARIO_PANIC } };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			o->scenario = names[i].num;
-			o->scenario_name = names[i].name;
-			return 0;
-		}
-	}
-	o->scenario_name = NULL;
-	return parse_u64("--scenario", s, 0, UINT32_MAX, &o->scenario);
+	return record_scenario_parse(s, &o->scenario, &o->scenario_name);
 }
 
 static int parse_tcg(struct options *o, const char *s)
@@ -259,6 +249,7 @@ enum {
 	OPT_SYSTEM,
 	OPT_IMAGE,
 	OPT_INITRAMFS,
+	OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -281,6 +272,7 @@ static const struct option long_opts[] = {
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -382,12 +374,15 @@ static int parse_one(struct options *o, int c, const char *arg)
 		return 0;
 	case 'h':
 		return 1;
+	case OPT_VERSION:
+		return 2;
 	default:
 		return -1;
 	}
 }
 
-/* Returns -1 to exit with a usage error, 1 after --help, else 0. */
+/* Returns -1 to exit with a usage error, 1 for --help, 2 for --version,
+ * else 0. */
 static int parse_args(struct options *o, int argc, char **argv)
 {
 	int c;
@@ -401,7 +396,6 @@ static int parse_args(struct options *o, int argc, char **argv)
 		.ring_pages = 64,
 		.timeout = 120,
 		.output = "trace.zst",
-		.workload = RECORD_DEFAULT_WORKLOAD,
 	};
 	while ((c = getopt_long(argc, argv, "o:h", long_opts, NULL)) != -1) {
 		int r = parse_one(o, c, optarg);
@@ -411,8 +405,13 @@ static int parse_args(struct options *o, int argc, char **argv)
 	}
 	if (!o->hyp)
 		o->hyp = o->scenario == RECORD_SCENARIO_PANIC
-				 ? RECORD_DEFAULT_HYP_TEST
-				 : RECORD_DEFAULT_HYP;
+				 ? record_image_default("hyp-test.elf",
+							RECORD_DEFAULT_HYP_TEST)
+				 : record_image_default("hyp.elf",
+							RECORD_DEFAULT_HYP);
+	if (!o->workload)
+		o->workload = record_image_default("workload.elf",
+						   RECORD_DEFAULT_WORKLOAD);
 	o->extra = argv + optind;
 	if (o->system) {
 		o->image = o->image ? o->image : record_linux_default_image();
@@ -1058,12 +1057,19 @@ int main(int argc, char **argv)
 	r = parse_args(&opt, argc, argv);
 
 	if (r < 0) {
-		usage(stderr);
+		fprintf(stderr, "Try 'pkvm-record --help'.\n");
 		return RECORD_EXIT_USAGE;
+	}
+	if (r == 2) {
+		printf("pkvm-record %s (ABI %u)\n", RECORD_VERSION,
+		       PKVM_ABI_VERSION);
+		return fflush(stdout) || ferror(stdout) ? RECORD_EXIT_USAGE
+							: RECORD_EXIT_CLEAN;
 	}
 	if (r > 0) {
 		usage(stdout);
-		return RECORD_EXIT_CLEAN;
+		return fflush(stdout) || ferror(stdout) ? RECORD_EXIT_USAGE
+							: RECORD_EXIT_CLEAN;
 	}
 	if (opt.from_dump)
 		return record_from_dump(&opt);
