@@ -63,7 +63,8 @@ enum pkvm_error {
 
 /*
  * Locks (LOCK_ACQUIRE/LOCK_RELEASE `lock`). Lock order, outermost first:
- * HOST_S2 -> HYP_S1 -> POOL. TRACE protects the tracing setup only.
+ * TRACE -> HOST_S2 -> HYP_S1 -> POOL (PKVM_LOCK_ORDER_LIST below). TRACE
+ * protects the tracing setup only.
  * PKVM_LOCK(NAME, id, "name")
  */
 #define PKVM_LOCK_LIST(X)                                                      \
@@ -77,6 +78,67 @@ enum pkvm_lock_id {
 	PKVM_LOCK_LIST(PKVM_LOCK_ENUM)
 #undef PKVM_LOCK_ENUM
 };
+
+/*
+ * The lock discipline, written once as data (HYPERCALLS.md "Locks and
+ * components"): the hyp checks itself against it in its test builds
+ * (hyp/include/hyp/lock.h), its tests read it, and a checker can judge a
+ * trace by it.
+ *
+ * PKVM_LOCK_ORDER_LIST: outermost first. A CPU that holds a lock may take
+ * only a lock that comes later in this list.
+ * PKVM_LOCK_NEEDS_LIST(X) X(NAME, OUTER): NAME is taken only while OUTER
+ * is held. The hyp stage-1 is written only under hyp_s1, so it is written
+ * only with host_s2 held too: whoever holds host_s2 sees both trees as
+ * they are (a checker's page invariants read them together).
+ */
+#define PKVM_LOCK_ORDER_LIST(X) X(TRACE) X(HOST_S2) X(HYP_S1) X(POOL)
+#define PKVM_LOCK_NEEDS_LIST(X) X(HYP_S1, HOST_S2)
+
+/** A lock id that is in no list (unknown ids sort after every lock). */
+#define PKVM_LOCK_RANK_NONE 0xFFu
+
+/** Position of lock `id` in PKVM_LOCK_ORDER_LIST, 0 outermost. */
+static inline unsigned pkvm_lock_rank(unsigned id)
+{
+	static const unsigned char order[] = {
+#define PKVM_LOCK_ORDER_ID(name) PKVM_LOCK_##name,
+		PKVM_LOCK_ORDER_LIST(PKVM_LOCK_ORDER_ID)
+#undef PKVM_LOCK_ORDER_ID
+	};
+
+	for (unsigned i = 0; i < sizeof(order); i++)
+		if (order[i] == id)
+			return i;
+	return PKVM_LOCK_RANK_NONE;
+}
+
+/** The lock that must be held to take lock `id`, or 0 for none. */
+static inline unsigned pkvm_lock_needs(unsigned id)
+{
+#define PKVM_LOCK_NEEDS_CASE(name, outer)                                      \
+	if (id == PKVM_LOCK_##name)                                            \
+		return PKVM_LOCK_##outer;
+	PKVM_LOCK_NEEDS_LIST(PKVM_LOCK_NEEDS_CASE)
+#undef PKVM_LOCK_NEEDS_CASE
+	return 0;
+}
+
+/**
+ * Whether a CPU holding the locks in `held` (bit n = lock id n) may take
+ * lock `id` under the discipline above.
+ */
+static inline int pkvm_lock_may_take(uint32_t held, unsigned id)
+{
+	unsigned rank = pkvm_lock_rank(id), needs = pkvm_lock_needs(id);
+
+	if (needs && !(held & (1u << needs)))
+		return 0;
+	for (unsigned l = 0; l < 32; l++)
+		if ((held & (1u << l)) && pkvm_lock_rank(l) >= rank)
+			return 0;
+	return 1;
+}
 
 /* Page-table components (NONDET ALLOC_PAGE `aux`), each under one lock. */
 enum pkvm_component {
