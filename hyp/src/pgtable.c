@@ -111,7 +111,9 @@ void pgtable_init(struct pgtable *pt, uint64_t root_pa,
 	pt->stage2 = stage2;
 	pt->lock = (struct hyp_lock)HYP_LOCK_INIT(lock_id);
 	pt->unsynced = false;
+	/* A root starts empty, and the trace says so (abi.h PAGE_ZEROED). */
 	memset(arch_pa_to_va(root_pa), 0, HYP_PAGE_SIZE);
+	htrace_mark(PKVM_MARK_PAGE_ZEROED, root_pa);
 }
 
 static uint64_t *pgtable_slot(uint64_t table_pa, uint64_t addr, int level)

@@ -7,7 +7,10 @@
  * decodes. Freestanding.
  *
  * The table is versioned by PKVM_ABI_VERSION, stored in the BOOT record and
- * in the file header: change any value here and bump it.
+ * in the file header: change any value here and bump it. Values are only
+ * added, never changed or reused. An added value an older checker ignores
+ * (MARK text_end, rodata_end and page_zeroed) may be written before the
+ * bump; the bump comes with the checker profile that requires it.
  */
 #ifndef PKVM_ABI_H
 #define PKVM_ABI_H
@@ -226,14 +229,33 @@ enum pkvm_nondet {
 #define PKVM_NONDET_REG_VBAR_EL1 0x100u
 #define PKVM_NONDET_REG_SCTLR_EL1 0x101u
 
-/* MARK `what`. */
+/*
+ * MARK `what`: milestones, and facts the checker needs that no other
+ * record states (FORMAT.md section 3):
+ *   TEXT_END, RODATA_END  the hyp image's layout, for the attributes its
+ *                 stage-1 must give each page (HYPERCALLS.md "Mapping
+ *                 attributes"): text is [hyp_start, text_end), rodata
+ *                 [text_end, rodata_end), both page aligned. Written once
+ *                 each, on CPU 0, right after BOOT, in this order, before
+ *                 any descriptor store.
+ *   PAGE_ZEROED   the hyp has just written zeros over the whole page at
+ *                 `arg` (its PA): each table root at boot, after BOOT and
+ *                 before the root's first store; each page the pool hands
+ *                 out, on the same CPU after its NONDET alloc_page and
+ *                 before the table descriptor that links it. A table linked
+ *                 without one is a page of unknown contents.
+ * Values are only ever added, never changed or reused.
+ */
 #define PKVM_MARK_LIST(X)                                                      \
 	X(CPU_UP, 1, "cpu_up")		   /* arg = MPIDR */                   \
 	X(HOST_ENTER, 2, "host_enter")	   /* arg = host entry point */        \
 	X(TRACE_ON, 3, "trace_on")	   /* arg = control block PA */        \
 	X(EARLY_COPIED, 4, "early_copied") /* arg = records copied */          \
 	X(SYSTEM_OFF, 5, "system_off")	   /* arg = 0 */                       \
-	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */
+	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */                       \
+	X(TEXT_END, 7, "text_end")	   /* arg = end of the hyp's text */   \
+	X(RODATA_END, 8, "rodata_end")	   /* arg = end of its rodata */       \
+	X(PAGE_ZEROED, 9, "page_zeroed")   /* arg = PA of the zeroed page */
 
 enum pkvm_mark {
 #define PKVM_MARK_ENUM(name, id, str) PKVM_MARK_##name = id,
