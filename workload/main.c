@@ -118,7 +118,7 @@ static void check_config(void)
 	if (!is_pow2(wl_cfg.ring_pages))
 		wl_fail("ring_pages %lu is not a power of two",
 			wl_cfg.ring_pages);
-	if (wl_cfg.scenario > 6)
+	if (wl_cfg.scenario > 7)
 		wl_fail("unknown scenario %lu", wl_cfg.scenario);
 }
 
@@ -162,6 +162,11 @@ static bool run_cpu(struct wl_cpu *c)
 		return c->cpu != 0 || wl_scenario5(c);
 	case 6:
 		return c->cpu != 0 || wl_scenario6(c);
+	case 7:
+		if (c->cpu == 0)
+			return wl_race_cpu0(c);
+		wl_race_other(c);
+		return true;
 	default:
 		/* Scenario 3 ran on CPU0 before the rings were loaded. */
 		return true;
@@ -276,10 +281,13 @@ static bool cpu0_setup(uint32_t count, bool standalone)
 	check_config();
 	if (standalone)
 		return true;
-	/* Scenario 3 ends with the good TRACE_LOAD itself. */
+	/* Scenario 3 ends with the good TRACE_LOAD itself; scenario 7 loads
+	 * while the other CPUs run (race.c). */
 	if (wl_cfg.scenario == 3)
 		ok = wl_scenario3() == 0;
-	else if (wl_rings_setup() != 0)
+	else if (wl_cfg.scenario == 7 && wl_rings_prepare() != 0)
+		wl_fail("trace ring pages refused");
+	else if (wl_cfg.scenario != 7 && wl_rings_setup() != 0)
 		wl_fail("trace ring setup refused");
 	return ok;
 }

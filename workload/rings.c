@@ -132,8 +132,8 @@ static int layout_fits(void)
 	return 0;
 }
 
-/* Lays out and shares the control page and rings (not loaded yet). */
-static int rings_prepare(void)
+/** Lays out and shares the control page and rings (not loaded yet). */
+int wl_rings_prepare(void)
 {
 	static bool prepared;
 
@@ -153,16 +153,14 @@ static int rings_prepare(void)
 }
 
 /**
- * CPU0: lays out the rings, shares every page with the hyp, writes the
- * host fields of the control block and calls TRACE_LOAD. Returns 0 when
- * the hyp accepted it.
+ * Writes the host fields of the control block and calls TRACE_LOAD (the
+ * pages must be shared: wl_rings_prepare()); prints the result and, when
+ * the hyp accepted it, marks tracing loaded.
  */
-int wl_rings_setup(void)
+struct wl_hret wl_rings_load(void)
 {
 	struct wl_hret r;
 
-	if (rings_prepare() != 0)
-		return -1;
 	write_ctrl(wl_ctrl_pa());
 	r = wl_hcall(PKVM_HC_TRACE_LOAD, wl_ctrl_pa() >> WL_PAGE_SHIFT, 0, 0);
 	wl_printf("workload: trace_load ctrl=0x%lx cpus=%u ring_pages=%lu "
@@ -171,10 +169,24 @@ int wl_rings_setup(void)
 		  wl_cfg.ring_pages * WL_PAGE_SIZE / 32u,
 		  wl_cfg.mode == PKVM_RING_DROP ? "drop" : "wait", r.status,
 		  r.result);
-	if (wl_res_of(r) != WL_RES_OK)
+	if (wl_res_of(r) == WL_RES_OK)
+		__atomic_store_n(&wl_trace_loaded, true, __ATOMIC_RELEASE);
+	return r;
+}
+
+/**
+ * CPU0: lays out the rings, shares every page with the hyp, writes the
+ * host fields of the control block and calls TRACE_LOAD. Returns 0 when
+ * the hyp accepted it.
+ */
+int wl_rings_setup(void)
+{
+	struct wl_hret r;
+
+	if (wl_rings_prepare() != 0)
 		return -1;
-	__atomic_store_n(&wl_trace_loaded, true, __ATOMIC_RELEASE);
-	return 0;
+	r = wl_rings_load();
+	return wl_res_of(r) == WL_RES_OK ? 0 : -1;
 }
 
 /* One bad control block of scenario 3: how to spoil it and what to get. */
@@ -228,6 +240,24 @@ static const struct bad_ctrl bad_ctrls[] = {
 };
 
 /* Applies one spoiling to the (freshly rewritten) real control block. */
+static uint64_t spoil(const struct bad_ctrl *b);
+
+/** Number of bad control blocks (scenario 3's list). */
+uint32_t wl_rings_spoil_count(void)
+{
+	return sizeof(bad_ctrls) / sizeof(bad_ctrls[0]);
+}
+
+/**
+ * Writes bad control block `i` (< wl_rings_spoil_count()) and returns the
+ * pfn to pass to TRACE_LOAD; *want is its documented refusal.
+ */
+uint64_t wl_rings_spoil(uint32_t i, enum wl_res *want)
+{
+	*want = bad_ctrls[i].want;
+	return spoil(&bad_ctrls[i]);
+}
+
 static uint64_t spoil(const struct bad_ctrl *b)
 {
 	volatile struct pkvm_ring_ctrl *ctrl =
@@ -285,7 +315,7 @@ int wl_scenario3(void)
 	uint32_t n = sizeof(bad_ctrls) / sizeof(bad_ctrls[0]);
 	uint64_t before = c->mismatches;
 
-	if (rings_prepare() != 0)
+	if (wl_rings_prepare() != 0)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct bad_ctrl *b = &bad_ctrls[i];

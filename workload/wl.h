@@ -101,6 +101,9 @@ struct wl_cpu {
 	uint64_t hvc_ticks;   /* counter ticks inside them */
 	uint64_t hvc_records; /* records the hyp wrote during them */
 	uint64_t rng;
+	/* In scenario 7's race (before tracing is loaded): stress steps make
+	 * no call that touches tracing. */
+	bool racing;
 	uint8_t page_state[WL_CPU_POOL_PAGES];
 	char line[WL_LINE_MAX];
 };
@@ -155,14 +158,23 @@ uint64_t wl_ticks(void);
 uint64_t wl_tick_freq(void);
 
 /* rings.c */
+int wl_rings_prepare(void);
+struct wl_hret wl_rings_load(void);
 int wl_rings_setup(void);
 uint64_t wl_ring_base(uint32_t cpu);
 uint64_t wl_ctrl_pa(void);
 int wl_rings_check_canaries(void);
+uint32_t wl_rings_spoil_count(void);
+uint64_t wl_rings_spoil(uint32_t i, enum wl_res *want);
 int wl_scenario3(void);
+
+/* race.c */
+bool wl_race_cpu0(struct wl_cpu *c);
+void wl_race_other(struct wl_cpu *c);
 
 /* stress.c */
 void wl_stress(struct wl_cpu *c);
+void wl_stress_ops(struct wl_cpu *c, uint64_t n);
 uint64_t wl_rand(struct wl_cpu *c);
 void wl_rand_seed(struct wl_cpu *c, uint64_t seed, uint32_t cpu);
 

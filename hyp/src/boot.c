@@ -55,6 +55,9 @@ void hyp_boot_primary(const struct hyp_config *cfg)
 	      cfg->rodata_end <= cfg->hyp_end &&
 	      !((cfg->text_end | cfg->rodata_end) & (HYP_PAGE_SIZE - 1)));
 	hyp_boot_record(host_root, hyp_root);
+	/* The image's layout, which BOOT does not carry (abi.h). */
+	htrace_mark(PKVM_MARK_TEXT_END, cfg->text_end);
+	htrace_mark(PKVM_MARK_RODATA_END, cfg->rodata_end);
 	pool_init(cfg->pool_start + 2 * HYP_PAGE_SIZE, cfg->pool_end);
 	mem_boot_tables(host_root, hyp_root);
 }

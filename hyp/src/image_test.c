@@ -4,6 +4,7 @@
  * test-only hypercalls, for the tests of a hyp that panics (the recorder's
  * panic outcome, the checker's verdict on it). Never linked into hyp.elf.
  */
+#include <hyp/arch.h>
 #include <hyp/hyp.h>
 #include <hyp/image.h>
 
@@ -14,4 +15,18 @@ bool image_test_hcall(struct trap_ctx *ctx, uint64_t id)
 	if (id == PKVM_HC_TEST_PANIC)
 		hyp_panic(PKVM_PANIC_TEST, ctx->elr, "test_panic hypercall");
 	return false;
+}
+
+/*
+ * Single-threaded QEMU runs the next vCPU when this one yields, until that
+ * one yields too or leaves its loop (a broadcast TLBI does, so a hypercall
+ * that unmaps takes about two turns): a few turns let the other CPUs
+ * finish what they start here.
+ */
+#define IMAGE_RACE_TURNS 8
+
+void image_race_window(void)
+{
+	for (int i = 0; i < IMAGE_RACE_TURNS; i++)
+		arch_relax();
 }

@@ -5,6 +5,10 @@
  *
  * Lock order, outermost first: host_s2 -> hyp_s1 -> pool. TRACE_LOAD takes
  * `trace` before host_s2 (tracing.c); no one takes `trace` inside them.
+ * hyp_s1 is taken only with host_s2 held, so the hyp stage-1 is written
+ * only with host_s2 held too. The same rules as data, the one place the
+ * test builds check them from: abi.h PKVM_LOCK_ORDER_LIST and
+ * PKVM_LOCK_NEEDS_LIST.
  *
  * Each hypercall: unpack, lock, *check* (read-only, returns the error),
  * *prepare* (takes every table page it will need; -ENOMEM leaves no change),
@@ -327,7 +331,7 @@ static void mem_boot_range(struct pgtable_locked ptl, uint64_t start,
 
 void mem_boot_tables(uint64_t root_host, uint64_t root_hyp)
 {
-	struct pgtable_locked ptl;
+	struct pgtable_locked host, hyp;
 	struct pgtable_memcache mc;
 
 	pgtable_init(&mem_host_s2, root_host, PKVM_COMP_HOST_S2, true,
@@ -335,22 +339,26 @@ void mem_boot_tables(uint64_t root_host, uint64_t root_hyp)
 	pgtable_init(&mem_hyp_s1, root_hyp, PKVM_COMP_HYP_S1, false,
 		     PKVM_LOCK_HYP_S1);
 
+	/*
+	 * Both tables under the pair, as every later change: the hyp
+	 * stage-1 is only ever written with host_s2 held (abi.h
+	 * PKVM_LOCK_NEEDS_LIST), even here where no other CPU runs yet.
+	 */
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &host, &hyp);
 	/* The image: text RX, rodata R, everything after it RW; all XN but
 	 * text. */
-	ptl = pgtable_lock(&mem_hyp_s1);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.text_end, false,
+	mem_boot_range(hyp, hyp_cfg.hyp_start, hyp_cfg.text_end, false,
 		       ARCH_PROT_X);
-	mem_boot_range(ptl, hyp_cfg.text_end, hyp_cfg.rodata_end, false, 0);
-	mem_boot_range(ptl, hyp_cfg.rodata_end, hyp_cfg.hyp_end, false,
+	mem_boot_range(hyp, hyp_cfg.text_end, hyp_cfg.rodata_end, false, 0);
+	mem_boot_range(hyp, hyp_cfg.rodata_end, hyp_cfg.hyp_end, false,
 		       MEM_HYP_DATA);
-	CHECK(pgtable_prepare(ptl, PKVM_UART_BASE, HYP_PAGE_SIZE, 3, &mc) == 0);
+	CHECK(pgtable_prepare(hyp, PKVM_UART_BASE, HYP_PAGE_SIZE, 3, &mc) == 0);
 	pgtable_set(
-		ptl, PKVM_UART_BASE, 3,
+		hyp, PKVM_UART_BASE, 3,
 		arch_pte_make_leaf(false, 3, PKVM_UART_BASE, MEM_HYP_MMIO, 0),
 		&mc);
-	pgtable_unlock(ptl);
-
-	ptl = pgtable_lock(&mem_host_s2);
-	mem_boot_range(ptl, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true, 0);
-	pgtable_unlock(ptl);
+	/* The hyp's range, annotated owner hyp in the host stage-2. */
+	mem_boot_range(host, hyp_cfg.hyp_start, hyp_cfg.hyp_end, true, 0);
+	/* Let go of hyp_s1 first, then host_s2, as the hypercalls do. */
+	pgtable_unlock2(hyp, host);
 }

@@ -111,7 +111,9 @@ void pgtable_init(struct pgtable *pt, uint64_t root_pa,
 	pt->stage2 = stage2;
 	pt->lock = (struct hyp_lock)HYP_LOCK_INIT(lock_id);
 	pt->unsynced = false;
+	/* A root starts empty, and the trace says so (abi.h PAGE_ZEROED). */
 	memset(arch_pa_to_va(root_pa), 0, HYP_PAGE_SIZE);
+	htrace_mark(PKVM_MARK_PAGE_ZEROED, root_pa);
 }
 
 static uint64_t *pgtable_slot(uint64_t table_pa, uint64_t addr, int level)
@@ -270,11 +272,25 @@ static uint64_t pgtable_split(struct pgtable_locked ptl, uint64_t table,
 	return next;
 }
 
+/*
+ * The writer holds the table's lock and the one that lock needs (abi.h
+ * PKVM_LOCK_NEEDS_LIST: the hyp stage-1 is written with host_s2 held).
+ * Checked in the test builds only: lock.h says why.
+ */
+static inline void pgtable_check_writer(struct pgtable_locked ptl)
+{
+	unsigned id = ptl.pt->lock.id, needs = pkvm_lock_needs(id);
+
+	CHECK(hyp_lock_is_held(id) && (!needs || hyp_lock_is_held(needs)));
+}
+
 void pgtable_set(struct pgtable_locked ptl, uint64_t addr, int level,
 		 uint64_t pte, struct pgtable_memcache *mc)
 {
 	uint64_t table = ptl.pt->root;
 	uint64_t old;
+
+	pgtable_check_writer(ptl);
 
 	for (int l = ARCH_PT_FIRST_LEVEL; l < level; l++) {
 		uint64_t cur = *pgtable_slot(table, addr, l);

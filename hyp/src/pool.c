@@ -29,10 +29,16 @@ uint64_t pool_alloc_page(enum pkvm_component comp)
 	}
 	htrace_nondet(PKVM_NONDET_ALLOC_PAGE, pa, 0, comp);
 	hyp_lock_release(&pool_lock);
-	/* Zeroed before anyone can install it; not recorded (not a table yet).
+	/*
+	 * Zeroed before anyone can install it, outside the pool lock (the
+	 * page is this CPU's alone now), and recorded: a table page whose
+	 * zeroing the trace does not show is one whose old contents a checker
+	 * cannot rule out (abi.h PAGE_ZEROED).
 	 */
-	if (pa)
+	if (pa) {
 		memset(arch_pa_to_va(pa), 0, HYP_PAGE_SIZE);
+		htrace_mark(PKVM_MARK_PAGE_ZEROED, pa);
+	}
 	return pa;
 }
 

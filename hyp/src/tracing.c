@@ -10,6 +10,7 @@
  */
 #include <hyp/arch.h>
 #include <hyp/hyp.h>
+#include <hyp/image.h>
 #include <hyp/lock.h>
 #include <hyp/mem_protect.h>
 #include <hyp/tracing.h>
@@ -213,6 +214,8 @@ static int tracing_load_locked(uint64_t ctrl_pfn)
 	if (!ret)
 		tracing_do_load(&d);
 	pgtable_unlock2(hyp, host);
+	/* Others may unshare and share between here and the exit. */
+	image_race_window();
 	return ret;
 }
 

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/dump.h>
 #include <pkvm/trace.h>
 
 #include "helpers.h"
@@ -776,5 +777,48 @@ Test(format, killed_writer_leaves_a_readable_prefix)
 	/* 64 pages of 127 records per frame: at least 12 frames made it. */
 	cr_assert_geq(got, 12 * 64 * 127);
 	cr_assert_lt(got, 100000);
+	unlink(path);
+}
+
+Test(format, layout_and_zeroing_marks_round_trip)
+{
+	/* Property: the records a hyp writes for its image layout and for
+	 * each page it zeroes (abi.h MARK text_end, rodata_end, page_zeroed)
+	 * come back from a file as written, right after BOOT, and a dump
+	 * names them. */
+	struct pkvm_record in[11], out[11];
+	struct trace_error err;
+	size_t n = 0, got;
+	char path[128], line[256];
+
+	for (unsigned c = 0; c <= pkvm_event_ncont(PKVM_EV_BOOT); c++, n++)
+		in[n] = rec_make(0, (uint32_t)n, 10 + n, PKVM_EV_BOOT, c,
+				 c ? 0x40000000ull * c : 1 | 1ull << 32,
+				 62500000);
+	in[n] = rec_make(0, (uint32_t)n, 10 + n, PKVM_EV_MARK, 0,
+			 PKVM_MARK_TEXT_END, 0x40207000);
+	n++;
+	in[n] = rec_make(0, (uint32_t)n, 10 + n, PKVM_EV_MARK, 0,
+			 PKVM_MARK_RODATA_END, 0x40208000);
+	n++;
+	in[n] = rec_make(0, (uint32_t)n, 10 + n, PKVM_EV_MARK, 0,
+			 PKVM_MARK_PAGE_ZEROED, 0x40499000);
+	n++;
+	cr_assert_eq(n, 10);
+	tmp_path(path, sizeof(path), "marks");
+	write_records(path, 1, in, n);
+	cr_assert_eq(read_all(path, out, 11, &got, &err, NULL), 0, "%s",
+		     err.message);
+	cr_assert_eq(got, n);
+	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
+	trace_format_event(line, sizeof(line), &out[7], 1);
+	cr_assert_str_eq(line,
+			 "cpu0 #7 t=17 mark what=text_end arg=0x40207000");
+	trace_format_event(line, sizeof(line), &out[8], 1);
+	cr_assert_str_eq(line,
+			 "cpu0 #8 t=18 mark what=rodata_end arg=0x40208000");
+	trace_format_event(line, sizeof(line), &out[9], 1);
+	cr_assert_str_eq(line,
+			 "cpu0 #9 t=19 mark what=page_zeroed arg=0x40499000");
 	unlink(path);
 }

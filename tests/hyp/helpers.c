@@ -19,34 +19,39 @@ enum mem_state th_host_state(uint64_t pfn)
 	return st;
 }
 
+/* hyp_s1 is taken only with host_s2 held (abi.h PKVM_LOCK_NEEDS_LIST). */
 enum mem_state th_hyp_state(uint64_t pfn)
 {
+	struct pgtable_locked host, hyp;
+	enum mem_state st;
+
 	if (!hyp_pfn_in_ram(pfn))
 		return MEM_NOPAGE;
-	struct pgtable_locked l = pgtable_lock(&mem_hyp_s1);
-	enum mem_state st = mem_hyp_state(l, pfn);
-	pgtable_unlock(l);
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &host, &hyp);
+	st = mem_hyp_state(hyp, pfn);
+	pgtable_unlock2(hyp, host);
 	return st;
 }
 
-static struct pgtable_walk th_walk(struct pgtable *pt, uint64_t addr)
+struct pgtable_walk th_host_walk(uint64_t addr)
 {
 	struct pgtable_walk w;
-	struct pgtable_locked l = pgtable_lock(pt);
+	struct pgtable_locked l = pgtable_lock(&mem_host_s2);
 
 	pgtable_walk(l, addr, &w);
 	pgtable_unlock(l);
 	return w;
 }
 
-struct pgtable_walk th_host_walk(uint64_t addr)
-{
-	return th_walk(&mem_host_s2, addr);
-}
-
 struct pgtable_walk th_hyp_walk(uint64_t addr)
 {
-	return th_walk(&mem_hyp_s1, addr);
+	struct pgtable_walk w;
+	struct pgtable_locked host, hyp;
+
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &host, &hyp);
+	pgtable_walk(hyp, addr, &w);
+	pgtable_unlock2(hyp, host);
+	return w;
 }
 
 int64_t th_call(unsigned id, uint64_t a1, uint64_t a2)

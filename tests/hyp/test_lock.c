@@ -100,3 +100,104 @@ Test(lock, tickets_in_order_under_contention)
 			cr_assert_eq(th_host_state(TH_RAM_PFN + 0x100 * c + i),
 				     i % 2 ? MEM_OWNED : MEM_SHARED_OWNED);
 }
+
+/*
+ * The lock discipline (format/include/pkvm/abi.h PKVM_LOCK_ORDER_LIST,
+ * PKVM_LOCK_NEEDS_LIST) as data: what it allows and refuses.
+ */
+Test(lock_order, the_written_order)
+{
+	uint32_t none = 0, trace = 1u << PKVM_LOCK_TRACE;
+	uint32_t host = 1u << PKVM_LOCK_HOST_S2;
+	uint32_t pair = host | 1u << PKVM_LOCK_HYP_S1;
+
+	cr_assert(pkvm_lock_may_take(none, PKVM_LOCK_TRACE));
+	cr_assert(pkvm_lock_may_take(trace, PKVM_LOCK_HOST_S2));
+	cr_assert(pkvm_lock_may_take(host, PKVM_LOCK_HYP_S1));
+	cr_assert(pkvm_lock_may_take(pair, PKVM_LOCK_POOL));
+	cr_assert(pkvm_lock_may_take(host, PKVM_LOCK_POOL));
+	cr_assert(pkvm_lock_may_take(none, PKVM_LOCK_POOL));
+	/* Against the order, twice the same lock, hyp_s1 alone. */
+	cr_assert(!pkvm_lock_may_take(host, PKVM_LOCK_TRACE));
+	cr_assert(!pkvm_lock_may_take(1u << PKVM_LOCK_POOL, PKVM_LOCK_HOST_S2));
+	cr_assert(!pkvm_lock_may_take(host, PKVM_LOCK_HOST_S2));
+	cr_assert(!pkvm_lock_may_take(none, PKVM_LOCK_HYP_S1));
+	cr_assert(!pkvm_lock_may_take(trace, PKVM_LOCK_HYP_S1));
+}
+
+/* No lock is held by any CPU once every trap has returned. */
+static void th_assert_none_held(void)
+{
+	for (unsigned i = 0; i < PKVM_RING_MAX_CPUS; i++)
+		cr_assert_eq(hyp_locks_held[i], 0, "cpu%u holds 0x%x", i,
+			     hyp_locks_held[i]);
+}
+
+/*
+ * Every path that takes locks, once, with the discipline checked (a
+ * violation panics: the process would exit FAKE_PARK_EXIT): boot, each
+ * ownership call, host faults (RAM and MMIO, which allocate tables under
+ * host_s2), TRACE_LOAD refused and accepted, SYSTEM_OFF. Each lets go of
+ * everything it took.
+ */
+Test(lock_order, every_path_keeps_it)
+{
+	th_boot(2, 0);
+	th_assert_none_held();
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN, 0), 0);
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, TH_RAM_PFN, 0), 0);
+	cr_assert_eq(th_call(PKVM_HC_HOST_DONATE_HYP, TH_RAM_PFN, 4), 0);
+	cr_assert_eq(th_call(PKVM_HC_HYP_DONATE_HOST, TH_RAM_PFN, 4), 0);
+	cr_assert(!fake_abort((TH_RAM_PFN + 0x200) << 12));
+	cr_assert(!fake_abort(0x0a000000ull));
+	cr_assert(fake_abort(TH_HYPMEM_PFN << 12));
+	th_trace_prepare(PKVM_RING_DROP, 512, true);
+	th_ctrl()->magic = 0;
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0),
+		     -PKVM_EINVAL);
+	th_ctrl()->magic = PKVM_RING_MAGIC;
+	cr_assert_eq(th_call(PKVM_HC_TRACE_LOAD, TH_CTRL_PA >> 12, 0), 0);
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, TH_CTRL_PA >> 12, 0),
+		     -PKVM_EBUSY);
+	fake_set_cpu(1);
+	cr_assert_eq(th_call(PKVM_HC_SHARE_HYP, TH_RAM_PFN + 1, 0), 0);
+	fake_set_cpu(0);
+	fake_smc(0x84000008);
+	th_assert_none_held();
+}
+
+/* A lock taken against the order panics at once (the CPU parks). */
+Test(lock_order, against_the_order_panics, .exit_code = FAKE_PARK_EXIT)
+{
+	struct hyp_lock pool = HYP_LOCK_INIT(PKVM_LOCK_POOL);
+	struct hyp_lock host = HYP_LOCK_INIT(PKVM_LOCK_HOST_S2);
+
+	th_boot(1, 0);
+	hyp_lock_acquire(&pool);
+	hyp_lock_acquire(&host);
+}
+
+/* hyp_s1 taken without host_s2 held panics. */
+Test(lock_order, hyp_s1_alone_panics, .exit_code = FAKE_PARK_EXIT)
+{
+	th_boot(1, 0);
+	pgtable_lock(&mem_hyp_s1);
+}
+
+/*
+ * A hyp stage-1 store after host_s2 was let go (hyp_s1 still held) panics:
+ * the store itself is checked, not only the acquisition.
+ */
+Test(lock_order, hyp_s1_store_without_host_s2_panics,
+     .exit_code = FAKE_PARK_EXIT)
+{
+	struct pgtable_locked host, hyp;
+	struct pgtable_memcache mc;
+	uint64_t pa = TH_RAM_PFN << 12;
+
+	th_boot(1, 0);
+	pgtable_lock2(&mem_host_s2, &mem_hyp_s1, &host, &hyp);
+	hyp_lock_release(&mem_host_s2.lock);
+	cr_assert_eq(pgtable_prepare(hyp, pa, HYP_PAGE_SIZE, 3, &mc), 0);
+	pgtable_set(hyp, pa, 3, 0, &mc);
+}

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shared ownership transition table (tests/transitions.def) run
- * through the real hyp core on the fake arch: each row's start state is made
- * with the core's own hypercalls, then the call, then the return value and
- * both sides' states are read back through the core's table walks.
+ * The hyp's ownership transition table (tests/hyp/transitions.def, written
+ * from the hyp's own code) run through the real hyp core on the fake arch:
+ * each row's start is made with the core's own hypercalls and checked to
+ * be the states the table claims for it, then the call, then the return
+ * value and both sides' states are read back through the core's walks.
+ * tests/hyp/test_tables.c holds this table against the specification's.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -13,11 +15,20 @@
 #include "helpers.h"
 
 enum th_start {
-	START_HOST,
-	START_SHARED,
-	START_DONATED,
-	START_HYPMEM,
-	START_MMIO
+#define HYP_START(start, where, host, hyp, pinned) START_##start,
+#define HYP_ROW(name, start, call, nr, ret, host_after, hyp_after)
+#include "transitions.def"
+};
+
+/* The states each start leaves, as the table claims them. */
+static const struct {
+	enum mem_state host, hyp;
+	bool pinned;
+} th_starts[] = {
+#define HYP_START(start, where, host, hyp, pinned)                             \
+	[START_##start] = { MEM_##host, MEM_##hyp, pinned },
+#define HYP_ROW(name, start, call, nr, ret, host_after, hyp_after)
+#include "transitions.def"
 };
 
 struct th_transition {
@@ -31,7 +42,8 @@ struct th_transition {
 };
 
 static struct th_transition th_table[] = {
-#define PKVM_TRANSITION(name, start, call, nr, ret, host, hyp)                 \
+#define HYP_START(start, where, host, hyp, pinned)
+#define HYP_ROW(name, start, call, nr, ret, host, hyp)                         \
 	{                                                                      \
 		#name, START_##start, PKVM_HC_##call, nr,                      \
 		ret,   MEM_##host,    MEM_##hyp                                \
@@ -52,6 +64,10 @@ static uint64_t th_setup(enum th_start start)
 		cr_assert_eq(th_call(PKVM_HC_HOST_DONATE_HYP, TH_RAM_PFN, 1),
 			     0);
 		return TH_RAM_PFN;
+	case START_PINNED:
+		/* The control page, shared, then pinned by trace_load. */
+		th_trace_on(512);
+		return TH_CTRL_PA >> HYP_PAGE_SHIFT;
 	case START_HYPMEM:
 		return TH_HYPMEM_PFN;
 	case START_MMIO:
@@ -66,14 +82,23 @@ ParameterizedTestParameters(transitions, table)
 				   sizeof(th_table) / sizeof(th_table[0]));
 }
 
-/* Every row: the call returns the table's value and leaves its states. */
+/*
+ * Every row: the start is what the table says it is; the call returns the
+ * table's value and leaves its states.
+ */
 ParameterizedTest(struct th_transition *t, transitions, table)
 {
 	th_boot(1, 0);
 	uint64_t pfn = th_setup(t->start);
-	uint64_t x1 = 0;
-	uint64_t x0 = fake_hvc(t->call, pfn, t->nr, 0, &x1);
+	uint64_t x1 = 0, x0;
 
+	cr_assert_eq(th_host_state(pfn), th_starts[t->start].host,
+		     "%s: host state %d before the call", t->name,
+		     th_host_state(pfn));
+	cr_assert_eq(th_hyp_state(pfn), th_starts[t->start].hyp,
+		     "%s: hyp state %d before the call", t->name,
+		     th_hyp_state(pfn));
+	x0 = fake_hvc(t->call, pfn, t->nr, 0, &x1);
 	cr_assert_eq(x0, 0, "%s: x0", t->name);
 	cr_assert_eq((int64_t)x1, t->ret, "%s: returned %lld, want %lld",
 		     t->name, (long long)(int64_t)x1, (long long)t->ret);
@@ -81,6 +106,16 @@ ParameterizedTest(struct th_transition *t, transitions, table)
 		     t->name, th_host_state(pfn));
 	cr_assert_eq(th_hyp_state(pfn), t->hyp_after, "%s: hyp state %d",
 		     t->name, th_hyp_state(pfn));
+}
+
+/* A pinned start really is pinned: the control page refuses unshare. */
+Test(transitions, pinned_start_is_pinned)
+{
+	th_boot(1, 0);
+	cr_assert(th_starts[START_PINNED].pinned);
+	cr_assert_eq(th_setup(START_PINNED), TH_CTRL_PA >> HYP_PAGE_SHIFT);
+	cr_assert_eq(th_call(PKVM_HC_UNSHARE_HYP, TH_CTRL_PA >> 12, 0),
+		     -PKVM_EBUSY);
 }
 
 /* A page the table does not name stays untouched by any row's call. */

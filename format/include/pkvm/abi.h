@@ -7,7 +7,10 @@
  * decodes. Freestanding.
  *
  * The table is versioned by PKVM_ABI_VERSION, stored in the BOOT record and
- * in the file header: change any value here and bump it.
+ * in the file header: change any value here and bump it. Values are only
+ * added, never changed or reused. An added value an older checker ignores
+ * (MARK text_end, rodata_end and page_zeroed) may be written before the
+ * bump; the bump comes with the checker profile that requires it.
  */
 #ifndef PKVM_ABI_H
 #define PKVM_ABI_H
@@ -63,7 +66,8 @@ enum pkvm_error {
 
 /*
  * Locks (LOCK_ACQUIRE/LOCK_RELEASE `lock`). Lock order, outermost first:
- * HOST_S2 -> HYP_S1 -> POOL. TRACE protects the tracing setup only.
+ * TRACE -> HOST_S2 -> HYP_S1 -> POOL (PKVM_LOCK_ORDER_LIST below). TRACE
+ * protects the tracing setup only.
  * PKVM_LOCK(NAME, id, "name")
  */
 #define PKVM_LOCK_LIST(X)                                                      \
@@ -77,6 +81,67 @@ enum pkvm_lock_id {
 	PKVM_LOCK_LIST(PKVM_LOCK_ENUM)
 #undef PKVM_LOCK_ENUM
 };
+
+/*
+ * The lock discipline, written once as data (HYPERCALLS.md "Locks and
+ * components"): the hyp checks itself against it in its test builds
+ * (hyp/include/hyp/lock.h), its tests read it, and a checker can judge a
+ * trace by it.
+ *
+ * PKVM_LOCK_ORDER_LIST: outermost first. A CPU that holds a lock may take
+ * only a lock that comes later in this list.
+ * PKVM_LOCK_NEEDS_LIST(X) X(NAME, OUTER): NAME is taken only while OUTER
+ * is held. The hyp stage-1 is written only under hyp_s1, so it is written
+ * only with host_s2 held too: whoever holds host_s2 sees both trees as
+ * they are (a checker's page invariants read them together).
+ */
+#define PKVM_LOCK_ORDER_LIST(X) X(TRACE) X(HOST_S2) X(HYP_S1) X(POOL)
+#define PKVM_LOCK_NEEDS_LIST(X) X(HYP_S1, HOST_S2)
+
+/** A lock id that is in no list (unknown ids sort after every lock). */
+#define PKVM_LOCK_RANK_NONE 0xFFu
+
+/** Position of lock `id` in PKVM_LOCK_ORDER_LIST, 0 outermost. */
+static inline unsigned pkvm_lock_rank(unsigned id)
+{
+	static const unsigned char order[] = {
+#define PKVM_LOCK_ORDER_ID(name) PKVM_LOCK_##name,
+		PKVM_LOCK_ORDER_LIST(PKVM_LOCK_ORDER_ID)
+#undef PKVM_LOCK_ORDER_ID
+	};
+
+	for (unsigned i = 0; i < sizeof(order); i++)
+		if (order[i] == id)
+			return i;
+	return PKVM_LOCK_RANK_NONE;
+}
+
+/** The lock that must be held to take lock `id`, or 0 for none. */
+static inline unsigned pkvm_lock_needs(unsigned id)
+{
+#define PKVM_LOCK_NEEDS_CASE(name, outer)                                      \
+	if (id == PKVM_LOCK_##name)                                            \
+		return PKVM_LOCK_##outer;
+	PKVM_LOCK_NEEDS_LIST(PKVM_LOCK_NEEDS_CASE)
+#undef PKVM_LOCK_NEEDS_CASE
+	return 0;
+}
+
+/**
+ * Whether a CPU holding the locks in `held` (bit n = lock id n) may take
+ * lock `id` under the discipline above.
+ */
+static inline int pkvm_lock_may_take(uint32_t held, unsigned id)
+{
+	unsigned rank = pkvm_lock_rank(id), needs = pkvm_lock_needs(id);
+
+	if (needs && !(held & (1u << needs)))
+		return 0;
+	for (unsigned l = 0; l < 32; l++)
+		if ((held & (1u << l)) && pkvm_lock_rank(l) >= rank)
+			return 0;
+	return 1;
+}
 
 /* Page-table components (NONDET ALLOC_PAGE `aux`), each under one lock. */
 enum pkvm_component {
@@ -164,14 +229,33 @@ enum pkvm_nondet {
 #define PKVM_NONDET_REG_VBAR_EL1 0x100u
 #define PKVM_NONDET_REG_SCTLR_EL1 0x101u
 
-/* MARK `what`. */
+/*
+ * MARK `what`: milestones, and facts the checker needs that no other
+ * record states (FORMAT.md section 3):
+ *   TEXT_END, RODATA_END  the hyp image's layout, for the attributes its
+ *                 stage-1 must give each page (HYPERCALLS.md "Mapping
+ *                 attributes"): text is [hyp_start, text_end), rodata
+ *                 [text_end, rodata_end), both page aligned. Written once
+ *                 each, on CPU 0, right after BOOT, in this order, before
+ *                 any descriptor store.
+ *   PAGE_ZEROED   the hyp has just written zeros over the whole page at
+ *                 `arg` (its PA): each table root at boot, after BOOT and
+ *                 before the root's first store; each page the pool hands
+ *                 out, on the same CPU after its NONDET alloc_page and
+ *                 before the table descriptor that links it. A table linked
+ *                 without one is a page of unknown contents.
+ * Values are only ever added, never changed or reused.
+ */
 #define PKVM_MARK_LIST(X)                                                      \
 	X(CPU_UP, 1, "cpu_up")		   /* arg = MPIDR */                   \
 	X(HOST_ENTER, 2, "host_enter")	   /* arg = host entry point */        \
 	X(TRACE_ON, 3, "trace_on")	   /* arg = control block PA */        \
 	X(EARLY_COPIED, 4, "early_copied") /* arg = records copied */          \
 	X(SYSTEM_OFF, 5, "system_off")	   /* arg = 0 */                       \
-	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */
+	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */                       \
+	X(TEXT_END, 7, "text_end")	   /* arg = end of the hyp's text */   \
+	X(RODATA_END, 8, "rodata_end")	   /* arg = end of its rodata */       \
+	X(PAGE_ZEROED, 9, "page_zeroed")   /* arg = PA of the zeroed page */
 
 enum pkvm_mark {
 #define PKVM_MARK_ENUM(name, id, str) PKVM_MARK_##name = id,

@@ -30,4 +30,15 @@ extern const uint64_t image_boot_flags;
  */
 bool image_test_hcall(struct trap_ctx *ctx, uint64_t id);
 
+/**
+ * A point where a hypercall has let go of the table locks but is not done
+ * (TRACE_LOAD between its checks under host_s2 + hyp_s1 and its exit):
+ * another CPU's hypercall may run here on any machine. The test image
+ * yields the CPU a few times (a hint on hardware; on single-threaded QEMU
+ * the other vCPUs run in turn), so that tests see those interleavings
+ * every time instead of once in a blue moon; the production image does
+ * nothing. Called with no table lock held.
+ */
+void image_race_window(void);
+
 #endif /* HYP_IMAGE_H */

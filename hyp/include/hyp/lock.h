@@ -8,10 +8,47 @@
 #ifndef HYP_LOCK_H
 #define HYP_LOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <arch/spinlock.h>
 #include <hyp/htrace.h>
+
+/*
+ * Lock discipline checks (format/include/pkvm/abi.h, PKVM_LOCK_ORDER_LIST
+ * and PKVM_LOCK_NEEDS_LIST): on in the test builds (the fake arch, the
+ * test image), where a lock taken against the order, or the hyp stage-1
+ * written without host_s2, panics at once instead of waiting for the one
+ * run that deadlocks; off in the production images, which pay nothing.
+ */
+#ifndef HYP_LOCK_CHECK
+#define HYP_LOCK_CHECK 0
+#endif
+
+#if HYP_LOCK_CHECK
+/** Per CPU: the locks it holds, bit n = lock id n. Written by that CPU. */
+extern uint32_t hyp_locks_held[];
+
+/** The calling CPU's held-lock bits. */
+static inline uint32_t *hyp_locks_mine(void)
+{
+	return &hyp_locks_held[htrace_cpu()->cpu];
+}
+
+/* Out of line: it panics, naming the lock, when the order is broken. */
+void hyp_lock_check_take(unsigned id);
+#endif
+
+/** Whether the calling CPU holds lock `id` (always true if unchecked). */
+static inline bool hyp_lock_is_held(unsigned id)
+{
+#if HYP_LOCK_CHECK
+	return (*hyp_locks_mine() >> id) & 1;
+#else
+	(void)id;
+	return true;
+#endif
+}
 
 /** A ticket lock with its PKVM_LOCK_* id. */
 struct hyp_lock {
@@ -32,6 +69,9 @@ struct hyp_lock {
  */
 static inline uint32_t hyp_lock_take(struct hyp_lock *l)
 {
+#if HYP_LOCK_CHECK
+	hyp_lock_check_take(l->id);
+#endif
 	uint32_t t = arch_spin_ticket(&l->al);
 
 	if (!arch_spin_served(&l->al, t)) {
@@ -46,6 +86,9 @@ static inline uint32_t hyp_lock_take(struct hyp_lock *l)
 /* Let go of `l`; the caller recorded the release. */
 static inline void hyp_lock_let_go(struct hyp_lock *l)
 {
+#if HYP_LOCK_CHECK
+	*hyp_locks_mine() &= ~(1u << l->id);
+#endif
 	arch_spin_unlock(&l->al);
 }
 
