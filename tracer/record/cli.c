@@ -17,7 +17,7 @@
  */
 static const char *const record_scenarios[] = {
 	"stress", "transitions", "aborts",	  "bad-rings",
-	"panic",  "progress",	 "no-test-panic",
+	"panic",  "progress",	 "no-test-panic", "trace-race",
 };
 
 #define RECORD_SCENARIOS                                                       \
