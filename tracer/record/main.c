@@ -980,8 +980,8 @@ static int record_live(struct options *o)
 			 "salvage reads only our own hyp's producer");
 	else if (elfsym_open(&s.elf, o->hyp, s.img_msg, sizeof(s.img_msg)) ==
 			 0 &&
-	    salvage_image_from_elf(&s.img, &s.elf, s.img_msg,
-				   sizeof(s.img_msg)) == 0)
+		 salvage_image_from_elf(&s.img, &s.elf, s.img_msg,
+					sizeof(s.img_msg)) == 0)
 		s.img_msg[0] = '\0';
 	setup_signals();
 	if (start(&s, o)) {
