@@ -60,6 +60,7 @@ static struct driver_params params = {
 	.max_vcpus = 4,
 	.timeout_s = 900,
 	.timed = 1,
+	.probes = 1,
 };
 static int kvm_fd = -1;
 static long run_size;
@@ -193,10 +194,10 @@ static void *worker_main(void *arg)
 	for (unsigned round = 0; round < params.rounds; round++)
 		driver_round(w, round);
 	say("worker %u done: vms=%u vcpus=%u runs=%u mmio=%u system_off=%u "
-	    "interrupted=%u slots=%u refused=%u",
+	    "interrupted=%u slots=%u refused=%u probes=%u",
 	    w->index, w->counts.vms, w->counts.vcpus, w->counts.runs,
 	    w->counts.mmio, w->counts.system_off, w->counts.interrupted,
-	    w->counts.slots, w->counts.refused);
+	    w->counts.slots, w->counts.refused, w->counts.probes);
 	return NULL;
 }
 
@@ -235,6 +236,8 @@ static void parse_cmdline(void)
 			params.timeout_s = (unsigned)v;
 		else if (!strcmp(tok, "timed"))
 			params.timed = (unsigned)v;
+		else if (!strcmp(tok, "probes"))
+			params.probes = (unsigned)v;
 		else
 			say("unknown parameter pkvm_driver.%s", tok);
 	}
@@ -304,9 +307,10 @@ int main(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	worker_count = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus;
-	say("start seed=%llu rounds=%u workers=%u max_vcpus=%u timed=%u",
+	say("start seed=%llu rounds=%u workers=%u max_vcpus=%u timed=%u "
+	    "probes=%u",
 	    (unsigned long long)params.seed, params.rounds, worker_count,
-	    params.max_vcpus, params.timed);
+	    params.max_vcpus, params.timed, params.probes);
 	if (open_kvm()) {
 		power_off();
 	}
@@ -331,14 +335,16 @@ int main(void)
 		total.interrupted += c->interrupted;
 		total.slots += c->slots;
 		total.refused += c->refused;
+		total.probes += c->probes;
 	}
 	all_done = 1;
 	pthread_join(mon, NULL);
 	say("%s seed=%llu vms=%u vcpus=%u runs=%u mmio=%u system_off=%u "
-	    "interrupted=%u slots=%u refused=%u failures=%u",
+	    "interrupted=%u slots=%u refused=%u probes=%u failures=%u",
 	    failures ? "FAIL" : "ok", (unsigned long long)params.seed,
 	    total.vms, total.vcpus, total.runs, total.mmio, total.system_off,
-	    total.interrupted, total.slots, total.refused, failures);
+	    total.interrupted, total.slots, total.refused, total.probes,
+	    failures);
 	power_off();
 	return 0;
 }

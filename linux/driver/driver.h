@@ -18,6 +18,7 @@ struct driver_counts {
 	unsigned interrupted; /* KVM_RUN ended by the monitor (EINTR) */
 	unsigned slots;	      /* memory slots added or removed */
 	unsigned refused;     /* bad requests the kernel refused, as it must */
+	unsigned probes;      /* pKVM error-path probes run (vm.c) */
 };
 
 /** From the kernel command line (pkvm_driver.KEY=VALUE). */
@@ -30,6 +31,9 @@ struct driver_params {
 			       than to an exit (teardown while running, a
 			       vCPU pKVM does not know), so that the work
 			       does not depend on the clock (bench-linux) */
+	unsigned probes;    /* 1: error rounds also run the kernel's pKVM
+			       probes (/sys/module/kvm/parameters/pkvm_probe,
+			       linux/README.md); 0: not */
 };
 
 struct worker;

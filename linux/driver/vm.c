@@ -13,9 +13,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -312,6 +314,8 @@ out:
 	vm_destroy(&vm, rng_below(worker_rng(w), 2));
 }
 
+static void round_probes(struct worker *w);
+
 /* Requests a VMM must not make; each must fail without harm. */
 static void round_errors(struct worker *w)
 {
@@ -371,6 +375,49 @@ static void round_errors(struct worker *w)
 	}
 out:
 	vm_destroy(&vm, rng_below(worker_rng(w), 2));
+	round_probes(w);
+}
+
+/*
+ * The kernel's pKVM probes (CONFIG_PKVM_TRACE, linux/README.md): each makes
+ * the host ask the hyp something a correct host never asks, checks the
+ * answer and undoes what it did. A kernel without them has no such file:
+ * then nothing happens. The seed picks the order; every worker runs them,
+ * so they race with each other and with the other workers' VMs.
+ */
+#define PROBE_PATH "/sys/module/kvm/parameters/pkvm_probe"
+#define PROBE_COUNT 5
+
+static void round_probes(struct worker *w)
+{
+	unsigned order[PROBE_COUNT];
+	int fd;
+
+	if (!driver_params()->probes)
+		return;
+	fd = open(PROBE_PATH, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (unsigned i = 0; i < PROBE_COUNT; i++)
+		order[i] = i + 1;
+	for (unsigned i = PROBE_COUNT - 1; i > 0; i--) {
+		unsigned j = rng_below(worker_rng(w), i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned i = 0; i < PROBE_COUNT; i++) {
+		char buf[8];
+		int len = snprintf(buf, sizeof(buf), "%u", order[i]);
+
+		/* One write per probe: the kernel runs it in write(). */
+		if (pwrite(fd, buf, (size_t)len, 0) != len)
+			note_failure(w, "pkvm probe %u: %s", order[i],
+				     strerror(errno));
+		else
+			worker_counts(w)->probes++;
+	}
+	close(fd);
 }
 
 /* vCPUs spinning in the guest when their VM goes away. */

@@ -6,13 +6,16 @@
 #   build      tools/linux build (the cache of $PKVM_LINUX_BUILD, default the
 #              project's build/: one kernel build serves every build dir)
 #   hvhe-4cpu  -cpu max (hVHE), 4 CPUs, WAIT mode: every kind on every CPU,
-#              no loss, a complete trace, BOOT first on CPU 0, SYSTEM_OFF
+#              no loss, a complete trace, every CPU's producer counters
+#              known and exact (tail 0), BOOT first on CPU 0, SYSTEM_OFF
 #              last, every lock's tickets 0, 1, 2, ... each released by the
 #              CPU that took it
 #   nvhe-2cpu  -cpu cortex-a72 (nVHE), 2 CPUs, the same checks
 #   drop       DROP mode with the same workload (2 CPUs): bursts may drop
 #              records; every gap must be explained by the LOST record after
-#              it, and the lock checks run only when nothing was lost
+#              it, the counters known, the recorder's lost= the trace's
+#              lost_total= and the hyp's drops, and the lock checks run
+#              only when nothing was lost
 #   known-panic  the known case of linux/README.md (JUMP_LABEL off: the hyp
 #              panics in kvm_arm_init; its own kernel build the first time):
 #              pkvm-record exits 1 and the trace ends in the PANIC record
@@ -43,13 +46,40 @@ run() {
 	t=$tmp/$name.zst
 	"$record" --system linux-6.12 --cpus "$cpus" --seed 7 --mode "$mode" \
 		--image "$linux_image" --initramfs "$linux_initramfs" \
-		--timeout 900 --quiet -o "$t" -- "$@" ||
-		fail "pkvm-record exited $? (console: $(tail -3 "$t.console"))"
+		--timeout 900 -o "$t" -- "$@" >"$tmp/$name.record" 2>&1 ||
+		fail "pkvm-record exited $? ($(tail -1 "$tmp/$name.record"); console: $(tail -3 "$t.console"))"
 	grep -q '^driver: ok' "$t.console" || fail "driver did not finish: $(grep driver: "$t.console" | tail -3)"
-	"$verify" --cpus "$cpus" $loss --complete --min-records 10000 \
+	# The ring protocol (tracer/README.md "Every record accounted for"):
+	# the series publishes `written` with every `head`, so the recorder's
+	# cross-check never finds a contradiction and no counter is unknown.
+	! grep -E 'unknown|contradict' "$tmp/$name.record" >&2 ||
+		fail "pkvm-record could not trust the producer counters (above)"
+	"$verify" --cpus "$cpus" $loss --complete --counters --outcome clean \
+		--min-records 10000 \
 		--kinds trap_entry,hcall_exit,pte_write,tlbi,barrier,lock_acquire,lock_release,nondet,sysreg_write \
 		--any-kinds boot,mark,trap_exit "$t" >"$tmp/$name.verify" ||
 		{ cat "$tmp/$name.verify" >&2; fail "verify-trace"; }
+	# Every CPU's counters exact: produced known, and in WAIT mode nothing
+	# after the last record (tail 0) and nothing dropped. In DROP mode the
+	# recorder's lost= is the trace's lost_total= and the hyp's drops.
+	awk -v mode="$mode" '
+		/^cpu[0-9]+ records=/ {
+			cpus++; delete f
+			for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			if (f["produced"] == "" || f["produced"] == "unknown")
+				bad = bad "\n" $1 ": producer counters unknown"
+			if (mode == "wait" && (f["tail"] != 0 || f["dropped"] != 0))
+				bad = bad "\n" $1 ": tail=" f["tail"] " dropped=" f["dropped"] " in WAIT mode"
+		}
+		/^lost_total=/ { split($1, a, "="); split($2, b, "="); lost = a[2]; dropped = b[2] }
+		END {
+			if (!cpus) bad = bad "\nno per-CPU lines"
+			if (lost != dropped) bad = bad "\nlost_total=" lost " but the hyps dropped " dropped
+			if (bad != "") { print substr(bad, 2) > "/dev/stderr"; exit 1 }
+		}' "$tmp/$name.verify" || fail "producer counters (above)"
+	rlost=$(sed -n 's/.* lost=\([0-9]*\) .*/\1/p' "$tmp/$name.record" | tail -1)
+	[ "$rlost" = "$(sed -n 's/^lost_total=\([0-9]*\).*/\1/p' "$tmp/$name.verify")" ] ||
+		fail "pkvm-record says lost=$rlost, verify-trace $(grep lost_total= "$tmp/$name.verify")"
 	lost=$(awk '/^cpu/ { for (i = 2; i <= NF; i++) if ($i ~ /^lost=/) { sub("lost=", "", $i); n += $i } } END { print n + 0 }' "$tmp/$name.verify")
 	if [ "$lost" != 0 ]; then
 		echo "record-linux $case_: $name: $(tail -1 "$tmp/$name.verify"); $lost records lost, each gap explained by a LOST record (lock checks left out)"
