@@ -58,7 +58,7 @@
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "replay.h"
 
 #define BBM_ADDR_MASK 0x0000fffffffff000ull
 #define BBM_CONTIG (1ull << 52)

@@ -73,7 +73,7 @@
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "replay.h"
 
 /* VMID of host stage-2 (VTTBR_EL2 as the hyp writes it). */
 #define TLB_HOST_VMID 0u

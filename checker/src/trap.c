@@ -12,7 +12,7 @@
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "replay.h"
 
 #define TRAP_HOST PKVM_COMP_HOST_S2
 #define TRAP_HYP PKVM_COMP_HYP_S1

@@ -26,7 +26,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/trace.h>
 
-#include "internal.h"
+#include "replay.h"
 
 /*
  * Offsets in the file of the header fields checked here (FORMAT.md 5.1:

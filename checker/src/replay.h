@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * State shared by the replay (check.c) and the per-trap checks (trap.c).
- * Private to checker/src.
+ * The replay's state: shared by reading (read.c), linearisation (linearise.c),
+ * the replay itself (replay.c), the verdict (verdict.c) and the per-trap
+ * checks (trap.c). Private to checker/src.
  */
-#ifndef PKVM_CHECKER_INTERNAL_H
-#define PKVM_CHECKER_INTERNAL_H
+#ifndef PKVM_CHECKER_REPLAY_H
+#define PKVM_CHECKER_REPLAY_H
 
 #include <stdarg.h>
 
@@ -183,14 +184,35 @@ struct ck {
 	struct ck_end end; /* how the source ended (verdict.c) */
 };
 
-/* check.c */
+/* The lookahead of a CPU: the next event it replays. */
+static inline struct ck_event *ck_next(const struct ck_cpu *c)
+{
+	return c->next;
+}
+
+/* A lock that protects a component of page tables (its id is the
+ * component's). */
+static inline bool ck_comp_lock(unsigned id)
+{
+	return id == PKVM_LOCK_HOST_S2 || id == PKVM_LOCK_HYP_S1;
+}
+
+/* replay.c */
 void ck_finding(struct ck *ck, const char *check, const struct ck_event *ev,
 		uint64_t addr, bool has_explain, uint64_t explain,
 		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 void ck_inconclusive(struct ck *ck, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void ck_inconsistent(struct ck *ck, const struct ck_event *ev,
+		     const char *what);
 struct spec_page ck_page(const struct ck *ck, uint64_t pfn);
 void ck_spec_machine(const struct ck *ck, struct spec_machine *m);
+void replay_loss(struct ck *ck, unsigned cpu);
+void replay_unknown_comp(struct ck *ck, unsigned comp, const char *why);
+
+/* read.c */
+void read_refill(struct ck *ck, unsigned cpu);
+void read_advance(struct ck *ck, unsigned cpu);
 
 /* verdict.c */
 void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)
@@ -216,4 +238,4 @@ const char *trap_invariant(const struct ck *ck, uint64_t pfn, char *msg,
 			   size_t len);
 unsigned trap_ec(const struct ck_event *entry);
 
-#endif /* PKVM_CHECKER_INTERNAL_H */
+#endif /* PKVM_CHECKER_REPLAY_H */

@@ -1,16 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The replay: assemble events from per-CPU record streams, linearise them
- * on lock order, keep the machine model up to date, and hand traps to
- * trap.c. Findings are about the implementation (its trace); anything that
- * means the checker itself is wrong goes through CK_CHECK (exit 70).
- *
- * Linearisation: within a CPU events keep sequence order; an acquisition
- * of a lock with ticket n + 1 is replayed only after the release of ticket
- * n. Among the CPUs whose next event may run, the one earliest in the
- * source goes first, then the earliest in time (ck_sched_before); any
- * schedule that respects both orders gives the same result, because all
- * shared state is written under its lock.
+ * The replay: events read from each CPU's stream (read.c), in an order
+ * that respects each lock's tickets (linearise.c), keep the machine model up
+ * to date, and hand traps to trap.c. Findings are about the
+ * implementation (its trace); anything that means the checker itself is
+ * wrong goes through CK_CHECK (exit 70).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +12,7 @@
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "linearise.h"
 
 _Noreturn void ck_internal_error(const char *file, int line, const char *what)
 {
@@ -127,273 +121,14 @@ void ck_spec_machine(const struct ck *ck, struct spec_machine *m)
 	m->pinned = ck_pinned_cb;
 }
 
-/* ---- event assembly ------------------------------------------------- */
-
-/* Count records lost before `seq` on `cpu` (a gap in the sequence). */
-static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
-		   bool *gap)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-
-	*gap = c->seq_started && r->seq != c->expect_seq;
-	if (*gap && r->kind != PKVM_EV_LOST)
-		ck->sum->lost += (uint32_t)(r->seq - c->expect_seq);
-	/* Records before the first are lost too, unless it says so. */
-	if (!c->seq_started && r->kind == PKVM_EV_LOST &&
-	    !(r->flags & PKVM_REC_F_CONT))
-		c->first_lost = r->a;
-	c->seq_started = true;
-	c->expect_seq = r->seq + 1;
-}
-
-/* The next record of `cpu` into `r`: 1, 0 at its end, -1 if corrupt. */
-static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-
-	if (c->run_left == 0) {
-		int rc = ck->src->next(ck->src, cpu, &c->run);
-
-		if (rc < 0)
-			ck_corrupt_source(ck);
-		if (rc <= 0)
-			return rc;
-		c->run_left = (unsigned)rc;
-		c->run_pos = ck->src->position ? ck->src->position(ck->src) : 0;
-	}
-	*r = *c->run++;
-	c->run_left--;
-	ck->read_pos = c->run_pos;
-	return 1;
-}
-
-/* The kind and payload words of `ev`: those of canonical records `recs`. */
-static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
-		     unsigned nrec)
-{
-	ev->kind = recs[0].kind;
-	ev->kbits = recs[0].flags & PKVM_REC_F_KIND_MASK;
-	for (unsigned k = 0; k < nrec; k++) {
-		ev->w[2 * k] = recs[k].a;
-		ev->w[2 * k + 1] = recs[k].b;
-	}
-}
-
-/* The lookahead of a CPU, and the event replayed just before it. */
-static struct ck_event *ck_next(const struct ck_cpu *c)
-{
-	return c->next;
-}
-
-static const struct ck_event *ck_prev(const struct ck_cpu *c)
-{
-	return &c->ring[(c->head ? c->head : c->ring_size) - 1];
-}
-
-/*
- * Hand out canonical event `i` of the last record read into `ev`. Part 0
- * goes where the records were read; a later part takes them from the
- * event before it, the part before (the ring holds at least two events).
- */
-static inline void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
-{
-	const struct trace_words *p = &c->parts[i];
-
-	if (i > 0) {
-		const struct ck_event *prev = ck_prev(c);
-
-		ev->ts = prev->ts;
-		ev->seq = prev->seq;
-		ev->cpu = prev->cpu;
-		ev->nrec = prev->nrec;
-		/* Compact records that expand into several events are one
-		 * record each: no call to memcpy for it. */
-		ev->recs[0] = prev->recs[0];
-		for (unsigned k = 1; k < prev->nrec; k++)
-			ev->recs[k] = prev->recs[k];
-	}
-	ev->kind = p->kind;
-	ev->kbits = p->kbits;
-	for (unsigned k = 0; k < p->nrec; k++) {
-		ev->w[2 * k] = p->w[2 * k];
-		ev->w[2 * k + 1] = p->w[2 * k + 1];
-	}
-	ev->part = (uint8_t)i;
-	ev->parts = (uint8_t)c->part_count;
-	ev->incomplete = p->incomplete;
-	ev->invalid = p->invalid;
-}
-
-/*
- * The records of CPU `c`'s next event into `ev->recs`, when the event lies
- * whole in the run at hand and is plainly well formed: a known kind, its
- * continuations all there, every record in sequence after the one before.
- * Nearly all events are; for them one look at each record does instead of
- * ck_read's bookkeeping per record, and what ck_read_checked would do
- * with them comes to the same. Returns the count of continuations, or -1,
- * having taken nothing, for anything else: ck_read_checked reads it.
- */
-static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
-{
-	const struct pkvm_record *h = c->run;
-	unsigned ncont;
-
-	if (c->run_left == 0 || !c->seq_started || h->seq != c->expect_seq)
-		return -1;
-	/* A continuation bit on the head makes `ncont` match no kind. */
-	ncont = h->flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK);
-	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN ||
-	    ncont != pkvm_event_ncont(h->kind) || ncont >= c->run_left)
-		return -1;
-	for (unsigned i = 1; i <= ncont; i++)
-		if ((h[i].flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK)) !=
-			    (PKVM_REC_F_CONT | i) ||
-		    h[i].kind != h->kind || h[i].seq != h->seq + i)
-			return -1;
-	ev->recs[0] = h[0];
-	for (unsigned i = 1; i <= ncont; i++)
-		ev->recs[i] = h[i];
-	c->expect_seq = h->seq + ncont + 1;
-	c->run += ncont + 1;
-	c->run_left -= ncont + 1;
-	ck->read_pos = c->run_pos;
-	return (int)ncont;
-}
-
-/*
- * The records of `cpu`'s next event into `ev->recs`, one at a time, with
- * every check on them and the loss a sequence gap shows (`loss`). Returns
- * 1 and the count of continuations in `ncont` (which may be too many to
- * keep for an unknown kind), 0 at the end of that CPU, -1 if corrupt.
- */
-static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
-			   bool *loss, int *ncont_out)
-{
-	struct pkvm_record *h = &ev->recs[0];
-	bool gap;
-	unsigned ncont;
-	int rc;
-
-	rc = ck_read(ck, cpu, h);
-	if (rc <= 0)
-		return rc;
-	if (h->flags & PKVM_REC_F_CONT) {
-		ck_corrupt_at(ck, ck->read_pos,
-			      "cpu%u seq %u: continuation record without a "
-			      "head",
-			      cpu, h->seq);
-		return -1;
-	}
-	ck_seq(ck, cpu, h, &gap);
-	*loss |= gap;
-	ncont = h->flags & PKVM_REC_F_NCONT_MASK;
-	if (h->kind != 0 && h->kind <= PKVM_EV_MAX_KNOWN &&
-	    ncont != pkvm_event_ncont(h->kind)) {
-		ck_corrupt_at(ck, ck->read_pos,
-			      "cpu%u seq %u: %u continuation records, kind %u "
-			      "has %u",
-			      cpu, h->seq, ncont, h->kind,
-			      pkvm_event_ncont(h->kind));
-		return -1;
-	}
-	for (unsigned i = 1; i <= ncont; i++) {
-		/* An unknown kind may announce more records than fit. */
-		struct pkvm_record spare,
-			*r = i < PKVM_EVENT_MAX_RECORDS ? &ev->recs[i] : &spare;
-
-		rc = ck_read(ck, cpu, r);
-		if (rc <= 0 || !(r->flags & PKVM_REC_F_CONT) ||
-		    (r->flags & PKVM_REC_F_NCONT_MASK) != i ||
-		    r->kind != h->kind) {
-			if (rc >= 0)
-				ck_corrupt_at(ck, ck->read_pos,
-					      "cpu%u seq %u: event cut short: "
-					      "continuation %u missing",
-					      cpu, h->seq, i);
-			return -1;
-		}
-		ck_seq(ck, cpu, r, &gap);
-		*loss |= gap;
-	}
-	*ncont_out = (int)ncont;
-	return 1;
-}
-
-/*
- * The canonical event the records just read into `ev` stand for, or the
- * first of those a compact record expands into (the others wait in
- * `c->parts`). Returns false for a kind of a newer minor version, which
- * stands for nothing this checker knows: skip it.
- */
-static bool ck_expand(struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
-		      unsigned nrec)
-{
-	ev->ts = ev->recs[0].ts;
-	ev->seq = ev->recs[0].seq;
-	ev->cpu = (uint16_t)cpu;
-	ev->nrec = (uint8_t)nrec;
-	if (trace_expand_follow(&c->expand, ev->recs, nrec)) {
-		/* Canonical already (most events): its own words. */
-		ck_words(ev, ev->recs, nrec);
-		ev->part = 0;
-		ev->parts = 1;
-		ev->incomplete = ev->invalid = false;
-		c->part_count = c->part_next = 0;
-		return true;
-	}
-	c->part_count =
-		trace_expand_words(&c->expand, ev->recs, nrec, c->parts);
-	if (c->part_count == 0)
-		return false;
-	c->part_next = 1;
-	ck_part(c, ev, 0);
-	return true;
-}
-
-/*
- * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
- * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
- * canonical event is used as read (trace_expand_follow); a compact record
- * is expanded once (pkvm/expand.h) and its canonical events are handed out
- * one a call, each with the records read.
- */
-static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-	struct ck_event *ev = ck_next(c);
-	int ncont, rc;
-
-	if (c->part_next < c->part_count) {
-		ck_part(c, ev, c->part_next++);
-		return 1;
-	}
-	/* A plain event (nearly all): a known kind, nothing lost. */
-	ncont = ck_read_plain(ck, c, ev);
-	if (ncont >= 0 && ck_expand(c, ev, cpu, (unsigned)ncont + 1))
-		return 1;
-	for (;;) {
-		rc = ck_read_checked(ck, cpu, ev, loss, &ncont);
-		if (rc <= 0)
-			return rc;
-		/* An exit after lost records must not close an older entry. */
-		if (*loss)
-			trace_expand_loss(&c->expand);
-		if (ncont < (int)PKVM_EVENT_MAX_RECORDS &&
-		    ck_expand(c, ev, cpu, (unsigned)ncont + 1))
-			return 1;
-		/* Else a kind of a newer minor version: skip it. */
-	}
-}
-
 /* ---- loss ----------------------------------------------------------- */
 
-/* Records of `cpu` are missing: what they could have touched is unknown. */
 /*
  * A component's state may have changed in records we do not have: every
  * page's side of it becomes unknown (until a store rewrites it), and the
  * traps in progress cannot be judged.
  */
-static void ck_unknown_comp(struct ck *ck, unsigned comp, const char *why)
+void replay_unknown_comp(struct ck *ck, unsigned comp, const char *why)
 {
 	if (!ck->model)
 		return;
@@ -417,7 +152,7 @@ static void ck_unknown_comp(struct ck *ck, unsigned comp, const char *why)
  * release without acquire (ck_deadlock, ck_release). Only those
  * components become unknown.
  */
-static void ck_loss(struct ck *ck, unsigned cpu)
+void replay_loss(struct ck *ck, unsigned cpu)
 {
 	struct ck_cpu *c = &ck->cpu[cpu];
 
@@ -436,87 +171,9 @@ static void ck_loss(struct ck *ck, unsigned cpu)
 	}
 	for (unsigned comp = 1; comp < MODEL_COMP_COUNT; comp++)
 		if (c->held & (1u << comp))
-			ck_unknown_comp(ck, comp,
-					"a component was changed in lost "
-					"records");
-}
-
-/*
- * May `cpu`'s next event, an acquisition (CK_SCHED_ACQUIRE), run now? Only
- * acquisitions ever wait: for the release of the ticket before theirs.
- */
-static bool ck_runnable(const struct ck *ck, unsigned cpu)
-{
-	const struct ck_lock *l = &ck->lock[ck->sched_lock[cpu]];
-	uint64_t ticket = ck->sched_ticket[cpu];
-
-	if (ticket < l->next_ticket)
-		return true; /* a repeated ticket: reported when replayed */
-	return l->holder < 0 && ticket == l->next_ticket;
-}
-
-static void ck_sched_set_ready(struct ck *ck, unsigned cpu, bool ready)
-{
-	if (ready)
-		ck->sched_ready |= 1u << cpu;
-	else
-		ck->sched_ready &= ~(1u << cpu);
-}
-
-/* Lock `id` changed hands or tickets: which of its waiters may run now. */
-static void ck_sched_lock(struct ck *ck, unsigned id)
-{
-	for (unsigned m = ck->sched_waiting[id]; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctz(m);
-
-		ck_sched_set_ready(ck, i, ck_runnable(ck, i));
-	}
-}
-
-/*
- * Keep what ck_pick needs of `cpu`'s lookahead `ev` in the scheduling
- * summary: when it comes, whether it may run now, and the ticket an
- * acquisition waits for.
- */
-static inline void ck_sched_note(struct ck *ck, unsigned cpu,
-				 const struct ck_event *ev, bool has_next)
-{
-	unsigned id = (unsigned)ev->w[0];
-
-	if (ck->sched_state[cpu] == CK_SCHED_ACQUIRE)
-		ck->sched_waiting[ck->sched_lock[cpu]] &= ~(1u << cpu);
-	ck->sched_ts[cpu] = ev->ts;
-	/* (For the later parts of a compact record, which read nothing,
-	 * the position of whatever record was read last.) */
-	ck->sched_pos[cpu] = ck->read_pos;
-	ck->sched_state[cpu] = CK_SCHED_READY;
-	if (!has_next) {
-		ck->sched_state[cpu] = CK_SCHED_NONE;
-	} else if (ev->kind == PKVM_EV_LOCK_ACQUIRE && id != 0 &&
-		   id < CK_LOCK_COUNT) {
-		/* (An unknown lock id never waits: it is reported.) */
-		ck->sched_state[cpu] = CK_SCHED_ACQUIRE;
-		ck->sched_lock[cpu] = (uint8_t)id;
-		ck->sched_ticket[cpu] = ev->w[1];
-		ck->sched_waiting[id] |= 1u << cpu;
-	}
-	ck_sched_set_ready(ck, cpu,
-			   ck->sched_state[cpu] == CK_SCHED_READY ||
-				   (ck->sched_state[cpu] == CK_SCHED_ACQUIRE &&
-				    ck_runnable(ck, cpu)));
-}
-
-static void ck_refill(struct ck *ck, unsigned cpu)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-	bool loss = false;
-	int rc = ck_fetch(ck, cpu, &loss);
-
-	c->has_next = rc == 1;
-	c->done = rc != 1;
-	ck_sched_note(ck, cpu, ck_next(c), rc == 1);
-	if (loss && rc == 1)
-		ck_loss(ck, cpu);
+			replay_unknown_comp(ck, comp,
+					    "a component was changed in lost "
+					    "records");
 }
 
 /* ---- model glue ----------------------------------------------------- */
@@ -678,13 +335,7 @@ static void ck_pte_write(struct ck *ck, const struct ck_event *ev)
 
 /* ---- locks ---------------------------------------------------------- */
 
-static bool ck_comp_lock(unsigned id)
-{
-	return id == PKVM_LOCK_HOST_S2 || id == PKVM_LOCK_HYP_S1;
-}
-
-static void ck_inconsistent(struct ck *ck, const struct ck_event *ev,
-			    const char *what)
+void ck_inconsistent(struct ck *ck, const struct ck_event *ev, const char *what)
 {
 	ck_finding(ck, "inconsistent-trace", ev, 0, false, 0, "%s", what);
 	ck->stop = ck->sum->stopped = true;
@@ -716,9 +367,9 @@ static void ck_acquire(struct ck *ck, const struct ck_event *ev)
 		}
 	}
 	if ((l->holder >= 0 || ev->w[1] != l->next_ticket) && ck_comp_lock(id))
-		ck_unknown_comp(ck, id,
-				"lock tickets were taken in lost "
-				"records");
+		replay_unknown_comp(ck, id,
+				    "lock tickets were taken in lost "
+				    "records");
 	if (l->holder >= 0 && l->holder != (int)ev->cpu)
 		ck->cpu[l->holder].held &= ~(1u << id);
 	l->holder = ev->cpu;
@@ -756,7 +407,7 @@ static void ck_release(struct ck *ck, const struct ck_event *ev)
 	}
 	tlb_release(ck, ev); /* unmaps under this lock: TLB maintenance done? */
 	if (l->holder != (int)ev->cpu && ck_comp_lock(id))
-		ck_unknown_comp(ck, id, "a lock was taken in lost records");
+		replay_unknown_comp(ck, id, "a lock was taken in lost records");
 	if (l->holder == (int)ev->cpu) {
 		l->holder = -1;
 		ck_sched_lock(ck, id);
@@ -765,142 +416,6 @@ static void ck_release(struct ck *ck, const struct ck_event *ev)
 	if (ck_comp_lock(id) && c->trap.active && c->trap.had_comp_lock &&
 	    !(c->held & ((1u << PKVM_LOCK_HOST_S2) | (1u << PKVM_LOCK_HYP_S1))))
 		trap_snapshot(ck, ev->cpu);
-}
-
-/* No CPU can run: lost records explain it, or the trace is inconsistent. */
-static int ck_deadlock(struct ck *ck)
-{
-	char msg[900];
-	size_t n = 0;
-	int first = -1;
-
-	for (unsigned i = 0; i < ck->ncpu; i++) {
-		const struct ck_event *ev = ck_next(&ck->cpu[i]);
-
-		if (!ck->cpu[i].has_next)
-			continue;
-		if (first < 0 || ev->ts < ck_next(&ck->cpu[first])->ts)
-			first = (int)i;
-		n += (size_t)snprintf(
-			msg + n, n < sizeof(msg) ? sizeof(msg) - n : 0,
-			"%scpu%u waits for lock %u ticket %llu "
-			"(next ticket %llu)",
-			n ? "; " : "", i, (unsigned)ev->w[0],
-			(unsigned long long)ev->w[1],
-			(unsigned long long)ck->lock[ev->w[0] % CK_LOCK_COUNT]
-				.next_ticket);
-		if (n >= sizeof(msg))
-			n = sizeof(msg) - 1;
-	}
-	CK_CHECK(first >= 0);
-	if (!ck->boot_seen) {
-		ck_corrupt_at(ck, ck->sched_pos[first],
-			      "the trace does not start with a BOOT record on "
-			      "cpu0");
-		return -1;
-	}
-	if (ck->any_loss) {
-		/* Resynchronise: the missing tickets were in lost records. */
-		struct ck_event *ev = ck_next(&ck->cpu[first]);
-		struct ck_lock *l = &ck->lock[ev->w[0] % CK_LOCK_COUNT];
-
-		ck_inconclusive(ck, "lock order across lost records");
-		if (ck_comp_lock((unsigned)(ev->w[0] % CK_LOCK_COUNT)))
-			ck_unknown_comp(ck,
-					(unsigned)(ev->w[0] % CK_LOCK_COUNT),
-					"lock tickets were taken in lost "
-					"records");
-		if (l->holder >= 0)
-			ck->cpu[l->holder].held &=
-				~(1u << (ev->w[0] % CK_LOCK_COUNT));
-		l->holder = -1;
-		l->next_ticket = ev->w[1];
-		ck_sched_lock(ck, (unsigned)(ev->w[0] % CK_LOCK_COUNT));
-		return first;
-	}
-	if (ck->src->truncated && ck->src->truncated(ck->src)) {
-		ck_inconclusive(ck,
-				"the trace is truncated while CPUs wait "
-				"for locks: %s",
-				msg);
-		return -1;
-	}
-	ck_inconsistent(ck, ck_next(&ck->cpu[first]), msg);
-	return -1;
-}
-
-/*
- * Among runnable events, the one earliest in the source goes first, then
- * the earliest in time. Any order that keeps each CPU's order and each
- * lock's ticket order is equivalent (see the top of this file), so the
- * choice is free; following the source lets the reader release decoded
- * frames as soon as possible.
- */
-static bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
-{
-	if (ck->sched_pos[a] != ck->sched_pos[b])
-		return ck->sched_pos[a] < ck->sched_pos[b];
-	return ck->sched_ts[a] < ck->sched_ts[b];
-}
-
-/*
- * The CPU whose event runs next. Reads only the small summary kept by
- * ck_sched_note and ck_sched_lock (which CPUs may run, positions and
- * timestamps), which stays in cache; the lookahead events themselves are
- * kilobytes apart. Most of the time one CPU runs while the others wait
- * for its locks: then there is nothing to compare.
- *
- * And most of the time the CPU that ran last runs again. Between two
- * picks only that CPU's lookahead changes (ck_advance); the others keep
- * theirs, and so their order among themselves, unless a lock change made
- * one ready or not. So a full choice remembers the best of the others,
- * and while the same others are ready, the next choice is between the
- * last CPU and that runner-up alone.
- */
-static int ck_pick(struct ck *ck)
-{
-	unsigned m = ck->boot_seen ? ck->sched_ready : 0;
-	int last = ck->sched_last;
-
-	if (!ck->boot_seen && ck->sched_state[0])
-		return 0; /* BOOT comes first, on cpu0 */
-	if (last >= 0 && (m & (1u << last)) &&
-	    (m & ~(1u << last)) == ck->sched_others) {
-		int second = ck->sched_second;
-
-		/* A tie goes to the lower CPU, as in the full choice. */
-		if (second < 0 ||
-		    ck_sched_before(ck, (unsigned)last, (unsigned)second) ||
-		    (last < second &&
-		     !ck_sched_before(ck, (unsigned)second, (unsigned)last)))
-			return last;
-	}
-	ck->sched_last = -1;
-	if (m) {
-		/* The lowest CPU wins a tie: it is looked at first. */
-		unsigned best = (unsigned)__builtin_ctz(m);
-		int second = -1;
-
-		for (unsigned r = m & (m - 1); r; r &= r - 1) {
-			unsigned i = (unsigned)__builtin_ctz(r);
-
-			if (ck_sched_before(ck, i, best)) {
-				second = (int)best;
-				best = i;
-			} else if (second < 0 ||
-				   ck_sched_before(ck, i, (unsigned)second)) {
-				second = (int)i;
-			}
-		}
-		ck->sched_last = (int)best;
-		ck->sched_second = second;
-		ck->sched_others = m & ~(1u << best);
-		return (int)best;
-	}
-	for (unsigned i = 0; i < ck->ncpu; i++)
-		if (ck->sched_state[i] != CK_SCHED_NONE)
-			return ck_deadlock(ck);
-	return -1;
 }
 
 /* ---- boot ----------------------------------------------------------- */
@@ -1162,7 +677,7 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 	case PKVM_EV_LOST:
 		ck->sum->lost += ev->w[0];
 		{
-			ck_loss(ck, ev->cpu);
+			replay_loss(ck, ev->cpu);
 			return;
 		}
 	case PKVM_EV_PANIC: {
@@ -1180,29 +695,6 @@ static void ck_event(struct ck *ck, const struct ck_event *ev)
 	default:
 		return;
 	}
-}
-
-/*
- * `cpu`'s lookahead was replayed: it joins the history (up to `context`
- * events) and the next event is read into the slot after it, which holds
- * the oldest event of the history.
- */
-static void ck_advance(struct ck *ck, unsigned cpu)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-
-	if (c->replayed < ck->opt->context)
-		c->replayed++;
-	if (++c->head == c->ring_size)
-		c->head = 0;
-	c->next = &c->ring[c->head];
-	if (c->part_next < c->part_count) {
-		/* The next part of a compact record: nothing to read. */
-		ck_part(c, c->next, c->part_next++);
-		ck_sched_note(ck, cpu, c->next, true);
-		return;
-	}
-	ck_refill(ck, cpu);
 }
 
 /* ---- the run -------------------------------------------------------- */
@@ -1246,7 +738,7 @@ static int ck_init(struct ck *ck, struct ck_source *src,
 		c->ring = calloc(c->ring_size, sizeof(struct ck_event));
 		CK_CHECK(c->ring != NULL);
 		c->next = c->ring;
-		ck_refill(ck, i);
+		read_refill(ck, i);
 	}
 	return 0;
 }
@@ -1269,7 +761,7 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 	ck->sched_last = -1;
 	ck_init(ck, src, &o);
 	while (!ck->stop) {
-		int cpu = ck_pick(ck);
+		int cpu = sched_pick(ck);
 		struct ck_event *ev;
 
 		if (cpu < 0)
@@ -1292,7 +784,7 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		}
 		ck->index++;
 		sum->events++;
-		ck_advance(ck, (unsigned)cpu);
+		read_advance(ck, (unsigned)cpu);
 	}
 	/* The rest of the source is read and checked even after a stop,
 	 * so no verdict rests on part of a file the reader would refuse. */
