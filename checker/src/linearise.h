@@ -14,7 +14,7 @@
  */
 static inline bool ck_runnable(const struct ck *ck, unsigned cpu)
 {
-	const struct ck_lock *l = &ck->lock[ck->sched_lock[cpu]];
+	const struct ck_lock *l = &ck->view.lock[ck->sched_lock[cpu]];
 	uint64_t ticket = ck->sched_ticket[cpu];
 
 	if (ticket < l->next_ticket)
@@ -41,7 +41,7 @@ static inline void ck_sched_lock(struct ck *ck, unsigned id)
 }
 
 /*
- * Keep what ck_pick needs of `cpu`'s lookahead `ev` in the scheduling
+ * Keep what sched_pick needs of `cpu`'s lookahead `ev` in the scheduling
  * summary: when it comes, whether it may run now, and the ticket an
  * acquisition waits for.
  */
@@ -73,7 +73,96 @@ static inline void ck_sched_note(struct ck *ck, unsigned cpu,
 				    ck_runnable(ck, cpu)));
 }
 
-/** The CPU whose event runs next, or -1 when none can (linearise.c). */
-int sched_pick(struct ck *ck);
+/*
+ * Among runnable events, the one earliest in the source goes first, then
+ * the earliest in time. Any order that keeps each CPU's order and each
+ * lock's ticket order is equivalent (see the top of this file), so the
+ * choice is free; following the source lets the reader release decoded
+ * frames as soon as possible.
+ */
+static inline bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
+{
+	if (ck->sched_pos[a] != ck->sched_pos[b])
+		return ck->sched_pos[a] < ck->sched_pos[b];
+	return ck->sched_ts[a] < ck->sched_ts[b];
+}
+
+/**
+ * No CPU can run: lost records explain it (and the replay goes on: the
+ * CPU that runs next), or the trace is inconsistent or truncated (-1).
+ */
+int sched_deadlock(struct ck *ck);
+
+/*
+ * The CPU whose event runs next. Reads only the small summary kept by
+ * ck_sched_note and ck_sched_lock (which CPUs may run, positions and
+ * timestamps), which stays in cache; the lookahead events themselves are
+ * kilobytes apart. Most of the time one CPU runs while the others wait
+ * for its locks: then there is nothing to compare.
+ *
+ * And most of the time the CPU that ran last runs again. Between two
+ * picks only that CPU's lookahead changes (read_advance); the others keep
+ * theirs, and so their order among themselves, unless a lock change made
+ * one ready or not. So a full choice remembers the best of the others,
+ * and while the same others are ready, the next choice is between the
+ * last CPU and that runner-up alone.
+ */
+static inline int sched_pick_full(struct ck *ck)
+{
+	unsigned m = ck->boot_seen ? ck->sched_ready : 0;
+
+	if (!ck->boot_seen && ck->sched_state[0])
+		return 0; /* BOOT comes first, on cpu0 */
+	ck->sched_last = -1;
+	if (m) {
+		/* The lowest CPU wins a tie: it is looked at first. */
+		unsigned best = (unsigned)__builtin_ctz(m);
+		int second = -1;
+
+		for (unsigned r = m & (m - 1); r; r &= r - 1) {
+			unsigned i = (unsigned)__builtin_ctz(r);
+
+			if (ck_sched_before(ck, i, best)) {
+				second = (int)best;
+				best = i;
+			} else if (second < 0 ||
+				   ck_sched_before(ck, i, (unsigned)second)) {
+				second = (int)i;
+			}
+		}
+		ck->sched_last = (int)best;
+		ck->sched_second = second;
+		ck->sched_others = m & ~(1u << best);
+		return (int)best;
+	}
+	for (unsigned i = 0; i < ck->ncpu; i++)
+		if (ck->sched_state[i] != CK_SCHED_NONE)
+			return sched_deadlock(ck);
+	return -1;
+}
+
+/**
+ * The CPU whose event runs next, or -1 when none can. Most of the time
+ * the CPU that ran last runs again, which is decided here, inline; else
+ * sched_pick_full chooses (linearise.c says how).
+ */
+static inline int sched_pick(struct ck *ck)
+{
+	unsigned m = ck->sched_ready;
+	int last = ck->sched_last;
+
+	if (ck->boot_seen && last >= 0 && (m & (1u << last)) &&
+	    (m & ~(1u << last)) == ck->sched_others) {
+		int second = ck->sched_second;
+
+		/* A tie goes to the lower CPU, as in the full choice. */
+		if (second < 0 ||
+		    ck_sched_before(ck, (unsigned)last, (unsigned)second) ||
+		    (last < second &&
+		     !ck_sched_before(ck, (unsigned)second, (unsigned)last)))
+			return last;
+	}
+	return sched_pick_full(ck);
+}
 
 #endif /* PKVM_CHECKER_LINEARISE_H */

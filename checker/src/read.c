@@ -12,7 +12,7 @@
 
 #include <pkvm/abi.h>
 
-#include "linearise.h"
+#include "read.h"
 
 /* Count records lost before `seq` on `cpu` (a gap in the sequence). */
 static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
@@ -62,46 +62,6 @@ static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
 		ev->w[2 * k] = recs[k].a;
 		ev->w[2 * k + 1] = recs[k].b;
 	}
-}
-
-/* The event replayed just before a CPU's lookahead. */
-static const struct ck_event *ck_prev(const struct ck_cpu *c)
-{
-	return &c->ring[(c->head ? c->head : c->ring_size) - 1];
-}
-
-/*
- * Hand out canonical event `i` of the last record read into `ev`. Part 0
- * goes where the records were read; a later part takes them from the
- * event before it, the part before (the ring holds at least two events).
- */
-static inline void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
-{
-	const struct trace_words *p = &c->parts[i];
-
-	if (i > 0) {
-		const struct ck_event *prev = ck_prev(c);
-
-		ev->ts = prev->ts;
-		ev->seq = prev->seq;
-		ev->cpu = prev->cpu;
-		ev->nrec = prev->nrec;
-		/* Compact records that expand into several events are one
-		 * record each: no call to memcpy for it. */
-		ev->recs[0] = prev->recs[0];
-		for (unsigned k = 1; k < prev->nrec; k++)
-			ev->recs[k] = prev->recs[k];
-	}
-	ev->kind = p->kind;
-	ev->kbits = p->kbits;
-	for (unsigned k = 0; k < p->nrec; k++) {
-		ev->w[2 * k] = p->w[2 * k];
-		ev->w[2 * k + 1] = p->w[2 * k + 1];
-	}
-	ev->part = (uint8_t)i;
-	ev->parts = (uint8_t)c->part_count;
-	ev->incomplete = p->incomplete;
-	ev->invalid = p->invalid;
 }
 
 /*
@@ -277,27 +237,4 @@ void read_refill(struct ck *ck, unsigned cpu)
 	ck_sched_note(ck, cpu, ck_next(c), rc == 1);
 	if (loss && rc == 1)
 		replay_loss(ck, cpu);
-}
-
-/*
- * `cpu`'s lookahead was replayed: it joins the history (up to `context`
- * events) and the next event is read into the slot after it, which holds
- * the oldest event of the history.
- */
-void read_advance(struct ck *ck, unsigned cpu)
-{
-	struct ck_cpu *c = &ck->cpu[cpu];
-
-	if (c->replayed < ck->opt->context)
-		c->replayed++;
-	if (++c->head == c->ring_size)
-		c->head = 0;
-	c->next = &c->ring[c->head];
-	if (c->part_next < c->part_count) {
-		/* The next part of a compact record: nothing to read. */
-		ck_part(c, c->next, c->part_next++);
-		ck_sched_note(ck, cpu, c->next, true);
-		return;
-	}
-	read_refill(ck, cpu);
 }
