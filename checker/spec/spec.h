@@ -47,6 +47,9 @@ struct spec_machine {
 	uint64_t hyp_start, hyp_end;
 	unsigned cpu_count;
 	bool trace_loaded;
+	/* Whether tracing is loaded, and what it pinned, are unknown: lost
+	 * records may have loaded it. */
+	bool trace_unknown;
 	bool test_hcalls; /* a test image (SPEC_BOOT_F_TEST_HCALLS in BOOT) */
 	const void *ctx;
 	struct spec_page (*page)(const void *ctx, uint64_t pfn);

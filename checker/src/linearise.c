@@ -55,11 +55,9 @@ int sched_deadlock(struct ck *ck)
 		struct ck_lock *l = &ck->view.lock[ev->w[0] % CK_LOCK_COUNT];
 
 		ck_inconclusive(ck->out, "lock order across lost records");
-		if (ck_comp_lock((unsigned)(ev->w[0] % CK_LOCK_COUNT)))
-			replay_unknown_comp(
-				ck, (unsigned)(ev->w[0] % CK_LOCK_COUNT),
-				"lock tickets were taken in lost "
-				"records");
+		replay_unknown_lock(ck, (unsigned)(ev->w[0] % CK_LOCK_COUNT),
+				    "lock tickets were taken in lost "
+				    "records");
 		if (l->holder >= 0)
 			ck->view.cpu[l->holder].held &=
 				~(1u << (ev->w[0] % CK_LOCK_COUNT));

@@ -15,25 +15,27 @@
 
 #include "read.h"
 
-/* Locks whose components hold page tables (their ids are the components'). */
-#define REPLAY_COMP_LOCKS ((1u << PKVM_LOCK_HOST_S2) | (1u << PKVM_LOCK_HYP_S1))
-
 /* ---- loss ----------------------------------------------------------- */
 
 /*
- * A component's state may have changed in records we do not have: every
- * page's side of it becomes unknown (until a store rewrites it), and the
- * traps in progress cannot be judged.
+ * The state of lock `id`'s component may have changed in records we do not
+ * have. Its page tables, if it has any: every page's side of them becomes
+ * unknown (until a store rewrites it), and the traps in progress cannot be
+ * judged. Its other state: the rules that keep it say (comp_unknown).
  */
-void replay_unknown_comp(struct ck *ck, unsigned comp, const char *why)
+void replay_unknown_lock(struct ck *ck, unsigned id, const char *why)
 {
-	if (!ck->view.model)
+	const struct profile_component *c = profile_component_of(id);
+
+	if (!ck->view.model || !c || !c->spec)
 		return;
-	for (uint64_t i = 0; i < ck->view.model->ram_pages; i++)
-		ck->view.unknown[i] |= (uint8_t)(1u << comp);
-	for (unsigned i = 0; i < ck->ncpu; i++)
-		ck_trap_unsure(ck->out, i, "%s", why);
-	rules_comp_unknown(ck->rules, &ck->env, comp);
+	if (c->tables) {
+		for (uint64_t i = 0; i < ck->view.model->ram_pages; i++)
+			ck->view.unknown[i] |= (uint8_t)(1u << c->tables);
+		for (unsigned i = 0; i < ck->ncpu; i++)
+			ck_trap_unsure(ck->out, i, "%s", why);
+	}
+	rules_comp_unknown(ck->rules, &ck->env, id);
 }
 
 /*
@@ -57,14 +59,22 @@ void replay_loss(struct ck *ck, unsigned cpu)
 			cpu);
 	ck_trap_unsure(ck->out, cpu,
 		       "records of cpu%u were lost during the trap", cpu);
-	for (unsigned comp = 1; comp < MODEL_COMP_COUNT; comp++)
-		if (c->held & (1u << comp))
-			replay_unknown_comp(ck, comp,
+	for (unsigned id = 1; id < CK_LOCK_COUNT; id++)
+		if (c->held & (1u << id))
+			replay_unknown_lock(ck, id,
 					    "a component was changed in lost "
 					    "records");
 }
 
 /* ---- the traps ------------------------------------------------------ */
+
+/* A new serial marks the pages a trap's next section changes. */
+static void replay_new_serial(struct ck *ck, struct ck_trapctx *t)
+{
+	if (++ck->trap_serial == 0)
+		++ck->trap_serial;
+	t->serial = ck->trap_serial;
+}
 
 static void replay_trap_begin(struct ck *ck, unsigned cpu,
 			      const struct ck_event *ev)
@@ -72,11 +82,11 @@ static void replay_trap_begin(struct ck *ck, unsigned cpu,
 	struct ck_trapctx *t = &ck->view.cpu[cpu].trap;
 
 	t->active = true;
-	t->in_section = t->section_closed = t->touched_unknown = false;
-	t->touch_count = 0;
-	if (++ck->trap_serial == 0)
-		++ck->trap_serial;
-	t->serial = ck->trap_serial;
+	t->in_section = t->touched_unknown = false;
+	t->section = 0;
+	t->touch_count = t->section_first = 0;
+	t->section_stores = 0;
+	replay_new_serial(ck, t);
 	/* Its header and words, and only the records it has: a copy of
 	 * the whole struct, per trap, showed in the profile. */
 	memcpy(&t->entry, ev, offsetof(struct ck_event, recs));
@@ -92,8 +102,8 @@ static void replay_trap_abandon(struct ck *ck, unsigned cpu, const char *why)
 }
 
 /*
- * A page side changed while the trap's changes are still its own: keep
- * its view before the first change (and what last changed it before).
+ * A page side changed in the trap's current section: keep its view before
+ * the section's first change of it (and what last changed it before).
  */
 static void replay_touch(struct ck *ck, struct ck_trapctx *t, unsigned comp,
 			 int64_t i, uint64_t pfn, const struct model_side *old)
@@ -112,7 +122,7 @@ static void replay_touch(struct ck *ck, struct ck_trapctx *t, unsigned comp,
 	e = &t->touch[t->touch_count++];
 	e->pfn = pfn;
 	e->comp = comp;
-	e->section = 0;
+	e->section = t->section;
 	e->pre = *old;
 	e->pre_last = ck->view.last[i];
 	e->pre_known = !(ck->view.unknown[i] & (1u << comp));
@@ -120,8 +130,9 @@ static void replay_touch(struct ck *ck, struct ck_trapctx *t, unsigned comp,
 
 /*
  * The trap's critical section ends (`ev`: its last component lock let go,
- * or its exit): what it changed gets its view after, and the rules judge
- * the section. Changes after the first section are not the trap's.
+ * or its exit): what the section changed gets its view after, and the
+ * rules judge the section. The trap's later changes belong to its next
+ * section.
  */
 static void replay_section_end(struct ck *ck, unsigned cpu,
 			       const struct ck_event *ev)
@@ -129,10 +140,7 @@ static void replay_section_end(struct ck *ck, unsigned cpu,
 	struct ck_trapctx *t = &ck->view.cpu[cpu].trap;
 
 	t->in_section = false;
-	if (t->section_closed)
-		return;
-	t->section_closed = true;
-	for (size_t k = 0; k < t->touch_count; k++) {
+	for (size_t k = t->section_first; k < t->touch_count; k++) {
 		struct ck_touch *e = &t->touch[k];
 		int64_t i = model_page_index(ck->view.model, e->pfn);
 
@@ -140,6 +148,11 @@ static void replay_section_end(struct ck *ck, unsigned cpu,
 		t->touched_unknown |= !e->pre_known;
 	}
 	rules_call(&ck->rules->section_end, &ck->env, ev);
+	t->section++;
+	t->section_first = t->touch_count;
+	t->section_stores = 0;
+	t->touched_unknown = false;
+	replay_new_serial(ck, t);
 }
 
 /*
@@ -196,9 +209,10 @@ static void replay_trap_exit(struct ck *ck, const struct ck_event *ev)
 			       ev->recs[0].kind == PKVM_EV_HCALL_EXIT_UNLOCK2
 				       ? "hcall_exit_unlock2"
 				       : "hcall_exit");
-	/* A trap that never let its section end (or took no lock) ends it
-	 * with its exit. */
-	if (!c->trap.section_closed)
+	/* A section still open ends with the exit, and so do stores made
+	 * after the last one (or by a trap that took no lock). */
+	if (c->trap.in_section || c->trap.section_stores ||
+	    c->trap.section == 0)
 		replay_section_end(ck, ev->cpu, ev);
 	rules_call(&ck->rules->trap_exit, &ck->env, ev);
 	c->trap.active = false;
@@ -214,7 +228,7 @@ static void replay_on_change(void *ctx, unsigned comp, uint64_t pfn,
 	struct ck_view_cpu *c = &ck->view.cpu[ck->cur_cpu];
 
 	CK_CHECK(i >= 0 && comp < MODEL_COMP_COUNT);
-	if (c->trap.active && !c->trap.section_closed)
+	if (c->trap.active)
 		replay_touch(ck, &c->trap, comp, i, pfn, old);
 	if (ck->view.store_page_count < CK_MAX_STORE_PAGES)
 		ck->view.store_pages[ck->view.store_page_count++] = pfn;
@@ -225,6 +239,10 @@ static void replay_on_change(void *ctx, unsigned comp, uint64_t pfn,
 
 static void replay_store(struct ck *ck, const struct ck_event *ev)
 {
+	struct ck_trapctx *t = &ck->view.cpu[ev->cpu].trap;
+
+	if (t->active)
+		t->section_stores++;
 	ck->view.store_page_count = 0;
 	rules_call(&ck->rules->store_before, &ck->env, ev);
 	CK_CHECK(model_pte_write(ck->view.model, ev->w[0], ev->w[1],
@@ -257,8 +275,8 @@ static void replay_acquire(struct ck *ck, const struct ck_event *ev)
 		ck_inconsistent(ck->out, ev, msg);
 		return;
 	}
-	if ((l->holder >= 0 || ev->w[1] != l->next_ticket) && ck_comp_lock(id))
-		replay_unknown_comp(ck, id,
+	if (l->holder >= 0 || ev->w[1] != l->next_ticket)
+		replay_unknown_lock(ck, id,
 				    "lock tickets were taken in lost records");
 	if (l->holder >= 0 && l->holder != (int)ev->cpu)
 		ck->view.cpu[l->holder].held &= ~(1u << id);
@@ -268,7 +286,8 @@ static void replay_acquire(struct ck *ck, const struct ck_event *ev)
 	ck_sched_lock(ck, id);
 	c->held |= 1u << id;
 	rules_call(&ck->rules->lock_acquire, &ck->env, ev);
-	if (ck_comp_lock(id) && c->trap.active && !c->trap.in_section) {
+	if ((ck->spec_locks >> id & 1) && c->trap.active &&
+	    !c->trap.in_section) {
 		c->trap.in_section = true;
 		rules_call(&ck->rules->section_begin, &ck->env, ev);
 	}
@@ -296,15 +315,15 @@ static void replay_release(struct ck *ck, const struct ck_event *ev)
 		return;
 	}
 	rules_call(&ck->rules->lock_release, &ck->env, ev);
-	if (l->holder != (int)ev->cpu && ck_comp_lock(id))
-		replay_unknown_comp(ck, id, "a lock was taken in lost records");
+	if (l->holder != (int)ev->cpu)
+		replay_unknown_lock(ck, id, "a lock was taken in lost records");
 	if (l->holder == (int)ev->cpu) {
 		l->holder = -1;
 		ck_sched_lock(ck, id);
 	}
 	c->held &= ~(1u << id);
-	if (ck_comp_lock(id) && c->trap.active && c->trap.in_section &&
-	    !(c->held & REPLAY_COMP_LOCKS))
+	if ((ck->spec_locks >> id & 1) && c->trap.active &&
+	    c->trap.in_section && !(c->held & ck->spec_locks))
 		replay_section_end(ck, ev->cpu, ev);
 }
 
@@ -453,6 +472,7 @@ static int replay_init(struct ck *ck, struct ck_source *src,
 	if (verdict_header(ck) < 0)
 		return -1;
 	ck->ncpu = src->cpu_count;
+	ck->spec_locks = profile_spec_locks();
 	ck->rules = rules_create(&ck->env, ck->ncpu);
 	ck->env.rules = ck->rules;
 	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)

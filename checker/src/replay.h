@@ -15,6 +15,7 @@
 #include "checker.h"
 #include "findings.h"
 #include "model.h"
+#include "profile.h"
 #include "rules.h"
 #include "view.h"
 
@@ -64,6 +65,9 @@ struct ck {
 	struct ck_cpu cpu[CK_MAX_CPUS]; /* reading each CPU's stream */
 	bool boot_seen;
 	uint32_t trap_serial;
+	/* Bit per lock id: the locks of components the spec reads, whose
+	 * holding is a trap's critical section (profile.h). */
+	unsigned spec_locks;
 	/* Source position of the record read last, whichever CPU's. */
 	uint64_t read_pos;
 	/* Scheduling summary of each CPU's lookahead (sched_pick's hot
@@ -94,16 +98,9 @@ static inline struct ck_event *ck_next(const struct ck_cpu *c)
 	return c->next;
 }
 
-/* A lock that protects a component of page tables (its id is the
- * component's). */
-static inline bool ck_comp_lock(unsigned id)
-{
-	return id == PKVM_LOCK_HOST_S2 || id == PKVM_LOCK_HYP_S1;
-}
-
 /* replay.c */
 void replay_loss(struct ck *ck, unsigned cpu);
-void replay_unknown_comp(struct ck *ck, unsigned comp, const char *why);
+void replay_unknown_lock(struct ck *ck, unsigned id, const char *why);
 
 /* verdict.c */
 void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)

@@ -162,7 +162,7 @@ static void inv_section_end(void *self, const struct ck_env *env,
 	const struct ck_touch *touch;
 	size_t count;
 
-	touch = view_touches(env->view, ev->cpu, &count);
+	touch = view_section_touches(env->view, ev->cpu, &count);
 	for (size_t k = 0; k < count; k++) {
 		const struct ck_touch *e = &touch[k];
 

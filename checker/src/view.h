@@ -54,16 +54,20 @@ struct ck_lock {
 
 /**
  * One CPU's trap in progress, from TRAP_ENTRY to TRAP_EXIT: its entry and
- * what it changed. Its critical section begins when it takes a component
- * lock holding none, and ends when it holds none again; once it ended,
- * later changes are not the trap's.
+ * what it changed, by critical section. A section begins when the trap
+ * takes the lock of a component the spec reads (profile.h) holding none,
+ * and ends when it holds none again; changes made outside any section
+ * belong to the next one (or, after the last, to one that ends with the
+ * exit).
  */
 struct ck_trapctx {
 	bool active;
-	bool in_section;      /* holds a component lock */
-	bool section_closed;  /* a section ended: changes are no longer its */
-	bool touched_unknown; /* it changed a page unknown before (loss) */
-	uint32_t serial;      /* marks the pages it touched (ck_view.touch) */
+	bool in_section;	 /* holds a component lock */
+	bool touched_unknown;	 /* the section changed a page unknown before */
+	unsigned section;	 /* the current section, 0, 1, ... */
+	size_t section_first;	 /* its first entry in `touch` */
+	unsigned section_stores; /* descriptor stores it made (any page) */
+	uint32_t serial; /* marks the pages it touched (ck_view.touch) */
 	struct ck_event entry;
 	struct ck_touch *touch;
 	size_t touch_count, touch_cap;
@@ -239,8 +243,8 @@ static inline const struct ck_event *view_trap(const struct ck_view *v,
 }
 
 /**
- * What the trap changed in its section, in the order of its first
- * changes, each with its view before and (once the section ended) after.
+ * What the trap changed, section by section, in the order of their first
+ * changes, each with its view before and (once its section ended) after.
  */
 static inline const struct ck_touch *view_touches(const struct ck_view *v,
 						  unsigned cpu, size_t *count)
@@ -251,13 +255,35 @@ static inline const struct ck_touch *view_touches(const struct ck_view *v,
 	return t->touch;
 }
 
-/** A page the trap changed had lost records before (its section ended). */
+/** The trap's current section (0, 1, ...). */
+static inline unsigned view_section(const struct ck_view *v, unsigned cpu)
+{
+	return v->cpu[cpu].trap.section;
+}
+
+/** The trap holds a component lock: it is inside its current section. */
+static inline bool view_in_section(const struct ck_view *v, unsigned cpu)
+{
+	return v->cpu[cpu].trap.in_section;
+}
+
+/** What the trap's current section changed (see view_touches). */
+static inline const struct ck_touch *
+view_section_touches(const struct ck_view *v, unsigned cpu, size_t *count)
+{
+	const struct ck_trapctx *t = &v->cpu[cpu].trap;
+
+	*count = t->active ? t->touch_count - t->section_first : 0;
+	return *count ? t->touch + t->section_first : t->touch;
+}
+
+/** A page the current section changed had lost records before it. */
 static inline bool view_touched_unknown(const struct ck_view *v, unsigned cpu)
 {
 	return v->cpu[cpu].trap.touched_unknown;
 }
 
-/** The change the trap's section made to `comp`'s side of `pfn`, or NULL. */
+/** The change the current section made to `comp`'s side of `pfn`, or NULL. */
 static inline const struct ck_touch *view_touch_find(const struct ck_view *v,
 						     unsigned cpu,
 						     unsigned comp,
