@@ -7,7 +7,12 @@
 #ifndef PKVM_CHECKER_READ_H
 #define PKVM_CHECKER_READ_H
 
+#include <string.h>
+
 #include "linearise.h"
+
+/* Records of the longest compact record (HCALL_ENTRY_LOCK2, FORMAT.md 3.1). */
+#define READ_PART_RECS 3u
 
 /** Read `cpu`'s next event into its lookahead (a sequence gap is a loss). */
 void read_refill(struct ck *ck, unsigned cpu);
@@ -34,18 +39,23 @@ static inline void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 		ev->seq = prev->seq;
 		ev->cpu = prev->cpu;
 		ev->nrec = prev->nrec;
-		/* Compact records that expand into several events are one
-		 * record each: no call to memcpy for it. */
-		ev->recs[0] = prev->recs[0];
-		for (unsigned k = 1; k < prev->nrec; k++)
-			ev->recs[k] = prev->recs[k];
+		/* A compact record is at most READ_PART_RECS records:
+		 * copied whole, as a few moves, not a loop. */
+		if (prev->nrec <= READ_PART_RECS)
+			memcpy(ev->recs, prev->recs,
+			       READ_PART_RECS * sizeof(ev->recs[0]));
+		else
+			memcpy(ev->recs, prev->recs,
+			       prev->nrec * sizeof(ev->recs[0]));
 	}
 	ev->kind = p->kind;
 	ev->kbits = p->kbits;
-	for (unsigned k = 0; k < p->nrec; k++) {
-		ev->w[2 * k] = p->w[2 * k];
-		ev->w[2 * k + 1] = p->w[2 * k + 1];
-	}
+	/* Likewise its canonical events' words (a trap entry's at most). */
+	if (p->nrec <= READ_PART_RECS + 1)
+		memcpy(ev->w, p->w,
+		       2 * (READ_PART_RECS + 1) * sizeof(ev->w[0]));
+	else
+		memcpy(ev->w, p->w, 2 * p->nrec * sizeof(ev->w[0]));
 	ev->part = (uint8_t)i;
 	ev->parts = (uint8_t)c->part_count;
 	ev->incomplete = p->incomplete;

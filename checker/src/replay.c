@@ -519,9 +519,9 @@ static void replay_loop(struct ck *ck)
 			ck->stop = true;
 		}
 		ck->view.index++;
-		ck->sum->events++;
 		read_advance(ck, (unsigned)cpu);
 	}
+	ck->sum->events = ck->view.index;
 }
 
 int ck_run(struct ck_source *src, const struct ck_options *opt,

@@ -25,10 +25,14 @@
 #define LOCKS_HANDED_OUT 1u
 #define LOCKS_INSTALLED 2u
 
-/** Per CPU: the pool pages handed out in its current trap (or boot). */
+/**
+ * Per CPU: the pool pages handed out in its current trap (or, before its
+ * first, during boot), and the trap they belong to (its entry's index).
+ */
 struct locks_cpu {
 	uint64_t *allocs;
 	size_t count, cap;
+	uint64_t trap;
 };
 
 struct locks_rule {
@@ -49,11 +53,23 @@ static void locks_boot(void *self, const struct ck_env *env,
 	CK_CHECK(r->pool != NULL);
 }
 
-static void locks_trap_entry(void *self, const struct ck_env *env,
-			     const struct ck_event *ev)
+/*
+ * The pages handed out in `cpu`'s current trap: a new trap starts with
+ * none. (Looked at lazily, when a page is handed out or a table installed,
+ * rather than at every trap entry.) Outside traps they add up, as during
+ * boot.
+ */
+static struct locks_cpu *locks_allocs(struct locks_rule *r,
+				      const struct ck_env *env, unsigned cpu)
 {
-	(void)env;
-	((struct locks_rule *)self)->cpu[ev->cpu].count = 0;
+	struct locks_cpu *c = &r->cpu[cpu];
+	const struct ck_event *trap = view_trap(env->view, cpu);
+
+	if (trap && trap->index != c->trap) {
+		c->count = 0;
+		c->trap = trap->index;
+	}
+	return c;
 }
 
 /* The pool hands out a page: once each, from the pool only. */
@@ -61,12 +77,13 @@ static void locks_nondet(void *self, const struct ck_env *env,
 			 const struct ck_event *ev)
 {
 	struct locks_rule *r = self;
-	struct locks_cpu *c = &r->cpu[ev->cpu];
 	const struct ck_boot *b = view_boot(env->view);
 	uint64_t pa = ev->w[1];
+	struct locks_cpu *c;
 
 	if (ev->w[0] != PKVM_NONDET_ALLOC_PAGE || pa == 0)
 		return; /* 0: the pool ran out (rule_spec.c) */
+	c = locks_allocs(r, env, ev->cpu);
 	if (pa < b->pool_start || pa >= b->pool_end || (pa & 0xfff) ||
 	    (r->pool[(pa - b->pool_start) >> 12] & LOCKS_HANDED_OUT))
 		ck_finding(env->out, "pool-alloc", ev, pa, false, 0,
@@ -113,7 +130,7 @@ static void locks_install(struct locks_rule *r, const struct ck_env *env,
 	}
 	if (!w->installed_new)
 		return;
-	if (!in_pool || !locks_alloc_seen(&r->cpu[ev->cpu], pa) ||
+	if (!in_pool || !locks_alloc_seen(locks_allocs(r, env, ev->cpu), pa) ||
 	    (r->pool[pi] & LOCKS_INSTALLED)) {
 		if (view_any_loss(env->view)) {
 			ck_inconclusive(env->out,
@@ -193,6 +210,8 @@ static void *locks_create(const struct ck_env *env, unsigned cpu_count)
 	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
+	for (unsigned i = 0; i < CK_MAX_CPUS; i++)
+		r->cpu[i].trap = UINT64_MAX; /* boot: no trap yet */
 	return r;
 }
 
@@ -211,7 +230,6 @@ const struct ck_rule rule_locks = {
 	.create = locks_create,
 	.destroy = locks_destroy,
 	.boot = locks_boot,
-	.trap_entry = locks_trap_entry,
 	.nondet = locks_nondet,
 	.store_after = locks_store,
 };

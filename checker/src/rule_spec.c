@@ -19,8 +19,8 @@
  * each page's view before the section first changed it). A section that
  * takes no lock (a trap with no lock at all, or changes made after its
  * last section) is evaluated when it ends. The MMIO page of an abort,
- * which the model has no page entry for, is read when the section takes
- * its first lock.
+ * which the model has no page entry for, is read before the section's
+ * first own store.
  *
  * Which section decides. The hyp makes one section per trap; a trap that
  * checks under its locks, lets them go and acts under them again is
@@ -109,10 +109,12 @@ static struct spec_page trap_pre_page(const struct spec_eval *e, uint64_t pfn)
 /* The event that last changed `pfn` before the trap's current section. */
 static uint64_t trap_pre_last(const struct spec_eval *e, uint64_t pfn)
 {
-	const struct ck_touch *h =
-		view_touch_find(e->view, e->cpu, TRAP_HOST, pfn);
-	const struct ck_touch *y =
-		view_touch_find(e->view, e->cpu, TRAP_HYP, pfn);
+	const struct ck_touch *h, *y;
+
+	if (!e->touched)
+		return view_last(e->view, pfn);
+	h = view_touch_find(e->view, e->cpu, TRAP_HOST, pfn);
+	y = view_touch_find(e->view, e->cpu, TRAP_HYP, pfn);
 
 	/* The side the section changed first saw the older event. */
 	if (h && (!y || h < y))
@@ -198,11 +200,13 @@ static void trap_evaluate_abort(const struct spec_eval *e,
 
 		s->focus_pre = x ? x->pre : model->side[TRAP_HOST][i];
 		s->focus_last = trap_pre_last(e, pfn);
-	} else {
-		/* MMIO (trap_note_mmio): an -ENOMEM abort must leave it as
-		 * it was. */
-		CK_CHECK(s->focus_mmio_known);
+	} else if (s->focus_mmio_known) {
+		/* MMIO (trap_store): an -ENOMEM abort must leave it as it
+		 * was. */
 		s->focus_pre = s->focus_mmio;
+	} else {
+		/* No own store yet: it is as the section found it. */
+		model_walk(model, TRAP_HOST, t->ipa & ~0xfffull, &s->focus_pre);
 	}
 	if (s->abort == SPEC_ABORT_UNKNOWN)
 		ck_trap_unsure(env->out, t->cpu,
@@ -233,7 +237,7 @@ static void trap_evaluate(struct spec_rule *r, const struct ck_env *env,
 /* A trace_load whose section's outcome is success. */
 static bool trap_loads(const struct spec_trap *t, const struct spec_section *s)
 {
-	return trap_is_load(t) && s->expect.check_x1 && s->expect.x1 == 0;
+	return t->is_load && s->expect.check_x1 && s->expect.x1 == 0;
 }
 
 /*
@@ -314,18 +318,21 @@ static enum trap_type trap_type_of(const struct ck_event *ev)
 
 /*
  * An abort's faulting page when it is MMIO, which the model keeps no page
- * entry (and so the view no touch) for: as the current section begins,
- * and again when it takes its first lock.
+ * entry (and so the view no touch) for: its pre-state is what it was
+ * before the section's first own store, taken as that store comes.
  */
-static void trap_note_mmio(const struct ck_env *env, struct spec_trap *t)
+static void trap_store(void *self, const struct ck_env *env,
+		       const struct ck_event *ev)
 {
+	struct spec_trap *t = &((struct spec_rule *)self)->trap[ev->cpu];
 	const struct model *m = view_model(env->view);
 	struct spec_section *s;
 
-	if (t->type != TRAP_ABORT || model_page_index(m, t->ipa >> 12) >= 0)
+	if (t->type != TRAP_ABORT || !t->active ||
+	    model_page_index(m, t->ipa >> 12) >= 0)
 		return;
 	s = trap_section(t);
-	if (!s)
+	if (!s || s->focus_mmio_known)
 		return;
 	model_walk(m, TRAP_HOST, t->ipa & ~0xfffull, &s->focus_mmio);
 	s->focus_mmio_known = true;
@@ -353,17 +360,11 @@ static void trap_begin(void *self, const struct ck_env *env,
 	/* HPFAR_EL2.FIPA, bits [39:4], holds IPA[47:12]. */
 	t->ipa = (((ev->w[3] >> 4) & ((1ull << 36) - 1)) << 12) |
 		 (ev->w[2] & 0xfff);
-	if (trap_is_load(t)) {
+	t->is_load = trap_is_load(t);
+	if (t->is_load) {
 		memset(&t->reads, 0, sizeof(t->reads));
 		t->reads.ctrl_pa = ev->w[5] << 12;
 	}
-	trap_note_mmio(env, t);
-}
-
-static void trap_section_begin(void *self, const struct ck_env *env,
-			       const struct ck_event *ev)
-{
-	trap_note_mmio(env, &((struct spec_rule *)self)->trap[ev->cpu]);
 }
 
 /*
@@ -441,7 +442,6 @@ static void trap_section_end(void *self, const struct ck_env *env,
 		model_walk(model, TRAP_HOST, t->ipa & ~0xfffull,
 			   &s->focus_post);
 	t->sections++;
-	trap_note_mmio(env, t); /* for the next one */
 }
 
 /*
@@ -614,7 +614,7 @@ const struct ck_rule rule_spec = {
 	.create = trap_create,
 	.destroy = free,
 	.trap_entry = trap_begin,
-	.section_begin = trap_section_begin,
+	.store_before = trap_store,
 	.lock_release = trap_release,
 	.section_end = trap_section_end,
 	.trap_exit = trap_end,

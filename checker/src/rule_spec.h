@@ -37,8 +37,8 @@ struct spec_section {
 	uint64_t eff_last[PKVM_DONATE_MAX_PAGES];
 	struct model_side eff_post[PKVM_DONATE_MAX_PAGES][MODEL_COMP_COUNT];
 	/* Aborts: the faulting page's host side before and after, and, for
-	 * MMIO (not in the model's page arrays), as the section took its
-	 * lock. */
+	 * MMIO (not in the model's page arrays), as it was before the
+	 * section's first own store. */
 	struct model_side focus_pre, focus_post, focus_mmio;
 	bool focus_mmio_known;
 	uint64_t focus_last;
@@ -51,6 +51,7 @@ struct spec_trap {
 	const struct ck_event *entry; /* the view's, while the trap lasts */
 	enum trap_type type;
 	uint64_t ipa; /* aborts */
+	bool is_load; /* trace_load */
 	bool alloc_failed, panicked, panic_expected, system_off;
 	unsigned sections; /* sections ended; the current one is next */
 	unsigned ready;	   /* sections made ready (rule_spec.c) */

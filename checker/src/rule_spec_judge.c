@@ -477,96 +477,36 @@ struct trap_return {
 	const char *check; /* the finding's name */
 	const char *rule;  /* the rule, for its text */
 	unsigned kept;	   /* bit per xN left as it was */
-	bool x0_set;	   /* x0 must be `x0` */
-	uint64_t x0;
-	bool elr_set; /* the host resumes at `elr` */
-	uint64_t elr;
+	bool elr_set;	   /* the host resumes at the entry's elr + `skip` */
+	uint64_t skip;
 	bool no_inject; /* nothing is injected */
 };
 
-/* x3 is in the entry only if it was a TRAP_ENTRY (FORMAT.md 3.1). */
-static unsigned trap_known_x(const struct spec_trap *t)
-{
-	return t->entry->recs[0].kind == PKVM_EV_TRAP_ENTRY ? 0xfu : 0x7u;
-}
+static const struct trap_return trap_returns[] = {
+	/* x3 too where the entry recorded it (trap_judge_return). */
+	[TRAP_HVC] = { "hcall-return",
+		       "a hypercall returns its results in x0 and x1 only, at "
+		       "the instruction after the hvc, injecting nothing",
+		       0x4u, true, 0, true },
+	/* A trapped SMC's elr is the SMC: the hyp moves it on. */
+	[TRAP_SMC] = { "smc-return",
+		       "an SMC the hyp does not handle returns past the SMC "
+		       "(elr + 4), injecting nothing",
+		       0, true, 4, true },
+	/* Where it resumes, and the injection: trap_abort_*. */
+	[TRAP_ABORT] = { "abort-return",
+			 "a stage-2 abort leaves x0-x3 as the host had them",
+			 0xfu, false, 0, false },
+	/* HYPERCALLS.md "Anything else": no state change, x0 = -1 if it was
+	 * a call (an hvc with another immediate). */
+	[TRAP_OTHER] = { "trap-return",
+			 "a trap the hyp does not handle changes nothing the "
+			 "host sees but x0 = -1 for a call: it resumes where "
+			 "it was, injecting nothing",
+			 0xfu, true, 0, true },
+};
 
-/* The return the spec says trap `t` makes (`s`: its deciding section). */
-static bool trap_return_of(const struct spec_trap *t,
-			   const struct spec_section *s, struct trap_return *r)
-{
-	uint64_t elr = t->entry->w[1];
-
-	memset(r, 0, sizeof(*r));
-	switch (t->type) {
-	case TRAP_HVC:
-		/* test_panic must not return at all (trap_hvc_end). */
-		if (s->expect.panics)
-			return false;
-		*r = (struct trap_return){
-			"hcall-return",
-			"a hypercall returns its results in x0 and x1 only, "
-			"at the instruction after the hvc, injecting nothing",
-			0x4u | (trap_known_x(t) & 0x8u),
-			false,
-			0,
-			true,
-			elr,
-			true
-		};
-		return true;
-	case TRAP_SMC:
-		if (spec_smc_is_system_off(t->entry->w[4]))
-			return false;
-		*r = (struct trap_return){
-			"smc-return",
-			"an SMC the hyp does not handle returns past the SMC "
-			"(elr + 4), injecting nothing",
-			0,
-			false,
-			0,
-			true,
-			elr + 4,
-			true
-		};
-		return true;
-	case TRAP_ABORT:
-		/* Where it resumes, and the injection: trap_abort_*. */
-		*r = (struct trap_return){
-			"abort-return",
-			"a stage-2 abort leaves x0-x3 as the host had them",
-			0xfu,
-			false,
-			0,
-			false,
-			0,
-			false
-		};
-		return true;
-	default:
-		/* HYPERCALLS.md "Anything else": no state change, x0 = -1
-		 * if it was a call (an hvc with another immediate). */
-		*r = (struct trap_return){
-			"trap-return",
-			"a trap the hyp does not handle changes nothing the "
-			"host sees but x0 = -1 for a call: it resumes where it "
-			"was, injecting nothing",
-			0xfu,
-			false,
-			0,
-			true,
-			elr,
-			true
-		};
-		if (((t->entry->w[0] >> 26) & 0x3f) == 0x16u) {
-			r->kept &= ~1u;
-			r->x0_set = true;
-			r->x0 = PKVM_SMCCC_NOT_SUPPORTED;
-		}
-		return true;
-	}
-}
-
-/* Append "what=0x.. (want 0x..)" to `buf` at `*n`. */
+/* Append "what=0x.. (how 0x..)" to `buf` at `*n`. */
 static void trap_note_reg(char *buf, size_t len, size_t *n, const char *what,
 			  uint64_t got, const char *how, uint64_t want)
 {
@@ -575,6 +515,34 @@ static void trap_note_reg(char *buf, size_t len, size_t *n, const char *what,
 			buf + *n, len - *n, "%s%s=0x%llx (%s 0x%llx)",
 			*n ? ", " : "", what, (unsigned long long)got, how,
 			(unsigned long long)want);
+}
+
+/* Report what of the exit differs from the return `r` the spec wants. */
+static void trap_report_return(const struct ck_env *env,
+			       const struct spec_trap *t,
+			       const struct trap_return *r, unsigned kept,
+			       bool x0_call, const struct ck_event *ev)
+{
+	static const char *const xname[4] = { "x0", "x1", "x2", "x3" };
+	const uint64_t *in = t->entry->w, *out = ev->w;
+	char got[400];
+	size_t n = 0;
+
+	for (unsigned x = 0; x < 4; x++)
+		if ((kept >> x & 1) && out[x] != in[4 + x])
+			trap_note_reg(got, sizeof(got), &n, xname[x], out[x],
+				      "at entry", in[4 + x]);
+	if (x0_call && out[0] != PKVM_SMCCC_NOT_SUPPORTED)
+		trap_note_reg(got, sizeof(got), &n, "x0", out[0], "must be",
+			      PKVM_SMCCC_NOT_SUPPORTED);
+	if (r->elr_set && out[6] != in[1] + r->skip)
+		trap_note_reg(got, sizeof(got), &n, "elr", out[6], "must be",
+			      in[1] + r->skip);
+	if (r->no_inject && (out[4] || out[5]))
+		trap_note_reg(got, sizeof(got), &n, "inject_esr", out[4],
+			      "must be", 0);
+	ck_finding(env->out, r->check, ev, t->type == TRAP_ABORT ? t->ipa : 0,
+		   false, 0, "%s; the exit has %s", r->rule, got);
 }
 
 /*
@@ -589,31 +557,28 @@ static void trap_judge_return(const struct ck_env *env,
 			      const struct spec_section *s,
 			      const struct ck_event *ev)
 {
-	static const char *const xname[4] = { "x0", "x1", "x2", "x3" };
+	const struct trap_return *r = &trap_returns[t->type];
 	const uint64_t *in = t->entry->w, *out = ev->w;
-	struct trap_return r;
-	char got[400];
-	size_t n = 0;
+	unsigned kept = r->kept, diff = 0;
+	bool x0_call = false;
 
-	if (!trap_return_of(t, s, &r))
+	if (t->type == TRAP_HVC && s->expect.panics)
+		return; /* must not return at all (trap_hvc_end) */
+	if (t->type == TRAP_SMC && spec_smc_is_system_off(in[4]))
 		return;
+	/* x3 is in the entry only if it was a TRAP_ENTRY (FORMAT.md 3.1). */
+	if (t->type == TRAP_HVC && t->entry->recs[0].kind == PKVM_EV_TRAP_ENTRY)
+		kept |= 0x8u;
+	if (t->type == TRAP_OTHER && ((in[0] >> 26) & 0x3f) == 0x16u) {
+		kept &= ~1u; /* an hvc: x0 = -1 */
+		x0_call = true;
+	}
 	for (unsigned x = 0; x < 4; x++)
-		if ((r.kept >> x & 1) && out[x] != in[4 + x])
-			trap_note_reg(got, sizeof(got), &n, xname[x], out[x],
-				      "at entry", in[4 + x]);
-	if (r.x0_set && out[0] != r.x0)
-		trap_note_reg(got, sizeof(got), &n, "x0", out[0], "must be",
-			      r.x0);
-	if (r.elr_set && out[6] != r.elr)
-		trap_note_reg(got, sizeof(got), &n, "elr", out[6], "must be",
-			      r.elr);
-	if (r.no_inject && (out[4] || out[5]))
-		trap_note_reg(got, sizeof(got), &n, "inject_esr", out[4],
-			      "must be", 0);
-	if (n)
-		ck_finding(env->out, r.check, ev,
-			   t->type == TRAP_ABORT ? t->ipa : 0, false, 0,
-			   "%s; the exit has %s", r.rule, got);
+		diff |= (kept >> x & 1) && out[x] != in[4 + x];
+	if (diff || (x0_call && out[0] != PKVM_SMCCC_NOT_SUPPORTED) ||
+	    (r->elr_set && out[6] != in[1] + r->skip) ||
+	    (r->no_inject && (out[4] || out[5])))
+		trap_report_return(env, t, r, kept, x0_call, ev);
 }
 
 void judge_trap(const struct ck_env *env, struct spec_trap *t, unsigned d,
