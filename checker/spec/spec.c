@@ -121,6 +121,10 @@ void spec_unshare_hyp(const struct spec_machine *m, uint64_t pfn,
 		spec_result(out, -PKVM_EPERM);
 		return;
 	}
+	if (m->trace_unknown) {
+		out->unknown = true;
+		return;
+	}
 	if (m->pinned && m->pinned(m->ctx, pfn)) {
 		spec_result(out, -PKVM_EBUSY);
 		return;
@@ -308,6 +312,10 @@ void spec_trace_load(const struct spec_machine *m, uint64_t ctrl_pfn,
 
 	spec_begin(out);
 	out->may_enomem = false; /* no page-table change, no allocation */
+	if (m->trace_unknown) {
+		out->unknown = true;
+		return;
+	}
 	if (m->trace_loaded) {
 		spec_result(out, -PKVM_EBUSY);
 		return;

@@ -6,7 +6,7 @@
  * and the call's arguments and says what must happen: the return registers
  * and the page states afterwards. It never looks at the trace or at page
  * tables; the machine model (checker/src/model.c) supplies the abstraction
- * and checker/src/check.c compares the outcome with what was observed.
+ * and checker/src/rule_spec.c compares the outcome with what was observed.
  */
 #ifndef PKVM_CHECKER_SPEC_H
 #define PKVM_CHECKER_SPEC_H
@@ -47,6 +47,9 @@ struct spec_machine {
 	uint64_t hyp_start, hyp_end;
 	unsigned cpu_count;
 	bool trace_loaded;
+	/* Whether tracing is loaded, and what it pinned, are unknown: lost
+	 * records may have loaded it. */
+	bool trace_unknown;
 	bool test_hcalls; /* a test image (SPEC_BOOT_F_TEST_HCALLS in BOOT) */
 	const void *ctx;
 	struct spec_page (*page)(const void *ctx, uint64_t pfn);
@@ -93,7 +96,7 @@ struct spec_host_reads {
  * answered in its trap: mapped, or injected. The two MAP kinds may instead
  * end with no change and the abort injected, but only if the pool ran out
  * in that trap (a NONDET alloc_page of 0): the spec cannot know that in
- * advance, the trap's records tell (checker/src/trap.c).
+ * advance, the trap's records tell (checker/src/rule_spec.c).
  */
 enum spec_abort_kind {
 	SPEC_ABORT_MAP_MMIO, /* map identity as device memory, execute-never */

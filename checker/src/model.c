@@ -310,7 +310,7 @@ static int model_install(struct model *m, int ti, unsigned idx,
 }
 
 int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
-		    struct model_write *w)
+		    uint64_t writer, struct model_write *w)
 {
 	int ti = model_table_find(m, pa);
 	struct model_table *t;
@@ -329,6 +329,7 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 		return 0;
 	}
 	t->desc[idx] = value;
+	t->writer[idx] = writer;
 	if (model_is_table_desc(value, t->level) &&
 	    model_install(m, ti, idx, w))
 		return -1;
@@ -370,25 +371,6 @@ void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 					   MODEL_PAGE_SHIFT);
 		return;
 	}
-}
-
-unsigned model_state(unsigned comp, const struct model_side *s)
-{
-	if (s->flags & MODEL_SIDE_VALID) {
-		switch (s->state) {
-		case 0:
-			return SPEC_ST_OWNED;
-		case 1:
-			return SPEC_ST_SHARED_OWNED;
-		case 2:
-			return SPEC_ST_SHARED_BORROWED;
-		default:
-			return SPEC_ST_BAD;
-		}
-	}
-	if (comp == PKVM_COMP_HOST_S2 && s->owner == PKVM_OWNER_HOST)
-		return SPEC_ST_OWNED; /* host page, not mapped yet */
-	return SPEC_ST_NOPAGE;
 }
 
 bool model_side_normal(const struct model *m, unsigned comp,

@@ -45,7 +45,7 @@ struct model_table {
 	uint32_t slot;	/* entry of the parent that points here */
 	uint64_t desc[MODEL_PTRS];
 	/* Per entry: index + 1 of the event that stored it, 0 unknown
-	 * (bbm.c names it as the maker of a descriptor). */
+	 * (rule_bbm.c names it as the maker of a descriptor). */
 	uint64_t writer[MODEL_PTRS];
 };
 
@@ -89,9 +89,13 @@ void model_destroy(struct model *m);
 /** Install the root of a component (from BOOT); 0 on success. */
 int model_set_root(struct model *m, unsigned comp, uint64_t pa);
 
-/** Apply one descriptor store; fills `w`. Returns -1 only on no memory. */
+/**
+ * Apply one descriptor store; fills `w`. `writer` is the index + 1 of the
+ * event that makes it (kept per entry when the value changes). Returns -1
+ * only on no memory.
+ */
 int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
-		    struct model_write *w);
+		    uint64_t writer, struct model_write *w);
 
 /** Index of the shadow table at page `pa`, or -1. */
 int model_table_find(const struct model *m, uint64_t pa);
@@ -104,7 +108,24 @@ void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 		struct model_side *out);
 
 /** The spec state of a side view (HYPERCALLS.md "Page state per side"). */
-unsigned model_state(unsigned comp, const struct model_side *s);
+static inline unsigned model_state(unsigned comp, const struct model_side *s)
+{
+	if (s->flags & MODEL_SIDE_VALID) {
+		switch (s->state) {
+		case 0:
+			return SPEC_ST_OWNED;
+		case 1:
+			return SPEC_ST_SHARED_OWNED;
+		case 2:
+			return SPEC_ST_SHARED_BORROWED;
+		default:
+			return SPEC_ST_BAD;
+		}
+	}
+	if (comp == PKVM_COMP_HOST_S2 && s->owner == PKVM_OWNER_HOST)
+		return SPEC_ST_OWNED; /* host page, not mapped yet */
+	return SPEC_ST_NOPAGE;
+}
 
 /** True if the view maps normal memory (device otherwise). */
 bool model_side_normal(const struct model *m, unsigned comp,

@@ -26,7 +26,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/trace.h>
 
-#include "internal.h"
+#include "replay.h"
 
 /*
  * Offsets in the file of the header fields checked here (FORMAT.md 5.1:
@@ -64,6 +64,7 @@ void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)
 			  ap);
 	va_end(ap);
 	ck->corrupt = ck->stop = true;
+	findings_stop(ck->out);
 }
 
 /** The source reported an error: its message names the file and offset. */
@@ -73,6 +74,7 @@ void ck_corrupt_source(struct ck *ck)
 		return;
 	snprintf(ck->sum->error, sizeof(ck->sum->error), "%s", ck->src->error);
 	ck->corrupt = ck->stop = true;
+	findings_stop(ck->out);
 }
 
 /**
@@ -132,11 +134,11 @@ int verdict_boot(struct ck *ck, const struct ck_event *ev, uint64_t offset)
 			      abi, src->abi_version);
 		return -1;
 	}
-	if (ck->boot_cpus != src->cpu_count) {
+	if (ck->view.boot.cpu_count != src->cpu_count) {
 		ck_corrupt_at(ck, offset,
 			      "the BOOT record gives %u CPUs, the file header "
 			      "%u",
-			      ck->boot_cpus, src->cpu_count);
+			      ck->view.boot.cpu_count, src->cpu_count);
 		return -1;
 	}
 	if (src->counter_freq && freq != src->counter_freq) {
@@ -146,16 +148,17 @@ int verdict_boot(struct ck *ck, const struct ck_event *ev, uint64_t offset)
 			      freq, src->counter_freq);
 		return -1;
 	}
-	if (ck->ram_size == 0 || ck->ram_size > (1ull << 32) ||
-	    ((ck->ram_base | ck->ram_size) & 0xfff) ||
-	    ck->pool_end < ck->pool_start ||
-	    ck->pool_end - ck->pool_start > (1ull << 32)) {
+	if (ck->view.boot.ram_size == 0 ||
+	    ck->view.boot.ram_size > (1ull << 32) ||
+	    ((ck->view.boot.ram_base | ck->view.boot.ram_size) & 0xfff) ||
+	    ck->view.boot.pool_end < ck->view.boot.pool_start ||
+	    ck->view.boot.pool_end - ck->view.boot.pool_start > (1ull << 32)) {
 		ck_corrupt_at(ck, offset,
 			      "the BOOT record describes an impossible machine "
 			      "(ram 0x%" PRIx64 "+0x%" PRIx64
 			      ", pool 0x%" PRIx64 "..0x%" PRIx64 ")",
-			      ck->ram_base, ck->ram_size, ck->pool_start,
-			      ck->pool_end);
+			      ck->view.boot.ram_base, ck->view.boot.ram_size,
+			      ck->view.boot.pool_start, ck->view.boot.pool_end);
 		return -1;
 	}
 	return 0;

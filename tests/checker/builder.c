@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TB_ELR 0x41000100ull
-
 static void tb_push(struct tb *b, unsigned cpu, const struct pkvm_record *r)
 {
 	if (b->count[cpu] == b->cap[cpu]) {
@@ -317,6 +315,8 @@ void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 {
 	uint64_t w[8] = { esr, TB_ELR, far, hpfar, x0, x1, x2, 0 };
 
+	b->smc[cpu] = ((esr >> 26) & 0x3f) == 0x17;
+	b->entry_x2[cpu] = x2;
 	tb_event(b, cpu, PKVM_EV_TRAP_ENTRY, w, 8);
 }
 
@@ -328,6 +328,8 @@ void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2)
 		tb_entry(b, cpu, TB_ESR_HVC, 0, 0, PKVM_HC_BASE | id, a1, a2);
 		return;
 	}
+	b->smc[cpu] = false;
+	b->entry_x2[cpu] = a2;
 	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY, w, 4);
 }
 
@@ -335,7 +337,8 @@ void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
 		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
 		  uint64_t spsr)
 {
-	uint64_t w[8] = { x0, x1, 0, 0, inject_esr, inject_far, elr, spsr };
+	uint64_t w[8] = { x0,  x1,  b->entry_x2[cpu], 0, inject_esr, inject_far,
+			  elr, spsr };
 
 	tb_event(b, cpu, PKVM_EV_TRAP_EXIT, w, 8);
 }
@@ -344,8 +347,11 @@ void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1)
 {
 	uint64_t w[2] = { x0, x1 };
 
-	if (!b->compact) {
-		tb_exit_full(b, cpu, x0, x1, 0, 0, TB_ELR + 4, 0x3c5);
+	/* An hvc returns to the instruction after it, which ELR_EL2 holds
+	 * already; a trapped SMC to itself, so the hyp moves elr on. */
+	if (!b->compact || b->smc[cpu]) {
+		tb_exit_full(b, cpu, x0, x1, 0, 0,
+			     TB_ELR + (b->smc[cpu] ? 4 : 0), 0x3c5);
 		return;
 	}
 	tb_event(b, cpu, PKVM_EV_HCALL_EXIT, w, 2);
@@ -366,6 +372,8 @@ void tb_hvc_lock2(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 		tb_lock2(b, cpu, first, second);
 		return;
 	}
+	b->smc[cpu] = false;
+	b->entry_x2[cpu] = a2;
 	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY_LOCK2, w, 6);
 }
 

@@ -33,6 +33,7 @@
 #define TB_ESR_SMC 0x5e000000ull  /* EC 0x17, IL */
 #define TB_ESR_DABT 0x92000047ull /* EC 0x24, IL, translation fault L3 */
 #define TB_VBAR 0x41000800ull
+#define TB_ELR 0x41000100ull /* every trap entry's elr */
 
 struct tb {
 	unsigned ncpu;
@@ -70,6 +71,13 @@ struct tb {
 	 * for tb_unlock2_exit.
 	 */
 	bool fused;
+	/*
+	 * Per CPU, the trap open: an SMC (its exit moves elr past the SMC,
+	 * so even the compact forms write a full TRAP_EXIT then), and the x2
+	 * a canonical exit returns as it was.
+	 */
+	bool smc[8];
+	uint64_t entry_x2[8];
 };
 
 /** How a scenario is written: what `compact` and `fused` select. */
@@ -109,6 +117,10 @@ void tb_mark(struct tb *b, unsigned cpu, unsigned what, uint64_t arg);
 void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 	      uint64_t hpfar, uint64_t x0, uint64_t x1, uint64_t x2);
 void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2);
+/*
+ * The exit of a trap that changed no register but x0 and x1 (elr moves
+ * past an SMC): HCALL_EXIT if compact, unless an SMC; else TRAP_EXIT.
+ */
 void tb_exit(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1);
 /*
  * A hypercall's entry with the locks `first` then `second` taken right
@@ -120,6 +132,7 @@ void tb_hvc_lock2(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 		  uint64_t a2, unsigned first, unsigned second);
 void tb_unlock2_exit(struct tb *b, unsigned cpu, unsigned first,
 		     unsigned second, uint64_t x0, uint64_t x1);
+/* A TRAP_EXIT; x2 and x3 as the trap's entry had them. */
 void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
 		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
 		  uint64_t spsr);

@@ -251,8 +251,10 @@ Test(compact, hcall_exit_closes_a_full_trap_entry, .init = setup,
      .fini = teardown)
 {
 	/* Property: an HCALL_EXIT may close a trap opened by TRAP_ENTRY:
-	 * an SMC answered NOT_SUPPORTED and a mapped abort conform, an SMC
-	 * answered 0 is smc-return. */
+	 * a mapped abort conforms. (An SMC answered NOT_SUPPORTED moves
+	 * elr past itself, so the builder writes its TRAP_EXIT, as the hyp
+	 * does; answered 0 it is smc-return. A compact exit of an SMC is
+	 * smc-return too: test_registers.c.) */
 	tb_entry(&b, 1, TB_ESR_SMC, 0, 0, 0x84000009, 0, 0);
 	tb_exit(&b, 1, PKVM_SMCCC_NOT_SUPPORTED, 0);
 	tb_abort_map(&b, 0, TB_HOST_PFN(3));

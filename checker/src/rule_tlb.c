@@ -65,15 +65,21 @@
  * Loss. Records of the writer lost between the store and the judgement
  * may have held the maintenance; and a store after another CPU lost
  * records under the lock may have replaced a descriptor the shadow no
- * longer knows (its pages are unknown, check.c "loss"). Both make the
+ * longer knows (its pages are unknown, replay.c "loss"). Both make the
  * unmap inconclusive, never a finding.
+ *
+ * The hooks: descriptor stores (before the model applies them: the old
+ * descriptor), TLBI and BARRIER events, component lock releases (before
+ * the lock goes), trap exits, loss. bbm.c reads the unmaps still waiting
+ * (tlb_open_break): a break that is not finished.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "rule_tlb.h"
 
 /* VMID of host stage-2 (VTTBR_EL2 as the hyp writes it). */
 #define TLB_HOST_VMID 0u
@@ -104,32 +110,24 @@ static unsigned tlb_shift(unsigned level)
 	return 12 + 9 * (3 - level);
 }
 
-/*
- * Could the shadow's old descriptor be wrong? Only after lost records
- * made pages of this component unknown (a store rewrites them). A range
- * outside RAM has no per-page record: any loss makes it unsure.
- */
-bool tlb_shadow_unsure(const struct ck *ck, unsigned comp, uint64_t base,
-		       uint64_t size)
-{
-	const struct model *m = ck->model;
-	uint64_t end = base + size;
+/** Per CPU: its unmaps waiting for TLB maintenance, oldest first. */
+struct tlb_cpu {
+	struct tlb_pending pend[TLB_MAX_PENDING];
+	unsigned count;
+};
 
-	if (!ck->any_loss)
-		return false;
-	if (base < m->ram_base || end > m->ram_base + m->ram_size)
-		return true;
-	for (uint64_t a = base; a < end; a += 1ull << MODEL_PAGE_SHIFT)
-		if (ck->unknown[(a - m->ram_base) >> MODEL_PAGE_SHIFT] &
-		    (1u << comp))
-			return true;
-	return false;
-}
+/* The rule's state: per CPU, the unmaps waiting for their maintenance. */
+struct tlb_rule {
+	struct tlb_cpu cpu[CK_MAX_CPUS];
+};
 
-void tlb_pte_write(struct ck *ck, const struct ck_event *ev)
+/* A store that replaces a valid descriptor with an invalid one waits. */
+static void tlb_store(void *self, const struct ck_env *env,
+		      const struct ck_event *ev)
 {
+	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[ev->cpu];
+	const struct model *m = view_model(env->view);
 	uint64_t pa = ev->w[0], value = ev->w[1];
-	struct ck_cpu *c = &ck->cpu[ev->cpu];
 	const struct model_table *t;
 	struct tlb_pending *p;
 	unsigned idx;
@@ -137,21 +135,21 @@ void tlb_pte_write(struct ck *ck, const struct ck_event *ev)
 
 	if ((value & 3) == 3)
 		return; /* a table or page descriptor: valid at every level */
-	ti = model_table_find(ck->model, pa);
-	if (ti < 0 || !model_table_attached(ck->model, ti))
+	ti = model_table_find(m, pa);
+	if (ti < 0 || !model_table_attached(m, ti))
 		return; /* no live translation goes through it */
-	t = ck->model->tables[ti];
+	t = m->tables[ti];
 	idx = (unsigned)((pa & 0xfff) >> 3);
 	if (!tlb_valid(t->desc[idx], t->level) || tlb_valid(value, t->level))
 		return;
-	if (c->tlb.count == TLB_MAX_PENDING) {
-		ck_inconclusive(ck,
+	if (tc->count == TLB_MAX_PENDING) {
+		ck_inconclusive(env->out,
 				"cpu%u: more than %u unmaps wait for TLB "
 				"maintenance at once: not checked",
 				ev->cpu, TLB_MAX_PENDING);
 		return;
 	}
-	p = &c->tlb.pend[c->tlb.count++];
+	p = &tc->pend[tc->count++];
 	memset(p, 0, sizeof(*p));
 	p->size = 1ull << tlb_shift(t->level);
 	p->base = t->base + idx * p->size;
@@ -163,8 +161,9 @@ void tlb_pte_write(struct ck *ck, const struct ck_event *ev)
 	p->level = t->level;
 	p->step = TLB_STEP_DSB_BEFORE;
 	p->table = t->level < 3 && (p->old & 3) == 3;
-	p->locked = (c->held & (1u << t->comp)) != 0; /* lock id = comp id */
-	p->unsure = tlb_shadow_unsure(ck, t->comp, p->base, p->size);
+	/* lock id = comp id */
+	p->locked = view_cpu_holds(env->view, ev->cpu, t->comp);
+	p->unsure = view_range_unsure(env->view, t->comp, p->base, p->size);
 }
 
 /* ---- the sequence --------------------------------------------------- */
@@ -305,13 +304,15 @@ static void tlb_compact(struct tlb_cpu *tc)
 	tc->count = n;
 }
 
-void tlb_maintenance(struct ck *ck, const struct ck_event *ev)
+static void tlb_maintenance(void *self, const struct ck_env *env,
+			    const struct ck_event *ev)
 {
-	struct tlb_cpu *tc = &ck->cpu[ev->cpu].tlb;
-	bool one_cpu = ck->boot_cpus == 1;
+	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[ev->cpu];
+	bool one_cpu;
 
 	if (tc->count == 0)
 		return;
+	one_cpu = view_boot(env->view)->cpu_count == 1;
 	for (unsigned i = 0; i < tc->count; i++) {
 		if (ev->kind == PKVM_EV_BARRIER)
 			tlb_on_barrier(&tc->pend[i], (unsigned)ev->w[0],
@@ -362,14 +363,14 @@ static const char *tlb_missing(const struct tlb_pending *p)
 }
 
 /* Judge one unmap whose time is up: a finding, or inconclusive. */
-static void tlb_judge(struct ck *ck, const struct ck_event *ev,
+static void tlb_judge(const struct ck_env *env, const struct ck_event *ev,
 		      const struct tlb_pending *p)
 {
 	bool s2 = p->comp == PKVM_COMP_HOST_S2;
 	char when[64];
 
 	if (p->unsure) {
-		ck_inconclusive(ck,
+		ck_inconclusive(env->out,
 				"cpu%u: TLB maintenance after the %s unmap "
 				"at #%llu: records were lost",
 				ev->cpu, tlb_comp_name(p->comp),
@@ -383,7 +384,7 @@ static void tlb_judge(struct ck *ck, const struct ck_event *ev,
 		snprintf(when, sizeof(when),
 			 "before its trap exits (stored without %s)",
 			 tlb_lock_name(p->comp));
-	ck_finding(ck, "tlbi-after-unmap", ev, p->base, true, p->write,
+	ck_finding(env->out, "tlbi-after-unmap", ev, p->base, true, p->write,
 		   "%s: the store at #%llu (level-%u %s descriptor at 0x%llx, "
 		   "0x%llx -> 0x%llx) unmapped %s [0x%llx, 0x%llx); %s, cpu%u "
 		   "must issue %s; missing: %s",
@@ -408,43 +409,82 @@ static void tlb_judge(struct ck *ck, const struct ck_event *ev,
  * Judge, in store order, and drop this CPU's waiting unmaps: those of
  * component `comp` made under its lock (`locked`), or those made without.
  */
-static void tlb_judge_some(struct ck *ck, const struct ck_event *ev,
-			   bool locked, unsigned comp)
+static void tlb_judge_some(struct tlb_cpu *tc, const struct ck_env *env,
+			   const struct ck_event *ev, bool locked,
+			   unsigned comp)
 {
-	struct tlb_cpu *tc = &ck->cpu[ev->cpu].tlb;
-
 	for (unsigned i = 0; i < tc->count; i++) {
 		struct tlb_pending *p = &tc->pend[i];
 
 		if (p->locked != locked || (locked && p->comp != comp))
 			continue;
-		tlb_judge(ck, ev, p);
+		tlb_judge(env, ev, p);
 		p->step = TLB_STEP_DONE;
 	}
 	tlb_compact(tc);
 }
 
-void tlb_release(struct ck *ck, const struct ck_event *ev)
+/* Before a component lock goes: the unmaps made under it are judged. */
+static void tlb_release(void *self, const struct ck_env *env,
+			const struct ck_event *ev)
 {
+	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[ev->cpu];
 	unsigned lock = (unsigned)ev->w[0];
 
-	if (ck->cpu[ev->cpu].tlb.count == 0)
+	if (tc->count == 0)
 		return;
 	if (lock == PKVM_LOCK_HOST_S2 || lock == PKVM_LOCK_HYP_S1)
-		tlb_judge_some(ck, ev, true, lock); /* lock id = comp id */
+		tlb_judge_some(tc, env, ev, true, lock); /* lock id = comp id */
 }
 
-void tlb_trap_exit(struct ck *ck, const struct ck_event *ev)
+/* At a trap's exit: the unmaps made without the lock are judged. */
+static void tlb_trap_exit(void *self, const struct ck_env *env,
+			  const struct ck_event *ev)
 {
-	if (ck->cpu[ev->cpu].tlb.count == 0)
+	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[ev->cpu];
+
+	if (tc->count == 0)
 		return;
-	tlb_judge_some(ck, ev, false, 0);
+	tlb_judge_some(tc, env, ev, false, 0);
 }
 
-void tlb_loss(struct ck *ck, unsigned cpu)
+static void tlb_loss(void *self, const struct ck_env *env, unsigned cpu)
 {
-	struct tlb_cpu *tc = &ck->cpu[cpu].tlb;
+	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[cpu];
 
+	(void)env;
 	for (unsigned i = 0; i < tc->count; i++)
 		tc->pend[i].unsure = true;
 }
+
+const struct tlb_pending *tlb_open_break(const void *tlb, unsigned cpu,
+					 uint64_t pa)
+{
+	const struct tlb_cpu *tc = &((const struct tlb_rule *)tlb)->cpu[cpu];
+
+	for (unsigned i = tc->count; i-- > 0;)
+		if (tc->pend[i].pa == pa)
+			return &tc->pend[i];
+	return NULL;
+}
+
+static void *tlb_create(const struct ck_env *env, unsigned cpu_count)
+{
+	struct tlb_rule *r = calloc(1, sizeof(*r));
+
+	(void)env;
+	(void)cpu_count;
+	CK_CHECK(r != NULL);
+	return r;
+}
+
+const struct ck_rule rule_tlb = {
+	.name = "tlb",
+	.create = tlb_create,
+	.destroy = free,
+	.store_before = tlb_store,
+	.maintenance = tlb_maintenance,
+	.lock_release = tlb_release,
+	.trap_exit = tlb_trap_exit,
+	.loss = tlb_loss,
+};

@@ -51,14 +51,15 @@
  * The finding is reported at the store, names the component, the range,
  * the old and new descriptors and what changed; `explained_by` is the
  * store that made the old descriptor (or the break), when the trace has
- * it.
+ * it. The rule's one hook is the store, before the model applies it (it
+ * needs the old descriptor); it reads rule_tlb's unfinished breaks.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <pkvm/abi.h>
 
-#include "internal.h"
+#include "rule_tlb.h"
 
 #define BBM_ADDR_MASK 0x0000fffffffff000ull
 #define BBM_CONTIG (1ull << 52)
@@ -94,7 +95,8 @@ struct bbm_attr {
 	bool known;	/* stage-1: MAIR_EL2 was written */
 };
 
-static struct bbm_attr bbm_attr(const struct ck *ck, unsigned comp, uint64_t d)
+static struct bbm_attr bbm_attr(const struct model *m, unsigned comp,
+				uint64_t d)
 {
 	unsigned field = (unsigned)(d >> BBM_ATTR_SHIFT);
 	struct bbm_attr a = { .sh = (unsigned)(d >> BBM_SH_SHIFT) & 3,
@@ -106,8 +108,8 @@ static struct bbm_attr bbm_attr(const struct ck *ck, unsigned comp, uint64_t d)
 		a.cacheable = (a.type & 0xc) != 0 && a.type != 0x5;
 		return a;
 	}
-	a.known = ck->model->mair_known;
-	a.type = (unsigned)(ck->model->mair >> (8 * (field & 7))) & 0xff;
+	a.known = m->mair_known;
+	a.type = (unsigned)(m->mair >> (8 * (field & 7))) & 0xff;
 	/* 0x0X Device; 0x44 Normal non-cacheable inner+outer. */
 	a.cacheable = (a.type & 0xf0) != 0 && a.type != 0x44;
 	if (!a.known)
@@ -120,7 +122,7 @@ static struct bbm_attr bbm_attr(const struct ck *ck, unsigned comp, uint64_t d)
  * to `what`; false if nothing did. `*unsure`: it depends on state the
  * trace did not give (an unknown MAIR_EL2).
  */
-static bool bbm_changes(const struct ck *ck, unsigned comp, unsigned level,
+static bool bbm_changes(const struct model *m, unsigned comp, unsigned level,
 			uint64_t old, uint64_t new, char *what, size_t len,
 			bool *unsure)
 {
@@ -151,8 +153,8 @@ static bool bbm_changes(const struct ck *ck, unsigned comp, unsigned level,
 				      "%sthe Contiguous bit (size of the "
 				      "translation)",
 				      n ? ", " : "");
-	a = bbm_attr(ck, comp, old);
-	b = bbm_attr(ck, comp, new);
+	a = bbm_attr(m, comp, old);
+	b = bbm_attr(m, comp, new);
 	if (a.type != b.type) {
 		if (!a.known) {
 			*unsure = true;
@@ -174,7 +176,7 @@ static bool bbm_changes(const struct ck *ck, unsigned comp, unsigned level,
 }
 
 /* Report one store that replaced `old` (made at event `made` - 1, if not 0). */
-static void bbm_report(struct ck *ck, const struct ck_event *ev,
+static void bbm_report(struct ck_findings *out, const struct ck_event *ev,
 		       const struct model_table *t, unsigned idx, uint64_t old,
 		       uint64_t made, const char *what, bool broken)
 {
@@ -186,7 +188,7 @@ static void bbm_report(struct ck *ck, const struct ck_event *ev,
 		snprintf(from, sizeof(from), ", stored at #%llu",
 			 (unsigned long long)(made - 1));
 	ck_finding(
-		ck, "break-before-make", ev, base, made != 0,
+		out, "break-before-make", ev, base, made != 0,
 		made ? made - 1 : 0,
 		"%s: cpu%u's store at #%llu (level-%u descriptor at 0x%llx) "
 		"makes the valid %s 0x%llx for %s [0x%llx, 0x%llx) %s the "
@@ -203,44 +205,31 @@ static void bbm_report(struct ck *ck, const struct ck_event *ev,
 		bbm_kind(old, t->level), (unsigned long long)old, from, what);
 }
 
-/*
- * The break of this CPU still waiting for TLB maintenance in slot `pa`,
- * the last one if several (tlb.c keeps them in store order).
- */
-static const struct tlb_pending *bbm_open_break(const struct ck *ck,
-						const struct ck_event *ev)
+static void bbm_store(void *self, const struct ck_env *env,
+		      const struct ck_event *ev)
 {
-	const struct tlb_cpu *tc = &ck->cpu[ev->cpu].tlb;
-
-	for (unsigned i = tc->count; i-- > 0;)
-		if (tc->pend[i].pa == ev->w[0])
-			return &tc->pend[i];
-	return NULL;
-}
-
-void bbm_pte_write(struct ck *ck, const struct ck_event *ev)
-{
+	const struct model *m = view_model(env->view);
 	uint64_t pa = ev->w[0], value = ev->w[1], old, made, size;
 	const struct tlb_pending *p = NULL;
-	struct model_table *t;
+	const struct model_table *t;
 	bool changed, unsure, broken = false;
 	char what[200];
 	unsigned idx;
 	int ti;
 
-	ti = model_table_find(ck->model, pa);
+	(void)self;
+	ti = model_table_find(m, pa);
 	if (ti < 0)
 		return;
-	t = ck->model->tables[ti];
+	t = m->tables[ti];
 	idx = (unsigned)((pa & 0xfff) >> 3);
 	old = t->desc[idx];
 	made = t->writer[idx];
-	if (old != value)
-		t->writer[idx] = ev->index + 1;
-	if (!bbm_valid(value, t->level) || !model_table_attached(ck->model, ti))
+	if (!bbm_valid(value, t->level) || !model_table_attached(m, ti))
 		return;
 	if (!bbm_valid(old, t->level)) {
-		p = bbm_open_break(ck, ev);
+		p = tlb_open_break(rules_self(env->rules, &rule_tlb), ev->cpu,
+				   pa);
 		if (!p)
 			return;
 		old = p->old;
@@ -248,13 +237,14 @@ void bbm_pte_write(struct ck *ck, const struct ck_event *ev)
 		broken = true;
 	}
 	size = 1ull << (12 + 9 * (3 - t->level));
-	changed = bbm_changes(ck, t->comp, t->level, old, value, what,
+	changed = bbm_changes(m, t->comp, t->level, old, value, what,
 			      sizeof(what), &unsure);
 	if (!changed && !unsure)
 		return;
 	if (p ? p->unsure
-	      : tlb_shadow_unsure(ck, t->comp, t->base + idx * size, size)) {
-		ck_inconclusive(ck,
+	      : view_range_unsure(env->view, t->comp, t->base + idx * size,
+				  size)) {
+		ck_inconclusive(env->out,
 				"cpu%u: break-before-make at the %s store "
 				"#%llu: records were lost",
 				ev->cpu, bbm_comp_name(t->comp),
@@ -262,12 +252,17 @@ void bbm_pte_write(struct ck *ck, const struct ck_event *ev)
 		return;
 	}
 	if (!changed) {
-		ck_inconclusive(ck,
+		ck_inconclusive(env->out,
 				"cpu%u: break-before-make at the hyp stage-1 "
 				"store #%llu: its attribute index changed and "
 				"MAIR_EL2 is unknown",
 				ev->cpu, (unsigned long long)ev->index);
 		return;
 	}
-	bbm_report(ck, ev, t, idx, old, made, what, broken);
+	bbm_report(env->out, ev, t, idx, old, made, what, broken);
 }
+
+const struct ck_rule rule_bbm = {
+	.name = "bbm",
+	.store_before = bbm_store,
+};

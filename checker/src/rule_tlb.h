@@ -1,23 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The first architectural rule: TLB invalidation after an unmap (check
- * `tlbi-after-unmap`; tlb.c says what it requires and why). Private to
- * checker/src: the replay (check.c) calls these hooks at descriptor stores,
- * TLBI and BARRIER events, component lock releases, trap exits and loss.
+ * `tlbi-after-unmap`; rule_tlb.c says what it requires and why). What
+ * other rules may read of it: the unmaps each CPU has waiting for their
+ * TLB maintenance (break-before-make, rule_bbm.c, builds on them).
  */
-#ifndef PKVM_CHECKER_TLB_H
-#define PKVM_CHECKER_TLB_H
+#ifndef PKVM_CHECKER_RULE_TLB_H
+#define PKVM_CHECKER_RULE_TLB_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct ck;
-struct ck_event;
+#include "rules.h"
 
 /* Unmaps one CPU may have waiting for their TLB maintenance at once. */
 #define TLB_MAX_PENDING 64u
 
-/** What an unmap waits for next (tlb.c, "The sequence"). */
+/** What an unmap waits for next (rule_tlb.c, "The sequence"). */
 enum tlb_step {
 	TLB_STEP_DSB_BEFORE, /* a DSB ordering the store */
 	TLB_STEP_TLBI,	     /* a TLBI covering the range */
@@ -44,27 +43,14 @@ struct tlb_pending {
 	bool other_tlbi;     /* TLBIs of the right kind for other addresses */
 };
 
-/** Per CPU: its unmaps waiting for TLB maintenance, oldest first. */
-struct tlb_cpu {
-	struct tlb_pending pend[TLB_MAX_PENDING];
-	unsigned count;
-};
+extern const struct ck_rule rule_tlb;
 
-/** A PTE_WRITE, before the model applies it (it needs the old value). */
-void tlb_pte_write(struct ck *ck, const struct ck_event *ev);
-/** A TLBI or BARRIER event. */
-void tlb_maintenance(struct ck *ck, const struct ck_event *ev);
-/** A LOCK_RELEASE, before the lock is let go: judges that component. */
-void tlb_release(struct ck *ck, const struct ck_event *ev);
-/** A TRAP_EXIT: judges the unmaps made without the component's lock. */
-void tlb_trap_exit(struct ck *ck, const struct ck_event *ev);
-/** Records of `cpu` were lost: its waiting unmaps cannot be judged. */
-void tlb_loss(struct ck *ck, unsigned cpu);
 /**
- * Could the shadow's descriptors for [base, base + size) of `comp` be
- * wrong? Only after lost records made some of its pages unknown.
+ * The unmap of descriptor `pa` by `cpu` that still waits for its TLB
+ * maintenance (the last one, if several), or NULL; `tlb` is rule_tlb's
+ * state (rules_self).
  */
-bool tlb_shadow_unsure(const struct ck *ck, unsigned comp, uint64_t base,
-		       uint64_t size);
+const struct tlb_pending *tlb_open_break(const void *tlb, unsigned cpu,
+					 uint64_t pa);
 
-#endif /* PKVM_CHECKER_TLB_H */
+#endif /* PKVM_CHECKER_RULE_TLB_H */

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reading: each CPU's records become events. A head record and its
+ * continuations make one event; a compact record of formats 2.0 and 3.0
+ * is expanded (pkvm/expand.h) into the canonical events it stands for,
+ * handed out one at a time, so that everything after this file sees the
+ * kinds of format 1.x only. A gap in a CPU's sequence numbers is a loss
+ * (replay.c). Each CPU's events are read into a small ring that is also
+ * the history reports show: nothing but the records is copied per event.
+ */
+#include <string.h>
+
+#include <pkvm/abi.h>
+
+#include "read.h"
+
+/* Count records lost before `seq` on `cpu` (a gap in the sequence). */
+static void ck_seq(struct ck *ck, unsigned cpu, const struct pkvm_record *r,
+		   bool *gap)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+
+	*gap = c->seq_started && r->seq != c->expect_seq;
+	if (*gap && r->kind != PKVM_EV_LOST)
+		ck->sum->lost += (uint32_t)(r->seq - c->expect_seq);
+	/* Records before the first are lost too, unless it says so. */
+	if (!c->seq_started && r->kind == PKVM_EV_LOST &&
+	    !(r->flags & PKVM_REC_F_CONT))
+		c->first_lost = r->a;
+	c->seq_started = true;
+	c->expect_seq = r->seq + 1;
+}
+
+/* The next record of `cpu` into `r`: 1, 0 at its end, -1 if corrupt. */
+static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+
+	if (c->run_left == 0) {
+		int rc = ck->src->next(ck->src, cpu, &c->run);
+
+		if (rc < 0)
+			ck_corrupt_source(ck);
+		if (rc <= 0)
+			return rc;
+		c->run_left = (unsigned)rc;
+		c->run_pos = ck->src->position ? ck->src->position(ck->src) : 0;
+	}
+	*r = *c->run++;
+	c->run_left--;
+	ck->read_pos = c->run_pos;
+	return 1;
+}
+
+/* The kind and payload words of `ev`: those of canonical records `recs`. */
+static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
+		     unsigned nrec)
+{
+	ev->kind = recs[0].kind;
+	ev->kbits = recs[0].flags & PKVM_REC_F_KIND_MASK;
+	for (unsigned k = 0; k < nrec; k++) {
+		ev->w[2 * k] = recs[k].a;
+		ev->w[2 * k + 1] = recs[k].b;
+	}
+}
+
+/*
+ * The records of CPU `c`'s next event into `ev->recs`, when the event lies
+ * whole in the run at hand and is plainly well formed: a known kind, its
+ * continuations all there, every record in sequence after the one before.
+ * Nearly all events are; for them one look at each record does instead of
+ * ck_read's bookkeeping per record, and what ck_read_checked would do
+ * with them comes to the same. Returns the count of continuations, or -1,
+ * having taken nothing, for anything else: ck_read_checked reads it.
+ */
+static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
+{
+	const struct pkvm_record *h = c->run;
+	unsigned ncont;
+
+	if (c->run_left == 0 || !c->seq_started || h->seq != c->expect_seq)
+		return -1;
+	/* A continuation bit on the head makes `ncont` match no kind. */
+	ncont = h->flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK);
+	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN ||
+	    ncont != pkvm_event_ncont(h->kind) || ncont >= c->run_left)
+		return -1;
+	for (unsigned i = 1; i <= ncont; i++)
+		if ((h[i].flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK)) !=
+			    (PKVM_REC_F_CONT | i) ||
+		    h[i].kind != h->kind || h[i].seq != h->seq + i)
+			return -1;
+	ev->recs[0] = h[0];
+	for (unsigned i = 1; i <= ncont; i++)
+		ev->recs[i] = h[i];
+	c->expect_seq = h->seq + ncont + 1;
+	c->run += ncont + 1;
+	c->run_left -= ncont + 1;
+	ck->read_pos = c->run_pos;
+	return (int)ncont;
+}
+
+/*
+ * The records of `cpu`'s next event into `ev->recs`, one at a time, with
+ * every check on them and the loss a sequence gap shows (`loss`). Returns
+ * 1 and the count of continuations in `ncont` (which may be too many to
+ * keep for an unknown kind), 0 at the end of that CPU, -1 if corrupt.
+ */
+static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
+			   bool *loss, int *ncont_out)
+{
+	struct pkvm_record *h = &ev->recs[0];
+	bool gap;
+	unsigned ncont;
+	int rc;
+
+	rc = ck_read(ck, cpu, h);
+	if (rc <= 0)
+		return rc;
+	if (h->flags & PKVM_REC_F_CONT) {
+		ck_corrupt_at(ck, ck->read_pos,
+			      "cpu%u seq %u: continuation record without a "
+			      "head",
+			      cpu, h->seq);
+		return -1;
+	}
+	ck_seq(ck, cpu, h, &gap);
+	*loss |= gap;
+	ncont = h->flags & PKVM_REC_F_NCONT_MASK;
+	if (h->kind != 0 && h->kind <= PKVM_EV_MAX_KNOWN &&
+	    ncont != pkvm_event_ncont(h->kind)) {
+		ck_corrupt_at(ck, ck->read_pos,
+			      "cpu%u seq %u: %u continuation records, kind %u "
+			      "has %u",
+			      cpu, h->seq, ncont, h->kind,
+			      pkvm_event_ncont(h->kind));
+		return -1;
+	}
+	for (unsigned i = 1; i <= ncont; i++) {
+		/* An unknown kind may announce more records than fit. */
+		struct pkvm_record spare,
+			*r = i < PKVM_EVENT_MAX_RECORDS ? &ev->recs[i] : &spare;
+
+		rc = ck_read(ck, cpu, r);
+		if (rc <= 0 || !(r->flags & PKVM_REC_F_CONT) ||
+		    (r->flags & PKVM_REC_F_NCONT_MASK) != i ||
+		    r->kind != h->kind) {
+			if (rc >= 0)
+				ck_corrupt_at(ck, ck->read_pos,
+					      "cpu%u seq %u: event cut short: "
+					      "continuation %u missing",
+					      cpu, h->seq, i);
+			return -1;
+		}
+		ck_seq(ck, cpu, r, &gap);
+		*loss |= gap;
+	}
+	*ncont_out = (int)ncont;
+	return 1;
+}
+
+/*
+ * The canonical event the records just read into `ev` stand for, or the
+ * first of those a compact record expands into (the others wait in
+ * `c->parts`). Returns false for a kind of a newer minor version, which
+ * stands for nothing this checker knows: skip it.
+ */
+static bool ck_expand(struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
+		      unsigned nrec)
+{
+	ev->ts = ev->recs[0].ts;
+	ev->seq = ev->recs[0].seq;
+	ev->cpu = (uint16_t)cpu;
+	ev->nrec = (uint8_t)nrec;
+	if (trace_expand_follow(&c->expand, ev->recs, nrec)) {
+		/* Canonical already (most events): its own words. */
+		ck_words(ev, ev->recs, nrec);
+		ev->part = 0;
+		ev->parts = 1;
+		ev->incomplete = ev->invalid = false;
+		c->part_count = c->part_next = 0;
+		return true;
+	}
+	c->part_count =
+		trace_expand_words(&c->expand, ev->recs, nrec, c->parts);
+	if (c->part_count == 0)
+		return false;
+	c->part_next = 1;
+	ck_part(c, ev, 0);
+	return true;
+}
+
+/*
+ * Read the next event of `cpu` into its lookahead. Returns 1, 0 at the end
+ * of that CPU, -1 if the stream is corrupt. Unknown kinds are skipped. A
+ * canonical event is used as read (trace_expand_follow); a compact record
+ * is expanded once (pkvm/expand.h) and its canonical events are handed out
+ * one a call, each with the records read.
+ */
+static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	struct ck_event *ev = ck_next(c);
+	int ncont, rc;
+
+	if (c->part_next < c->part_count) {
+		ck_part(c, ev, c->part_next++);
+		return 1;
+	}
+	/* A plain event (nearly all): a known kind, nothing lost. */
+	ncont = ck_read_plain(ck, c, ev);
+	if (ncont >= 0 && ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+		return 1;
+	for (;;) {
+		rc = ck_read_checked(ck, cpu, ev, loss, &ncont);
+		if (rc <= 0)
+			return rc;
+		/* An exit after lost records must not close an older entry. */
+		if (*loss)
+			trace_expand_loss(&c->expand);
+		if (ncont < (int)PKVM_EVENT_MAX_RECORDS &&
+		    ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+			return 1;
+		/* Else a kind of a newer minor version: skip it. */
+	}
+}
+
+/* Read `cpu`'s next event into its lookahead; a sequence gap is a loss. */
+void read_refill(struct ck *ck, unsigned cpu)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	bool loss = false;
+	int rc = ck_fetch(ck, cpu, &loss);
+
+	c->has_next = rc == 1;
+	c->done = rc != 1;
+	ck_sched_note(ck, cpu, ck_next(c), rc == 1);
+	if (loss && rc == 1)
+		replay_loss(ck, cpu);
+}

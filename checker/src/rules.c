@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The table of rules. Adding a rule: write rule_NAME.c with one
+ * `const struct ck_rule rule_NAME` (rules.h says what its hooks see),
+ * declare it below, add its line to the table and its file to
+ * checker/meson.build.
+ *
+ * The order of the table is the order in which the rules see each event,
+ * and so the order of their verdicts on one event: the TLB rule judges a
+ * trap's unmaps at its exit before the spec judges the trap, the spec
+ * before the invariants of the pages the trap touched, and so on.
+ */
+#include <stdlib.h>
+
+#include "rules.h"
+
+extern const struct ck_rule rule_tlb;
+extern const struct ck_rule rule_bbm;
+extern const struct ck_rule rule_spec;
+extern const struct ck_rule rule_invariants;
+extern const struct ck_rule rule_locks;
+extern const struct ck_rule rule_boot;
+
+static const struct ck_rule *const rules_table[] = {
+	&rule_tlb,	  /* TLB invalidation after an unmap */
+	&rule_bbm,	  /* break-before-make (builds on rule_tlb) */
+	&rule_spec,	  /* each trap against the specification */
+	&rule_invariants, /* the page invariants */
+	&rule_locks,	  /* stores under their lock, tables from the pool */
+	&rule_boot,	  /* the boot state, when the host is first entered */
+};
+
+_Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
+	       "CK_MAX_RULES is too small for the table");
+
+static void rules_add(struct ck_hook_list *list, ck_hook fn, void *self)
+{
+	unsigned n = 0;
+
+	if (!fn)
+		return;
+	while (list->at[n].fn)
+		n++;
+	list->at[n].fn = fn;
+	list->at[n].self = self;
+}
+
+struct ck_rules *rules_create(const struct ck_env *env, unsigned cpu_count)
+{
+	struct ck_rules *rules = calloc(1, sizeof(*rules));
+
+	CK_CHECK(rules != NULL);
+	for (unsigned i = 0; i < sizeof(rules_table) / sizeof(rules_table[0]);
+	     i++) {
+		const struct ck_rule *r = rules_table[i];
+		void *self = r->create ? r->create(env, cpu_count) : NULL;
+
+		rules->rule[i] = r;
+		rules->self[i] = self;
+		rules->count = i + 1;
+#define CK_RULES_ADD(name) rules_add(&rules->name, r->name, self);
+		CK_EVENT_HOOKS(CK_RULES_ADD)
+#undef CK_RULES_ADD
+	}
+	return rules;
+}
+
+void rules_destroy(struct ck_rules *rules)
+{
+	if (!rules)
+		return;
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i]->destroy)
+			rules->rule[i]->destroy(rules->self[i]);
+	free(rules);
+}
+
+void *rules_self(const struct ck_rules *rules, const struct ck_rule *rule)
+{
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i] == rule)
+			return rules->self[i];
+	return NULL;
+}
+
+/* The hooks that are not on one event: rare, so no lists of their own. */
+
+void rules_trap_abandon(const struct ck_rules *rules, const struct ck_env *env,
+			unsigned cpu, const char *why)
+{
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i]->trap_abandon)
+			rules->rule[i]->trap_abandon(rules->self[i], env, cpu,
+						     why);
+}
+
+void rules_loss(const struct ck_rules *rules, const struct ck_env *env,
+		unsigned cpu)
+{
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i]->loss)
+			rules->rule[i]->loss(rules->self[i], env, cpu);
+}
+
+void rules_comp_unknown(const struct ck_rules *rules, const struct ck_env *env,
+			unsigned id)
+{
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i]->comp_unknown)
+			rules->rule[i]->comp_unknown(rules->self[i], env, id);
+}
+
+void rules_end(const struct ck_rules *rules, const struct ck_env *env)
+{
+	for (unsigned i = 0; i < rules->count; i++)
+		if (rules->rule[i]->end)
+			rules->rule[i]->end(rules->self[i], env);
+}
