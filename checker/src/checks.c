@@ -71,6 +71,24 @@ static const struct check_info checks[] = {
 	  "changes the output address, block <-> table, the Contiguous bit, "
 	  "the memory type/cacheability or (cacheable memory) the "
 	  "shareability, without a completed break first (architecture)" },
+	{ "lock-order",
+	  "a CPU took a lock while it held one that does not come earlier in "
+	  "the lock order (abi.h PKVM_LOCK_ORDER_LIST), deadlock or not" },
+	{ "hyp-s1-without-host-s2",
+	  "hyp_s1 taken, or a hyp stage-1 descriptor stored, by a CPU that "
+	  "does not hold host_s2 (abi.h PKVM_LOCK_NEEDS_LIST), boot included" },
+	{ "barrier-after-make",
+	  "a store made an entry valid and the writer let the component's "
+	  "lock go without a DSB (ishst, ish or sy) after its last such "
+	  "store, and for the hyp stage-1 an ISB after that DSB" },
+	{ "table-not-zeroed",
+	  "a table page linked (or a root written) with no MARK page_zeroed "
+	  "for it on the CPU that took it, after its alloc_page (a root: "
+	  "after BOOT) and before the link (ABI 2)" },
+	{ "hyp-s1-attributes",
+	  "a valid hyp stage-1 leaf gives a page more than its kind allows: "
+	  "text read-only, rodata read-only execute-never, everything else "
+	  "execute-never (ABI 2)" },
 	{ "inconsistent-trace",
 	  "no schedule satisfies CPU order and lock tickets" },
 };

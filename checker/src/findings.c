@@ -168,6 +168,15 @@ bool ck_trap_was_reported(const struct ck_findings *f, unsigned cpu,
 	return false;
 }
 
+void ck_not_judged(struct ck_findings *f, const char *check, const char *why)
+{
+	char *nj = f->sum->not_judged;
+	size_t len = strlen(nj);
+
+	snprintf(nj + len, sizeof(f->sum->not_judged) - len, "%s%s (%s)",
+		 len ? ", " : "", check, why);
+}
+
 void ck_trap_checked(struct ck_findings *f)
 {
 	f->sum->traps_checked++;

@@ -58,6 +58,13 @@ const char *ck_trap_why(const struct ck_findings *f, unsigned cpu);
 void ck_trap_reported(struct ck_findings *f, unsigned cpu, uint64_t pfn);
 bool ck_trap_was_reported(const struct ck_findings *f, unsigned cpu,
 			  uint64_t pfn);
+/**
+ * Check `check` is not judged on this trace at all, for `why` (the trace's
+ * ABI does not record what it needs): said once per check in the summary
+ * (ck_summary.not_judged), never a finding nor inconclusive, so the exit
+ * code does not change.
+ */
+void ck_not_judged(struct ck_findings *f, const char *check, const char *why);
 /** One more trap was judged (the summary's traps_checked). */
 void ck_trap_checked(struct ck_findings *f);
 

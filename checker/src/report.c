@@ -511,6 +511,8 @@ static void report_finish_text(struct report *r, const struct ck_summary *s,
 	if (s->inconclusive)
 		fprintf(r->out, "not checked: %s%s\n", s->first_inconclusive,
 			s->inconclusive > 1 ? " (and more)" : "");
+	if (s->not_judged[0])
+		fprintf(r->out, "not judged: %s\n", s->not_judged);
 	fprintf(r->out,
 		"pkvm-check: %s: events=%llu traps_checked=%llu findings=%llu "
 		"inconclusive=%llu lost=%llu",

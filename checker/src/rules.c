@@ -20,6 +20,11 @@ extern const struct ck_rule rule_spec;
 extern const struct ck_rule rule_invariants;
 extern const struct ck_rule rule_locks;
 extern const struct ck_rule rule_boot;
+extern const struct ck_rule rule_lock_order;
+extern const struct ck_rule rule_lock_needs;
+extern const struct ck_rule rule_barrier;
+extern const struct ck_rule rule_zeroed;
+extern const struct ck_rule rule_attrs;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -28,6 +33,11 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_invariants, /* the page invariants */
 	&rule_locks,	  /* stores under their lock, tables from the pool */
 	&rule_boot,	  /* the boot state, when the host is first entered */
+	&rule_lock_order, /* locks taken in abi.h's order */
+	&rule_lock_needs, /* hyp_s1 only with host_s2 held */
+	&rule_barrier,	  /* DSB (and ISB) after making an entry valid */
+	&rule_zeroed,	  /* table pages zeroed before they are linked */
+	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

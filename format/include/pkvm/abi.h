@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#define PKVM_ABI_VERSION 1u
+#define PKVM_ABI_VERSION 2u
 
 /*
  * Host hypercalls: `hvc #0` with x0 = PKVM_HC_BASE | id, arguments in x1..x3.

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The lock order (check `lock-order`; HYPERCALLS.md "Locks and
+ * components"): a CPU that holds a lock takes only locks later in
+ * abi.h's PKVM_LOCK_ORDER_LIST. Any acquisition against it is a finding,
+ * whether or not the run deadlocked: the next path that takes the same
+ * two locks the other way round will.
+ *
+ * The order is abi.h's, through pkvm_lock_may_take() and pkvm_lock_rank(),
+ * never a copy. pkvm_lock_may_take() also refuses a lock taken without
+ * the lock it needs (PKVM_LOCK_NEEDS_LIST); that half is the check
+ * `hyp-s1-without-host-s2` (rule_lock_needs.c), so here only a held lock
+ * that does not come earlier in the order is reported.
+ *
+ * Boot is judged too (the hook runs outside traps). After lost records of
+ * the CPU, the locks the replay thinks it holds may be stale (a lost
+ * release): inconclusive instead.
+ */
+#include <stdio.h>
+
+#include <pkvm/abi.h>
+
+#include "rules.h"
+
+static const char *lock_order_name(unsigned id)
+{
+	switch (id) {
+#define LOCK_ORDER_NAME(name, num, str)                                        \
+	case num:                                                              \
+		return str;
+		PKVM_LOCK_LIST(LOCK_ORDER_NAME)
+#undef LOCK_ORDER_NAME
+	default:
+		return "an unknown lock";
+	}
+}
+
+/* The order as text ("trace -> host_s2 -> ..."), from abi.h's list. */
+static void lock_order_text(char *buf, size_t len)
+{
+	static const unsigned order[] = {
+#define LOCK_ORDER_ID(name) PKVM_LOCK_##name,
+		PKVM_LOCK_ORDER_LIST(LOCK_ORDER_ID)
+#undef LOCK_ORDER_ID
+	};
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && at < len;
+	     i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+				       i ? " -> " : "",
+				       lock_order_name(order[i]));
+}
+
+/* The held lock the order forbids taking `id` under (the innermost), or 0. */
+static unsigned lock_order_against(unsigned held, unsigned id)
+{
+	unsigned rank = pkvm_lock_rank(id), worst = 0;
+
+	for (unsigned l = 1; l < CK_LOCK_COUNT; l++)
+		if ((held >> l & 1u) && pkvm_lock_rank(l) >= rank &&
+		    (!worst || pkvm_lock_rank(l) > pkvm_lock_rank(worst)))
+			worst = l;
+	return worst;
+}
+
+static void lock_order_acquire(void *self, const struct ck_env *env,
+			       const struct ck_event *ev)
+{
+	unsigned id = (unsigned)ev->w[0], held = 0, against;
+	char order[96];
+
+	(void)self;
+	for (unsigned l = 1; l < CK_LOCK_COUNT; l++)
+		if (l != id && view_cpu_holds(env->view, ev->cpu, l))
+			held |= 1u << l;
+	if (pkvm_lock_may_take(held, id))
+		return;
+	against = lock_order_against(held, id);
+	if (!against)
+		return; /* only the lock it needs is missing: rule_lock_needs */
+	if (view_cpu_lost(env->view, ev->cpu)) {
+		ck_inconclusive(env->out,
+				"cpu%u takes %s after its lost records: the "
+				"locks it holds are not known",
+				ev->cpu, lock_order_name(id));
+		return;
+	}
+	lock_order_text(order, sizeof(order));
+	ck_finding(env->out, "lock-order", ev, id, false, 0,
+		   "cpu%u takes %s while it holds %s: the lock order is %s "
+		   "(abi.h PKVM_LOCK_ORDER_LIST), and a CPU that holds a lock "
+		   "takes only locks later in it",
+		   ev->cpu, lock_order_name(id), lock_order_name(against),
+		   order);
+}
+
+const struct ck_rule rule_lock_order = {
+	.name = "lock-order",
+	.lock_acquire = lock_order_acquire,
+};
