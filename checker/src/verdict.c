@@ -106,8 +106,9 @@ int verdict_header(struct ck *ck)
 	    src->abi_version > verdict_profiles[i].abi_max) {
 		ck_corrupt_at(ck, VERDICT_OFF_ABI,
 			      "unsupported ABI version %u in the file header "
-			      "(the %s profile knows %u)",
+			      "(the %s profile knows %u to %u)",
 			      src->abi_version, system,
+			      verdict_profiles[i].abi_min,
 			      verdict_profiles[i].abi_max);
 		return -1;
 	}

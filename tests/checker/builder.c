@@ -56,6 +56,30 @@ void tb_free(struct tb *b)
 		free(b->recs[i]);
 }
 
+unsigned tb_abi(const struct tb *b)
+{
+	return b->abi ? b->abi : PKVM_ABI_VERSION;
+}
+
+void tb_sync(struct tb *b, unsigned cpu)
+{
+	unsigned u = b->unsynced[cpu];
+
+	b->unsynced[cpu] = 0;
+	if (!u || b->no_sync)
+		return;
+	tb_barrier(b, cpu, PKVM_BARRIER_DSB_ISHST);
+	if (u & (1u << PKVM_COMP_HYP_S1))
+		tb_barrier(b, cpu, PKVM_BARRIER_ISB);
+}
+
+/* A table lock goes: the barriers the entries made valid under it need. */
+static void tb_sync_for(struct tb *b, unsigned cpu, unsigned lock)
+{
+	if (lock == PKVM_LOCK_HOST_S2 || lock == PKVM_LOCK_HYP_S1)
+		tb_sync(b, cpu);
+}
+
 void tb_lock(struct tb *b, unsigned cpu, unsigned lock)
 {
 	uint64_t w[2] = { lock, b->ticket[lock] };
@@ -65,7 +89,11 @@ void tb_lock(struct tb *b, unsigned cpu, unsigned lock)
 
 void tb_unlock(struct tb *b, unsigned cpu, unsigned lock)
 {
-	uint64_t w[2] = { lock, b->ticket[lock]++ };
+	uint64_t w[2];
+
+	tb_sync_for(b, cpu, lock);
+	w[0] = lock;
+	w[1] = b->ticket[lock]++;
 
 	tb_event(b, cpu, PKVM_EV_LOCK_RELEASE, w, 2);
 }
@@ -82,6 +110,8 @@ static void tb_lock_pair(struct tb *b, unsigned cpu, unsigned first,
 	void (*one)(struct tb *, unsigned, unsigned) =
 		acquire ? tb_lock : tb_unlock;
 
+	if (!acquire)
+		tb_sync_for(b, cpu, first);
 	if (!b->compact) {
 		one(b, cpu, first);
 		one(b, cpu, second);
@@ -161,11 +191,44 @@ static uint64_t *tb_pte_slot(struct tb *b, uint64_t pa)
 	return &b->pte_val[b->pte_count++];
 }
 
+static uint64_t tb_root(unsigned comp);
+
+/* The component and level of the table page the builder installed at
+ * `page`, or false. */
+static bool tb_table_of(const struct tb *b, uint64_t page, unsigned *comp,
+			unsigned *level)
+{
+	for (unsigned c = 1; c < 3; c++) {
+		*comp = c;
+		*level = 1;
+		if (page == tb_root(c))
+			return true;
+		*level = 2;
+		if (page == b->l2[c] || page == b->l2_low[c])
+			return true;
+		*level = 3;
+		for (unsigned i = 0; i < b->l3_count[c]; i++)
+			if (page == b->l3_pa[c][i])
+				return true;
+	}
+	return false;
+}
+
+static bool tb_valid(uint64_t d, unsigned level)
+{
+	return (d & 1) && !(level == 3 && (d & 3) == 1);
+}
+
 void tb_pte(struct tb *b, unsigned cpu, uint64_t pa, uint64_t val)
 {
 	uint64_t w[2] = { pa, val };
+	uint64_t *slot = tb_pte_slot(b, pa);
+	unsigned comp, level;
 
-	*tb_pte_slot(b, pa) = val;
+	if (tb_table_of(b, pa & ~0xfffull, &comp, &level) &&
+	    !tb_valid(*slot, level) && tb_valid(val, level))
+		b->unsynced[cpu] |= 1u << comp;
+	*slot = val;
 	tb_event(b, cpu, PKVM_EV_PTE_WRITE, w, 2);
 }
 
@@ -212,7 +275,8 @@ uint64_t tb_s2_device(uint64_t pa)
 
 uint64_t tb_s1_page(uint64_t pa, uint64_t state)
 {
-	return pa | 3 | (3ull << 8) | (1ull << 10) | state;
+	/* normal, inner shareable, AF, read-write, execute-never */
+	return pa | 3 | (3ull << 8) | (1ull << 10) | (1ull << 54) | state;
 }
 
 uint64_t tb_s2_owner_hyp(void)
@@ -231,6 +295,8 @@ static uint64_t tb_alloc(struct tb *b, unsigned cpu, unsigned comp)
 	tb_lock(b, cpu, PKVM_LOCK_POOL);
 	tb_nondet(b, cpu, PKVM_NONDET_ALLOC_PAGE, pa, 0, comp);
 	tb_unlock(b, cpu, PKVM_LOCK_POOL);
+	if (pa && tb_abi(b) >= 2)
+		tb_mark(b, cpu, PKVM_MARK_PAGE_ZEROED, pa);
 	return pa;
 }
 
@@ -274,7 +340,7 @@ uint64_t tb_l3(struct tb *b, unsigned cpu, unsigned comp, uint64_t pfn)
 
 void tb_boot(struct tb *b)
 {
-	uint64_t boot[14] = { PKVM_ABI_VERSION | ((uint64_t)b->ncpu << 32),
+	uint64_t boot[14] = { tb_abi(b) | ((uint64_t)b->ncpu << 32),
 			      62500000,
 			      TB_RAM_BASE,
 			      TB_RAM_SIZE,
@@ -289,20 +355,39 @@ void tb_boot(struct tb *b)
 			      0,
 			      b->boot_flags };
 	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, 0x04ff };
+	bool abi2 = tb_abi(b) >= 2;
 	uint64_t l2;
 
 	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
+	if (abi2) {
+		/* ABI 2: the layout, and the roots zeroed (abi.h MARK). */
+		tb_mark(b, 0, PKVM_MARK_TEXT_END,
+			b->text_end ? b->text_end : TB_HYP_START);
+		tb_mark(b, 0, PKVM_MARK_RODATA_END,
+			b->rodata_end ? b->rodata_end : TB_HYP_START);
+		tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HOST_ROOT);
+		tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HYP_ROOT);
+	}
 	tb_event(b, 0, PKVM_EV_SYSREG_WRITE, mair, 2);
+	/* ABI 2 builds both under the pair; ABI 1 one after the other. */
+	if (abi2)
+		tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
+	else
+		tb_lock(b, 0, PKVM_LOCK_HOST_S2);
 	/* host stage-2: [hyp_start, hyp_end) is one 2 MiB slot, owner hyp */
-	tb_lock(b, 0, PKVM_LOCK_HOST_S2);
 	l2 = tb_l2(b, 0, PKVM_COMP_HOST_S2, TB_HYP_START);
 	tb_pte(b, 0, l2 + 8 * 1, tb_s2_owner_hyp());
-	tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
+	if (!abi2) {
+		tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
+		tb_lock(b, 0, PKVM_LOCK_HYP_S1);
+	}
 	/* hyp stage-1: the same slot as one block, OWNED */
-	tb_lock(b, 0, PKVM_LOCK_HYP_S1);
 	l2 = tb_l2(b, 0, PKVM_COMP_HYP_S1, TB_HYP_START);
 	tb_pte(b, 0, l2 + 8 * 1, (tb_s1_page(TB_HYP_START, 0) & ~3ull) | 1);
-	tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
+	if (abi2)
+		tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
+	else
+		tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
 	for (unsigned c = 0; c < b->ncpu; c++) {
 		if (c)
 			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
@@ -387,6 +472,7 @@ void tb_unlock2_exit(struct tb *b, unsigned cpu, unsigned first,
 		tb_exit(b, cpu, x0, x1);
 		return;
 	}
+	tb_sync(b, cpu);
 	/* The releases are the entry's: only their tickets move on. */
 	b->ticket[first]++;
 	b->ticket[second]++;

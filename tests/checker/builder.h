@@ -78,6 +78,24 @@ struct tb {
 	 */
 	bool smc[8];
 	uint64_t entry_x2[8];
+	/*
+	 * The ABI the BOOT record gives (0: PKVM_ABI_VERSION). From ABI 2 on
+	 * the builder writes what that ABI promises: MARK text_end and
+	 * rodata_end after BOOT (`text_end`, `rodata_end`; 0: hyp_start, no
+	 * text or rodata), a MARK page_zeroed for each root and each page the
+	 * pool hands out, and the boot tables built under the pair.
+	 */
+	unsigned abi;
+	uint64_t text_end, rodata_end;
+	/*
+	 * Per CPU, the components (bit per id) where it made an entry valid
+	 * since its last DSB: releasing a table lock first writes the `dsb
+	 * ishst` (and, for the hyp stage-1, the `isb`) a correct hyp issues
+	 * (HYPERCALLS.md "Barriers after making an entry valid"), unless
+	 * `no_sync` is set.
+	 */
+	unsigned unsynced[8];
+	bool no_sync;
 };
 
 /** How a scenario is written: what `compact` and `fused` select. */
@@ -100,6 +118,13 @@ void tb_unlock(struct tb *b, unsigned cpu, unsigned lock);
 /* Two locks in a row: one LOCK_ACQUIRE2/LOCK_RELEASE2 if compact. */
 void tb_lock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
 void tb_unlock2(struct tb *b, unsigned cpu, unsigned first, unsigned second);
+/* The ABI the builder writes (b->abi, or PKVM_ABI_VERSION). */
+unsigned tb_abi(const struct tb *b);
+/*
+ * The barriers after making entries valid that `cpu` still owes: `dsb
+ * ishst`, and `isb` if one was in the hyp stage-1 (nothing if none).
+ */
+void tb_sync(struct tb *b, unsigned cpu);
 /* One BARRIER record. */
 void tb_barrier(struct tb *b, unsigned cpu, unsigned op);
 /*

@@ -602,10 +602,10 @@ Test(replay, hyp_maps_page_host_owns)
 	/* Outside any trap, the hyp maps a host page it was never given. */
 	uint64_t pfn = TB_HOST_PFN(13);
 
-	tb_lock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_lock2(&b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	tb_pte(&b, 0, tb_l3(&b, 0, PKVM_COMP_HYP_S1, pfn),
 	       tb_s1_page(pfn << 12, PKVM_PAGE_SHARED_BORROWED));
-	tb_unlock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_unlock2(&b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	expect_only("hyp-maps-foreign-page");
 }
 
@@ -628,9 +628,9 @@ Test(replay, invalid_state_bits)
 	 * which no state is. */
 	uint64_t pfn = TB_HOST_PFN(18);
 
-	tb_lock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_lock2(&b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	tb_pte(&b, 0, tb_l3(&b, 0, PKVM_COMP_HYP_S1, pfn),
 	       tb_s1_page(pfn << 12, PKVM_PTE_STATE_MASK));
-	tb_unlock(&b, 0, PKVM_LOCK_HYP_S1);
+	tb_unlock2(&b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	expect_only("invalid-state-bits");
 }

@@ -122,7 +122,8 @@ static void sched_build(struct tb *b, unsigned ncpu, enum tb_form form,
 		uint64_t w[2] = { 0x40 + sched_rand(4), s };
 
 		if (sched_rand(3) == 0) {
-			tb_lock2(b, cpu, PKVM_LOCK_POOL, PKVM_LOCK_TRACE);
+			/* In the lock order (abi.h): trace, then pool. */
+			tb_lock2(b, cpu, PKVM_LOCK_TRACE, PKVM_LOCK_POOL);
 			for (unsigned k = sched_rand(3); k; k--)
 				tb_event(b, cpu, PKVM_EV_SYSREG_WRITE, w, 2);
 			tb_unlock2(b, cpu, PKVM_LOCK_POOL, PKVM_LOCK_TRACE);
