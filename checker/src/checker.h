@@ -191,7 +191,7 @@ struct ck_summary {
 	/* Checks not judged on this trace, each with why ("table-not-zeroed
 	 * (ABI 1 records no page zeroing), ..."): "" when all were. */
 	char not_judged[256];
-	char error[600];	      /* CK_EXIT_CORRUPT: the reason */
+	char error[600];   /* CK_EXIT_CORRUPT: the reason */
 	bool has_captured; /* ck_options.capture: the event was seen */
 	struct ck_event captured;
 };

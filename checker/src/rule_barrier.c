@@ -54,8 +54,8 @@ enum barrier_need {
 
 /** One component's entries made valid by one CPU, not yet synchronised. */
 struct barrier_pending {
-	uint8_t need; /* enum barrier_need */
-	bool unsure;  /* records lost since, or the old entry unknown */
+	uint8_t need;	/* enum barrier_need */
+	bool unsure;	/* records lost since, or the old entry unknown */
 	uint64_t write; /* the last such store's event index */
 	uint64_t pa, old, value, addr;
 	unsigned level;
@@ -166,7 +166,8 @@ static void barrier_release(void *self, const struct ck_env *env,
 		ck_finding(
 			env->out, "barrier-after-make", ev, p->addr, true,
 			p->write,
-			"%s: the store at #%llu (level-%u descriptor at 0x%llx, "
+			"%s: the store at #%llu (level-%u descriptor at "
+			"0x%llx, "
 			"0x%llx -> 0x%llx) made the entry for 0x%llx valid; "
 			"before cpu%u lets %s go it must issue a DSB (ishst, "
 			"ish or sy) after its last such store%s; missing: %s",
@@ -175,8 +176,7 @@ static void barrier_release(void *self, const struct ck_env *env,
 			(unsigned long long)p->pa, (unsigned long long)p->old,
 			(unsigned long long)p->value,
 			(unsigned long long)p->addr, ev->cpu,
-			s1 ? "hyp_s1" : "host_s2",
-			s1 ? ", then an ISB" : "",
+			s1 ? "hyp_s1" : "host_s2", s1 ? ", then an ISB" : "",
 			p->need == BARRIER_DSB ? "the DSB after the store"
 					       : "the ISB after the DSB");
 	p->need = BARRIER_NONE;

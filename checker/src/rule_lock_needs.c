@@ -95,8 +95,8 @@ static void needs_acquire(void *self, const struct ck_env *env,
 	r->reported[ev->cpu] &= ~(1u << id); /* a new hold */
 	if (!r->judged || !needs || view_cpu_holds(env->view, ev->cpu, needs))
 		return;
-	needs_report(r, env, ev,
-		     id, id == PKVM_LOCK_HYP_S1 ? "takes hyp_s1" : "takes a lock",
+	needs_report(r, env, ev, id,
+		     id == PKVM_LOCK_HYP_S1 ? "takes hyp_s1" : "takes a lock",
 		     id);
 }
 
@@ -107,7 +107,8 @@ static void needs_store(void *self, const struct ck_env *env,
 	const struct model_write *w = view_store_write(env->view);
 	unsigned lock = w->comp, needs; /* lock id = component id */
 
-	if (!r->judged || w->table < 0 || !view_cpu_holds(env->view, ev->cpu, lock) ||
+	if (!r->judged || w->table < 0 ||
+	    !view_cpu_holds(env->view, ev->cpu, lock) ||
 	    (r->reported[ev->cpu] >> lock & 1u))
 		return;
 	needs = pkvm_lock_needs(lock);

@@ -3,6 +3,8 @@
 
 #include "both_ways.h"
 
+void (*tb_before_boot)(struct tb *b);
+
 size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu,
 		   enum tb_form form, const char *focus, struct tb_result *r)
 {
@@ -11,6 +13,8 @@ size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu,
 	size_t records = 0;
 
 	tb_init(&b, ncpu);
+	if (tb_before_boot)
+		tb_before_boot(&b);
 	tb_boot(&b);
 	tb_set_form(&b, form);
 	scenario(&b);

@@ -13,6 +13,12 @@
 #include "builder.h"
 
 /**
+ * If set, called on the builder before its boot (to choose the ABI, the
+ * layout, or a boot that breaks a rule); tests that set it clear it.
+ */
+extern void (*tb_before_boot)(struct tb *b);
+
+/**
  * Build `scenario` on `ncpu` CPUs after a correct boot, written in `form`,
  * and check it, keeping the first finding named `focus` (may be NULL);
  * such a finding that names an explaining event must name a page-table

@@ -295,7 +295,7 @@ static uint64_t tb_alloc(struct tb *b, unsigned cpu, unsigned comp)
 	tb_lock(b, cpu, PKVM_LOCK_POOL);
 	tb_nondet(b, cpu, PKVM_NONDET_ALLOC_PAGE, pa, 0, comp);
 	tb_unlock(b, cpu, PKVM_LOCK_POOL);
-	if (pa && tb_abi(b) >= 2)
+	if (pa && tb_abi(b) >= 2 && !(b->no_zero & TB_NO_ZERO_POOL))
 		tb_mark(b, cpu, PKVM_MARK_PAGE_ZEROED, pa);
 	return pa;
 }
@@ -355,7 +355,7 @@ void tb_boot(struct tb *b)
 			      0,
 			      b->boot_flags };
 	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, 0x04ff };
-	bool abi2 = tb_abi(b) >= 2;
+	bool abi2 = tb_abi(b) >= 2, pair = abi2 && !b->boot_hyp_alone;
 	uint64_t l2;
 
 	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
@@ -365,26 +365,30 @@ void tb_boot(struct tb *b)
 			b->text_end ? b->text_end : TB_HYP_START);
 		tb_mark(b, 0, PKVM_MARK_RODATA_END,
 			b->rodata_end ? b->rodata_end : TB_HYP_START);
-		tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HOST_ROOT);
-		tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HYP_ROOT);
+		if (!(b->no_zero & TB_NO_ZERO_ROOTS)) {
+			tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HOST_ROOT);
+			tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HYP_ROOT);
+		}
 	}
 	tb_event(b, 0, PKVM_EV_SYSREG_WRITE, mair, 2);
 	/* ABI 2 builds both under the pair; ABI 1 one after the other. */
-	if (abi2)
+	if (pair)
 		tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);
 	else
 		tb_lock(b, 0, PKVM_LOCK_HOST_S2);
 	/* host stage-2: [hyp_start, hyp_end) is one 2 MiB slot, owner hyp */
 	l2 = tb_l2(b, 0, PKVM_COMP_HOST_S2, TB_HYP_START);
 	tb_pte(b, 0, l2 + 8 * 1, tb_s2_owner_hyp());
-	if (!abi2) {
+	if (!pair) {
 		tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
 		tb_lock(b, 0, PKVM_LOCK_HYP_S1);
 	}
 	/* hyp stage-1: the same slot as one block, OWNED */
 	l2 = tb_l2(b, 0, PKVM_COMP_HYP_S1, TB_HYP_START);
-	tb_pte(b, 0, l2 + 8 * 1, (tb_s1_page(TB_HYP_START, 0) & ~3ull) | 1);
-	if (abi2)
+	tb_pte(b, 0, l2 + 8 * 1,
+	       b->hyp_s1_block ? b->hyp_s1_block
+			       : (tb_s1_page(TB_HYP_START, 0) & ~3ull) | 1);
+	if (pair)
 		tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	else
 		tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
@@ -594,7 +598,8 @@ int tb_check_focus(struct tb *b, struct tb_result *r, const char *focus,
 
 	memset(r, 0, sizeof(*r));
 	ck_memsrc_init(&m, b->ncpu);
-	m.complete = true; /* a whole run, as built */
+	m.src.abi_version = tb_abi(b); /* the header agrees with BOOT */
+	m.complete = true;	       /* a whole run, as built */
 	for (unsigned c = 0; c < b->ncpu; c++)
 		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
 	r->exit = ck_run(&m.src, &opt, &sink, &r->sum);

@@ -96,7 +96,20 @@ struct tb {
 	 */
 	unsigned unsynced[8];
 	bool no_sync;
+	/*
+	 * Mistakes for the tests of the ABI-2 rules: boot writes the hyp
+	 * stage-1 under hyp_s1 alone (after host_s2), the MARK page_zeroed
+	 * the builder leaves out (TB_NO_ZERO_*), and the descriptor of the
+	 * hyp stage-1 block over [hyp_start, hyp_end) (0: read-write,
+	 * execute-never).
+	 */
+	bool boot_hyp_alone;
+	unsigned no_zero;
+	uint64_t hyp_s1_block;
 };
+
+#define TB_NO_ZERO_ROOTS 1u /* no MARK page_zeroed for the roots */
+#define TB_NO_ZERO_POOL 2u  /* ... nor for the pages the pool hands out */
 
 /** How a scenario is written: what `compact` and `fused` select. */
 enum tb_form {
