@@ -11,13 +11,21 @@
  * added, never changed or reused. An added value an older checker ignores
  * (MARK text_end, rodata_end and page_zeroed) may be written before the
  * bump; the bump comes with the checker profile that requires it.
+ *
+ * ABI 1: the values below. ABI 2: the same values, and the promises of
+ * the marks and the lock rules (FORMAT.md section 9): MARK text_end and
+ * rodata_end after BOOT, a MARK page_zeroed for every root and pool page
+ * before it is linked, locks only in PKVM_LOCK_ORDER_LIST's order and
+ * PKVM_LOCK_NEEDS_LIST's company (boot included), and a DSB (ISB for the
+ * hyp stage-1) after making entries valid, before their lock goes. A
+ * checker judges those on ABI 2 traces only.
  */
 #ifndef PKVM_ABI_H
 #define PKVM_ABI_H
 
 #include <stdint.h>
 
-#define PKVM_ABI_VERSION 2u
+#define PKVM_ABI_VERSION 2u /* 2: the marks and lock rules promised */
 
 /*
  * Host hypercalls: `hvc #0` with x0 = PKVM_HC_BASE | id, arguments in x1..x3.
