@@ -9,8 +9,10 @@
  * per later one; a check without findings passes only if the verdict is
  * "conforms", and otherwise is skipped with the reason the run could not
  * be judged whole (not a whole run, records lost, the replay stopped), or
- * for a corrupt trace skipped (LAVA: unknown). So every check passes
- * exactly when pkvm-check exits 0, and the exit code is that of text.
+ * for a corrupt trace skipped (LAVA: unknown). A check the trace's ABI
+ * cannot have judged (the summary's not_judged) is skipped with that
+ * reason. So every check passes exactly when pkvm-check exits 0 and
+ * judged it, and the exit code is that of text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +115,33 @@ static enum ci_status ci_status(const struct report_tally *t, int code,
 	if (t->count)
 		return CI_FAIL;
 	return why[0] ? CI_SKIP : CI_PASS;
+}
+
+/*
+ * Why check `t` is not judged: the run's reason (`why`), or, if the whole
+ * run was judged, the check's own from the summary's not_judged (the
+ * trace's ABI does not record what it needs), or "".
+ */
+static const char *ci_check_why(const struct ck_summary *s,
+				const struct report_tally *t, const char *why,
+				char *buf, size_t len)
+{
+	const char *at = s->not_judged, *end;
+	size_t n = strlen(t->name);
+
+	if (why[0])
+		return why;
+	while ((at = strstr(at, t->name)) != NULL) {
+		if ((at == s->not_judged || at[-1] == ' ') &&
+		    strncmp(at + n, " (", 2) == 0 &&
+		    (end = strchr(at + n, ')')) != NULL) {
+			snprintf(buf, len, "not judged: %.*s",
+				 (int)(end - at + 1), at);
+			return buf;
+		}
+		at += n;
+	}
+	return "";
 }
 
 /* The test suite's name: the trace's file name without its extension. */
@@ -249,7 +278,10 @@ static void junit(struct report *r, const struct ck_summary *s, int code,
 		cls[k++] = strchr(".\"<>&'", *c) ? '_' : *c;
 	cls[k] = '\0';
 	for (unsigned i = 0; i < r->tally_count; i++) {
-		enum ci_status st = ci_status(&r->tally[i], code, why);
+		char buf[200];
+		enum ci_status st = ci_status(
+			&r->tally[i], code,
+			ci_check_why(s, &r->tally[i], why, buf, sizeof(buf)));
 
 		fails += st == CI_FAIL;
 		skips += st == CI_SKIP || st == CI_UNKNOWN;
@@ -275,9 +307,14 @@ static void junit(struct report *r, const struct ck_summary *s, int code,
 	} else {
 		fprintf(r->out, "/>\n");
 	}
-	for (unsigned i = 0; i < r->tally_count; i++)
+	for (unsigned i = 0; i < r->tally_count; i++) {
+		char buf[200];
+		const char *w =
+			ci_check_why(s, &r->tally[i], why, buf, sizeof(buf));
+
 		junit_case(r, cls, &r->tally[i],
-			   ci_status(&r->tally[i], code, why), why);
+			   ci_status(&r->tally[i], code, w), w);
+	}
 	fprintf(r->out, "  </testsuite>\n</testsuites>\n");
 }
 
@@ -335,7 +372,9 @@ static void tap(struct report *r, const struct ck_summary *s, int code,
 	}
 	for (unsigned i = 0; i < r->tally_count; i++) {
 		const struct report_tally *t = &r->tally[i];
-		enum ci_status st = ci_status(t, code, why);
+		char buf[200];
+		const char *w = ci_check_why(s, t, why, buf, sizeof(buf));
+		enum ci_status st = ci_status(t, code, w);
 
 		n++;
 		if (st == CI_PASS) {
@@ -355,7 +394,7 @@ static void tap(struct report *r, const struct ck_summary *s, int code,
 			fprintf(r->out, "  ...\n");
 		} else {
 			/* A directive's reason ends at the line: no '#'. */
-			snprintf(line, sizeof(line), "%s", why);
+			snprintf(line, sizeof(line), "%s", w);
 			for (char *c = line; *c; c++)
 				if (*c == '#' || *c == '\n')
 					*c = ' ';
@@ -394,13 +433,15 @@ static void lava(struct report *r, const struct ck_summary *s, int code,
 		code == CK_EXIT_CORRUPT ? "fail" : "pass");
 	for (unsigned i = 0; i < r->tally_count; i++) {
 		const struct report_tally *t = &r->tally[i];
+		char buf[200];
+		const char *w = ci_check_why(s, t, why, buf, sizeof(buf));
 
 		if (t->count)
 			fprintf(r->out, "# %s: %llu finding%s, first: %s\n",
 				t->name, (unsigned long long)t->count,
 				t->count > 1 ? "s" : "", t->lines[0]);
 		fprintf(r->out, "lava-test-case %s --result %s\n", t->name,
-			res[ci_status(t, code, why)]);
+			res[ci_status(t, code, w)]);
 	}
 	if (code == CK_EXIT_CORRUPT)
 		fprintf(r->out, "# error: %s\n", s->error);
