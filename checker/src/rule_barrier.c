@@ -124,14 +124,15 @@ static void barrier_store(void *self, const struct ck_env *env,
 static void barrier_maintenance(void *self, const struct ck_env *env,
 				const struct ck_event *ev)
 {
-	struct barrier_pending *p = ((struct barrier_rule *)self)->p[ev->cpu];
+	struct barrier_rule *r = self;
+	struct barrier_pending *p = r->p[ev->cpu];
 	unsigned op = (unsigned)ev->w[0];
 	bool dsb = op == PKVM_BARRIER_DSB_ISHST || op == PKVM_BARRIER_DSB_ISH ||
 		   op == PKVM_BARRIER_DSB_SY ||
 		   (op == PKVM_BARRIER_DSB_NSH &&
 		    view_boot(env->view)->cpu_count == 1);
 
-	if (ev->kind != PKVM_EV_BARRIER)
+	if (!r->judged || ev->kind != PKVM_EV_BARRIER)
 		return;
 	for (unsigned c = 1; c < MODEL_COMP_COUNT; c++) {
 		if (dsb && p[c].need == BARRIER_DSB)
@@ -152,7 +153,8 @@ static void barrier_release(void *self, const struct ck_env *env,
 	struct barrier_pending *p;
 	bool s1 = comp == PKVM_COMP_HYP_S1;
 
-	if (comp != PKVM_COMP_HOST_S2 && comp != PKVM_COMP_HYP_S1)
+	if (!((struct barrier_rule *)self)->judged ||
+	    (comp != PKVM_COMP_HOST_S2 && comp != PKVM_COMP_HYP_S1))
 		return;
 	p = &((struct barrier_rule *)self)->p[ev->cpu][comp];
 	if (p->need == BARRIER_NONE)

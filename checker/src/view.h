@@ -213,6 +213,12 @@ static inline bool view_cpu_holds(const struct ck_view *v, unsigned cpu,
 	return (v->cpu[cpu].held >> id) & 1u;
 }
 
+/** The locks `cpu` holds: bit per lock id. */
+static inline unsigned view_cpu_held(const struct ck_view *v, unsigned cpu)
+{
+	return v->cpu[cpu].held;
+}
+
 /** Records of some CPU were lost. */
 static inline bool view_any_loss(const struct ck_view *v)
 {
