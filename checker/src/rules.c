@@ -20,14 +20,18 @@ extern const struct ck_rule rule_spec;
 extern const struct ck_rule rule_invariants;
 extern const struct ck_rule rule_locks;
 extern const struct ck_rule rule_boot;
+extern const struct ck_rule rule_sysreg;
+extern const struct ck_rule rule_inject;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
 	&rule_bbm,	  /* break-before-make (builds on rule_tlb) */
 	&rule_spec,	  /* each trap against the specification */
+	&rule_inject,	  /* an injected abort: the registers written */
 	&rule_invariants, /* the page invariants */
 	&rule_locks,	  /* stores under their lock, tables from the pool */
 	&rule_boot,	  /* the boot state, when the host is first entered */
+	&rule_sysreg,	  /* the EL2 system registers */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
