@@ -295,6 +295,17 @@ void tb_sysregs(struct tb *b, unsigned cpu, bool mair)
 
 void tb_boot(struct tb *b)
 {
+	tb_boot_tables(b);
+	for (unsigned c = 0; c < b->ncpu; c++) {
+		if (c)
+			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
+		tb_sysregs(b, c, c != 0);
+		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
+	}
+}
+
+void tb_boot_tables(struct tb *b)
+{
 	uint64_t boot[14] = { PKVM_ABI_VERSION | ((uint64_t)b->ncpu << 32),
 			      62500000,
 			      TB_RAM_BASE,
@@ -324,12 +335,6 @@ void tb_boot(struct tb *b)
 	l2 = tb_l2(b, 0, PKVM_COMP_HYP_S1, TB_HYP_START);
 	tb_pte(b, 0, l2 + 8 * 1, (tb_s1_page(TB_HYP_START, 0) & ~3ull) | 1);
 	tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
-	for (unsigned c = 0; c < b->ncpu; c++) {
-		if (c)
-			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
-		tb_sysregs(b, c, c != 0);
-		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
-	}
 }
 
 void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,

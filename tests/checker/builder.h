@@ -105,6 +105,8 @@ void tb_free(struct tb *b);
 void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
 	      unsigned nwords);
 void tb_boot(struct tb *b); /* BOOT, tables, MARK host_enter everywhere */
+/* BOOT, MAIR_EL2 on CPU 0 and the tables only: no CPU enters the host. */
+void tb_boot_tables(struct tb *b);
 /* A SYSREG_WRITE; the eight EL2 registers a CPU writes before the host. */
 void tb_sysreg(struct tb *b, unsigned cpu, unsigned reg, uint64_t value);
 void tb_sysregs(struct tb *b, unsigned cpu, bool mair);
