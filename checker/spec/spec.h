@@ -107,10 +107,6 @@ enum spec_abort_kind {
 
 /** PSCI SYSTEM_OFF function id (SMC from the host). */
 #define SPEC_PSCI_SYSTEM_OFF 0x84000008ull
-/** Vector offset of a synchronous exception from the current EL with SP_EL1. */
-#define SPEC_VBAR_SYNC_CURRENT_SPX 0x200ull
-/** SPSR the hyp must return with when injecting: EL1h, DAIF masked. */
-#define SPEC_INJECT_SPSR 0x3c5ull
 
 /* One function per hypercall, in the order of PKVM_HCALL_LIST. */
 void spec_share_hyp(const struct spec_machine *m, uint64_t pfn,

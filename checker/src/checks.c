@@ -89,6 +89,12 @@ static const struct check_info checks[] = {
 	  "a valid hyp stage-1 leaf gives a page more than its kind allows: "
 	  "text read-only, rodata read-only execute-never, everything else "
 	  "execute-never (ABI 2)" },
+	{ "sysreg",
+	  "a write of VTTBR_EL2, VTCR_EL2, HCR_EL2, TTBR0_EL2, TCR_EL2, "
+	  "SCTLR_EL2, MAIR_EL2 or VBAR_EL2 with a field HYPERCALLS.md "
+	  "\"System registers\" determines set otherwise, a regime turned on "
+	  "before its registers are written, or a CPU that enters the host "
+	  "without having written all eight" },
 	{ "inconsistent-trace",
 	  "no schedule satisfies CPU order and lock tickets" },
 };

@@ -353,7 +353,7 @@ static void trap_begin(void *self, const struct ck_env *env,
 	t->entry = view_trap(env->view, ev->cpu);
 	t->type = trap_type_of(ev);
 	t->alloc_failed = t->panicked = t->panic_expected = false;
-	t->system_off = t->vbar_known = false;
+	t->system_off = false;
 	t->read_count = 0;
 	t->sections = t->ready = 0;
 	r->committed[ev->cpu] = false;
@@ -555,12 +555,6 @@ static void trap_nondet(void *self, const struct ck_env *env,
 	case PKVM_NONDET_HOST_READ:
 		if (t->active)
 			trap_host_read(env, t, ev);
-		return;
-	case PKVM_NONDET_HOST_SYSREG:
-		if (t->active && ev->w[2] == PKVM_NONDET_REG_VBAR_EL1) {
-			t->vbar_known = true;
-			t->vbar = ev->w[1];
-		}
 		return;
 	default:
 		return;

@@ -59,8 +59,6 @@ struct spec_trap {
 	struct spec_host_reads reads;
 	uint64_t read_addr[TRAP_MAX_READS];
 	unsigned read_count;
-	bool vbar_known;
-	uint64_t vbar;
 };
 
 /**

@@ -25,11 +25,14 @@ extern const struct ck_rule rule_lock_needs;
 extern const struct ck_rule rule_barrier;
 extern const struct ck_rule rule_zeroed;
 extern const struct ck_rule rule_attrs;
+extern const struct ck_rule rule_sysreg;
+extern const struct ck_rule rule_inject;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
 	&rule_bbm,	  /* break-before-make (builds on rule_tlb) */
 	&rule_spec,	  /* each trap against the specification */
+	&rule_inject,	  /* an injected abort: the registers written */
 	&rule_invariants, /* the page invariants */
 	&rule_locks,	  /* stores under their lock, tables from the pool */
 	&rule_boot,	  /* the boot state, when the host is first entered */
@@ -38,6 +41,7 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_barrier,	  /* DSB (and ISB) after making an entry valid */
 	&rule_zeroed,	  /* table pages zeroed before they are linked */
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
+	&rule_sysreg,	  /* the EL2 system registers */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

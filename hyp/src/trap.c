@@ -186,9 +186,27 @@ static void trap_smc(struct trap_ctx *ctx)
 }
 
 /*
- * Inject the abort into the host as pKVM does: the EL1 fault registers get
- * the EL2 ones, and the host resumes at its "current EL with SP_ELx"
- * synchronous vector (VBAR_EL1 + 0x200) in EL1h with DAIF masked.
+ * The offset from VBAR_EL1 of the synchronous vector an exception taken to
+ * EL1h from `spsr`'s mode uses (Arm ARM, "Exception vectors"): current EL
+ * with SP_EL0 (EL1t) 0x000, current EL with SP_ELx (EL1h) 0x200, lower EL
+ * in AArch64 (EL0t) 0x400.
+ */
+static uint64_t trap_sync_vector(uint64_t spsr)
+{
+	switch (spsr & TRAP_SPSR_MODE_MASK) {
+	case TRAP_SPSR_EL1H:
+		return 0x200;
+	case TRAP_SPSR_EL1T:
+		return 0x000;
+	default:
+		return 0x400;
+	}
+}
+
+/*
+ * Inject the abort into the host (HYPERCALLS.md "Stage-2 abort"): the EL1
+ * fault registers get the EL2 ones, and the host resumes at the
+ * synchronous vector for the mode it was in, in EL1h with DAIF masked.
  */
 static void trap_inject_abort(struct trap_ctx *ctx)
 {
@@ -204,7 +222,7 @@ static void trap_inject_abort(struct trap_ctx *ctx)
 	htrace_sysreg(PKVM_SYSREG_ELR_EL1, ctx->elr);
 	arch_sysreg_write(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
 	htrace_sysreg(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
-	ctx->elr = vbar + 0x200;
+	ctx->elr = vbar + trap_sync_vector(ctx->spsr);
 	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
 }
 

@@ -338,7 +338,39 @@ uint64_t tb_l3(struct tb *b, unsigned cpu, unsigned comp, uint64_t pfn)
 	return l3 + 8 * ((pa >> 12) & 511);
 }
 
+void tb_sysreg(struct tb *b, unsigned cpu, unsigned reg, uint64_t value)
+{
+	uint64_t w[2] = { reg, value };
+
+	tb_event(b, cpu, PKVM_EV_SYSREG_WRITE, w, 2);
+}
+
+void tb_sysregs(struct tb *b, unsigned cpu, bool mair)
+{
+	/* HYPERCALLS.md "System registers", in the hyp's order. */
+	if (mair)
+		tb_sysreg(b, cpu, PKVM_SYSREG_MAIR_EL2, 0x04ff);
+	tb_sysreg(b, cpu, PKVM_SYSREG_TCR_EL2, TB_TCR_EL2);
+	tb_sysreg(b, cpu, PKVM_SYSREG_TTBR0_EL2, TB_HYP_ROOT);
+	tb_sysreg(b, cpu, PKVM_SYSREG_SCTLR_EL2, TB_SCTLR_EL2);
+	tb_sysreg(b, cpu, PKVM_SYSREG_VBAR_EL2, TB_VBAR_EL2);
+	tb_sysreg(b, cpu, PKVM_SYSREG_VTCR_EL2, TB_VTCR_EL2);
+	tb_sysreg(b, cpu, PKVM_SYSREG_VTTBR_EL2, TB_HOST_ROOT);
+	tb_sysreg(b, cpu, PKVM_SYSREG_HCR_EL2, TB_HCR_EL2);
+}
+
 void tb_boot(struct tb *b)
+{
+	tb_boot_tables(b);
+	for (unsigned c = 0; c < b->ncpu; c++) {
+		if (c)
+			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
+		tb_sysregs(b, c, c != 0);
+		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
+	}
+}
+
+void tb_boot_tables(struct tb *b)
 {
 	uint64_t boot[14] = { tb_abi(b) | ((uint64_t)b->ncpu << 32),
 			      62500000,
@@ -361,10 +393,12 @@ void tb_boot(struct tb *b)
 	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
 	if (abi2) {
 		/* ABI 2: the layout, and the roots zeroed (abi.h MARK). */
-		tb_mark(b, 0, PKVM_MARK_TEXT_END,
-			b->text_end ? b->text_end : TB_HYP_START);
-		tb_mark(b, 0, PKVM_MARK_RODATA_END,
-			b->rodata_end ? b->rodata_end : TB_HYP_START);
+		if (b->text_end || b->rodata_end) {
+			tb_mark(b, 0, PKVM_MARK_TEXT_END,
+				b->text_end ? b->text_end : TB_HYP_START);
+			tb_mark(b, 0, PKVM_MARK_RODATA_END,
+				b->rodata_end ? b->rodata_end : TB_HYP_START);
+		}
 		if (!(b->no_zero & TB_NO_ZERO_ROOTS)) {
 			tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HOST_ROOT);
 			tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HYP_ROOT);
@@ -392,11 +426,6 @@ void tb_boot(struct tb *b)
 		tb_unlock2(b, 0, PKVM_LOCK_HYP_S1, PKVM_LOCK_HOST_S2);
 	else
 		tb_unlock(b, 0, PKVM_LOCK_HYP_S1);
-	for (unsigned c = 0; c < b->ncpu; c++) {
-		if (c)
-			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
-		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
-	}
 }
 
 void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
@@ -552,13 +581,24 @@ void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn)
 		tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
 }
 
+void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
+		    uint64_t elr, uint64_t spsr)
+{
+	tb_nondet(b, cpu, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
+		  PKVM_NONDET_REG_VBAR_EL1, 0);
+	tb_sysreg(b, cpu, PKVM_SYSREG_ESR_EL1, esr);
+	tb_sysreg(b, cpu, PKVM_SYSREG_FAR_EL1, far);
+	tb_sysreg(b, cpu, PKVM_SYSREG_ELR_EL1, elr);
+	tb_sysreg(b, cpu, PKVM_SYSREG_SPSR_EL1, spsr);
+}
+
 void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)
 {
 	tb_abort_entry(b, cpu, pfn);
 	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_nondet(b, cpu, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
-		  PKVM_NONDET_REG_VBAR_EL1, 0);
 	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
+	tb_inject_regs(b, cpu, TB_ESR_DABT, (pfn << 12) | 0x10, TB_ELR,
+		       TB_HOST_SPSR);
 	tb_exit_full(b, cpu, 0x1234, 0, TB_ESR_DABT, (pfn << 12) | 0x10,
 		     TB_VBAR + 0x200, 0x3c5);
 }

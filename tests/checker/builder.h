@@ -34,6 +34,16 @@
 #define TB_ESR_DABT 0x92000047ull /* EC 0x24, IL, translation fault L3 */
 #define TB_VBAR 0x41000800ull
 #define TB_ELR 0x41000100ull /* every trap entry's elr */
+/* The EL2 registers every CPU writes at boot (HYPERCALLS.md "System
+ * registers"): the hyp's values. */
+#define TB_VTCR_EL2 0x80023560ull
+#define TB_TCR_EL2 0x80823520ull
+#define TB_SCTLR_EL2 0x30cd183dull
+#define TB_HCR_EL2 0x80081003ull
+#define TB_VBAR_EL2 (TB_HYP_START + 0x800)
+/* The host's PSTATE at a trap: EL1h, Z and C set (SPSR_EL2, as the hyp
+ * passes it on in SPSR_EL1 when it injects). */
+#define TB_HOST_SPSR 0x60000005ull
 
 struct tb {
 	unsigned ncpu;
@@ -81,8 +91,10 @@ struct tb {
 	/*
 	 * The ABI the BOOT record gives (0: PKVM_ABI_VERSION). From ABI 2 on
 	 * the builder writes what that ABI promises: MARK text_end and
-	 * rodata_end after BOOT (`text_end`, `rodata_end`; 0: hyp_start, no
-	 * text or rodata), a MARK page_zeroed for each root and each page the
+	 * rodata_end after BOOT when a test sets `text_end` or `rodata_end`
+	 * (the other 0: hyp_start; neither set: no layout marks, so the
+	 * attribute rule sees no text or rodata and VBAR_EL2, at
+	 * TB_VBAR_EL2, is judged against the whole image), a MARK page_zeroed for each root and each page the
 	 * pool hands out, and the boot tables built under the pair.
 	 */
 	unsigned abi;
@@ -126,6 +138,11 @@ void tb_free(struct tb *b);
 void tb_event(struct tb *b, unsigned cpu, unsigned kind, const uint64_t *w,
 	      unsigned nwords);
 void tb_boot(struct tb *b); /* BOOT, tables, MARK host_enter everywhere */
+/* BOOT, MAIR_EL2 on CPU 0 and the tables only: no CPU enters the host. */
+void tb_boot_tables(struct tb *b);
+/* A SYSREG_WRITE; the eight EL2 registers a CPU writes before the host. */
+void tb_sysreg(struct tb *b, unsigned cpu, unsigned reg, uint64_t value);
+void tb_sysregs(struct tb *b, unsigned cpu, bool mair);
 void tb_lock(struct tb *b, unsigned cpu, unsigned lock);
 void tb_unlock(struct tb *b, unsigned cpu, unsigned lock);
 /* Two locks in a row: one LOCK_ACQUIRE2/LOCK_RELEASE2 if compact. */
@@ -199,6 +216,9 @@ void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	       uint64_t a2, int64_t err);
 void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn);
 void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn);
+/* An injection's NONDET VBAR_EL1 and its four EL1 register writes. */
+void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
+		    uint64_t elr, uint64_t spsr);
 
 /** The result of checking a built trace. */
 struct tb_result {

@@ -58,8 +58,7 @@ static void ta_entry(uint64_t esr, uint64_t far)
 /* The injection's exit: the EL1 registers get the EL2 ones. */
 static void ta_inject_exit(uint64_t esr, uint64_t far)
 {
-	tb_nondet(&b, 0, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
-		  PKVM_NONDET_REG_VBAR_EL1, 0);
+	tb_inject_regs(&b, 0, esr, far, TA_ELR, TB_HOST_SPSR);
 	tb_exit_full(&b, 0, 0x1234, 0, esr, far, TB_VBAR + 0x200, 0x3c5);
 }
 

@@ -248,9 +248,8 @@ Test(replay, abort_injected_wrong_vector)
 
 	tb_entry(&b, 0, TB_ESR_DABT, pfn << 12, pfn << 4, 0, 0, 0);
 	tb_lock(&b, 0, PKVM_LOCK_HOST_S2);
-	tb_nondet(&b, 0, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
-		  PKVM_NONDET_REG_VBAR_EL1, 0);
 	tb_unlock(&b, 0, PKVM_LOCK_HOST_S2);
+	tb_inject_regs(&b, 0, TB_ESR_DABT, pfn << 12, TB_ELR, TB_HOST_SPSR);
 	tb_exit_full(&b, 0, 0, 0, TB_ESR_DABT, pfn << 12, TB_VBAR + 0x400,
 		     0x3c5);
 	expect_only("abort-injection");
@@ -363,6 +362,7 @@ Test(replay, bad_boot_state)
 
 		tb_event(&b2, 0, PKVM_EV_BOOT, boot, 14);
 	}
+	tb_sysregs(&b2, 0, true);
 	tb_mark(&b2, 0, PKVM_MARK_HOST_ENTER, 0);
 	tb_check(&b2, &r);
 	tb_free(&b2);

@@ -30,6 +30,10 @@ struct trap_ctx {
 
 /* PSTATE for entering the host's abort vector: EL1h, DAIF masked. */
 #define TRAP_SPSR_EL1H_MASKED 0x3C5ull
+/* SPSR M[4:0]: the mode, and the two EL1 ones. */
+#define TRAP_SPSR_MODE_MASK 0x1Full
+#define TRAP_SPSR_EL1T 0x4ull
+#define TRAP_SPSR_EL1H 0x5ull
 
 /** Handle a synchronous exception from the host (records entry and exit). */
 void trap_host_sync(struct trap_ctx *ctx);

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An abort injected into the host, judged on what the host will see
+ * (HYPERCALLS.md "Stage-2 abort", check `abort-injection`): the
+ * SYSREG_WRITEs of ESR_EL1, FAR_EL1, ELR_EL1 and SPSR_EL1 the hyp made in
+ * the trap, and where and how the trap returns, not the exit record's
+ * summary of itself (DESIGN.md 10). Whether an abort had to be injected
+ * at all is the spec's question (rule_spec_judge.c); this rule judges
+ * every trap that injected one, or wrote the host's EL1 fault registers:
+ *
+ *   ESR_EL1 = the entry's ESR_EL2, FAR_EL1 = its FAR_EL2, ELR_EL1 = its
+ *   ELR_EL2; SPSR_EL1 a mode a host trap comes from (EL0t, EL1t, EL1h:
+ *   the entry does not record SPSR_EL2, so the rest is not judged);
+ *   the exit returns to VBAR_EL1 (NONDET host_sysreg) + the synchronous
+ *   vector for that mode (0x000 EL1t, 0x200 EL1h, 0x400 EL0t) in EL1h
+ *   with DAIF masked; its inject_esr and inject_far are the values
+ *   written. From ABI 2 an injection without all four writes is wrong;
+ *   in ABI 1 the writes are judged where recorded.
+ *
+ * A trap whose CPU lost records after its entry is not judged (a write
+ * may be in them); the spec rule counts such a trap as inconclusive.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <pkvm/abi.h>
+
+#include "rules.h"
+
+/* The four registers, as indexes. */
+enum { INJ_ESR, INJ_FAR, INJ_ELR, INJ_SPSR, INJ_REGS };
+
+static const char *const inj_name[INJ_REGS] = { "ESR_EL1", "FAR_EL1", "ELR_EL1",
+						"SPSR_EL1" };
+
+/* SPSR M[4:0] and the DAIF bits (9:6). */
+#define INJ_SPSR_MODE 0x1full
+#define INJ_SPSR_EL0T 0x0ull
+#define INJ_SPSR_EL1T 0x4ull
+#define INJ_SPSR_EL1H 0x5ull
+#define INJ_SPSR_DAIF 0x3c0ull
+
+struct inject_cpu {
+	bool active; /* in a trap whose entry was read */
+	bool lost;   /* records lost since that entry */
+	bool vbar_known;
+	uint64_t vbar;
+	unsigned written; /* bit per INJ_* */
+	uint64_t value[INJ_REGS];
+	uint64_t esr, far, elr; /* at the entry */
+};
+
+struct inject_rule {
+	unsigned abi;
+	struct inject_cpu cpu[CK_MAX_CPUS];
+};
+
+static void inj_note(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = 0;
+	va_list ap;
+
+	while (n < len && buf[n])
+		n++;
+	if (n && n + 2 < len) {
+		buf[n++] = ';';
+		buf[n++] = ' ';
+		buf[n] = 0;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The synchronous vector's offset for a host in `mode`, or -1. */
+static int64_t inj_vector(uint64_t mode)
+{
+	switch (mode) {
+	case INJ_SPSR_EL1H:
+		return 0x200;
+	case INJ_SPSR_EL1T:
+		return 0x000;
+	case INJ_SPSR_EL0T:
+		return 0x400;
+	default:
+		return -1;
+	}
+}
+
+static void inject_boot(void *self, const struct ck_env *env,
+			const struct ck_event *ev)
+{
+	struct inject_rule *r = self;
+
+	(void)env;
+	r->abi = (unsigned)(ev->w[0] & 0xffffffffu);
+}
+
+static void inject_entry(void *self, const struct ck_env *env,
+			 const struct ck_event *ev)
+{
+	struct inject_rule *r = self;
+	struct inject_cpu *c;
+
+	(void)env;
+	if (ev->cpu >= CK_MAX_CPUS)
+		return;
+	c = &r->cpu[ev->cpu];
+	*c = (struct inject_cpu){ .active = true,
+				  .esr = ev->w[0],
+				  .elr = ev->w[1],
+				  .far = ev->w[2] };
+}
+
+static void inject_sysreg(void *self, const struct ck_env *env,
+			  const struct ck_event *ev)
+{
+	struct inject_rule *r = self;
+	struct inject_cpu *c;
+	int i;
+
+	(void)env;
+	switch (ev->w[0]) {
+	case PKVM_SYSREG_ESR_EL1:
+		i = INJ_ESR;
+		break;
+	case PKVM_SYSREG_FAR_EL1:
+		i = INJ_FAR;
+		break;
+	case PKVM_SYSREG_ELR_EL1:
+		i = INJ_ELR;
+		break;
+	case PKVM_SYSREG_SPSR_EL1:
+		i = INJ_SPSR;
+		break;
+	default:
+		return;
+	}
+	if (ev->cpu >= CK_MAX_CPUS || !r->cpu[ev->cpu].active)
+		return;
+	c = &r->cpu[ev->cpu];
+	c->written |= 1u << i;
+	c->value[i] = ev->w[1];
+}
+
+static void inject_nondet(void *self, const struct ck_env *env,
+			  const struct ck_event *ev)
+{
+	struct inject_rule *r = self;
+	struct inject_cpu *c;
+
+	(void)env;
+	if (ev->cpu >= CK_MAX_CPUS || ev->w[0] != PKVM_NONDET_HOST_SYSREG ||
+	    ev->w[2] != PKVM_NONDET_REG_VBAR_EL1)
+		return;
+	c = &r->cpu[ev->cpu];
+	c->vbar_known = true;
+	c->vbar = ev->w[1];
+}
+
+/* The written registers against the entry's; the summary against them. */
+static void inj_registers(const struct inject_rule *r,
+			  const struct inject_cpu *c, const uint64_t *out,
+			  char *bad, size_t len)
+{
+	const uint64_t want[3] = { c->esr, c->far, c->elr };
+	static const char *const from[3] = { "ESR_EL2", "FAR_EL2", "ELR_EL2" };
+
+	for (unsigned i = 0; i < INJ_REGS; i++)
+		if (!(c->written & (1u << i)) && r->abi >= 2)
+			inj_note(bad, len, "%s was not written", inj_name[i]);
+	for (unsigned i = INJ_ESR; i <= INJ_ELR; i++)
+		if ((c->written & (1u << i)) && c->value[i] != want[i])
+			inj_note(bad, len,
+				 "%s = 0x%llx, not the entry's %s 0x%llx",
+				 inj_name[i], (unsigned long long)c->value[i],
+				 from[i], (unsigned long long)want[i]);
+	if ((c->written & (1u << INJ_SPSR)) &&
+	    inj_vector(c->value[INJ_SPSR] & INJ_SPSR_MODE) < 0)
+		inj_note(bad, len,
+			 "SPSR_EL1 = 0x%llx names mode 0x%llx, not one a host "
+			 "trap comes from (EL0t, EL1t, EL1h)",
+			 (unsigned long long)c->value[INJ_SPSR],
+			 (unsigned long long)(c->value[INJ_SPSR] &
+					      INJ_SPSR_MODE));
+	if ((c->written & (1u << INJ_ESR)) && out[4] != c->value[INJ_ESR])
+		inj_note(bad, len,
+			 "the exit's inject_esr 0x%llx is not the ESR_EL1 "
+			 "written, 0x%llx",
+			 (unsigned long long)out[4],
+			 (unsigned long long)c->value[INJ_ESR]);
+	if ((c->written & (1u << INJ_FAR)) && out[5] != c->value[INJ_FAR])
+		inj_note(bad, len,
+			 "the exit's inject_far 0x%llx is not the FAR_EL1 "
+			 "written, 0x%llx",
+			 (unsigned long long)out[5],
+			 (unsigned long long)c->value[INJ_FAR]);
+}
+
+/* Where and how the host resumes: its vector, in EL1h, DAIF masked. */
+static void inj_return(const struct inject_cpu *c, const uint64_t *out,
+		       char *bad, size_t len)
+{
+	int64_t off = -1;
+
+	if (c->written & (1u << INJ_SPSR))
+		off = inj_vector(c->value[INJ_SPSR] & INJ_SPSR_MODE);
+	if (c->vbar_known && off >= 0 && out[6] != c->vbar + (uint64_t)off)
+		inj_note(bad, len,
+			 "the exit returns to 0x%llx, not VBAR_EL1 0x%llx + "
+			 "0x%llx (the synchronous vector for a host in mode "
+			 "0x%llx)",
+			 (unsigned long long)out[6],
+			 (unsigned long long)c->vbar, (unsigned long long)off,
+			 (unsigned long long)(c->value[INJ_SPSR] &
+					      INJ_SPSR_MODE));
+	else if (c->vbar_known && off < 0 && out[6] != c->vbar &&
+		 out[6] != c->vbar + 0x200 && out[6] != c->vbar + 0x400)
+		inj_note(bad, len,
+			 "the exit returns to 0x%llx, not a synchronous "
+			 "vector of VBAR_EL1 0x%llx",
+			 (unsigned long long)out[6],
+			 (unsigned long long)c->vbar);
+	if ((out[7] & (INJ_SPSR_MODE | INJ_SPSR_DAIF)) !=
+	    (INJ_SPSR_EL1H | INJ_SPSR_DAIF))
+		inj_note(bad, len,
+			 "the exit's SPSR 0x%llx is not EL1h with D, A, I, F "
+			 "masked",
+			 (unsigned long long)out[7]);
+}
+
+static void inject_exit(void *self, const struct ck_env *env,
+			const struct ck_event *ev)
+{
+	struct inject_rule *r = self;
+	struct inject_cpu *c;
+	char bad[900] = "";
+
+	if (ev->cpu >= CK_MAX_CPUS)
+		return;
+	c = &r->cpu[ev->cpu];
+	if (!c->active || c->lost || ev->incomplete) {
+		c->active = false;
+		return;
+	}
+	c->active = false;
+	if (!ev->w[4] && !c->written)
+		return; /* nothing injected: the spec rule says if it must */
+	if (!ev->w[4]) {
+		ck_finding(env->out, "abort-injection", ev, c->far, false, 0,
+			   "the hyp wrote the host's EL1 fault registers "
+			   "(%s%s%s%s) "
+			   "but the exit injects nothing (inject_esr 0): they "
+			   "are written only when an abort is injected",
+			   c->written & 1 ? "ESR_EL1 " : "",
+			   c->written & 2 ? "FAR_EL1 " : "",
+			   c->written & 4 ? "ELR_EL1 " : "",
+			   c->written & 8 ? "SPSR_EL1" : "");
+		return;
+	}
+	inj_registers(r, c, ev->w, bad, sizeof(bad));
+	inj_return(c, ev->w, bad, sizeof(bad));
+	if (bad[0])
+		ck_finding(env->out, "abort-injection", ev, c->far, false, 0,
+			   "an abort injected into the host (entry esr 0x%llx "
+			   "far 0x%llx elr 0x%llx): %s (HYPERCALLS.md "
+			   "\"Stage-2 abort\")",
+			   (unsigned long long)c->esr,
+			   (unsigned long long)c->far,
+			   (unsigned long long)c->elr, bad);
+}
+
+static void inject_loss(void *self, const struct ck_env *env, unsigned cpu)
+{
+	struct inject_rule *r = self;
+
+	(void)env;
+	if (cpu < CK_MAX_CPUS)
+		r->cpu[cpu].lost = true;
+}
+
+static void inject_abandon(void *self, const struct ck_env *env, unsigned cpu,
+			   const char *why)
+{
+	struct inject_rule *r = self;
+
+	(void)env;
+	(void)why;
+	if (cpu < CK_MAX_CPUS)
+		r->cpu[cpu].active = false;
+}
+
+static void *inject_create(const struct ck_env *env, unsigned cpu_count)
+{
+	struct inject_rule *r = calloc(1, sizeof(*r));
+
+	(void)env;
+	(void)cpu_count;
+	CK_CHECK(r != NULL);
+	return r;
+}
+
+const struct ck_rule rule_inject = {
+	.name = "inject",
+	.create = inject_create,
+	.destroy = free,
+	.boot = inject_boot,
+	.trap_entry = inject_entry,
+	.trap_exit = inject_exit,
+	.sysreg = inject_sysreg,
+	.nondet = inject_nondet,
+	.trap_abandon = inject_abandon,
+	.loss = inject_loss,
+};
