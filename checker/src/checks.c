@@ -34,6 +34,9 @@ static const struct check_info checks[] = {
 	{ "abort-return",
 	  "a resolved abort does not resume at the faulting instruction" },
 	{ "smc-return", "an unhandled SMC did not return -1" },
+	{ "trap-return",
+	  "any other trap changed x0-x3 (but x0 = -1 for an hvc with another "
+	  "immediate), did not resume where it was, or injected something" },
 	{ "hyp-panic",
 	  "a PANIC outside test_panic of a test image (BOOT boot_flags bit 0; "
 	  "in a production image test_panic's id is unknown)" },

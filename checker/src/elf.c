@@ -252,28 +252,49 @@ bool elf_images_read32(const struct elf_images *e, uint64_t va, uint32_t *out)
  */
 bool elf_image_commit(const char *path, char *out, size_t len)
 {
+	/*
+	 * Read in small windows, each keeping the previous one's tail, so a
+	 * stamp across a window's edge is found and the checker's memory
+	 * does not depend on the image's size (a large buffer here also
+	 * raised malloc's mmap threshold for the rest of the run).
+	 */
 	static const char prefix[] = "pkvm-hyp-commit=";
-	size_t cap = 16u << 20, size = 0, n = 0;
+	enum { WINDOW = 64u << 10, KEEP = 256 };
+	char buf[WINDOW + KEEP];
 	FILE *f = fopen(path, "rb");
-	char *buf = f ? malloc(cap) : NULL;
-	const char *p = NULL;
+	size_t kept = 0, got;
 	bool ok = false;
 
-	if (buf)
-		size = fread(buf, 1, cap, f);
-	if (size)
-		p = memmem(buf, size, prefix, sizeof(prefix) - 1);
-	if (p) {
-		p += sizeof(prefix) - 1;
-		while (p + n < buf + size && p[n] && n + 1 < len)
-			n++;
-		if (p + n < buf + size && p[n] == '\0' && n > 0) {
-			memcpy(out, p, n);
-			out[n] = '\0';
-			ok = true;
+	if (!f || len == 0)
+		goto out;
+	while ((got = fread(buf + kept, 1, WINDOW, f)) > 0) {
+		size_t size = kept + got;
+		const char *p = memmem(buf, size, prefix, sizeof(prefix) - 1);
+
+		if (p) {
+			size_t n = 0, at = (size_t)(p - buf);
+
+			/* The stamp must be whole in the buffer: read on. */
+			if (size - at < sizeof(prefix) - 1 + len && !feof(f) &&
+			    at > 0) {
+				memmove(buf, p, size - at);
+				kept = size - at;
+				continue;
+			}
+			p += sizeof(prefix) - 1;
+			while (p + n < buf + size && p[n] && n + 1 < len)
+				n++;
+			if (p + n < buf + size && p[n] == '\0' && n > 0) {
+				memcpy(out, p, n);
+				out[n] = '\0';
+				ok = true;
+			}
+			break;
 		}
+		kept = size < KEEP ? size : KEEP;
+		memmove(buf, buf + size - kept, kept);
 	}
-	free(buf);
+out:
 	if (f)
 		fclose(f);
 	return ok;
