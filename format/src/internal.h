@@ -28,15 +28,17 @@
  */
 #define TRACE_VERSION_MAJOR 4u
 #define TRACE_VERSION_MINOR 1u
-#define TRACE_V40_MAX_KIND PKVM_EV_HCALL_EXIT_UNLOCK2 /* the last kind of 4.0  \
-						       */
-#define TRACE_V1_MINOR 0u			      /* the last 1.x minor */
+#define TRACE_V40_MAX_KIND                                                     \
+	PKVM_EV_HCALL_EXIT_UNLOCK2		/* the last kind of 4.0        \
+						 */
+#define TRACE_V1_MINOR 0u			/* the last 1.x minor */
 #define TRACE_V1_MAX_KIND PKVM_EV_MARK		/* the last kind 1.x defines */
 #define TRACE_V2_MINOR 0u			/* the last 2.x minor */
 #define TRACE_V2_MAX_KIND PKVM_EV_LOCK_RELEASE2 /* the last kind of 2.x */
 #define TRACE_V3_MINOR 0u			/* the last 3.x minor */
-#define TRACE_V3_MAX_KIND PKVM_EV_HCALL_EXIT_UNLOCK2 /* the last kind of 3.x   \
-						      */
+#define TRACE_V3_MAX_KIND                                                      \
+	PKVM_EV_HCALL_EXIT_UNLOCK2 /* the last kind of 3.x                     \
+				    */
 
 /* zstd frame magics (RFC 8878) and the seekable-format footer magic. */
 #define TRACE_ZSTD_MAGIC 0xFD2FB528u

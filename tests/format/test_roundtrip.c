@@ -812,13 +812,15 @@ Test(format, layout_and_zeroing_marks_round_trip)
 	cr_assert_eq(got, n);
 	cr_assert_eq(memcmp(in, out, n * sizeof(in[0])), 0);
 	trace_format_event(line, sizeof(line), &out[7], 1);
-	cr_assert_str_eq(line,
-			 "cpu0 seq=7 ticks=17 mark what=text_end arg=0x40207000");
+	cr_assert_str_eq(
+		line, "cpu0 seq=7 ticks=17 mark what=text_end arg=0x40207000");
 	trace_format_event(line, sizeof(line), &out[8], 1);
-	cr_assert_str_eq(line,
-			 "cpu0 seq=8 ticks=18 mark what=rodata_end arg=0x40208000");
+	cr_assert_str_eq(
+		line,
+		"cpu0 seq=8 ticks=18 mark what=rodata_end arg=0x40208000");
 	trace_format_event(line, sizeof(line), &out[9], 1);
-	cr_assert_str_eq(line,
-			 "cpu0 seq=9 ticks=19 mark what=page_zeroed arg=0x40499000");
+	cr_assert_str_eq(
+		line,
+		"cpu0 seq=9 ticks=19 mark what=page_zeroed arg=0x40499000");
 	unlink(path);
 }
