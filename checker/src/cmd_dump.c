@@ -200,32 +200,56 @@ int cmd_dump(const struct cli_opts *o)
 
 #define STATS_CPUS 1024u
 
+/* Hypercall ids counted: our hyp's 1-7, linux-6.12's 0-25. */
+#define STATS_HCALLS 32u
+#define STATS_RETS 9u
+
 struct stats {
+	enum trace_system sys; /* whose hypercall table */
 	uint64_t kind[256];
 	uint64_t cpu[STATS_CPUS];
-	uint64_t hcall[8];
-	uint64_t ret[8][8]; /* [hcall id][0 ok, 1..6 errno index, 7 other] */
-	uint64_t open_id[STATS_CPUS]; /* hcall per open trap */
+	uint64_t hcall[STATS_HCALLS];
+	/* [hcall id][0 ok, 1..7 errno index, 8 other] */
+	uint64_t ret[STATS_HCALLS][STATS_RETS];
+	uint64_t open_id[STATS_CPUS]; /* hcall + 1 per open trap, 0 none */
 };
 
-static const char *const stats_rets[] = {
-	"ok", "EPERM", "ENOENT", "ENOMEM", "EFAULT", "EBUSY", "EINVAL", "other"
+static const char *const stats_rets[STATS_RETS] = {
+	"ok",	 "EPERM",  "ENOENT", "ENOMEM", "EFAULT",
+	"EBUSY", "EINVAL", "ERANGE", "other"
 };
 
 static unsigned stats_ret_slot(int64_t v)
 {
-	static const int64_t codes[] = { 0,
-					 -PKVM_EPERM,
-					 -PKVM_ENOENT,
-					 -PKVM_ENOMEM,
-					 -PKVM_EFAULT,
-					 -PKVM_EBUSY,
-					 -PKVM_EINVAL };
+	static const int64_t codes[STATS_RETS - 1] = { 0,
+						       -PKVM_EPERM,
+						       -PKVM_ENOENT,
+						       -PKVM_ENOMEM,
+						       -PKVM_EFAULT,
+						       -PKVM_EBUSY,
+						       -PKVM_EINVAL,
+						       -PKVM_ERANGE };
 
-	for (unsigned i = 0; i < 7; i++)
+	for (unsigned i = 0; i < STATS_RETS - 1; i++)
 		if (codes[i] == v)
 			return i;
-	return 7;
+	return STATS_RETS - 1;
+}
+
+/* Whether `id` is a hypercall of the trace's system's table. */
+static bool stats_hcall_known(const struct stats *s, uint64_t id)
+{
+	if (s->sys == TRACE_SYS_LINUX612)
+		return id < STATS_HCALLS &&
+		       trace_sys_hcall_name(s->sys, (unsigned)id);
+	return id > 0 && id < 8;
+}
+
+static const char *stats_hcall_name(const struct stats *s, unsigned id)
+{
+	if (s->sys == TRACE_SYS_LINUX612)
+		return trace_sys_hcall_name(s->sys, id);
+	return ck_hcall_name(id);
 }
 
 /* A trap's x0: if it is a known hypercall, count it and remember it. */
@@ -233,9 +257,9 @@ static void stats_x0(struct stats *s, unsigned cpu, uint64_t x0)
 {
 	uint64_t id = x0 & PKVM_HC_ID_MASK;
 
-	if ((x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE && id > 0 &&
-	    id < 8) {
-		s->open_id[cpu] = id;
+	if ((x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE &&
+	    stats_hcall_known(s, id)) {
+		s->open_id[cpu] = id + 1;
 		s->hcall[id]++;
 	}
 }
@@ -263,7 +287,7 @@ static void stats_record(struct stats *s, const struct pkvm_record *r)
 		     r->kind == PKVM_EV_HCALL_EXIT ||
 		     r->kind == PKVM_EV_HCALL_EXIT_UNLOCK2) &&
 		    s->open_id[cpu]) {
-			s->ret[s->open_id[cpu]]
+			s->ret[s->open_id[cpu] - 1]
 			      [stats_ret_slot((int64_t)r->b)]++;
 			s->open_id[cpu] = 0;
 		}
@@ -296,12 +320,12 @@ static void stats_text(const struct stats *s, unsigned ncpu)
 	for (unsigned c = 0; c < ncpu && c < STATS_CPUS; c++)
 		printf("  cpu%-11u %llu\n", c, (unsigned long long)s->cpu[c]);
 	printf("hypercalls:\n");
-	for (unsigned h = 1; h < 8; h++) {
+	for (unsigned h = 0; h < STATS_HCALLS; h++) {
 		if (!s->hcall[h])
 			continue;
-		printf("  %-14s %llu", ck_hcall_name(h),
+		printf("  %-14s %llu", stats_hcall_name(s, h),
 		       (unsigned long long)s->hcall[h]);
-		for (unsigned i = 0; i < 8; i++)
+		for (unsigned i = 0; i < STATS_RETS; i++)
 			if (s->ret[h][i])
 				printf(" %s=%llu", stats_rets[i],
 				       (unsigned long long)s->ret[h][i]);
@@ -327,14 +351,14 @@ static void stats_json(const struct stats *s, unsigned ncpu)
 		printf("%s%llu", c ? "," : "", (unsigned long long)s->cpu[c]);
 	printf("],\"hypercalls\":{");
 	first = true;
-	for (unsigned h = 1; h < 8; h++) {
+	for (unsigned h = 0; h < STATS_HCALLS; h++) {
 		if (!s->hcall[h])
 			continue;
 		printf("%s\"%s\":{\"calls\":%llu,\"results\":{",
-		       first ? "" : ",", ck_hcall_name(h),
+		       first ? "" : ",", stats_hcall_name(s, h),
 		       (unsigned long long)s->hcall[h]);
 		first = false;
-		for (unsigned i = 0, n = 0; i < 8; i++)
+		for (unsigned i = 0, n = 0; i < STATS_RETS; i++)
 			if (s->ret[h][i])
 				printf("%s\"%s\":%llu", n++ ? "," : "",
 				       stats_rets[i],
@@ -356,6 +380,8 @@ int cmd_stats(const struct cli_opts *o)
 	CK_CHECK(s != NULL);
 	r = trace_reader_open(o->path, &err);
 	rc = r ? 0 : -1;
+	if (r)
+		s->sys = trace_system_of(trace_reader_info(r)->system);
 	while (r && (rc = trace_reader_next_any(r, &rec, &err)) == 1)
 		stats_record(s, &rec);
 	if (rc < 0) {

@@ -63,7 +63,7 @@ void report_event_line(const struct report *r, const struct ck_event *ev,
 	struct trace_fmt fmt = { r->cfg.counter_freq, r->cfg.ticks,
 				 ev->recs[0].kind == PKVM_EV_PTE_WRITE ? &where
 								       : NULL,
-				 false };
+				 false, TRACE_SYS_HYP };
 
 	trace_format_event_at(buf, len, ev->recs, ev->nrec, &fmt);
 }

@@ -35,7 +35,8 @@ static void put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 
 /* Name of the enum value `v` in payload word `i` of `kind`, or NULL. */
 static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
-			     const struct pkvm_record *head)
+			     const struct pkvm_record *head,
+			     enum trace_system sys)
 {
 	switch (kind) {
 	case PKVM_EV_LOCK_ACQUIRE:
@@ -50,11 +51,12 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 	case PKVM_EV_NONDET:
 		if (i == 0)
 			return trace_nondet_name((unsigned)v);
-		if (i == 3 && head->a == PKVM_NONDET_ALLOC_PAGE)
-			return v == PKVM_COMP_HOST_S2  ? "host_s2"
-			       : v == PKVM_COMP_HYP_S1 ? "hyp_s1"
-						       : NULL;
+		if (i == 3 && (head->a == PKVM_NONDET_ALLOC_PAGE ||
+			       head->a == PKVM_NONDET_FREE_PAGE))
+			return trace_component_name((unsigned)v);
 		return NULL;
+	case PKVM_EV_REGION:
+		return i == 0 ? trace_region_name((unsigned)v) : NULL;
 	case PKVM_EV_MARK:
 		return i == 0 ? trace_mark_name((unsigned)v) : NULL;
 	case PKVM_EV_TRAP_ENTRY:
@@ -63,8 +65,8 @@ static const char *word_enum(unsigned kind, unsigned i, uint64_t v,
 		/* x0 of a host hypercall: the id in its low bits. */
 		if (i == (kind == PKVM_EV_TRAP_ENTRY ? 4u : 1u) &&
 		    (v & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE)
-			return trace_hcall_name(
-				(unsigned)(v & PKVM_HC_ID_MASK));
+			return trace_sys_hcall_name(
+				sys, (unsigned)(v & PKVM_HC_ID_MASK));
 		return NULL;
 	case PKVM_EV_TRAP_EXIT:
 	case PKVM_EV_HCALL_EXIT:
@@ -181,18 +183,83 @@ static void put_flags_after(char *buf, size_t len, size_t *pos,
 		put(buf, len, pos, " +isb");
 }
 
+/*
+ * A lock id: its name (our hyp's small ids) or, for an address
+ * (PKVM_LOCK_ADDR_MIN up), "pa@gen" in hex: "0x4071e1d8@2".
+ */
+static bool put_lock_id(char *buf, size_t len, size_t *pos, uint64_t v)
+{
+	if (!pkvm_lock_is_addr(v))
+		return false;
+	put(buf, len, pos, "0x%" PRIx64 "@%" PRIu64,
+	    (uint64_t)(v & PKVM_LOCK_PA_MASK), v >> PKVM_LOCK_GEN_SHIFT);
+	return true;
+}
+
+/* LOCK_INFO `role`: "vm:3", "pool:host_s2", "host_s2", else hex. */
+static void put_lock_role(char *buf, size_t len, size_t *pos, uint64_t v)
+{
+	const char *role = trace_lock_role_name((unsigned)v);
+	unsigned arg = (unsigned)(v >> PKVM_LOCK_ROLE_ARG_SHIFT) & 0xFFFFu;
+	const char *comp = trace_component_name(arg);
+
+	if (!role || v >> 32) {
+		put(buf, len, pos, "0x%" PRIx64, v);
+		return;
+	}
+	put(buf, len, pos, "%s", role);
+	if ((v & PKVM_LOCK_ROLE_MASK) == PKVM_LOCK_ROLE_POOL && comp)
+		put(buf, len, pos, ":%s", comp);
+	else if (arg)
+		put(buf, len, pos, ":%u", arg);
+}
+
+/* BOOT `boot_flags` of a system with its own table: "hvhe|lpa2". */
+static bool put_boot_flags(char *buf, size_t len, size_t *pos, uint64_t v,
+			   enum trace_system sys)
+{
+	unsigned n = 0;
+
+	if (sys == TRACE_SYS_HYP || v == 0)
+		return false;
+	for (unsigned bit = 0; bit < 64; bit++) {
+		const char *name = trace_sys_boot_flag_name(sys, bit);
+
+		if (!(v >> bit & 1))
+			continue;
+		if (name)
+			put(buf, len, pos, "%s%s", n++ ? "|" : "", name);
+		else
+			put(buf, len, pos, "%sbit%u", n++ ? "|" : "", bit);
+	}
+	return true;
+}
+
 /* Payload word `i` of an event as the line shows it, after "name=". */
 static void word_text(char *buf, size_t len, const struct pkvm_record *recs,
-		      unsigned i)
+		      unsigned i, enum trace_system sys)
 {
 	uint64_t v = i % 2 ? recs[i / 2].b : recs[i / 2].a;
-	const char *fname = trace_field_name(recs[0].kind, i);
-	const char *ename = word_enum(recs[0].kind, i, v, &recs[0]);
+	unsigned kind = recs[0].kind;
+	const char *fname = trace_field_name(kind, i);
+	const char *ename = word_enum(kind, i, v, &recs[0], sys);
 	size_t pos = 0;
 	bool locks;
 
 	buf[0] = '\0';
-	if (word_pair(recs[0].kind, i, &locks))
+	if (i == 0 &&
+	    (kind == PKVM_EV_LOCK_ACQUIRE || kind == PKVM_EV_LOCK_RELEASE ||
+	     kind == PKVM_EV_LOCK_INFO) &&
+	    put_lock_id(buf, len, &pos, v))
+		return;
+	if (kind == PKVM_EV_LOCK_INFO && i == 1) {
+		put_lock_role(buf, len, &pos, v);
+		return;
+	}
+	if (kind == PKVM_EV_BOOT && i == 13 &&
+	    put_boot_flags(buf, len, &pos, v, sys))
+		return;
+	if (word_pair(kind, i, &locks))
 		put_pair(buf, len, &pos, locks, v);
 	else if (ename)
 		put(buf, len, &pos, "%s", ename);
@@ -239,7 +306,7 @@ int trace_format_event_at(char *buf, size_t len, const struct pkvm_record *recs,
 	put_flags(buf, len, &pos, &recs[0]);
 	for (unsigned i = 0; i < 2 * n; i++) {
 		word_name(name, sizeof(name), recs[0].kind, i);
-		word_text(word, sizeof(word), recs, i);
+		word_text(word, sizeof(word), recs, i, fmt->system);
 		put(buf, len, &pos, " %s=%s", name, word);
 	}
 	put_flags_after(buf, len, &pos, &recs[0]);
@@ -308,7 +375,7 @@ void trace_json_event(FILE *out, const struct pkvm_record *recs, unsigned n,
 	fprintf(out, ",\"flags\":%u,\"fields\":{", recs[0].flags);
 	for (unsigned i = 0; i < 2 * n; i++) {
 		word_name(name, sizeof(name), recs[0].kind, i);
-		word_text(word, sizeof(word), recs, i);
+		word_text(word, sizeof(word), recs, i, fmt->system);
 		fprintf(out, "%s\"%s\":", i ? "," : "", name);
 		trace_json_str(out, word);
 	}
@@ -507,12 +574,14 @@ struct dump_ctx {
 	const struct trace_dump_opts *o;
 	struct trace_tables *tables;
 	uint64_t freq;
+	enum trace_system system;
 };
 
 static void dump_print(struct dump_ctx *c, struct dump_cpu *d)
 {
 	struct trace_desc_where where;
-	struct trace_fmt fmt = { c->freq, c->o && c->o->ticks, &where, false };
+	struct trace_fmt fmt = { c->freq, c->o && c->o->ticks, &where, false,
+				 c->system };
 	char line[1536];
 	bool marked;
 
@@ -598,12 +667,13 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 		      struct trace_reader *r,
 		      const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts, NULL, 0 };
+	struct dump_ctx c = { out, opts, NULL, 0, TRACE_SYS_HYP };
 	struct trace_error e;
 	uint64_t valid_end;
 	int rc;
 
 	c.freq = trace_reader_info(r)->counter_freq;
+	c.system = trace_system_of(trace_reader_info(r)->system);
 	c.tables = trace_tables_new();
 	/*
 	 * A seek skips the BOOT record and the table installs before the
@@ -634,7 +704,7 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 int trace_dump(FILE *out, FILE *err, const char *path,
 	       const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts, NULL, 0 };
+	struct dump_ctx c = { out, opts, NULL, 0, TRACE_SYS_HYP };
 	struct trace_error e;
 	struct trace_reader *r = trace_reader_open(path, &e);
 	int rc;

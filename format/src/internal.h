@@ -22,14 +22,23 @@
  * summary (a 3.x reader would reject the longer summary, and a 4.0 file
  * without them could not say whether the run was whole). Readers still
  * read 1.x, 2.x and 3.x files, each knowing the kinds its version defined.
+ * 4.1 added kinds 20-23 (region, boot_linux, lock_info, trap_regs): a 4.0
+ * reader skips them, losing only what they add; in a 4.0 file they are
+ * unknown (BAD_RECORD), as any kind a file's own version does not define.
  */
 #define TRACE_VERSION_MAJOR 4u
-#define TRACE_VERSION_MINOR 0u
+#define TRACE_VERSION_MINOR 1u
+#define TRACE_V40_MAX_KIND                                                     \
+	PKVM_EV_HCALL_EXIT_UNLOCK2		/* the last kind of 4.0        \
+						 */
 #define TRACE_V1_MINOR 0u			/* the last 1.x minor */
 #define TRACE_V1_MAX_KIND PKVM_EV_MARK		/* the last kind 1.x defines */
 #define TRACE_V2_MINOR 0u			/* the last 2.x minor */
 #define TRACE_V2_MAX_KIND PKVM_EV_LOCK_RELEASE2 /* the last kind of 2.x */
 #define TRACE_V3_MINOR 0u			/* the last 3.x minor */
+#define TRACE_V3_MAX_KIND                                                      \
+	PKVM_EV_HCALL_EXIT_UNLOCK2 /* the last kind of 3.x                     \
+				    */
 
 /* zstd frame magics (RFC 8878) and the seekable-format footer magic. */
 #define TRACE_ZSTD_MAGIC 0xFD2FB528u

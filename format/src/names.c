@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/abi_linux612.h>
 #include <pkvm/trace.h>
 
 #include "internal.h"
@@ -209,6 +210,7 @@ const char *trace_tlbi_name(unsigned op)
 {
 	switch (op & 0xFFFFu) {
 		PKVM_TLBI_LIST(ENUM_NAME)
+		PKVM_TLBI_EXT_LIST(ENUM_NAME)
 	default:
 		return NULL;
 	}
@@ -219,6 +221,7 @@ const char *trace_barrier_name(unsigned op)
 {
 	switch (op) {
 		PKVM_BARRIER_LIST(ENUM_NAME)
+		PKVM_BARRIER_EXT_LIST(ENUM_NAME)
 	default:
 		return NULL;
 	}
@@ -239,6 +242,81 @@ const char *trace_mark_name(unsigned what)
 {
 	switch (what) {
 		PKVM_MARK_LIST(ENUM_NAME)
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
+const char *trace_region_name(unsigned what)
+{
+	switch (what) {
+		PKVM_REGION_LIST(ENUM_NAME)
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
+const char *trace_lock_role_name(unsigned role)
+{
+	switch (role & PKVM_LOCK_ROLE_MASK) {
+		PKVM_LOCK_ROLE_LIST(ENUM_NAME)
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
+const char *trace_component_name(unsigned comp)
+{
+	switch (comp) {
+	case PKVM_COMP_HOST_S2:
+		return "host_s2";
+	case PKVM_COMP_HYP_S1:
+		return "hyp_s1";
+	case PKVM_COMP_GUEST_S2:
+		return "guest_s2";
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. */
+enum trace_system trace_system_of(const char *system)
+{
+	if (system && strcmp(system, PKVM_SYSTEM_LINUX612) == 0)
+		return TRACE_SYS_LINUX612;
+	return TRACE_SYS_HYP;
+}
+
+/** See trace.h. */
+const char *trace_sys_hcall_name(enum trace_system sys, unsigned id)
+{
+	if (sys != TRACE_SYS_LINUX612)
+		return trace_hcall_name(id);
+	switch (id) {
+#define L612_HC_NAME(name, id, nargs, str)                                     \
+	case id:                                                               \
+		return str;
+		PKVM_L612_HCALL_LIST(L612_HC_NAME)
+#undef L612_HC_NAME
+	default:
+		return NULL;
+	}
+}
+
+/** See trace.h. Our hyp's bit 0 is TEST_HCALLS (HYPERCALLS.md). */
+const char *trace_sys_boot_flag_name(enum trace_system sys, unsigned bit)
+{
+	if (sys != TRACE_SYS_LINUX612)
+		return bit == 0 ? "test_hcalls" : NULL;
+	switch (bit) {
+#define L612_BF_NAME(name, bit, str)                                           \
+	case bit:                                                              \
+		return str;
+		PKVM_L612_BOOT_FLAG_LIST(L612_BF_NAME)
+#undef L612_BF_NAME
 	default:
 		return NULL;
 	}

@@ -189,7 +189,8 @@ static int header_parse(struct trace_reader *r, const uint8_t *p, uint32_t len)
  * them, so the kinds later majors added are unknown there. Returns -1 for
  * any other major.
  */
-static int header_version(struct trace_reader *r, unsigned major)
+static int header_version(struct trace_reader *r, unsigned major,
+			  unsigned minor)
 {
 	r->header_fixed = TRACE_HEADER_FIXED_V3;
 	r->summary_fixed = TRACE_SUMMARY_FIXED_V3;
@@ -205,12 +206,14 @@ static int header_version(struct trace_reader *r, unsigned major)
 		return 0;
 	}
 	if (major == 3) {
-		r->max_kind = PKVM_EV_MAX_KNOWN;
+		r->max_kind = TRACE_V3_MAX_KIND;
 		r->known_minor = TRACE_V3_MINOR;
 		return 0;
 	}
 	if (major == TRACE_VERSION_MAJOR) {
-		r->max_kind = PKVM_EV_MAX_KNOWN;
+		/* 4.0 files know the kinds of 3.0; 4.1 added 20-23. */
+		r->max_kind =
+			minor >= 1 ? PKVM_EV_MAX_KNOWN : TRACE_V40_MAX_KIND;
 		r->known_minor = TRACE_VERSION_MINOR;
 		r->header_fixed = TRACE_HEADER_FIXED;
 		r->summary_fixed = TRACE_SUMMARY_FIXED;
@@ -243,7 +246,8 @@ static int header_read(struct trace_reader *r)
 	if (avail < 8 + 12)
 		return FAIL(r, TRACE_E_TRUNCATED, (uint64_t)avail,
 			    "file ends inside the file header");
-	if (header_version(r, trace_le16(r->in + 16)) < 0)
+	if (header_version(r, trace_le16(r->in + 16), trace_le16(r->in + 18)) <
+	    0)
 		return FAIL(r, TRACE_E_BAD_VERSION, 16,
 			    "format version %u.%u is not supported: this "
 			    "reader reads versions 1.x, 2.x, 3.x and %u.x",

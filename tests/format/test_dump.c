@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/abi_linux612.h>
 #include <pkvm/dump.h>
 #include <pkvm/trace.h>
 
@@ -241,5 +242,6 @@ Test(format, format_md_kind_table_matches_events_def)
 	snprintf(row, sizeof(row), "| -%u | `%s` |", val, str);                \
 	cr_assert_not_null(strstr(doc, row), "FORMAT.md lacks: %s", row);
 	PKVM_ERROR_LIST(ERR_ROW)
+	PKVM_L612_HCALL_LIST(HC_ROW)
 	free(doc);
 }

@@ -275,7 +275,7 @@ Test(format, header_info_round_trips)
 	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
 	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
 	cr_assert_eq(trace_reader_info(r)->version_major, 4);
-	cr_assert_eq(trace_reader_info(r)->version_minor, 0);
+	cr_assert_eq(trace_reader_info(r)->version_minor, 1);
 	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
 	cr_assert_str_eq(trace_reader_info(r)->system, TRACE_SYSTEM_HYP);
 	trace_reader_close(r);
@@ -406,7 +406,7 @@ Test(format, newer_minor_version_kinds_are_skipped)
 	 * reader reads), a kind it does not know is skipped with its
 	 * continuations. */
 	static const uint16_t versions[][2] = {
-		{ 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 }
+		{ 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 2 }
 	};
 	struct pkvm_record out[8];
 	struct trace_error err;

@@ -9,7 +9,11 @@
 #              no loss, a complete trace, every CPU's producer counters
 #              known and exact (tail 0), BOOT first on CPU 0, SYSTEM_OFF
 #              last, every lock's tickets 0, 1, 2, ... each released by the
-#              CPU that took it
+#              CPU that took it; format 4.1's records (check_v41 below):
+#              regions agreeing with BOOT, one sane boot_linux, every lock
+#              named before it is first taken, trap_regs after every host
+#              HVC entry, free_page and vcpu_load/put marks, and dump and
+#              stats naming them
 #   nvhe-2cpu  -cpu cortex-a72 (nVHE), 2 CPUs, the same checks
 #   drop       DROP mode with the same workload (2 CPUs): bursts may drop
 #              records; every gap must be explained by the LOST record after
@@ -57,7 +61,7 @@ run() {
 	"$verify" --cpus "$cpus" $loss --complete --counters --outcome clean \
 		--min-records 10000 \
 		--kinds trap_entry,hcall_exit,pte_write,tlbi,barrier,lock_acquire,lock_release,nondet,sysreg_write \
-		--any-kinds boot,mark,trap_exit "$t" >"$tmp/$name.verify" ||
+		--any-kinds boot,mark,trap_exit,region,boot_linux,lock_info,trap_regs "$t" >"$tmp/$name.verify" ||
 		{ cat "$tmp/$name.verify" >&2; fail "verify-trace"; }
 	# Every CPU's counters exact: produced known, and in WAIT mode nothing
 	# after the last record (tail 0) and nothing dropped. In DROP mode the
@@ -85,11 +89,11 @@ run() {
 		echo "record-linux $case_: $name: $(tail -1 "$tmp/$name.verify"); $lost records lost, each gap explained by a LOST record (lock checks left out)"
 		return 0
 	fi
-	"$check" dump "$t" >"$tmp/$name.dump" || fail "pkvm-check dump"
+	"$check" dump --ticks "$t" >"$tmp/$name.dump" || fail "pkvm-check dump"
 	# The dump lists each CPU's events in order; CPUs interleave.
 	awk '
 		{ cpu = $1; n[cpu]++; last[cpu] = $0 }
-		n[cpu] == 1 && cpu == "cpu0" && !($2 == "#0" && $4 == "boot") {
+		n[cpu] == 1 && cpu == "cpu0" && !($2 == "seq=0" && $4 == "boot") {
 			bad = bad "\ncpu0 does not start with BOOT #0: " $0
 		}
 		$4 == "boot" && !(cpu == "cpu0" && n[cpu] == 1) { bad = bad "\nBOOT not first on cpu0: " $0 }
@@ -116,10 +120,152 @@ run() {
 			if (bad != "") { print substr(bad, 2) > "/dev/stderr"; exit 1 }
 			print locks " locks, tickets in order"
 		}' "$tmp/$name.dump" >"$tmp/$name.locks" || fail "trace checks (above)"
+	check_v41 "$t" "$tmp/$name.dump" >"$tmp/$name.v41" || fail "format 4.1 records (above)"
 	"$check" "$t" >"$tmp/$name.check" 2>&1 || true
 	echo "record-linux $case_: $name: $(tail -1 "$tmp/$name.verify"); $(cat "$tmp/$name.locks")"
+	echo "record-linux $case_: $name: $(cat "$tmp/$name.v41")"
 	# No Linux profile in the checker yet (issue 13): say what it says.
 	echo "record-linux $case_: pkvm-check: $(tr '\n' ' ' <"$tmp/$name.check")"
+}
+
+# check_v41 TRACE DUMP: the records format 4.1 added, as the 6.12 series
+# writes them (linux/FORMAT-NEEDS.md), in a trace without loss; DUMP is
+# `pkvm-check dump --ticks` of it.
+check_v41() {
+	local t=$1 dump=$2
+	python3 - "$dump" <<'PY' || return 1
+import re, sys
+bad = []
+want = {}        # cpu -> the host HVC entry still waiting for its trap_regs
+hvc = regs = 0
+regions = []
+boot = None
+boot_linux = []
+named = {}       # lock -> ticks of its lock_info
+first = {}       # lock -> ticks of its first acquisition
+frees = loads = puts = 0
+loaded = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    cpu, kind, ts = f[0], f[3], int(f[2][6:])
+    kv = dict(x.split("=", 1) for x in f[4:] if "=" in x)
+    if cpu in want and kind != "trap_regs":
+        bad.append(f"{cpu}: no trap_regs after the HVC entry {want.pop(cpu)}")
+    if kind == "trap_regs":
+        if cpu not in want:
+            bad.append(f"{cpu}: trap_regs after no host HVC: {line.strip()}")
+        want.pop(cpu, None)
+        regs += 1
+    host = not any(x.startswith("source=") for x in f[4:5])
+    if host and (kind == "hcall_entry" or
+                 (kind == "trap_entry" and int(kv["esr"], 0) >> 26 == 0x16)):
+        want[cpu] = f[1]
+        hvc += 1
+    if kind == "boot":
+        boot = {k: int(v, 0) for k, v in kv.items() if k != "boot_flags"}
+    elif kind == "region":
+        b, e = int(kv["base"], 0), int(kv["base"], 0) + int(kv["size"], 0)
+        regions.append((kv["what"], b, e, line.strip()))
+    elif kind == "boot_linux":
+        boot_linux.append({k: int(v, 0) for k, v in kv.items()})
+    elif kind == "lock_info":
+        if kv["lock"] in named:
+            bad.append(f"lock {kv['lock']} named twice")
+        named[kv["lock"]] = ts
+        if not re.fullmatch(r"host_s2|hyp_s1|vm_table|vm:\d+|pool:(host_s2|hyp_s1|guest_s2)|ffa", kv["role"]):
+            bad.append(f"lock_info role: {line.strip()}")
+    elif kind == "lock_acquire":
+        first.setdefault(kv["lock"], ts)
+    elif kind == "nondet" and kv["what"] == "free_page":
+        frees += 1
+        if int(kv["value"], 0) % 4096 or kv["aux"] not in ("host_s2", "hyp_s1", "guest_s2"):
+            bad.append(f"free_page: {line.strip()}")
+    elif kind == "mark" and kv["what"] == "vcpu_load":
+        if loaded.get(cpu):
+            bad.append(f"{cpu}: vcpu_load while {loaded[cpu]} is loaded")
+        loaded[cpu] = kv["arg"]
+        loads += 1
+    elif kind == "mark" and kv["what"] == "vcpu_put":
+        if not loaded.get(cpu):
+            bad.append(f"{cpu}: vcpu_put with nothing loaded")
+        loaded[cpu] = None
+        puts += 1
+# Regions agree with BOOT: the RAM regions span its RAM, the ranges carved
+# from the hyp's reserved memory lie in [hyp_start, hyp_end) (the rings
+# first, the hyp stage-1 pool exactly BOOT's pool), the rest in RAM.
+ram_lo, ram_hi = boot["ram_base"], boot["ram_base"] + boot["ram_size"]
+carved_kinds = {"trace_rings", "vmemmap", "vm_table", "hyp_s1_pool", "host_s2_pool", "ffa"}
+rams = [(b, e) for w, b, e, _ in regions if w == "ram"]
+if not rams or min(b for b, _ in rams) != ram_lo or max(e for _, e in rams) != ram_hi:
+    bad.append("the RAM regions do not span BOOT's RAM")
+for w, b, e, l in regions:
+    if e <= b:
+        bad.append(f"empty region: {l}")
+    if w in carved_kinds:
+        if b < boot["hyp_start"] or e > boot["hyp_end"]:
+            bad.append(f"{w} outside BOOT's hyp range: {l}")
+    elif b < ram_lo or e > ram_hi:
+        bad.append(f"{w} outside RAM: {l}")
+    if w == "hyp_s1_pool" and (b, e) != (boot["pool_start"], boot["pool_end"]):
+        bad.append(f"hyp_s1_pool is not BOOT's pool: {l}")
+    if w == "trace_rings" and b != boot["hyp_start"]:
+        bad.append(f"the rings do not start the hyp range: {l}")
+carved = sorted((b, e) for w, b, e, _ in regions if w in carved_kinds)
+for (b0, e0), (b1, e1) in zip(carved, carved[1:]):
+    if b1 < e0:
+        bad.append(f"carved regions overlap at {b1:#x}")
+need = {"hyp_text", "hyp_rodata", "hyp_bss", "idmap", "hyp_percpu",
+        "hyp_stack", "vgic_global_state"} | carved_kinds
+for w in sorted(need - {w for w, *_ in regions}):
+    bad.append(f"no region {w}")
+cpus = boot["abi_cpus"] >> 32
+for w in ("hyp_percpu", "hyp_stack"):
+    if sum(1 for r in regions if r[0] == w) != cpus:
+        bad.append(f"not one {w} per CPU ({cpus})")
+if len(boot_linux) != 1:
+    bad.append(f"{len(boot_linux)} boot_linux records")
+else:
+    bl = boot_linux[0]
+    lo = lambda v: v & 0xffffffff
+    if not 32 <= bl["va_bits"] <= 52:
+        bad.append(f"boot_linux va_bits {bl['va_bits']}")
+    if not bl["kva_mask"] or bl["kva_mask"] & bl["kva_tag"]:
+        bad.append("boot_linux: kva_mask and kva_tag overlap or the mask is 0")
+    # hyp VA of RAM's base by kern_hyp_va of its linear-map alias agrees
+    # with BOOT's hyp_va_offset only through the mask: check the tag bits.
+    if (ram_lo + boot["hyp_va_offset"]) & ~bl["kva_mask"] & ((1 << 64) - 1) != bl["kva_tag"]:
+        bad.append("boot_linux kva_tag disagrees with BOOT's hyp_va_offset")
+    for k in ("kvm_sizes", "hyp_sizes"):
+        if not lo(bl[k]) or not bl[k] >> 32:
+            bad.append(f"boot_linux {k} {bl[k]:#x}")
+    if not lo(bl["vm_limits"]) or bl["vm_limits"] >> 32 != 0x1000:
+        bad.append(f"boot_linux vm_limits {bl['vm_limits']:#x}")
+    if not bl["guest_pgd_size"] or bl["guest_pgd_size"] % 4096:
+        bad.append(f"boot_linux guest_pgd_size {bl['guest_pgd_size']:#x}")
+for lock, ts in first.items():
+    if lock not in named:
+        bad.append(f"lock {lock} taken, never named")
+    elif named[lock] > ts:
+        bad.append(f"lock {lock} named after its first acquisition")
+if not hvc or regs != hvc:
+    bad.append(f"{hvc} host HVC entries, {regs} trap_regs")
+if not frees:
+    bad.append("no free_page")
+if not loads or loads != puts:
+    bad.append(f"{loads} vcpu_load, {puts} vcpu_put")
+if bad:
+    print("\n".join(bad[:20]), file=sys.stderr)
+    sys.exit(1)
+print(f"{len(regions)} regions agreeing with BOOT, 1 boot_linux, {len(named)} locks named "
+      f"({len(first)} taken, each named first), {hvc} host HVC entries each with trap_regs, "
+      f"{frees} free_page, {loads} vcpu_load/put")
+PY
+	# dump and stats name the new records and linux-6.12's values.
+	"$check" stats "$t" >"$tmp/v41.stats" || return 1
+	for k in region boot_linux lock_info trap_regs __pkvm_init_vm __kvm_vcpu_run; do
+		grep -q "^  $k " "$tmp/v41.stats" || { echo "stats names no $k" >&2; return 1; }
+	done
+	grep -q ' boot_flags=[a-z]' "$dump" || { echo "dump does not name boot_flags" >&2; return 1; }
 }
 
 # The hyp panics during __pkvm_init's setup: exit 1, a complete trace

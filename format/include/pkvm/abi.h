@@ -61,7 +61,8 @@ enum pkvm_hcall {
 	X(ENOMEM, 12, "ENOMEM")                                                \
 	X(EFAULT, 14, "EFAULT")                                                \
 	X(EBUSY, 16, "EBUSY")                                                  \
-	X(EINVAL, 22, "EINVAL")
+	X(EINVAL, 22, "EINVAL")                                                \
+	X(ERANGE, 34, "ERANGE")
 
 enum pkvm_error {
 #define PKVM_ERR_ENUM(name, val, str) PKVM_##name = val,
@@ -89,6 +90,43 @@ enum pkvm_lock_id {
 	PKVM_LOCK_LIST(PKVM_LOCK_ENUM)
 #undef PKVM_LOCK_ENUM
 };
+
+/*
+ * Lock ids from PKVM_LOCK_ADDR_MIN up are addresses (a hypervisor with
+ * locks in memory it is given, linux-6.12): bits 0-47 the PA of the lock
+ * word, bits 48-63 the generation of the lock's last initialisation (0 for
+ * a lock never initialised at run time), so each life of a lock in reused
+ * memory is a lock of its own. Tickets of any lock are 32-bit counts
+ * compared modulo 2^32.
+ */
+#define PKVM_LOCK_ADDR_MIN 0x10000ull
+#define PKVM_LOCK_PA_MASK 0x0000FFFFFFFFFFFFull
+#define PKVM_LOCK_GEN_SHIFT 48
+static inline int pkvm_lock_is_addr(uint64_t id)
+{
+	return id >= PKVM_LOCK_ADDR_MIN;
+}
+
+/*
+ * LOCK_INFO `role` (4.1): bits 0-15 the role, bits 16-31 its argument
+ * (POOL: the enum pkvm_component the pool feeds; VM: the VM's handle).
+ * PKVM_LOCK_ROLE(NAME, value, "name")
+ */
+#define PKVM_LOCK_ROLE_LIST(X)                                                 \
+	X(HOST_S2, 1, "host_s2")                                               \
+	X(HYP_S1, 2, "hyp_s1")                                                 \
+	X(VM_TABLE, 3, "vm_table")                                             \
+	X(VM, 4, "vm")                                                         \
+	X(POOL, 5, "pool")                                                     \
+	X(FFA, 6, "ffa")
+
+enum pkvm_lock_role {
+#define PKVM_LOCK_ROLE_ENUM(name, id, str) PKVM_LOCK_ROLE_##name = id,
+	PKVM_LOCK_ROLE_LIST(PKVM_LOCK_ROLE_ENUM)
+#undef PKVM_LOCK_ROLE_ENUM
+};
+#define PKVM_LOCK_ROLE_MASK 0xFFFFu
+#define PKVM_LOCK_ROLE_ARG_SHIFT 16
 
 /*
  * The lock discipline, written once as data (HYPERCALLS.md "Locks and
@@ -154,8 +192,10 @@ static inline int pkvm_lock_may_take(uint32_t held, unsigned id)
 /* Page-table components (NONDET ALLOC_PAGE `aux`), each under one lock. */
 enum pkvm_component {
 	PKVM_COMP_NONE = 0,
-	PKVM_COMP_HOST_S2 = 1, /* protected by PKVM_LOCK_HOST_S2 */
-	PKVM_COMP_HYP_S1 = 2,  /* protected by PKVM_LOCK_HYP_S1 */
+	PKVM_COMP_HOST_S2 = 1,	/* protected by PKVM_LOCK_HOST_S2 */
+	PKVM_COMP_HYP_S1 = 2,	/* protected by PKVM_LOCK_HYP_S1 */
+	PKVM_COMP_GUEST_S2 = 3, /* a guest's stage-2 (linux-6.12: its VM's
+				   lock) */
 };
 
 /* SYSREG_WRITE `reg`. */
@@ -199,6 +239,42 @@ enum pkvm_tlbi_op {
 #undef PKVM_TLBI_ENUM
 };
 
+/*
+ * 4.1: the operations a production hypervisor (linux-6.12) issues beyond
+ * those above, 0x100 up (our hyp issues none of them: a list of its own so
+ * that its switches over enum pkvm_tlbi_op stay whole). OTHER: an
+ * operation no list names. The VMID in bits 16-31 as above, for stage-2
+ * and EL1 operations.
+ */
+#define PKVM_TLBI_EXT_LIST(X)                                                  \
+	X(VALE2IS, 0x101, "vale2is")                                           \
+	X(IPAS2E1, 0x102, "ipas2e1")                                           \
+	X(VMALLE1, 0x103, "vmalle1")                                           \
+	X(ALLE1, 0x104, "alle1")                                               \
+	X(IPAS2LE1IS, 0x105, "ipas2le1is")                                     \
+	X(RIPAS2E1IS, 0x106, "ripas2e1is")                                     \
+	X(RIPAS2LE1IS, 0x107, "ripas2le1is")                                   \
+	X(VAE2, 0x108, "vae2")                                                 \
+	X(VALE2, 0x109, "vale2")                                               \
+	X(RVAE2IS, 0x10a, "rvae2is")                                           \
+	X(RVALE2IS, 0x10b, "rvale2is")                                         \
+	X(VAE1IS, 0x110, "vae1is")                                             \
+	X(VALE1IS, 0x111, "vale1is")                                           \
+	X(VAAE1IS, 0x112, "vaae1is")                                           \
+	X(VAALE1IS, 0x113, "vaale1is")                                         \
+	X(ASIDE1IS, 0x114, "aside1is")                                         \
+	X(RVAE1IS, 0x115, "rvae1is")                                           \
+	X(RVALE1IS, 0x116, "rvale1is")                                         \
+	X(RVAAE1IS, 0x117, "rvaae1is")                                         \
+	X(RVAALE1IS, 0x118, "rvaale1is")                                       \
+	X(OTHER, 0x1ff, "other")
+
+enum pkvm_tlbi_op_ext {
+#define PKVM_TLBI_EXT_ENUM(name, id, str) PKVM_TLBI_##name = id,
+	PKVM_TLBI_EXT_LIST(PKVM_TLBI_EXT_ENUM)
+#undef PKVM_TLBI_EXT_ENUM
+};
+
 /* BARRIER `op`. */
 #define PKVM_BARRIER_LIST(X)                                                   \
 	X(DSB_ISH, 1, "dsb ish")                                               \
@@ -214,6 +290,35 @@ enum pkvm_barrier_op {
 #undef PKVM_BARRIER_ENUM
 };
 
+/* 4.1: the barriers of linux-6.12 beyond those above (as PKVM_TLBI_EXT). */
+#define PKVM_BARRIER_EXT_LIST(X)                                               \
+	X(DSB_LD, 0x101, "dsb ld")                                             \
+	X(DSB_ST, 0x102, "dsb st")                                             \
+	X(DSB_ISHLD, 0x103, "dsb ishld")                                       \
+	X(DSB_NSHST, 0x104, "dsb nshst")                                       \
+	X(DSB_NSHLD, 0x105, "dsb nshld")                                       \
+	X(DSB_OSH, 0x106, "dsb osh")                                           \
+	X(DSB_OSHST, 0x107, "dsb oshst")                                       \
+	X(DSB_OSHLD, 0x108, "dsb oshld")                                       \
+	X(DMB_SY, 0x111, "dmb sy")                                             \
+	X(DMB_LD, 0x112, "dmb ld")                                             \
+	X(DMB_ST, 0x113, "dmb st")                                             \
+	X(DMB_ISHLD, 0x114, "dmb ishld")                                       \
+	X(DMB_ISHST, 0x115, "dmb ishst")                                       \
+	X(DMB_NSH, 0x116, "dmb nsh")                                           \
+	X(DMB_NSHLD, 0x117, "dmb nshld")                                       \
+	X(DMB_NSHST, 0x118, "dmb nshst")                                       \
+	X(DMB_OSH, 0x119, "dmb osh")                                           \
+	X(DMB_OSHLD, 0x11a, "dmb oshld")                                       \
+	X(DMB_OSHST, 0x11b, "dmb oshst")                                       \
+	X(OTHER, 0x1ff, "other")
+
+enum pkvm_barrier_op_ext {
+#define PKVM_BARRIER_EXT_ENUM(name, id, str) PKVM_BARRIER_##name = id,
+	PKVM_BARRIER_EXT_LIST(PKVM_BARRIER_EXT_ENUM)
+#undef PKVM_BARRIER_EXT_ENUM
+};
+
 /*
  * NONDET `what`; `value`, `addr` and `aux` by kind:
  *   ALLOC_PAGE    value = PA of the page the pool handed out (0: pool empty),
@@ -222,11 +327,14 @@ enum pkvm_barrier_op {
  *                 from (host-controlled memory: read once, recorded once)
  *   HOST_SYSREG   value = a host EL1 register read by the hyp, addr = the
  *                 PKVM_SYSREG_* id (e.g. VBAR_EL1 as PKVM_NONDET_REG_VBAR_EL1)
+ *   FREE_PAGE     value = PA of a page-table page given back to its pool
+ *                 (no longer in any tree), aux = enum pkvm_component
  */
 #define PKVM_NONDET_LIST(X)                                                    \
 	X(ALLOC_PAGE, 1, "alloc_page")                                         \
 	X(HOST_READ, 2, "host_read")                                           \
-	X(HOST_SYSREG, 3, "host_sysreg")
+	X(HOST_SYSREG, 3, "host_sysreg")                                       \
+	X(FREE_PAGE, 4, "free_page")
 
 enum pkvm_nondet {
 #define PKVM_NONDET_ENUM(name, id, str) PKVM_NONDET_##name = id,
@@ -252,6 +360,9 @@ enum pkvm_nondet {
  *                 out, on the same CPU after its NONDET alloc_page and
  *                 before the table descriptor that links it. A table linked
  *                 without one is a page of unknown contents.
+ *   VCPU_LOAD     a vCPU is loaded on this CPU: arg = the VM's handle |
+ *                 the vCPU's index << 32 (linux-6.12: pkvm_load_hyp_vcpu)
+ *   VCPU_PUT      the vCPU loaded on this CPU is put back (arg = 0)
  * Values are only ever added, never changed or reused.
  */
 #define PKVM_MARK_LIST(X)                                                      \
@@ -263,7 +374,9 @@ enum pkvm_nondet {
 	X(CPU_OFF, 6, "cpu_off")	   /* arg = 0 */                       \
 	X(TEXT_END, 7, "text_end")	   /* arg = end of the hyp's text */   \
 	X(RODATA_END, 8, "rodata_end")	   /* arg = end of its rodata */       \
-	X(PAGE_ZEROED, 9, "page_zeroed")   /* arg = PA of the zeroed page */
+	X(PAGE_ZEROED, 9, "page_zeroed")   /* arg = PA of the zeroed page */   \
+	X(VCPU_LOAD, 10, "vcpu_load")	   /* arg = handle | index << 32 */    \
+	X(VCPU_PUT, 11, "vcpu_put")	   /* arg = 0 */
 
 enum pkvm_mark {
 #define PKVM_MARK_ENUM(name, id, str) PKVM_MARK_##name = id,
@@ -275,6 +388,37 @@ enum pkvm_mark {
 #define PKVM_PANIC_CHECK 1u	/* CHECK() failed: addr = return address */
 #define PKVM_PANIC_EXCEPTION 2u /* unexpected exception at EL2: addr = ELR */
 #define PKVM_PANIC_TEST 3u	/* TEST_PANIC hypercall */
+#define PKVM_PANIC_BUG 4u	/* brk #0x800 at EL2 (BUG, WARN): addr = ELR */
+
+/*
+ * REGION `what` (4.1): memory ranges a hypervisor's boot state names, one
+ * record each, after BOOT. `aux` by kind: RAM bit 0 = not mapped by the
+ * host's linear map (MEMBLOCK_NOMAP); HYP_PERCPU, HYP_STACK, HOST_SVE the
+ * CPU; otherwise 0.
+ * PKVM_REGION(NAME, value, "name")
+ */
+#define PKVM_REGION_LIST(X)                                                    \
+	X(RAM, 1, "ram")                                                       \
+	X(HYP_TEXT, 2, "hyp_text")                                             \
+	X(HYP_RODATA, 3, "hyp_rodata")                                         \
+	X(HYP_BSS, 4, "hyp_bss")                                               \
+	X(HYP_PERCPU, 5, "hyp_percpu")                                         \
+	X(HYP_STACK, 6, "hyp_stack")                                           \
+	X(VMEMMAP, 7, "vmemmap")                                               \
+	X(VM_TABLE, 8, "vm_table")                                             \
+	X(HYP_S1_POOL, 9, "hyp_s1_pool")                                       \
+	X(HOST_S2_POOL, 10, "host_s2_pool")                                    \
+	X(FFA, 11, "ffa")                                                      \
+	X(TRACE_RINGS, 12, "trace_rings")                                      \
+	X(IDMAP, 13, "idmap")                                                  \
+	X(HOST_SVE, 14, "host_sve")                                            \
+	X(VGIC_GLOBAL_STATE, 15, "vgic_global_state")
+
+enum pkvm_region {
+#define PKVM_REGION_ENUM(name, id, str) PKVM_REGION_##name = id,
+	PKVM_REGION_LIST(PKVM_REGION_ENUM)
+#undef PKVM_REGION_ENUM
+};
 
 /*
  * AArch64 descriptor conventions of the real hypervisor (the checker

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include <pkvm/record.h>
+#include <pkvm/trace.h>
 
 /**
  * Filters and rendering for trace_dump; a zeroed struct plus cpu = -1
@@ -84,6 +85,9 @@ struct trace_fmt {
 	 * descriptor is still decoded). */
 	const struct trace_desc_where *where;
 	bool marked; /* JSON: the event a --event asked for */
+	/* Whose tables name hypercalls and BOOT flags (trace_system_of of
+	 * the header's `system`); 0 is our hyp's. */
+	enum trace_system system;
 };
 
 /**

@@ -18,7 +18,7 @@ enum pkvm_event_kind {
 	PKVM_EV_INVALID = 0,
 #define PKVM_EVENT(name, value, ncont, str, fields) PKVM_EV_##name = value,
 #include <pkvm/events.def>
-	PKVM_EV_MAX_KNOWN = 19,
+	PKVM_EV_MAX_KNOWN = 23,
 };
 
 /** Continuation records each kind carries after its head record. */
@@ -66,6 +66,16 @@ static inline unsigned pkvm_event_ncont(unsigned kind)
 #define PKVM_HCALL_ENTRY_ESR 0x5A000000ull
 /* TRAP_ENTRY/TRAP_EXIT/HCALL_*: bits 3-6 hold the source; 0 is the host. */
 #define PKVM_REC_SOURCE_HOST 0u
+/*
+ * 4.1: a guest's traps (a production hypervisor's: linux-6.12), each nested
+ * in the host's vCPU-run hypercall on the same CPU. GUEST_SYNC: a guest's
+ * synchronous exception (ESR, FAR, HPFAR valid); GUEST_IRQ: an interrupt
+ * while a guest ran (ESR, FAR, HPFAR 0); GUEST_OTHER: another exit (`esr`
+ * holds the hypervisor's own exit code).
+ */
+#define PKVM_REC_SOURCE_GUEST_SYNC 1u
+#define PKVM_REC_SOURCE_GUEST_IRQ 2u
+#define PKVM_REC_SOURCE_GUEST_OTHER 3u
 
 /** True if bits 3-6 of `kind`'s head record hold the trap's source. */
 static inline bool pkvm_event_has_source(unsigned kind)

@@ -352,5 +352,21 @@ const char *trace_barrier_name(unsigned op);
 const char *trace_nondet_name(unsigned what);
 const char *trace_mark_name(unsigned what);
 const char *trace_errno_name(int64_t value); /* -22 -> "EINVAL" */
+const char *trace_region_name(unsigned what);
+const char *trace_lock_role_name(unsigned role); /* bits 0-15 of `role` */
+const char *trace_component_name(unsigned comp);
+
+/*
+ * The systems whose own tables (FORMAT.md 9.1) the names below know:
+ * TRACE_SYS_HYP (our hyp, and any system without tables of its own) and
+ * TRACE_SYS_LINUX612.
+ */
+enum trace_system { TRACE_SYS_HYP = 0, TRACE_SYS_LINUX612 = 1 };
+/** The tables of the header's `system` name. */
+enum trace_system trace_system_of(const char *system);
+/** Hypercall `id`'s name as `sys` numbers them, or NULL. */
+const char *trace_sys_hcall_name(enum trace_system sys, unsigned id);
+/** Name of bit `bit` of BOOT `boot_flags` on `sys`, or NULL. */
+const char *trace_sys_boot_flag_name(enum trace_system sys, unsigned bit);
 
 #endif /* PKVM_TRACE_H */
