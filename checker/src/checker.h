@@ -136,6 +136,10 @@ struct ck_event {
 	bool incomplete;
 	/* Written where the format forbids it (pkvm/expand.h `invalid`). */
 	bool invalid;
+	/* Where in the hyp's code it was made (FORMAT.md "Sites"): the code
+	 * address, 0 if the trace does not say. Its bits are cleared from
+	 * `recs` and `w`. */
+	uint64_t site;
 	uint64_t w[2 * PKVM_EVENT_MAX_RECORDS]; /* canonical payload words */
 	struct pkvm_record recs[PKVM_EVENT_MAX_RECORDS]; /* as read */
 };

@@ -146,6 +146,9 @@ void elf_images_free(struct elf_images *e);
 /** A source location from DWARF. */
 struct locate_hit {
 	char func[128];
+	/* locate_site: where `func` was inlined by the compiler, if it
+	 * was ("inlined in pgtable_set at pgtable.c:315"), else "". */
+	char inlined[128];
 	char file[256]; /* as the compiler named it, without leading ../ */
 	int line;
 	const char *image; /* the image's path */
@@ -161,6 +164,19 @@ struct locate *locate_new(void);
 int locate_add(struct locate *l, const char *path, char *msg, size_t len);
 /** The function and line holding code address `addr`. */
 bool locate_addr(const struct locate *l, uint64_t addr, struct locate_hit *h);
+/**
+ * Where the hyp did something, from the code address of a site: the
+ * innermost function not defined in a header, and its line that called
+ * the header's inline code (the recording hooks and lock helpers would
+ * otherwise name themselves at every site).
+ */
+bool locate_site(const struct locate *l, uint64_t addr, struct locate_hit *h);
+/**
+ * A site as dump and the reports' event lines show it: "site=pgtable.c:252"
+ * (the file's last component and the line locate_site gives). False if
+ * no image names it. `loc` is a struct locate (a trace_dump_opts hook).
+ */
+bool locate_site_token(const void *loc, uint64_t addr, char *buf, size_t len);
 /** Where function `name` is defined. */
 bool locate_func(const struct locate *l, const char *name,
 		 struct locate_hit *h);

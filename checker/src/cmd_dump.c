@@ -42,6 +42,7 @@ struct trace_tables *cli_tables_until(const char *path, uint64_t ts)
 	struct trace_tables *t = trace_tables_new();
 	struct trace_error e;
 	struct trace_reader *r = trace_reader_open(path, &e);
+	struct trace_sites sites;
 
 	if (!r || !t) {
 		if (r)
@@ -49,6 +50,7 @@ struct trace_tables *cli_tables_until(const char *path, uint64_t ts)
 		return t;
 	}
 	ncpu = trace_reader_info(r)->cpu_count;
+	trace_sites_init(&sites, trace_system_of(trace_reader_info(r)->system));
 	/* Each CPU's records come in time order: stop once all are past. */
 	while (ncpu <= CK_MAX_CPUS && past != (1u << ncpu) - 1 &&
 	       trace_reader_next_any(r, &rec, &e) == 1) {
@@ -60,8 +62,10 @@ struct trace_tables *cli_tables_until(const char *path, uint64_t ts)
 			n[c] = 0;
 		if (n[c] < PKVM_EVENT_MAX_RECORDS)
 			ev[c][n[c]++] = rec;
-		if (n[c] == 1 + (ev[c][0].flags & PKVM_REC_F_NCONT_MASK))
+		if (n[c] == 1 + (ev[c][0].flags & PKVM_REC_F_NCONT_MASK)) {
+			trace_sites_take(&sites, ev[c], n[c]);
 			trace_tables_learn(t, ev[c], n[c]);
+		}
 	}
 	trace_reader_close(r);
 	return t;
@@ -159,6 +163,19 @@ static int dump_header(const struct cli_opts *o, struct trace_dump_opts *d,
 	return -1;
 }
 
+/* The --elf images with DWARF; one without is said and left out. */
+static struct locate *dump_images(const struct cli_opts *o)
+{
+	struct locate *loc = locate_new();
+	char msg[600];
+
+	CK_CHECK(loc != NULL);
+	for (unsigned i = 0; i < o->elf_count; i++)
+		if (locate_add(loc, o->elf[i], msg, sizeof(msg)))
+			fprintf(stderr, "pkvm-check: %s\n", msg);
+	return loc;
+}
+
 /** See cli.h. */
 int cmd_dump(const struct cli_opts *o)
 {
@@ -170,10 +187,15 @@ int cmd_dump(const struct cli_opts *o)
 				     .ticks = o->ticks };
 	struct trace_reader *r;
 	struct trace_error e;
+	struct locate *loc;
 	int rc;
 
 	if ((rc = dump_names(o, &d)) >= 0)
 		return rc;
+	/* Sites are named from the --elf images (FORMAT.md "Sites"). */
+	loc = dump_images(o);
+	d.site_name = locate_site_token;
+	d.site_ctx = loc;
 	if (o->has_event && (rc = dump_event(o, &d)) >= 0)
 		return rc;
 	r = trace_reader_open(o->path, &e);
@@ -187,12 +209,14 @@ int cmd_dump(const struct cli_opts *o)
 			printf("}\n");
 		}
 		dump_error(o->path, &e);
+		locate_free(loc);
 		return cli_out_done(stdout, CK_EXIT_CORRUPT);
 	}
 	rc = dump_header(o, &d, trace_reader_info(r));
 	if (rc < 0)
 		rc = trace_dump_reader(stdout, stderr, o->path, r, &d);
 	trace_reader_close(r);
+	locate_free(loc);
 	return cli_out_done(stdout, rc);
 }
 

@@ -75,6 +75,7 @@ struct export
 	size_t nev, cap;
 	bool full;
 	struct trace_tables *tables;
+	struct trace_sites sites; /* site bits are cleared before use */
 	struct export_cpu *cpu;
 };
 
@@ -343,6 +344,7 @@ static void export_event(struct export *x, struct export_cpu *c)
 		trace_expand_loss(&c->exp);
 	c->seq_known = true;
 	c->next_seq = h->seq + c->n;
+	trace_sites_take(&x->sites, c->ev, c->n);
 	if (h->kind == PKVM_EV_BOOT)
 		trace_tables_learn(x->tables, c->ev, c->n);
 	n = trace_expand_words(&c->exp, c->ev, c->n, w);
@@ -546,6 +548,8 @@ static int export_run(struct export *x, struct trace_reader *r)
 		return rc;
 	x->cpu = calloc(ncpu, sizeof(*x->cpu));
 	x->tables = trace_tables_new();
+	trace_sites_init(&x->sites,
+			 trace_system_of(trace_reader_info(r)->system));
 	CK_CHECK(x->cpu != NULL);
 	if ((rc = export_read(x, r, ncpu)) != 0)
 		return rc;

@@ -121,6 +121,23 @@ static void locate_file(char *out, size_t len, const char *name)
 	}
 }
 
+/*
+ * The unit whose code holds `addr`. dwarf_addrdie goes by .debug_aranges,
+ * which may list only some units (the hyp's has only its assembly files':
+ * clang writes none for C): then each unit's own ranges are asked.
+ */
+static bool locate_cu(Dwarf *dw, Dwarf_Addr addr, Dwarf_Die *cu)
+{
+	Dwarf_CU *it = NULL;
+
+	if (dwarf_addrdie(dw, addr, cu))
+		return true;
+	while (dwarf_get_units(dw, it, &it, NULL, NULL, cu, NULL) == 0)
+		if (dwarf_haspc(cu, addr) > 0)
+			return true;
+	return false;
+}
+
 /* A subprogram's or an inlined instance's name (from its origin). */
 static const char *locate_name(Dwarf_Die *die)
 {
@@ -166,7 +183,7 @@ bool locate_addr(const struct locate *l, uint64_t addr, struct locate_hit *h)
 		Dwarf_Line *line;
 		const char *src;
 
-		if (!dwarf_addrdie(l->img[i].dw, addr, &cu))
+		if (!locate_cu(l->img[i].dw, addr, &cu))
 			continue;
 		memset(h, 0, sizeof(*h));
 		h->image = l->img[i].path;
@@ -181,6 +198,161 @@ bool locate_addr(const struct locate *l, uint64_t addr, struct locate_hit *h)
 		return true;
 	}
 	return false;
+}
+
+/* The name of file number `idx` of `die`'s unit (decl_file, call_file). */
+static const char *locate_unit_file(Dwarf_Die *die, Dwarf_Word idx)
+{
+	Dwarf_Die cu;
+	Dwarf_Files *files;
+	size_t n;
+
+	if (!dwarf_diecu(die, &cu, NULL, NULL) ||
+	    dwarf_getsrcfiles(&cu, &files, &n) != 0 || idx >= n)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static const char *locate_decl_file(Dwarf_Die *die);
+
+/* Whether `scope`'s function is defined in a header (a hook's code). */
+static bool locate_in_header(Dwarf_Die *scope)
+{
+	const char *f = locate_decl_file(scope);
+	size_t n = f ? strlen(f) : 0;
+
+	return n > 2 && strcmp(f + n - 2, ".h") == 0;
+}
+
+/* The line in `scope`'s function where the inlined `callee` was called. */
+static bool locate_call(Dwarf_Die *callee, char *file, size_t len, int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word f, l;
+	const char *src;
+
+	if (!dwarf_attr(callee, DW_AT_call_file, &attr) ||
+	    dwarf_formudata(&attr, &f) != 0 ||
+	    !dwarf_attr(callee, DW_AT_call_line, &attr) ||
+	    dwarf_formudata(&attr, &l) != 0 ||
+	    !(src = locate_unit_file(callee, f)))
+		return false;
+	locate_file(file, len, src);
+	*line = (int)l;
+	return true;
+}
+
+/*
+ * From the chain of scopes around a site (innermost first, in the code
+ * the inlined instances were inlined into): the innermost function not
+ * defined in a header, and the line in it where it called the header's
+ * inline code (the recording hooks, the lock helpers and the arch's site
+ * are header code that would otherwise name itself at every site). If
+ * that function was itself inlined, the function it was inlined into and
+ * the line of that call go in `inlined`.
+ */
+static bool locate_site_scopes(Dwarf_Die *scopes, int n, struct locate_hit *h)
+{
+	int p = -1, top = -1;
+	const char *name;
+	char file[256];
+	int line;
+
+	for (int i = 0; i < n && p < 0; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+
+		if ((tag == DW_TAG_subprogram ||
+		     tag == DW_TAG_inlined_subroutine) &&
+		    !locate_in_header(&scopes[i]))
+			p = i;
+	}
+	for (int i = 0; i < n; i++)
+		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
+			top = i;
+	if (p < 0 || !(name = locate_name(&scopes[p])))
+		return false;
+	snprintf(h->func, sizeof(h->func), "%s", name);
+	/* The innermost inlined scope inside it made the call. */
+	for (int i = p - 1; i >= 0; i--)
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine) {
+			locate_call(&scopes[i], h->file, sizeof(h->file),
+				    &h->line);
+			break;
+		}
+	if (top > p && (name = locate_name(&scopes[top])))
+		for (int i = top - 1; i >= p; i--)
+			if (dwarf_tag(&scopes[i]) ==
+				    DW_TAG_inlined_subroutine &&
+			    locate_call(&scopes[i], file, sizeof(file),
+					&line)) {
+				const char *base = strrchr(file, '/');
+
+				snprintf(h->inlined, sizeof(h->inlined),
+					 "inlined in %s at %s:%d", name,
+					 base ? base + 1 : file, line);
+				break;
+			}
+	return true;
+}
+
+/** See cli.h. */
+bool locate_site(const struct locate *l, uint64_t addr, struct locate_hit *h)
+{
+	for (unsigned i = 0; l && i < l->count; i++) {
+		Dwarf_Die cu, *scopes = NULL;
+		Dwarf_Line *line;
+		const char *src;
+		int n;
+
+		if (!locate_cu(l->img[i].dw, addr, &cu))
+			continue;
+		memset(h, 0, sizeof(*h));
+		h->image = l->img[i].path;
+		n = dwarf_getscopes(&cu, addr, &scopes);
+		/* Past an inlined instance, dwarf_getscopes goes on in its
+		 * abstract origin: the chain of the code it was inlined
+		 * into is the instance's own parents. */
+		if (n > 0 &&
+		    dwarf_tag(&scopes[0]) == DW_TAG_inlined_subroutine) {
+			Dwarf_Die inner = scopes[0];
+
+			free(scopes);
+			scopes = NULL;
+			n = dwarf_getscopes_die(&inner, &scopes);
+		}
+		if (n <= 0 || !locate_site_scopes(scopes, n, h))
+			snprintf(h->func, sizeof(h->func), "?");
+		free(scopes);
+		if (h->file[0])
+			return true;
+		/* Not inlined: the line table's line for the address. */
+		line = dwarf_getsrc_die(&cu, addr);
+		src = line ? dwarf_linesrc(line, NULL, NULL) : NULL;
+		if (src) {
+			locate_file(h->file, sizeof(h->file), src);
+			dwarf_lineno(line, &h->line);
+		}
+		return true;
+	}
+	return false;
+}
+
+/** See cli.h. */
+bool locate_site_token(const void *loc, uint64_t addr, char *buf, size_t len)
+{
+	struct locate_hit h;
+	const char *base;
+
+	if (!locate_site(loc, addr, &h) || !h.file[0])
+		return false;
+	base = strrchr(h.file, '/');
+	/* Line 0: code the compiler gave no line (a merged call). */
+	if (h.line)
+		snprintf(buf, len, "site=%s:%d", base ? base + 1 : h.file,
+			 h.line);
+	else
+		snprintf(buf, len, "site=%s", base ? base + 1 : h.file);
+	return true;
 }
 
 /*

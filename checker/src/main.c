@@ -90,6 +90,10 @@ static const char dump_usage[] =
 	"  --lock NAME            only events that take or let go of this "
 	"lock\n"
 	"  --ticks                times (and --from/--to) in counter ticks\n"
+	"  --elf FILE             name the site of each event that has one\n"
+	"                         (site=FILE:LINE) from this hyp image's "
+	"DWARF;\n"
+	"                         without it: pc=+OFFSET from hyp_start\n"
 	"exit codes: 0 done, 2 usage, 3 unreadable or corrupt trace\n";
 
 static const char stats_usage[] =
@@ -222,7 +226,7 @@ static const int check_opts[] = { OPT_FORMAT,  OPT_MAX,	  OPT_FIRST,
 static const int dump_opts[] = { OPT_FORMAT, OPT_CPU,	OPT_KIND,  OPT_FROM,
 				 OPT_TO,     OPT_EVENT, OPT_PAGE,  OPT_ADDR,
 				 OPT_HCALL,  OPT_LOCK,	OPT_TICKS, OPT_CONTEXT,
-				 0 };
+				 OPT_ELF,    0 };
 static const int stats_opts[] = { OPT_FORMAT, 0 };
 static const int export_opts[] = { OPT_CHROME, 'o',	  OPT_FINDING,
 				   OPT_WINDOW, OPT_FROM,  OPT_TO,

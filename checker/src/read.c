@@ -165,9 +165,13 @@ static int ck_read_checked(struct ck *ck, unsigned cpu, struct ck_event *ev,
  * `c->parts`). Returns false for a kind of a newer minor version, which
  * stands for nothing this checker knows: skip it.
  */
-static bool ck_expand(struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
-		      unsigned nrec)
+static bool ck_expand(struct ck *ck, struct ck_cpu *c, struct ck_event *ev,
+		      unsigned cpu, unsigned nrec)
 {
+	/* Sites first: no rule may take a site's bits for a word's. */
+	ev->site = 0;
+	if (ck->sites.on || ev->recs[0].kind == PKVM_EV_BOOT)
+		ev->site = trace_sites_take(&ck->sites, ev->recs, nrec);
 	ev->ts = ev->recs[0].ts;
 	ev->seq = ev->recs[0].seq;
 	ev->cpu = (uint16_t)cpu;
@@ -209,7 +213,7 @@ static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 	}
 	/* A plain event (nearly all): a known kind, nothing lost. */
 	ncont = ck_read_plain(ck, c, ev);
-	if (ncont >= 0 && ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+	if (ncont >= 0 && ck_expand(ck, c, ev, cpu, (unsigned)ncont + 1))
 		return 1;
 	for (;;) {
 		rc = ck_read_checked(ck, cpu, ev, loss, &ncont);
@@ -219,7 +223,7 @@ static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 		if (*loss)
 			trace_expand_loss(&c->expand);
 		if (ncont < (int)PKVM_EVENT_MAX_RECORDS &&
-		    ck_expand(c, ev, cpu, (unsigned)ncont + 1))
+		    ck_expand(ck, c, ev, cpu, (unsigned)ncont + 1))
 			return 1;
 		/* Else a kind of a newer minor version: skip it. */
 	}

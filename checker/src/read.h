@@ -37,6 +37,7 @@ static inline void ck_part(struct ck_cpu *c, struct ck_event *ev, unsigned i)
 
 		ev->ts = prev->ts;
 		ev->seq = prev->seq;
+		ev->site = prev->site;
 		ev->cpu = prev->cpu;
 		ev->nrec = prev->nrec;
 		/* A compact record is at most READ_PART_RECS records:

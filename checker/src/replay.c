@@ -475,6 +475,9 @@ static int replay_init(struct ck *ck, struct ck_source *src,
 	ck->spec_locks = profile_spec_locks();
 	ck->rules = rules_create(&ck->env, ck->ncpu);
 	ck->env.rules = ck->rules;
+	/* CPU 0's lookahead, read first below, is its BOOT: whether the
+	 * records carry sites is known before any other record is read. */
+	trace_sites_init(&ck->sites, trace_system_of(src->system));
 	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)
 		ck->view.lock[i].holder = -1;
 	for (unsigned i = 0; i < ck->ncpu; i++) {

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 
+#include <pkvm/dump.h>
 #include <pkvm/expand.h>
 
 #include "checker.h"
@@ -63,6 +64,8 @@ struct ck {
 	struct ck_env env;
 	unsigned ncpu;
 	struct ck_cpu cpu[CK_MAX_CPUS]; /* reading each CPU's stream */
+	/* Whether records carry sites, from BOOT (read first: cpu0). */
+	struct trace_sites sites;
 	bool boot_seen;
 	uint32_t trap_serial;
 	/* Bit per lock id: the locks of components the spec reads, whose

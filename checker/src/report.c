@@ -60,11 +60,21 @@ void report_event_line(const struct report *r, const struct ck_event *ev,
 {
 	struct trace_desc_where where =
 		trace_tables_where(r->tables, ev->recs[0].a);
-	struct trace_fmt fmt = { r->cfg.counter_freq, r->cfg.ticks,
+	struct trace_fmt fmt = { r->cfg.counter_freq,
+				 r->cfg.ticks,
 				 ev->recs[0].kind == PKVM_EV_PTE_WRITE ? &where
 								       : NULL,
-				 false, TRACE_SYS_HYP };
+				 false,
+				 TRACE_SYS_HYP,
+				 NULL };
+	char site[320] = "";
 
+	/* The site, as dump shows it; the hyp's address without an image. */
+	if (ev->site &&
+	    !locate_site_token(r->cfg.loc, ev->site, site, sizeof(site)))
+		snprintf(site, sizeof(site), "pc=0x%llx",
+			 (unsigned long long)ev->site);
+	fmt.site = site;
 	trace_format_event_at(buf, len, ev->recs, ev->nrec, &fmt);
 }
 
@@ -270,6 +280,8 @@ static void report_full(struct report *r, const struct ck_finding *f)
 		fprintf(r->out, "  host: %s\n", w.host);
 	if (w.has_hyp)
 		fprintf(r->out, "  hyp: %s\n", w.hyp);
+	if (w.has_site)
+		fprintf(r->out, "  site: %s\n", w.site);
 	/* The explaining event is printed by report_finish (second pass). */
 	r->has_explain = f->has_explain;
 	r->explain_index = f->explain_index;

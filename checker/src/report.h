@@ -37,11 +37,15 @@ struct report_tally {
 
 /** Where a finding happened in the code (DWARF), as far as known. */
 struct report_where {
-	bool has_host, has_hyp;
+	bool has_host, has_hyp, has_site;
 	char host[400]; /* "hvc in stress_op (workload/stress.c:120)" */
 	char hyp[400];	/* "handler mem_share_hyp (hyp/src/...:125)" */
-	struct locate_hit host_hit, hyp_hit;
-	uint64_t host_addr, hyp_addr;
+	/* The event's own site: "pte_write at hyp/src/pgtable.c:252
+	 * (pgtable_split, via pgtable_store), pc 0x40201234". */
+	char site[600];
+	bool site_named; /* site_hit is filled in */
+	struct locate_hit host_hit, hyp_hit, site_hit;
+	uint64_t host_addr, hyp_addr, site_addr;
 };
 
 struct report {

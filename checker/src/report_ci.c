@@ -77,6 +77,10 @@ static void ci_first(struct report *r, const struct ck_finding *f,
 		n = snprintf(t->first + pos, len - pos, "hyp: %s\n", w.hyp);
 		pos += n > 0 ? (size_t)n : 0;
 	}
+	if (w.has_site && pos < len) {
+		n = snprintf(t->first + pos, len - pos, "site: %s\n", w.site);
+		pos += n > 0 ? (size_t)n : 0;
+	}
 	if (pos < len) {
 		report_event_line(r, f->event, buf, sizeof(buf));
 		snprintf(t->first + pos, len - pos, "event: %s", buf);

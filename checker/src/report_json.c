@@ -66,7 +66,7 @@ static void json_where(struct report *r, const struct ck_finding *f)
 	struct report_where w;
 
 	report_locate(r, f, &w);
-	if (!w.has_host && !w.has_hyp)
+	if (!w.has_host && !w.has_hyp && !w.has_site)
 		return;
 	fprintf(r->out, ",\"where\":{");
 	if (w.has_host)
@@ -74,6 +74,16 @@ static void json_where(struct report *r, const struct ck_finding *f)
 	if (w.has_hyp) {
 		fprintf(r->out, "%s", w.has_host ? "," : "");
 		json_hit(r->out, "hyp", w.hyp, &w.hyp_hit, w.hyp_addr);
+	}
+	if (w.has_site && w.site_named) {
+		fprintf(r->out, "%s", w.has_host || w.has_hyp ? "," : "");
+		json_hit(r->out, "site", w.site, &w.site_hit, w.site_addr);
+	} else if (w.has_site) {
+		fprintf(r->out, "%s\"site\":{\"addr\":%llu",
+			w.has_host || w.has_hyp ? "," : "",
+			(unsigned long long)w.site_addr);
+		json_strf(r->out, "text", w.site);
+		fprintf(r->out, "}");
 	}
 	fprintf(r->out, "}");
 }

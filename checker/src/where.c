@@ -5,9 +5,11 @@
  * DWARF), and on the hyp's side the panic site (a PANIC record carries its
  * address) or the function that handles the trap.
  *
- * The trace records no hyp program counter for a descriptor store, a lock
- * or a TLB operation: that would cost a word in every record. So the hyp
- * side names the handler of the trap the rule was broken in, from a small
+ * A trace whose records carry sites (FORMAT.md "Sites") says where in the
+ * hyp a descriptor store, a lock or a TLB operation was made: the event's
+ * site is named from the hyp image's DWARF, or given as its address. An
+ * older trace records no hyp program counter for them, so the hyp side
+ * names the handler of the trap the rule was broken in, from a small
  * table of our hyp's entry points (hyp/src/trap.c dispatches to them). It
  * is a reading aid for the `pkvm-check-hyp` profile and judges nothing;
  * tests/cli/run-dwarf checks that every name in it is a function in the
@@ -98,6 +100,36 @@ static const char *where_handler(const struct ck_event *t)
 	return NULL;
 }
 
+/*
+ * The event's site: "pte_write at hyp/src/pgtable.c:252 (pgtable_split,
+ * inlined in pgtable_set at pgtable.c:315), pc 0x40201234", or its address
+ * alone without an image that knows it.
+ */
+static void where_site(const struct report *r, const struct ck_event *ev,
+		       struct report_where *w)
+{
+	const char *kind = trace_kind_name(ev->kind);
+	struct locate_hit *h = &w->site_hit;
+	char via[160] = "";
+
+	w->has_site = true;
+	w->site_addr = ev->site;
+	if (!locate_site(r->cfg.loc, ev->site, h) || !h->file[0]) {
+		snprintf(w->site, sizeof(w->site),
+			 "%s at pc 0x%llx (no image names it: give the hyp's "
+			 "with --elf)",
+			 kind ? kind : "event", (unsigned long long)ev->site);
+		return;
+	}
+	w->site_named = true;
+	if (h->inlined[0])
+		snprintf(via, sizeof(via), ", %s", h->inlined);
+	/* Line 0: code the compiler gave no line (a merged call). */
+	snprintf(w->site, sizeof(w->site), "%s at %s%s%.0d (%s%s), pc 0x%llx",
+		 kind ? kind : "event", h->file, h->line ? ":" : "", h->line,
+		 h->func, via, (unsigned long long)ev->site);
+}
+
 /** See report.h. */
 void report_locate(const struct report *r, const struct ck_finding *f,
 		   struct report_where *w)
@@ -107,6 +139,8 @@ void report_locate(const struct report *r, const struct ck_finding *f,
 	char what[96];
 
 	memset(w, 0, sizeof(*w));
+	if (ev->site)
+		where_site(r, ev, w);
 	if (!locate_count(r->cfg.loc))
 		return;
 	if (f->trap && f->trap->kbits == PKVM_REC_SOURCE_HOST)

@@ -310,6 +310,8 @@ int trace_format_event_at(char *buf, size_t len, const struct pkvm_record *recs,
 		put(buf, len, &pos, " %s=%s", name, word);
 	}
 	put_flags_after(buf, len, &pos, &recs[0]);
+	if (fmt->site && fmt->site[0])
+		put(buf, len, &pos, " %s", fmt->site);
 	if (recs[0].kind == PKVM_EV_PTE_WRITE) {
 		char desc[256];
 
@@ -380,6 +382,10 @@ void trace_json_event(FILE *out, const struct pkvm_record *recs, unsigned n,
 		trace_json_str(out, word);
 	}
 	fprintf(out, "}");
+	if (fmt->site && fmt->site[0]) {
+		fprintf(out, ",\"site\":");
+		trace_json_str(out, fmt->site);
+	}
 	if (recs[0].kind == PKVM_EV_PTE_WRITE) {
 		trace_format_desc(word, sizeof(word), recs[0].b, fmt->where);
 		fprintf(out, ",\"desc\":");
@@ -389,6 +395,45 @@ void trace_json_event(FILE *out, const struct pkvm_record *recs, unsigned n,
 	fprintf(out, ",\"text\":");
 	trace_json_str(out, word);
 	fprintf(out, "%s}", fmt->marked ? ",\"marked\":true" : "");
+}
+
+/* ---- sites ------------------------------------------------------------ */
+
+/** See dump.h. */
+void trace_sites_init(struct trace_sites *s, enum trace_system system)
+{
+	*s = (struct trace_sites){ system, false, 0 };
+}
+
+/** See dump.h. BOOT: `hyp_start` is word 4, `boot_flags` word 13. */
+uint64_t trace_sites_take(struct trace_sites *s, struct pkvm_record *recs,
+			  unsigned n)
+{
+	uint64_t site;
+
+	if (n == 0)
+		return 0;
+	if (recs[0].kind == PKVM_EV_BOOT && n > 6) {
+		s->on = s->system == TRACE_SYS_HYP &&
+			(recs[6].b & PKVM_BOOT_F_SITES);
+		s->hyp_start = recs[2].a;
+		return 0;
+	}
+	if (!s->on || !pkvm_event_has_site(recs[0].kind))
+		return 0;
+	site = recs[0].a >> PKVM_SITE_SHIFT;
+	recs[0].a &= PKVM_SITE_WORD_MASK;
+	return site ? s->hyp_start + 4 * site : 0;
+}
+
+/** See dump.h. */
+void trace_sites_pc_text(const struct trace_sites *s, uint64_t pc, char *buf,
+			 size_t len)
+{
+	if (!pc)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "pc=+0x%" PRIx64, pc - s->hyp_start);
 }
 
 /* ---- filters ---------------------------------------------------------- */
@@ -575,18 +620,34 @@ struct dump_ctx {
 	struct trace_tables *tables;
 	uint64_t freq;
 	enum trace_system system;
+	struct trace_sites sites;
 };
+
+/* The event's site as the line shows it: named if the caller can. */
+static void dump_site(struct dump_ctx *c, uint64_t pc, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!pc)
+		return;
+	if (c->o && c->o->site_name &&
+	    c->o->site_name(c->o->site_ctx, pc, buf, len))
+		return;
+	trace_sites_pc_text(&c->sites, pc, buf, len);
+}
 
 static void dump_print(struct dump_ctx *c, struct dump_cpu *d)
 {
 	struct trace_desc_where where;
-	struct trace_fmt fmt = { c->freq, c->o && c->o->ticks, &where, false,
-				 c->system };
-	char line[1536];
+	struct trace_fmt fmt = { c->freq, c->o && c->o->ticks, &where,
+				 false,	  c->system,	       NULL };
+	char line[1536], site[320];
 	bool marked;
 
 	if (d->n == 0)
 		return;
+	dump_site(c, trace_sites_take(&c->sites, d->ev, d->n), site,
+		  sizeof(site));
+	fmt.site = site;
 	dump_state_enter(&d->st, d->ev, d->n);
 	/* Where the store goes is what was known before it. */
 	where = trace_tables_where(c->tables, d->ev[0].a);
@@ -662,12 +723,39 @@ static int dump_loop(struct dump_ctx *c, FILE *errf, const char *path,
 	return 0;
 }
 
+/*
+ * Before a seek: read CPU 0's first event, the BOOT record (at the start
+ * of the file's first frame), for what it says of sites. The seek that
+ * follows starts the cursors again. -1 (nothing read) if the reader
+ * cannot seek: a pipe.
+ */
+static int dump_boot_sites(struct dump_ctx *c, struct trace_reader *r)
+{
+	struct pkvm_record boot[PKVM_EVENT_MAX_RECORDS], rec;
+	struct trace_error e;
+	unsigned n = 0;
+
+	if (trace_reader_seek_time(r, 0, &e) < 0)
+		return -1;
+	while (n < PKVM_EVENT_MAX_RECORDS &&
+	       trace_reader_next_any(r, &rec, &e) == 1) {
+		if (rec.cpu != 0)
+			continue;
+		if (rec.kind != PKVM_EV_BOOT)
+			return 0;
+		boot[n++] = rec;
+	}
+	trace_sites_take(&c->sites, boot, n);
+	return 0;
+}
+
 /** See dump.h. */
 int trace_dump_reader(FILE *out, FILE *err, const char *path,
 		      struct trace_reader *r,
 		      const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts, NULL, 0, TRACE_SYS_HYP };
+	struct dump_ctx c = { out, opts,	  NULL,
+			      0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0 } };
 	struct trace_error e;
 	uint64_t valid_end;
 	int rc;
@@ -675,12 +763,15 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 	c.freq = trace_reader_info(r)->counter_freq;
 	c.system = trace_system_of(trace_reader_info(r)->system);
 	c.tables = trace_tables_new();
+	trace_sites_init(&c.sites, c.system);
 	/*
 	 * A seek skips the BOOT record and the table installs before the
 	 * window: its descriptors are then decoded without their place. The
-	 * page filter needs the places, so it reads from the start.
+	 * page filter needs the places, so it reads from the start. Whether
+	 * the records carry sites is read from BOOT first.
 	 */
 	if (opts && opts->from_ts && !opts->has_page &&
+	    dump_boot_sites(&c, r) == 0 &&
 	    trace_reader_seek_time(r, opts->from_ts, &e) < 0) {
 		/* A pipe cannot seek: filtering alone gives the same lines. */
 	}
@@ -704,7 +795,8 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 int trace_dump(FILE *out, FILE *err, const char *path,
 	       const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts, NULL, 0, TRACE_SYS_HYP };
+	struct dump_ctx c = { out, opts,	  NULL,
+			      0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0 } };
 	struct trace_error e;
 	struct trace_reader *r = trace_reader_open(path, &e);
 	int rc;

@@ -306,11 +306,11 @@ const char *trace_sys_hcall_name(enum trace_system sys, unsigned id)
 	}
 }
 
-/** See trace.h. Our hyp's bit 0 is TEST_HCALLS (HYPERCALLS.md). */
+/** See trace.h. Our hyp's bits: abi.h PKVM_BOOT_F_*. */
 const char *trace_sys_boot_flag_name(enum trace_system sys, unsigned bit)
 {
 	if (sys != TRACE_SYS_LINUX612)
-		return bit == 0 ? "test_hcalls" : NULL;
+		return bit == 0 ? "test_hcalls" : bit == 1 ? "sites" : NULL;
 	switch (bit) {
 #define L612_BF_NAME(name, bit, str)                                           \
 	case bit:                                                              \

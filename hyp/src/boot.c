@@ -37,7 +37,7 @@ static void hyp_boot_record(uint64_t host_root, uint64_t hyp_root)
 		ARCH_VTCR_EL2,
 		ARCH_TCR_EL2,
 		0, /* hyp_va_offset: the hyp runs identity mapped */
-		image_boot_flags,
+		image_boot_flags | (ARCH_TRACE_SITES ? PKVM_BOOT_F_SITES : 0),
 	};
 
 	htrace_emit(PKVM_EV_BOOT, 0, w, 7);
@@ -54,6 +54,10 @@ void hyp_boot_primary(const struct hyp_config *cfg)
 	      cfg->text_end <= cfg->rodata_end &&
 	      cfg->rodata_end <= cfg->hyp_end &&
 	      !((cfg->text_end | cfg->rodata_end) & (HYP_PAGE_SIZE - 1)));
+	/* What a site counts from (arch/cpu.h; hyp.ld asserts it too). */
+	CHECK(!ARCH_TRACE_SITES ||
+	      (cfg->hyp_start % PKVM_SITE_SPAN == 0 &&
+	       cfg->text_end - cfg->hyp_start <= PKVM_SITE_SPAN));
 	hyp_boot_record(host_root, hyp_root);
 	/* The image's layout, which BOOT does not carry (abi.h). */
 	htrace_mark(PKVM_MARK_TEXT_END, cfg->text_end);

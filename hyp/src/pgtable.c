@@ -13,21 +13,26 @@
 
 #include <arch/pte.h>
 
-void hyp_tlbi(enum pkvm_tlbi_op op, uint64_t operand)
+/*
+ * The helpers below record at their caller's site (htrace.h
+ * HTRACE_SITE_CALLER), so they stay out of line: their return address is
+ * then their caller's.
+ */
+__attribute__((noinline)) void hyp_tlbi(enum pkvm_tlbi_op op, uint64_t operand)
 {
 	arch_tlbi(op, operand);
-	htrace_tlbi(op, 0, operand, 0);
+	htrace_tlbi(op, 0, operand, 0, HTRACE_SITE_CALLER());
 }
 
-void hyp_barrier(enum pkvm_barrier_op op)
+__attribute__((noinline)) void hyp_barrier(enum pkvm_barrier_op op)
 {
 	arch_barrier(op);
-	htrace_barrier(op);
+	htrace_barrier(op, HTRACE_SITE_CALLER());
 }
 
-struct pgtable_locked pgtable_lock(struct pgtable *pt)
+__attribute__((noinline)) struct pgtable_locked pgtable_lock(struct pgtable *pt)
 {
-	hyp_lock_acquire(&pt->lock);
+	hyp_lock_acquire_at(&pt->lock, HTRACE_SITE_CALLER());
 	return (struct pgtable_locked){ pt };
 }
 
@@ -66,24 +71,28 @@ void pgtable_sync2(struct pgtable_locked first, struct pgtable_locked second)
 	a->unsynced = b->unsynced = false;
 }
 
-void pgtable_unlock(struct pgtable_locked ptl)
+__attribute__((noinline)) void pgtable_unlock(struct pgtable_locked ptl)
 {
 	pgtable_sync(ptl);
-	hyp_lock_release(&ptl.pt->lock);
+	hyp_lock_release_at(&ptl.pt->lock, HTRACE_SITE_CALLER());
 }
 
-void pgtable_lock2(struct pgtable *first, struct pgtable *second,
-		   struct pgtable_locked *l1, struct pgtable_locked *l2)
+__attribute__((noinline)) void pgtable_lock2(struct pgtable *first,
+					     struct pgtable *second,
+					     struct pgtable_locked *l1,
+					     struct pgtable_locked *l2)
 {
-	hyp_lock_acquire2(&first->lock, &second->lock);
+	hyp_lock_acquire2_at(&first->lock, &second->lock, HTRACE_SITE_CALLER());
 	*l1 = (struct pgtable_locked){ first };
 	*l2 = (struct pgtable_locked){ second };
 }
 
-void pgtable_unlock2(struct pgtable_locked first, struct pgtable_locked second)
+__attribute__((noinline)) void pgtable_unlock2(struct pgtable_locked first,
+					       struct pgtable_locked second)
 {
 	pgtable_sync2(first, second);
-	hyp_lock_release2(&first.pt->lock, &second.pt->lock);
+	hyp_lock_release2_at(&first.pt->lock, &second.pt->lock,
+			     HTRACE_SITE_CALLER());
 }
 
 uint64_t pgtable_take2(struct pgtable *first, struct pgtable *second,
@@ -123,14 +132,19 @@ static uint64_t *pgtable_slot(uint64_t table_pa, uint64_t addr, int level)
 	return &table[arch_pt_index(addr, level)];
 }
 
-/* The one place descriptors are stored: store, then record. */
+/*
+ * The one place descriptors are stored: store, then record. `site`: the
+ * caller's HTRACE_SITE_HERE(), so that the record names the caller's line
+ * rather than this one, which every store shares.
+ */
 __attribute__((always_inline)) static inline void
-pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte, bool release)
+pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte, bool release,
+	      uint64_t site)
 {
 	uint64_t *table = arch_pa_to_va(table_pa);
 
 	arch_pte_store(&table[index], pte, release);
-	htrace_pte_write(table_pa + 8ull * index, pte, release);
+	htrace_pte_write(table_pa + 8ull * index, pte, release, site);
 }
 
 /*
@@ -145,7 +159,8 @@ static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
 		arch_barrier(PKVM_BARRIER_DSB_ISH);
 		htrace_tlbi(PKVM_TLBI_IPAS2E1IS, 0, addr >> 12,
 			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
-				    PKVM_REC_F_TLBI_DSB_ISH_AFTER);
+				    PKVM_REC_F_TLBI_DSB_ISH_AFTER,
+			    HTRACE_SITE_HERE());
 		/* Combined stage-1+2 entries are tagged by VA: drop them all.
 		 */
 		arch_tlbi(PKVM_TLBI_VMALLE1IS, 0);
@@ -153,7 +168,8 @@ static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
 		arch_barrier(PKVM_BARRIER_ISB);
 		htrace_tlbi(PKVM_TLBI_VMALLE1IS, 0, 0,
 			    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
-				    PKVM_REC_F_TLBI_ISB_AFTER);
+				    PKVM_REC_F_TLBI_ISB_AFTER,
+			    HTRACE_SITE_HERE());
 	} else {
 		arch_tlbi(PKVM_TLBI_VAE2IS, addr >> 12);
 		arch_barrier(PKVM_BARRIER_DSB_ISH);
@@ -161,7 +177,8 @@ static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
 		htrace_tlbi(PKVM_TLBI_VAE2IS, 0, addr >> 12,
 			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
 				    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
-				    PKVM_REC_F_TLBI_ISB_AFTER);
+				    PKVM_REC_F_TLBI_ISB_AFTER,
+			    HTRACE_SITE_HERE());
 	}
 }
 
@@ -252,10 +269,11 @@ static uint64_t pgtable_split(struct pgtable_locked ptl, uint64_t table,
 	next = mc->pages[--mc->count];
 	if (arch_pte_is_valid(old)) {
 		pgtable_store(table, idx, arch_pte_make_annot(PKVM_OWNER_HOST),
-			      false);
+			      false, HTRACE_SITE_HERE());
 		pgtable_tlb_flush(ptl.pt, base);
 	}
-	pgtable_store(table, idx, arch_pte_make_table(next), true);
+	pgtable_store(table, idx, arch_pte_make_table(next), true,
+		      HTRACE_SITE_HERE());
 	ptl.pt->unsynced = true;
 	if (arch_pte_is_valid(old)) {
 		uint64_t pa = arch_pte_leaf_pa(old, level);
@@ -264,10 +282,10 @@ static uint64_t pgtable_split(struct pgtable_locked ptl, uint64_t table,
 				      arch_pte_leaf_relevel(old, level,
 							    level + 1,
 							    pa + i * sub),
-				      false);
+				      false, HTRACE_SITE_HERE());
 	} else if (old) {
 		for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++)
-			pgtable_store(next, i, old, false);
+			pgtable_store(next, i, old, false, HTRACE_SITE_HERE());
 	}
 	return next;
 }
@@ -306,7 +324,8 @@ void pgtable_set(struct pgtable_locked ptl, uint64_t addr, int level,
 	/* Only state bits may change under a live mapping (no BBM needed). */
 	CHECK(!arch_pte_is_valid(old) || !arch_pte_is_valid(pte) ||
 	      arch_pte_set_state(old, 0) == arch_pte_set_state(pte, 0));
-	pgtable_store(table, arch_pt_index(addr, level), pte, false);
+	pgtable_store(table, arch_pt_index(addr, level), pte, false,
+		      HTRACE_SITE_HERE());
 	if (arch_pte_is_valid(old) && !arch_pte_is_valid(pte))
 		pgtable_tlb_flush(ptl.pt, addr);
 	/* A new translation (not a state-bit change under a live one). */

@@ -90,11 +90,11 @@ static int64_t trap_owned(mem_hcall_fn *fn, uint64_t a1, uint64_t a2)
 	int64_t ret;
 
 	htrace_lock2(true, PKVM_LOCK_HOST_S2, (uint32_t)t, PKVM_LOCK_HYP_S1,
-		     (uint32_t)(t >> 32));
+		     (uint32_t)(t >> 32), HTRACE_SITE_HERE());
 	ret = fn(m, a1, a2);
 	mem_sync_pair(m);
 	htrace_lock2(false, PKVM_LOCK_HYP_S1, (uint32_t)(t >> 32),
-		     PKVM_LOCK_HOST_S2, (uint32_t)t);
+		     PKVM_LOCK_HOST_S2, (uint32_t)t, HTRACE_SITE_HERE());
 	mem_let_go_pair(m);
 	return ret;
 }

@@ -28,6 +28,16 @@
 #define PKVM_ABI_VERSION 2u /* 2: the marks and lock rules promised */
 
 /*
+ * Our hyp's BOOT `boot_flags` (FORMAT.md section 9.1; other systems have
+ * tables of their own). Bit 0: the image has the test-only hypercalls
+ * (HYPERCALLS.md "test_panic"). Bit 1: the records carry sites (record.h
+ * PKVM_SITE_SHIFT): a hyp writes it only if it fills them in, and only on
+ * an image whose text starts on a PKVM_SITE_SPAN boundary and fits in it.
+ */
+#define PKVM_BOOT_F_TEST_HCALLS (1ull << 0)
+#define PKVM_BOOT_F_SITES (1ull << 1)
+
+/*
  * Host hypercalls: `hvc #0` with x0 = PKVM_HC_BASE | id, arguments in x1..x3.
  * On return x0 is the SMCCC status (PKVM_SMCCC_SUCCESS when the id was
  * handled, PKVM_SMCCC_NOT_SUPPORTED when it is unknown) and x1 is the result:

@@ -43,6 +43,10 @@ struct trace_dump_opts {
 	uint32_t mark_seq;
 	bool json;  /* one JSON object a line (doc/pkvm-check.schema.json) */
 	bool ticks; /* times as counter ticks instead of seconds */
+	/* Names a site's code address ("site=pgtable.c:252"), false if it
+	 * cannot: the dump shows "pc=+0x1234" then. NULL: never. */
+	bool (*site_name)(const void *ctx, uint64_t pc, char *buf, size_t len);
+	const void *site_ctx;
 };
 
 /**
@@ -88,6 +92,9 @@ struct trace_fmt {
 	/* Whose tables name hypercalls and BOOT flags (trace_system_of of
 	 * the header's `system`); 0 is our hyp's. */
 	enum trace_system system;
+	/* The event's site as shown after its words, e.g. "pc=+0x1234" or
+	 * "site=pgtable.c:252" (trace_sites); NULL or "": none. */
+	const char *site;
 };
 
 /**
@@ -138,6 +145,35 @@ void trace_tables_learn(struct trace_tables *t, const struct pkvm_record *recs,
 /** Where a pte_write at `pa` stores, as far as known. */
 struct trace_desc_where trace_tables_where(const struct trace_tables *t,
 					   uint64_t pa);
+
+/**
+ * Sites (FORMAT.md "Sites"): whether a file-order or per-CPU walk of a
+ * trace has seen a BOOT that says its records carry them, and where the
+ * hyp's text starts. Every tool that reads records itself keeps one and
+ * passes each whole event through trace_sites_take() before it looks at
+ * the words, so that no site bit is ever taken for part of a PA, an op or
+ * a lock id.
+ */
+struct trace_sites {
+	enum trace_system system; /* sites exist only on our hyp's */
+	bool on;		  /* BOOT had PKVM_BOOT_F_SITES */
+	uint64_t hyp_start;	  /* BOOT `hyp_start`: what sites count from */
+};
+
+/** Start a walk of a trace of `system` (trace_system_of). */
+void trace_sites_init(struct trace_sites *s, enum trace_system system);
+
+/**
+ * One whole event: a BOOT turns sites on or off; for a kind with a site,
+ * if they are on, the site bits are cleared from `recs[0].a` and the
+ * site's code address (hyp_start + 4 * site) returned. 0: none.
+ */
+uint64_t trace_sites_take(struct trace_sites *s, struct pkvm_record *recs,
+			  unsigned n);
+
+/** "pc=+0x1234" (the offset from hyp_start) for `pc`, or "" for 0. */
+void trace_sites_pc_text(const struct trace_sites *s, uint64_t pc, char *buf,
+			 size_t len);
 
 /**
  * Print every event of `path` that passes `opts` to `out`, one a line, and

@@ -93,6 +93,38 @@ static inline bool pkvm_event_has_source(unsigned kind)
 	}
 }
 
+/*
+ * Sites (FORMAT.md "Sites"): in a trace of our hyp whose BOOT `boot_flags`
+ * has PKVM_BOOT_F_SITES (abi.h), bits 48-63 of the head's `a` word of the
+ * kinds below hold where in the hyp's code the event was made: (pc -
+ * hyp_start) / 4 of the instruction, 0 if unknown. The word's own value is
+ * then bits 0-47 (a PA, an op, a lock id or the pair of small lock ids),
+ * which those kinds never need more of on that system. Without the flag the
+ * bits mean what they always meant: a reader never guesses a site from
+ * nonzero bits.
+ */
+#define PKVM_SITE_SHIFT 48
+#define PKVM_SITE_WORD_MASK ((1ull << PKVM_SITE_SHIFT) - 1)
+/* Instructions are 4 bytes: a site reaches 256 KiB of text. */
+#define PKVM_SITE_SPAN (0x10000ull * 4)
+
+/** True if `kind`'s head `a` word carries a site in a trace with sites. */
+static inline bool pkvm_event_has_site(unsigned kind)
+{
+	switch (kind) {
+	case PKVM_EV_PTE_WRITE:
+	case PKVM_EV_TLBI:
+	case PKVM_EV_BARRIER:
+	case PKVM_EV_LOCK_ACQUIRE:
+	case PKVM_EV_LOCK_RELEASE:
+	case PKVM_EV_LOCK_ACQUIRE2:
+	case PKVM_EV_LOCK_RELEASE2:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /** One trace record, exactly as stored in rings, pages and files. */
 struct pkvm_record {
 	uint64_t ts;   /* raw generic-counter ticks (CNTVCT) */

@@ -35,6 +35,28 @@ static inline struct producer_cpu *htrace_cpu(void)
 	return (struct producer_cpu *)arch_this_cpu();
 }
 
+/*
+ * Every hook is inlined into its caller, so that a site taken in it
+ * (arch_site_here) is the caller's code, not a shared copy's.
+ */
+#define HTRACE_INLINE static inline __attribute__((always_inline))
+
+/*
+ * Sites (record.h PKVM_SITE_SHIFT): where in the code an event was made,
+ * in bits 48-63 of its first word. HTRACE_SITE_HERE() is this point;
+ * HTRACE_SITE_CALLER() is the call that reached the current function
+ * (its BL, the return address less 4), for the small out-of-line helpers
+ * every caller goes through (pgtable_lock, hyp_tlbi ...), whose own code
+ * would name the helper and never the caller. Those helpers are noinline,
+ * so that the return address is theirs. 0 on an arch without sites.
+ */
+#define HTRACE_SITE_HERE() arch_site_here()
+#define HTRACE_SITE_CALLER()                                                   \
+	arch_site_of(                                                          \
+		(uint64_t)(__UINTPTR_TYPE__)__builtin_extract_return_addr(     \
+			__builtin_return_address(0)) -                         \
+		4)
+
 /** Emit an event of `n` records on the calling CPU. */
 static inline void htrace_emit(unsigned kind, unsigned kflags,
 			       const uint64_t *words, unsigned n)
@@ -80,37 +102,45 @@ static inline void htrace1(unsigned kind, unsigned kflags, uint64_t a,
 	htrace_emit(kind, kflags, w, 1);
 }
 
-/** A descriptor store into an installed table or a root. */
-static inline void htrace_pte_write(uint64_t pa, uint64_t value, bool release)
+/*
+ * A descriptor store into an installed table or a root. `site`, here and
+ * below: HTRACE_SITE_HERE() written in the .c function that does it (not
+ * in a header: the checker names the innermost function outside headers),
+ * or HTRACE_SITE_CALLER().
+ */
+HTRACE_INLINE void htrace_pte_write(uint64_t pa, uint64_t value, bool release,
+				    uint64_t site)
 {
-	htrace1(PKVM_EV_PTE_WRITE, release ? PKVM_REC_F_PTE_RELEASE : 0, pa,
-		value);
+	htrace1(PKVM_EV_PTE_WRITE, release ? PKVM_REC_F_PTE_RELEASE : 0,
+		pa | site, value);
 }
 
 /* `around`: PKVM_REC_F_TLBI_* barriers issued right around it. */
-static inline void htrace_tlbi(unsigned op, unsigned vmid, uint64_t operand,
-			       unsigned around)
+HTRACE_INLINE void htrace_tlbi(unsigned op, unsigned vmid, uint64_t operand,
+			       unsigned around, uint64_t site)
 {
-	htrace1(PKVM_EV_TLBI, around, op | ((uint64_t)vmid << 16), operand);
+	htrace1(PKVM_EV_TLBI, around, op | ((uint64_t)vmid << 16) | site,
+		operand);
 }
 
-static inline void htrace_barrier(unsigned op)
+HTRACE_INLINE void htrace_barrier(unsigned op, uint64_t site)
 {
-	htrace1(PKVM_EV_BARRIER, 0, op, 0);
+	htrace1(PKVM_EV_BARRIER, 0, op | site, 0);
 }
 
-static inline void htrace_lock(bool acquire, unsigned lock, uint32_t ticket)
+HTRACE_INLINE void htrace_lock(bool acquire, unsigned lock, uint32_t ticket,
+			       uint64_t site)
 {
-	htrace1(acquire ? PKVM_EV_LOCK_ACQUIRE : PKVM_EV_LOCK_RELEASE, 0, lock,
-		ticket);
+	htrace1(acquire ? PKVM_EV_LOCK_ACQUIRE : PKVM_EV_LOCK_RELEASE, 0,
+		lock | site, ticket);
 }
 
 /* Two locks taken (or let go) back to back: LOCK_ACQUIRE2/LOCK_RELEASE2. */
-static inline void htrace_lock2(bool acquire, unsigned lock1, uint32_t ticket1,
-				unsigned lock2, uint32_t ticket2)
+HTRACE_INLINE void htrace_lock2(bool acquire, unsigned lock1, uint32_t ticket1,
+				unsigned lock2, uint32_t ticket2, uint64_t site)
 {
 	htrace1(acquire ? PKVM_EV_LOCK_ACQUIRE2 : PKVM_EV_LOCK_RELEASE2, 0,
-		lock1 | (uint64_t)lock2 << 32,
+		lock1 | (uint64_t)lock2 << 32 | site,
 		ticket1 | (uint64_t)ticket2 << 32);
 }
 

@@ -103,42 +103,50 @@ static inline void hyp_lock_hold(struct hyp_lock *l, uint32_t t)
 #endif
 }
 
-/** Take `l` and record it. */
-static inline void hyp_lock_acquire(struct hyp_lock *l)
+/*
+ * Take `l` and record it, at `site` (htrace.h: HTRACE_SITE_HERE() where
+ * the lock is taken, HTRACE_SITE_CALLER() in a helper such as
+ * pgtable_lock). The same for the three below.
+ */
+HTRACE_INLINE void hyp_lock_acquire_at(struct hyp_lock *l, uint64_t site)
 {
 	uint32_t t = hyp_lock_take(l);
 
 	hyp_lock_hold(l, t);
-	htrace_lock(true, l->id, t);
+	htrace_lock(true, l->id, t, site);
 }
 
 /** Record the release of `l` and let it go. */
-static inline void hyp_lock_release(struct hyp_lock *l)
+HTRACE_INLINE void hyp_lock_release_at(struct hyp_lock *l, uint64_t site)
 {
-	htrace_lock(false, l->id, l->ticket);
+	htrace_lock(false, l->id, l->ticket, site);
 	hyp_lock_let_go(l);
 }
 
 /** Take `first` then `second` (lock order), recorded as one event. */
-static inline void hyp_lock_acquire2(struct hyp_lock *first,
-				     struct hyp_lock *second)
+HTRACE_INLINE void hyp_lock_acquire2_at(struct hyp_lock *first,
+					struct hyp_lock *second, uint64_t site)
 {
 	uint32_t t1 = hyp_lock_take(first);
 	uint32_t t2 = hyp_lock_take(second);
 
 	hyp_lock_hold(first, t1);
 	hyp_lock_hold(second, t2);
-	htrace_lock2(true, first->id, t1, second->id, t2);
+	htrace_lock2(true, first->id, t1, second->id, t2, site);
 }
 
 /** Record letting go of `first` then `second` as one event, and do it. */
-static inline void hyp_lock_release2(struct hyp_lock *first,
-				     struct hyp_lock *second)
+HTRACE_INLINE void hyp_lock_release2_at(struct hyp_lock *first,
+					struct hyp_lock *second, uint64_t site)
 {
 	htrace_lock2(false, first->id, first->ticket, second->id,
-		     second->ticket);
+		     second->ticket, site);
 	hyp_lock_let_go(first);
 	hyp_lock_let_go(second);
 }
+
+/* Taken and let go where they are written: the site is there. */
+#define hyp_lock_acquire(l) hyp_lock_acquire_at((l), HTRACE_SITE_HERE())
+#define hyp_lock_release(l) hyp_lock_release_at((l), HTRACE_SITE_HERE())
 
 #endif /* HYP_LOCK_H */

@@ -36,6 +36,32 @@ static inline uint64_t arch_counter(void)
 	return v;
 }
 
+/*
+ * Sites (format/include/pkvm/record.h PKVM_SITE_SHIFT): where in the code
+ * a record was made, in the bits 48-63 of its first word that the hyp's
+ * records leave free: (pc - hyp_start) / 4. The image starts on a 256 KiB
+ * boundary and its text fits in 256 KiB (hyp.ld asserts both), so that
+ * is just bits 2-17 of the PC, which a shift by 46 puts in place (bits
+ * 0-1 of a PC are 0): one ADR and an ORR with a shifted operand.
+ */
+#define ARCH_TRACE_SITES 1
+
+/** The site of this point in the code (always inlined: its caller's). */
+static inline __attribute__((always_inline)) uint64_t arch_site_here(void)
+{
+	uint64_t pc;
+
+	/* Volatile: never merged with another site's or moved far. */
+	__asm__ volatile("adr %0, ." : "=r"(pc));
+	return pc << 46;
+}
+
+/** The site of the instruction at `pc`. */
+static inline uint64_t arch_site_of(uint64_t pc)
+{
+	return pc << 46;
+}
+
 /** Spin-loop hint: YIELD (QEMU's round-robin TCG runs another vCPU). */
 static inline void arch_relax(void)
 {

@@ -30,6 +30,23 @@ static inline uint64_t arch_counter(void)
 	return __atomic_fetch_add(&fake_ticks, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * No sites: the records of the fake arch's native code name no place in
+ * a hyp image, and its BOOT does not set PKVM_BOOT_F_SITES.
+ */
+#define ARCH_TRACE_SITES 0
+
+static inline uint64_t arch_site_here(void)
+{
+	return 0;
+}
+
+static inline uint64_t arch_site_of(uint64_t pc)
+{
+	(void)pc;
+	return 0;
+}
+
 /** Spin-loop hint: let another thread (CPU) run. */
 static inline void arch_relax(void)
 {
