@@ -8,7 +8,9 @@
  * tail loss, counters unknown, a header the BOOT record contradicts) or
  * patch its bytes afterwards (a wrong frame index, a repeated frame).
  *
- *   mktrace DIR     writes DIR/<case>.trace for every case below
+ *   mktrace DIR [SITE]   writes DIR/<case>.trace for every case below;
+ *                        SITE: the site the `sites` case's records carry
+ *                        (FORMAT.md 3.2: (pc - hyp_start) / 4), default 0
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,6 +476,28 @@ static void case_no_ram(struct tb *b)
 	case_conforms(b);
 }
 
+/* The site every site-carrying record of the `sites` case names. */
+static uint64_t mk_site;
+
+/*
+ * compact-finding with sites (FORMAT.md 3.2): BOOT says the records carry
+ * them, and every record of a kind with one names `mk_site`, so that a
+ * test can point it at a known instruction of the built hyp.elf.
+ */
+static void case_sites(struct tb *b)
+{
+	b->recs[0][6].b |= PKVM_BOOT_F_SITES; /* BOOT word 13: boot_flags */
+	case_compact_finding(b);
+	for (unsigned c = 0; c < b->ncpu; c++)
+		for (size_t i = 0; i < b->count[c]; i++) {
+			struct pkvm_record *r = &b->recs[c][i];
+
+			if (!(r->flags & PKVM_REC_F_CONT) &&
+			    pkvm_event_has_site(r->kind))
+				r->a |= mk_site << PKVM_SITE_SHIFT;
+		}
+}
+
 static void case_boot_abi(struct tb *b)
 {
 	b->recs[0][0].a = (PKVM_ABI_VERSION + 1) | (uint64_t)b->ncpu << 32;
@@ -494,6 +518,7 @@ int main(int argc, char **argv)
 		{ "lost", case_lost, { 0 } },
 		{ "compact-conforms", case_compact_conforms, { 0 } },
 		{ "compact-finding", case_compact_finding, { 0 } },
+		{ "sites", case_sites, { 0 } },
 		{ "compact-inconsistent", case_compact_inconsistent, { 0 } },
 		{ "fused-conforms", case_fused_conforms, { 0 } },
 		{ "fused-inconsistent", case_fused_inconsistent, { 0 } },
@@ -569,10 +594,12 @@ int main(int argc, char **argv)
 	};
 	int rc = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: mktrace DIR\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: mktrace DIR [SITE]\n");
 		return 2;
 	}
+	if (argc == 3)
+		mk_site = strtoull(argv[2], NULL, 0) & 0xffff;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tb b;
 

@@ -121,6 +121,53 @@ Test(decode, tables_place_stores_from_boot_and_installs)
 	trace_tables_free(t);
 }
 
+Test(decode, sites_only_where_boot_says_so)
+{
+	/* Property (FORMAT.md 3.2): a site is taken from bits 48-63 of a
+	 * store's, lock's or TLB op's first word, and cleared from it, only
+	 * after a BOOT of our hyp with PKVM_BOOT_F_SITES; before one, without
+	 * the flag, on another system, or on another kind, nothing changes. */
+	const uint64_t pa = HOST_ROOT + 8, site = 0x1234;
+	struct pkvm_record r[8], w;
+	struct trace_sites s;
+	char buf[32];
+
+	w = rec_make(0, 7, 8, PKVM_EV_PTE_WRITE, 0, pa | site << 48, 3);
+	trace_sites_init(&s, TRACE_SYS_HYP);
+	r[0] = w;
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0); /* no BOOT yet */
+	cr_assert_eq(r[0].a, w.a);
+	boot_records(r, 0);
+	cr_assert_eq(trace_sites_take(&s, r, 7), 0);
+	r[0] = w;
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0); /* flag clear */
+	cr_assert_eq(r[0].a, w.a);
+
+	boot_records(r, 0);
+	r[6].b |= PKVM_BOOT_F_SITES;
+	trace_sites_take(&s, r, 7);
+	r[0] = w;
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0x40200000 + 4 * site);
+	cr_assert_eq(r[0].a, pa);
+	trace_sites_pc_text(&s, 0x40200000 + 4 * site, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "pc=+0x48d0");
+	r[0] = rec_make(0, 8, 9, PKVM_EV_LOCK_ACQUIRE, 0,
+			PKVM_LOCK_POOL | 5ull << 48, 2);
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0x40200000 + 4 * 5);
+	cr_assert_eq(r[0].a, PKVM_LOCK_POOL);
+	r[0] = rec_make(0, 9, 10, PKVM_EV_MARK, 0, 1ull << 48, 0);
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0); /* no site kind */
+	cr_assert_eq(r[0].a, 1ull << 48);
+
+	trace_sites_init(&s, TRACE_SYS_LINUX612); /* its bit 1 is another */
+	boot_records(r, 0);
+	r[6].b |= PKVM_BOOT_F_SITES;
+	trace_sites_take(&s, r, 7);
+	r[0] = w;
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0);
+	cr_assert_eq(r[0].a, w.a);
+}
+
 /* Run trace_dump over records with `o`; returns the text printed. */
 static char *dump_text(const struct pkvm_record *in, size_t n, unsigned cpus,
 		       const struct trace_dump_opts *o)
