@@ -41,7 +41,7 @@ struct report_where {
 	char host[400]; /* "hvc in stress_op (workload/stress.c:120)" */
 	char hyp[400];	/* "handler mem_share_hyp (hyp/src/...:125)" */
 	/* The event's own site: "pte_write at hyp/src/pgtable.c:252
-	 * (pgtable_split, via pgtable_store), pc 0x40201234". */
+	 * (pgtable_split, inlined in pgtable_set at pgtable.c:319)". */
 	char site[600];
 	bool site_named; /* site_hit is filled in */
 	struct locate_hit host_hit, hyp_hit, site_hit;
