@@ -58,7 +58,7 @@ struct sysreg_rule {
 	uint64_t pa_top; /* highest PA a mapping or a table may have, + 1 */
 	uint64_t mair;	 /* the first MAIR_EL2 written */
 	bool mair_known;
-	bool wxn;	 /* ABI 2 promises SCTLR_EL2.WXN (see sr_sctlr) */
+	bool wxn; /* ABI 2 promises SCTLR_EL2.WXN (see sr_sctlr) */
 	unsigned written[CK_MAX_CPUS]; /* SR_BIT mask per CPU */
 	bool entered[CK_MAX_CPUS];
 };
