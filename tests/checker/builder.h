@@ -94,10 +94,13 @@ struct tb {
 	 * rodata_end after BOOT when a test sets `text_end` or `rodata_end`
 	 * (the other 0: hyp_start; neither set: no layout marks, so the
 	 * attribute rule sees no text or rodata and VBAR_EL2, at
-	 * TB_VBAR_EL2, is judged against the whole image), a MARK page_zeroed for each root and each page the
-	 * pool hands out, and the boot tables built under the pair.
+	 * TB_VBAR_EL2, is judged against the whole image), a MARK page_zeroed
+	 * for each root and each page the pool hands out, and the boot tables
+	 * built under the pair.
 	 */
 	unsigned abi;
+	/* The file header's system (NULL: our hyp's, TRACE_SYSTEM_HYP). */
+	const char *system;
 	uint64_t text_end, rodata_end;
 	/*
 	 * Per CPU, the components (bit per id) where it made an entry valid
