@@ -111,8 +111,8 @@ static const char *const profile_l612_not_judged[] = {
 
 static const struct ck_profile profile_l612 = {
 	.system = PKVM_SYSTEM_LINUX612,
-	.abi_min = 1,
-	.abi_max = 1,
+	.abi_min = PKVM_L612_ABI_VERSION,
+	.abi_max = PKVM_L612_ABI_VERSION,
 	.rules = profile_l612_rules,
 	.locks = PROFILE_LOCKS_BY_INFO,
 	.role_comp = profile_l612_role_comp,
