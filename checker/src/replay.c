@@ -629,9 +629,8 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 		replay_finish(ck);
 	/* A profile that judges part of what its system promises: nothing
 	 * conforms to a specification that was not checked. */
-	if (!ck->corrupt && ck->rules && ck->view.profile->unjudged_reason)
-		ck_inconclusive(ck->out, "%s",
-				ck->view.profile->unjudged_reason);
+	if (!ck->corrupt && ck->rules)
+		sum->unjudged = ck->view.profile->unjudged_reason;
 	rc = verdict_code(ck);
 	replay_free(ck);
 	free(ck);

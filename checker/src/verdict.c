@@ -286,7 +286,8 @@ int verdict_code(const struct ck *ck)
 		return CK_EXIT_CORRUPT;
 	if (ck->sum->findings)
 		return CK_EXIT_FINDINGS;
-	if (ck->sum->inconclusive || ck->sum->incomplete_count)
+	if (ck->sum->inconclusive || ck->sum->incomplete_count ||
+	    ck->sum->unjudged)
 		return CK_EXIT_INCONCLUSIVE;
 	return CK_EXIT_OK;
 }
