@@ -268,8 +268,9 @@ static void replay_acquire(struct ck *ck, const struct ck_event *ev)
 	if (!c->lost && !ck->view.any_loss &&
 	    (l->holder >= 0 || ev->w[1] != l->next_ticket)) {
 		snprintf(msg, sizeof(msg),
-			 "cpu%u acquires lock %u with ticket %llu, but %s",
-			 ev->cpu, id, (unsigned long long)ev->w[1],
+			 "cpu%u acquires lock %llx with ticket %llu, but %s",
+			 ev->cpu, (unsigned long long)l->raw,
+			 (unsigned long long)ev->w[1],
 			 l->holder >= 0 ? "the lock is held"
 					: "that ticket was already taken");
 		ck_inconsistent(ck->out, ev, msg);
@@ -308,9 +309,10 @@ static void replay_release(struct ck *ck, const struct ck_event *ev)
 	l = &ck->view.lock[id];
 	if ((l->holder != (int)ev->cpu || l->ticket != ev->w[1]) && !c->lost) {
 		snprintf(msg, sizeof(msg),
-			 "cpu%u releases lock %u ticket %llu, which it does "
+			 "cpu%u releases lock %llx ticket %llu, which it does "
 			 "not hold",
-			 ev->cpu, id, (unsigned long long)ev->w[1]);
+			 ev->cpu, (unsigned long long)l->raw,
+			 (unsigned long long)ev->w[1]);
 		ck_inconsistent(ck->out, ev, msg);
 		return;
 	}
