@@ -54,11 +54,17 @@ static struct lockmap_entry *lockmap_find(struct lockmap *m, uint64_t raw)
 	}
 }
 
-/* The entry of `raw`, created empty if new. */
+/*
+ * The entry of `raw`, created empty if new. Only a new entry may grow the
+ * table, so a pointer to an existing one stays valid across lookups of
+ * existing ones (lockmap_bind holds one while it frees a slot).
+ */
 static struct lockmap_entry *lockmap_get(struct lockmap *m, uint64_t raw)
 {
-	struct lockmap_entry *e;
+	struct lockmap_entry *e = m->cap ? lockmap_find(m, raw) : NULL;
 
+	if (e && e->raw == raw)
+		return e;
 	if ((m->count + 1) * 2 > m->cap) {
 		struct lockmap old = *m;
 

@@ -36,13 +36,16 @@
 #define LK_VMT 0x40100020ull
 #define LK_HPOOL 0x40100030ull
 #define LK_VM(i) (0x40180000ull + 0x100ull * (i) + (1ull << 48))
+/* More VMs than the replay has lock slots (31) and than its first lock
+ * tables hold (64 and 128 entries: they grow while slots are reused). */
+#define LK_VMS 100u
 /* The page the scenarios share, in the 2 MiB of the hyp page of boot. */
 #define LK_PAGE (0x40000000ull + 0x280000ull)
 #define LK_HYP_PAGE (0x40000000ull + 0x200000ull)
 
 struct lk {
 	struct tb b;
-	uint64_t lock[64], ticket[64];
+	uint64_t lock[128], ticket[128];
 	unsigned nlocks;
 };
 
@@ -51,7 +54,7 @@ static uint64_t *lk_ticket(struct lk *t, uint64_t raw)
 	for (unsigned i = 0; i < t->nlocks; i++)
 		if (t->lock[i] == raw)
 			return &t->ticket[i];
-	cr_assert(t->nlocks < 64);
+	cr_assert(t->nlocks < 128);
 	t->lock[t->nlocks] = raw;
 	t->ticket[t->nlocks] = 0;
 	return &t->ticket[t->nlocks++];
@@ -353,7 +356,7 @@ Test(linux612, host_s2_after_pkvm_pgd_lock_is_lock_order)
  */
 static void lk_many_vms(struct lk *t, bool repeat)
 {
-	for (unsigned i = 0; i < 48; i++) {
+	for (unsigned i = 0; i < LK_VMS; i++) {
 		unsigned cpu = i & 1;
 
 		lk_hvc(t, cpu, PKVM_L612_HC_PKVM_INIT_VM, i);
@@ -364,7 +367,7 @@ static void lk_many_vms(struct lk *t, bool repeat)
 		lk_unlock(t, cpu, LK_VMT);
 		tb_exit(&t->b, cpu, 0, 0);
 	}
-	for (unsigned i = 0; i < 48; i++) {
+	for (unsigned i = 0; i < LK_VMS; i++) {
 		unsigned cpu = (i + 1) & 1;
 
 		lk_hvc(t, cpu, PKVM_L612_HC_KVM_VCPU_RUN, i);
