@@ -194,7 +194,10 @@ struct ck_summary {
 	char first_inconclusive[256]; /* what could not be checked first */
 	/* Checks not judged on this trace, each with why ("table-not-zeroed
 	 * (ABI 1 records no page zeroing), ..."): "" when all were. */
-	char not_judged[256];
+	char not_judged[1024];
+	/* The profile judges only part of what its system promises: why a
+	 * run without findings is inconclusive (profile.h), or NULL. */
+	const char *unjudged;
 	char error[600];   /* CK_EXIT_CORRUPT: the reason */
 	bool has_captured; /* ck_options.capture: the event was seen */
 	struct ck_event captured;

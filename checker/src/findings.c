@@ -170,9 +170,16 @@ bool ck_trap_was_reported(const struct ck_findings *f, unsigned cpu,
 
 void ck_not_judged(struct ck_findings *f, const char *check, const char *why)
 {
-	char *nj = f->sum->not_judged;
-	size_t len = strlen(nj);
+	char *nj = f->sum->not_judged, tail[256];
+	size_t len = strlen(nj), n;
 
+	/* Checks not judged for the same reason share it: "a, b (why)". */
+	n = (size_t)snprintf(tail, sizeof(tail), " (%s)", why);
+	if (n < sizeof(tail) && len > n && strcmp(nj + len - n, tail) == 0) {
+		snprintf(nj + len - n, sizeof(f->sum->not_judged) - (len - n),
+			 ", %s%s", check, tail);
+		return;
+	}
 	snprintf(nj + len, sizeof(f->sum->not_judged) - len, "%s%s (%s)",
 		 len ? ", " : "", check, why);
 }

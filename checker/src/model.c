@@ -15,9 +15,9 @@
 
 #define MODEL_OA_MASK 0x0000fffffffff000ull
 
-static unsigned model_shift(unsigned level)
+static unsigned model_shift(int level)
 {
-	return 12 + 9 * (3 - level);
+	return (unsigned)(12 + 9 * (3 - level));
 }
 
 struct model *model_create(uint64_t ram_base, uint64_t ram_size)
@@ -117,7 +117,7 @@ static int model_map_grow(struct model *m)
 }
 
 static int model_table_new(struct model *m, uint64_t pa, unsigned comp,
-			   unsigned level, uint64_t base)
+			   int level, uint64_t base)
 {
 	struct model_table *t;
 
@@ -138,7 +138,7 @@ static int model_table_new(struct model *m, uint64_t pa, unsigned comp,
 		return -1;
 	t->pa = pa & ~0xfffull;
 	t->comp = (uint8_t)comp;
-	t->level = (uint8_t)level;
+	t->level = (int8_t)level;
 	t->base = base;
 	t->parent = -1;
 	m->tables[m->table_count] = t;
@@ -147,22 +147,99 @@ static int model_table_new(struct model *m, uint64_t pa, unsigned comp,
 	return (int)m->table_count++;
 }
 
+static bool model_is_table_desc(uint64_t d, int level);
+static void model_derive(struct model *m, int ti, unsigned idx);
+
+/*
+ * Orphan table `ti` becomes a table of `comp` at `level` translating from
+ * `base` (its parent's entry `slot`, or a root: -1), and so, through its
+ * table descriptors, do the orphans under it.
+ */
+static void model_adopt(struct model *m, int ti, unsigned comp, int level,
+			uint64_t base, int parent, unsigned slot)
+{
+	struct model_table *t = m->tables[ti];
+	uint64_t size;
+
+	t->orphan = false;
+	t->comp = (uint8_t)comp;
+	t->level = (int8_t)level;
+	t->base = base;
+	t->parent = parent;
+	t->slot = slot;
+	if (level >= 3)
+		return;
+	size = 1ull << model_shift(level);
+	for (unsigned i = 0; i < MODEL_PTRS; i++) {
+		int c;
+
+		if (!model_is_table_desc(t->desc[i], level))
+			continue;
+		c = model_table_find(m, t->desc[i] & MODEL_OA_MASK);
+		if (c >= 0 && m->tables[c]->orphan)
+			model_adopt(m, c, comp, level + 1, base + i * size, ti,
+				    i);
+	}
+}
+
 int model_set_root(struct model *m, unsigned comp, uint64_t pa)
 {
-	int t;
+	return model_set_root_at(m, comp, pa, 1, 1);
+}
 
-	if (comp == 0 || comp >= MODEL_COMP_COUNT ||
-	    model_table_find(m, pa) >= 0)
+int model_set_root_at(struct model *m, unsigned comp, uint64_t pa, int level,
+		      unsigned pages)
+{
+	uint64_t span = MODEL_PTRS * (1ull << model_shift(level));
+
+	if (comp == 0 || comp >= MODEL_COMP_COUNT || level < -1 || level > 3 ||
+	    pages == 0 || pages > 16)
 		return -1;
-	t = model_table_new(m, pa, comp, 1, 0);
-	if (t < 0)
-		return -1;
-	m->root[comp] = t;
+	for (unsigned i = 0; i < pages; i++) {
+		int t = model_table_find(m, pa + i * 0x1000ull);
+
+		if (t >= 0 && !m->tables[t]->orphan)
+			return -1;
+	}
+	/* Concatenated pages translate consecutive input ranges; the first
+	 * is the component's root for walks, each is a root for the
+	 * attachment test. */
+	for (unsigned i = 0; i < pages; i++) {
+		uint64_t base = level < 0 ? 0 : i * span;
+		int t = model_table_find(m, pa + i * 0x1000ull);
+
+		if (t >= 0)
+			model_adopt(m, t, comp, level, base, -1, 0);
+		else
+			t = model_table_new(m, pa + i * 0x1000ull, comp, level,
+					    base);
+		if (t < 0)
+			return -1;
+		m->tables[t]->root = true;
+		if (i == 0)
+			m->root[comp] = t;
+	}
 	/* Every page starts unmapped: the side arrays are zero already. */
 	return 0;
 }
 
-static bool model_is_table_desc(uint64_t d, unsigned level)
+int model_adopt_root(struct model *m, unsigned comp, uint64_t pa, int level,
+		     unsigned pages)
+{
+	int rc = model_set_root_at(m, comp, pa, level, pages);
+
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < pages; i++) {
+		int t = model_table_find(m, pa + i * 0x1000ull);
+
+		for (unsigned e = 0; t >= 0 && e < MODEL_PTRS; e++)
+			model_derive(m, t, e);
+	}
+	return 0;
+}
+
+static bool model_is_table_desc(uint64_t d, int level)
 {
 	return level < 3 && (d & 3) == 3;
 }
@@ -182,7 +259,8 @@ static bool model_attached(const struct model *m, int idx)
 		idx = t->parent;
 		t = p;
 	}
-	return m->root[t->comp] == idx;
+	return t->root && t->comp < MODEL_COMP_COUNT && m->root[t->comp] >= 0 &&
+	       m->tables[m->root[t->comp]]->level == t->level;
 }
 
 bool model_table_attached(const struct model *m, int idx)
@@ -191,7 +269,7 @@ bool model_table_attached(const struct model *m, int idx)
 }
 
 /* Decode one leaf or invalid descriptor into a side view. */
-static void model_decode(unsigned comp, unsigned level, uint64_t d,
+static void model_decode(unsigned comp, int level, uint64_t d,
 			 struct model_side *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -290,14 +368,18 @@ static int model_install(struct model *m, int ti, unsigned idx,
 
 	w->child_pa = child_pa;
 	if (c < 0) {
-		c = model_table_new(m, child_pa, t->comp, t->level + 1u, base);
+		c = model_table_new(m, child_pa, t->comp, t->level + 1, base);
 		if (c < 0)
 			return -1;
 		w->installed_new = true;
+	} else if (m->tables[c]->orphan) {
+		/* Written before it was linked: it is linked now. */
+		model_adopt(m, c, t->comp, t->level + 1, base, ti, idx);
+		return 0;
 	} else if (m->tables[c]->parent == ti && m->tables[c]->slot == idx) {
 		return 0;
 	} else if (model_attached(m, c) || m->tables[c]->comp != t->comp ||
-		   m->tables[c]->level != t->level + 1u) {
+		   m->tables[c]->level != t->level + 1) {
 		w->conflict = true;
 		return 0;
 	} else {
@@ -318,8 +400,25 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 
 	memset(w, 0, sizeof(*w));
 	w->table = ti;
-	if (ti < 0)
+	if (ti >= 0 && m->tables[ti]->orphan) {
+		m->tables[ti]->desc[(pa & 0xfff) >> 3] = value;
+		m->tables[ti]->writer[(pa & 0xfff) >> 3] = writer;
+		w->table = -1;
+		w->orphan = true;
 		return 0;
+	}
+	if (ti < 0) {
+		if (!m->keep_orphans)
+			return 0;
+		ti = model_table_new(m, pa, PKVM_COMP_NONE, 3, 0);
+		if (ti < 0)
+			return -1;
+		m->tables[ti]->orphan = true;
+		m->tables[ti]->desc[(pa & 0xfff) >> 3] = value;
+		m->tables[ti]->writer[(pa & 0xfff) >> 3] = writer;
+		w->orphan = true;
+		return 0;
+	}
 	t = m->tables[ti];
 	w->comp = t->comp;
 	w->level = t->level;
@@ -352,8 +451,23 @@ void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 		unsigned idx = (unsigned)(rel >> shift);
 		uint64_t d;
 
-		if (addr < t->base || idx >= MODEL_PTRS)
+		if (addr < t->base)
 			return;
+		if (idx >= MODEL_PTRS) {
+			/* The next page of a concatenated root, if any. */
+			int next =
+				t->root ? model_table_find(
+						  m,
+						  t->pa + (idx / MODEL_PTRS) *
+								  0x1000ull)
+					: -1;
+
+			if (next < 0 || !m->tables[next]->root || next == ti ||
+			    m->tables[next]->comp != comp)
+				return;
+			ti = next;
+			continue;
+		}
 		d = t->desc[idx];
 		if (model_is_table_desc(d, t->level)) {
 			int c = model_table_find(m, d & MODEL_OA_MASK);

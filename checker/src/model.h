@@ -40,7 +40,9 @@ struct model_table {
 	uint64_t pa;
 	uint64_t base;	/* first input address it translates */
 	uint8_t comp;	/* enum pkvm_component */
-	uint8_t level;	/* 1..3 */
+	int8_t level;	/* -1..3 (our hyp: 1..3) */
+	bool root;	/* one page of its component's root */
+	bool orphan;	/* written before any root reached it (comp 0) */
 	int32_t parent; /* index of the parent table, -1 for a root */
 	uint32_t slot;	/* entry of the parent that points here */
 	uint64_t desc[MODEL_PTRS];
@@ -65,6 +67,9 @@ struct model {
 	uint32_t *map_val;
 	uint32_t map_cap;
 	int32_t root[MODEL_COMP_COUNT];
+	/* Keep stores to pages that are no table yet, for a root announced
+	 * after its tables were built (model_adopt_root). */
+	bool keep_orphans;
 	model_change_fn on_change;
 	void *cb_ctx;
 };
@@ -73,12 +78,13 @@ struct model {
 struct model_write {
 	int table;	    /* index of the table written, -1: not a table */
 	unsigned comp;	    /* its component */
-	unsigned level;	    /* its level */
+	int level;	    /* its level */
 	bool attached;	    /* reachable from its root (else no abstraction) */
 	bool installed_new; /* a table descriptor installed a fresh page */
 	bool reattached;    /* ... installed a detached shadow table again */
 	bool conflict;	    /* ... pointed at a table attached elsewhere */
 	uint64_t child_pa;  /* the page a table descriptor points at */
+	bool orphan;	    /* a page no root reaches yet (model_adopt) */
 };
 
 /** Create the model for RAM [ram_base, ram_base + ram_size). NULL: no memory.
@@ -86,8 +92,31 @@ struct model_write {
 struct model *model_create(uint64_t ram_base, uint64_t ram_size);
 void model_destroy(struct model *m);
 
-/** Install the root of a component (from BOOT); 0 on success. */
+/** Install the root of a component (from BOOT): level 1; 0 on success. */
 int model_set_root(struct model *m, unsigned comp, uint64_t pa);
+
+/**
+ * Install the root of a component that starts at `level` (-1..3) and is
+ * `pages` concatenated pages from `pa` (stage 2 may concatenate up to 16):
+ * 0 on success, -1 if a page is already a table or no memory.
+ */
+int model_set_root_at(struct model *m, unsigned comp, uint64_t pa, int level,
+		      unsigned pages);
+
+/**
+ * Like model_set_root_at, for a root announced after its tables were
+ * written (keep_orphans): the pages written so far that the root reaches
+ * through table descriptors become its tables, and the abstraction is
+ * derived from them. Returns 0, or -1 as model_set_root_at.
+ */
+int model_adopt_root(struct model *m, unsigned comp, uint64_t pa, int level,
+		     unsigned pages);
+
+/** Bytes one entry of a table at `level` translates (4 KiB granule). */
+static inline uint64_t model_entry_size(int level)
+{
+	return 1ull << (12 + 9 * (3 - level));
+}
 
 /**
  * Apply one descriptor store; fills `w`. `writer` is the index + 1 of the

@@ -20,8 +20,170 @@
 #include "profile.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/abi_linux612.h>
+#include <pkvm/trace.h>
+
+/* ---- the profiles (DESIGN.md 11) ------------------------------------ */
+
+/*
+ * pkvm-check-hyp: our hyp (format/HYPERCALLS.md). Every rule; locks by
+ * abi.h's small ids, in abi.h's order; roots from BOOT. ABI 1 (the
+ * recordings in samples/) and ABI 2, which adds the promises of the marks
+ * and of the lock discipline (rules that need them say so on ABI 1).
+ */
+static const struct ck_profile profile_hyp = {
+	.system = TRACE_SYSTEM_HYP,
+	.abi_min = 1,
+	.abi_max = PKVM_ABI_VERSION,
+	.rules = NULL, /* all */
+	.locks = PROFILE_LOCKS_BY_ID,
+	.roots = PROFILE_ROOTS_BOOT,
+	.boot_pool = true,
+};
+
+/*
+ * linux-6.12: pKVM in Linux 6.12 (format/LINUX-6.12.md). The checks that
+ * need no pKVM specification: the architecture and lock rules of its
+ * section 10 and 4, judged with its locks (named by lock_info records),
+ * its order, its roots (announced by TTBR0_EL2 and VTTBR_EL2 writes,
+ * section 2) and its exceptions (section 4: every store of __pkvm_init).
+ */
+static const char *const profile_l612_rules[] = {
+	"tlb", "bbm", "locks", "lock-order", NULL,
+};
+
+/* LINUX-6.12.md 4: the component each lock role protects. */
+static const unsigned char profile_l612_role_comp[] = {
+	[PKVM_LOCK_ROLE_HOST_S2] = PKVM_COMP_HOST_S2,
+	[PKVM_LOCK_ROLE_HYP_S1] = PKVM_COMP_HYP_S1,
+};
+
+/*
+ * LINUX-6.12.md 4, "Order", as the code takes them: vm_table_lock ->
+ * host_mmu.lock -> pkvm_pgd_lock -> pool locks; vm_table_lock -> a VM's
+ * lock -> that VM's pool lock; host_mmu.lock -> host_s2_pool;
+ * pkvm_pgd_lock -> hpool. Pairs the closure does not order (a VM's lock
+ * and host_mmu.lock) are not judged.
+ */
+#define PROFILE_POOL(comp) (PROFILE_CLASS_POOL + PKVM_COMP_##comp)
+static const struct profile_order_pair profile_l612_order[] = {
+	{ PKVM_LOCK_ROLE_VM_TABLE, PKVM_LOCK_ROLE_HOST_S2 },
+	{ PKVM_LOCK_ROLE_HOST_S2, PKVM_LOCK_ROLE_HYP_S1 },
+	{ PKVM_LOCK_ROLE_HYP_S1, PROFILE_POOL(HOST_S2) },
+	{ PKVM_LOCK_ROLE_HYP_S1, PROFILE_POOL(HYP_S1) },
+	{ PKVM_LOCK_ROLE_HYP_S1, PROFILE_POOL(GUEST_S2) },
+	{ PKVM_LOCK_ROLE_VM_TABLE, PKVM_LOCK_ROLE_VM },
+	{ PKVM_LOCK_ROLE_VM, PROFILE_POOL(GUEST_S2) },
+};
+
+/* What linux-6.12 does not judge yet: every check of our hyp's spec. */
+static const char *const profile_l612_not_judged[] = {
+	"hcall-return",
+	"hcall-effect",
+	"missing-mapping",
+	"unexpected-mapping",
+	"bad-mapping",
+	"enomem-with-effect",
+	"trap-effect",
+	"abort-injection",
+	"abort-return",
+	"smc-return",
+	"trap-return",
+	"hyp-panic",
+	"host-read-twice",
+	"boot-state",
+	"table-not-from-pool",
+	"pool-alloc",
+	"host-maps-foreign-page",
+	"hyp-maps-foreign-page",
+	"invariant-share-pairing",
+	"invalid-state-bits",
+	"hyp-s1-without-host-s2",
+	"barrier-after-make",
+	"table-not-zeroed",
+	"hyp-s1-attributes",
+	"sysreg",
+	/* LINUX-6.12.md 11's own checks */
+	"pte-write-not-release",
+	"bad-annotation",
+	"pin-violation",
+	"guest-stage2-not-restored",
+	NULL,
+};
+
+static const struct ck_profile profile_l612 = {
+	.system = PKVM_SYSTEM_LINUX612,
+	.abi_min = PKVM_L612_ABI_VERSION,
+	.abi_max = PKVM_L612_ABI_VERSION,
+	.rules = profile_l612_rules,
+	.locks = PROFILE_LOCKS_BY_INFO,
+	.role_comp = profile_l612_role_comp,
+	.role_count = sizeof(profile_l612_role_comp),
+	.order = profile_l612_order,
+	.order_count =
+		sizeof(profile_l612_order) / sizeof(profile_l612_order[0]),
+	.order_text = "vm_table -> host_s2 -> hyp_s1 -> pool, vm_table -> vm "
+		      "-> pool:guest_s2 (LINUX-6.12.md 4)",
+	.roots = PROFILE_ROOTS_SYSREG,
+	.boot_trap_unlocked = true,
+	.boot_hcall = PKVM_L612_HC_PKVM_INIT,
+	.boot_pool = false,
+	.not_judged = profile_l612_not_judged,
+	.not_judged_why = "no linux-6.12 specification in this checker yet",
+	.unjudged_reason = "only the architecture and lock rules are judged: "
+			   "the hypercall specification, the invariants and "
+			   "the boot rules are not (no linux-6.12 "
+			   "specification in this checker yet)",
+};
+
+static const struct ck_profile *const profiles[] = {
+	&profile_hyp,
+	&profile_l612,
+};
+
+const struct ck_profile *profile_find(const char *system)
+{
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		if (strcmp(profiles[i]->system, system) == 0)
+			return profiles[i];
+	return NULL;
+}
+
+const struct ck_profile *profile_at(unsigned i)
+{
+	return i < sizeof(profiles) / sizeof(profiles[0]) ? profiles[i] : NULL;
+}
+
+bool profile_runs(const struct ck_profile *p, const char *name)
+{
+	if (!p->rules)
+		return true;
+	for (const char *const *r = p->rules; *r; r++)
+		if (strcmp(*r, name) == 0)
+			return true;
+	return false;
+}
+
+unsigned profile_role_class(unsigned role, unsigned arg)
+{
+	if (role == PKVM_LOCK_ROLE_POOL)
+		return arg < PROFILE_CLASS_COUNT - PROFILE_CLASS_POOL
+			       ? PROFILE_CLASS_POOL + arg
+			       : 0;
+	return role < PROFILE_CLASS_POOL ? role : 0;
+}
+
+unsigned profile_role_comp(const struct ck_profile *p, unsigned role,
+			   unsigned arg)
+{
+	(void)arg;
+	return role < p->role_count ? p->role_comp[role] : 0;
+}
+
+/* ---- our hyp's components ------------------------------------------- */
 
 static const struct profile_component profile_components[] = {
 	{ "host stage-2", PKVM_LOCK_HOST_S2, PKVM_COMP_HOST_S2, true },

@@ -34,6 +34,91 @@ struct profile_component {
 	bool spec;
 };
 
+/* ---- the profiles -------------------------------------------------- */
+
+/** How a profile's traces name their locks. */
+enum profile_lock_naming {
+	/* Small ids, each a lock of abi.h's PKVM_LOCK_LIST (our hyp). */
+	PROFILE_LOCKS_BY_ID,
+	/* Addresses (FORMAT.md 3, `lock_acquire`), named by `lock_info`
+	 * records: the role says the component (linux-6.12). */
+	PROFILE_LOCKS_BY_INFO,
+};
+
+/** Where the page-table roots come from. */
+enum profile_roots {
+	PROFILE_ROOTS_BOOT,   /* BOOT's host_s2_root and hyp_s1_root */
+	PROFILE_ROOTS_SYSREG, /* the first TTBR0_EL2 write, and the first
+				 VTTBR_EL2 write with VMID 0 (its VTCR_EL2
+				 says the level and concatenation) */
+};
+
+/*
+ * A lock's class, for the lock order: for PROFILE_LOCKS_BY_ID its id, for
+ * PROFILE_LOCKS_BY_INFO its role (PKVM_LOCK_ROLE_*), a pool's role plus
+ * the component it feeds (PROFILE_CLASS_POOL + enum pkvm_component).
+ */
+#define PROFILE_CLASS_POOL 8u
+#define PROFILE_CLASS_COUNT 16u
+
+/** One step of a lock order: `outer` may be held when `inner` is taken. */
+struct profile_order_pair {
+	unsigned char outer, inner;
+};
+
+/**
+ * A profile (DESIGN.md 11): what the checker knows of one system besides
+ * the format. A new kernel is a new entry in profile.c, not new branches
+ * in the rules.
+ */
+struct ck_profile {
+	const char *system; /* the file header's `system` */
+	unsigned abi_min, abi_max;
+	/* The rules it runs, by name (rules.c's table, in that order). */
+	const char *const *rules;
+	enum profile_lock_naming locks;
+	/* PROFILE_LOCKS_BY_INFO: the component of each role (0: none). */
+	const unsigned char *role_comp;
+	unsigned role_count;
+	/* The lock order as pairs of classes (their transitive closure is
+	 * the order); NULL: abi.h's PKVM_LOCK_ORDER_LIST. */
+	const struct profile_order_pair *order;
+	unsigned order_count;
+	const char *order_text; /* the order, as the finding states it */
+	enum profile_roots roots;
+	/* Stores that are no component's lock's business: every store of
+	 * the trap BOOT opens (one CPU builds the tables before any other
+	 * runs on them). */
+	bool boot_trap_unlocked;
+	unsigned boot_hcall; /* ... the hypercall id of that trap */
+	/* New tables come from BOOT's [pool_start, pool_end): judged
+	 * (table-not-from-pool, pool-alloc). */
+	bool boot_pool;
+	/* The checks it does not judge, and why (NULL-terminated); a
+	 * profile with any is never "conforms": a clean whole run is
+	 * inconclusive for `unjudged_reason`. */
+	const char *const *not_judged;
+	const char *not_judged_why;
+	const char *unjudged_reason;
+};
+
+/** The profile of `system`, or NULL. */
+const struct ck_profile *profile_find(const char *system);
+/** Every profile, for messages ("this checker knows ..."). */
+const struct ck_profile *profile_at(unsigned i);
+/** Whether `p` runs the rule named `name`. */
+bool profile_runs(const struct ck_profile *p, const char *name);
+/** The class of a lock of `role` (PKVM_LOCK_ROLE_*) with argument `arg`. */
+unsigned profile_role_class(unsigned role, unsigned arg);
+/**
+ * The component whose tables a lock of `role` (with `arg`) protects under
+ * `p`, or 0.
+ */
+unsigned profile_role_comp(const struct ck_profile *p, unsigned role,
+			   unsigned arg);
+
+/* ---- our hyp's components (rule_spec.c) ----------------------------- */
+
 /** The lock that protects piece of state `s`. */
 unsigned profile_lock_of(enum profile_state s);
 /** The component lock `id` protects, or NULL for a lock of no component. */

@@ -238,6 +238,9 @@ void read_refill(struct ck *ck, unsigned cpu)
 
 	c->has_next = rc == 1;
 	c->done = rc != 1;
+	if (rc == 1 && (ck_next(c)->kind == PKVM_EV_LOCK_ACQUIRE ||
+			ck_next(c)->kind == PKVM_EV_LOCK_RELEASE))
+		lockmap_translate(ck, ck_next(c));
 	ck_sched_note(ck, cpu, ck_next(c), rc == 1);
 	if (loss && rc == 1)
 		replay_loss(ck, cpu);

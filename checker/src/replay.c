@@ -25,13 +25,13 @@
  */
 void replay_unknown_lock(struct ck *ck, unsigned id, const char *why)
 {
-	const struct profile_component *c = profile_component_of(id);
+	unsigned tables = view_lock_comp(&ck->view, id);
 
-	if (!ck->view.model || !c || !c->spec)
+	if (!ck->view.model || (!tables && !(ck->spec_locks >> id & 1)))
 		return;
-	if (c->tables) {
+	if (tables) {
 		for (uint64_t i = 0; i < ck->view.model->ram_pages; i++)
-			ck->view.unknown[i] |= (uint8_t)(1u << c->tables);
+			ck->view.unknown[i] |= (uint8_t)(1u << tables);
 		for (unsigned i = 0; i < ck->ncpu; i++)
 			ck_trap_unsure(ck->out, i, "%s", why);
 	}
@@ -268,8 +268,9 @@ static void replay_acquire(struct ck *ck, const struct ck_event *ev)
 	if (!c->lost && !ck->view.any_loss &&
 	    (l->holder >= 0 || ev->w[1] != l->next_ticket)) {
 		snprintf(msg, sizeof(msg),
-			 "cpu%u acquires lock %u with ticket %llu, but %s",
-			 ev->cpu, id, (unsigned long long)ev->w[1],
+			 "cpu%u acquires lock %llx with ticket %llu, but %s",
+			 ev->cpu, (unsigned long long)l->raw,
+			 (unsigned long long)ev->w[1],
 			 l->holder >= 0 ? "the lock is held"
 					: "that ticket was already taken");
 		ck_inconsistent(ck->out, ev, msg);
@@ -308,9 +309,10 @@ static void replay_release(struct ck *ck, const struct ck_event *ev)
 	l = &ck->view.lock[id];
 	if ((l->holder != (int)ev->cpu || l->ticket != ev->w[1]) && !c->lost) {
 		snprintf(msg, sizeof(msg),
-			 "cpu%u releases lock %u ticket %llu, which it does "
+			 "cpu%u releases lock %llx ticket %llu, which it does "
 			 "not hold",
-			 ev->cpu, id, (unsigned long long)ev->w[1]);
+			 ev->cpu, (unsigned long long)l->raw,
+			 (unsigned long long)ev->w[1]);
 		ck_inconsistent(ck->out, ev, msg);
 		return;
 	}
@@ -342,6 +344,7 @@ static int replay_boot(struct ck *ck, const struct ck_event *ev)
 	b->pool_start = ev->w[6];
 	b->pool_end = ev->w[7];
 	b->flags = ev->w[13];
+	ck->boot_tcr = ev->w[11];
 	if (verdict_boot(ck, ev, ck->cur_pos) < 0)
 		return -1;
 	pages = b->ram_size >> 12;
@@ -357,8 +360,11 @@ static int replay_boot(struct ck *ck, const struct ck_event *ev)
 	memset(ck->view.last, 0xff, pages * sizeof(uint64_t));
 	ck->view.model->on_change = replay_on_change;
 	ck->view.model->cb_ctx = ck;
-	if (model_set_root(ck->view.model, PKVM_COMP_HOST_S2, ev->w[8]) ||
-	    model_set_root(ck->view.model, PKVM_COMP_HYP_S1, ev->w[9])) {
+	ck->view.model->keep_orphans =
+		ck->view.profile->roots == PROFILE_ROOTS_SYSREG;
+	if (ck->view.profile->roots == PROFILE_ROOTS_BOOT &&
+	    (model_set_root(ck->view.model, PKVM_COMP_HOST_S2, ev->w[8]) ||
+	     model_set_root(ck->view.model, PKVM_COMP_HYP_S1, ev->w[9]))) {
 		ck_corrupt_at(ck, ck->cur_pos,
 			      "the BOOT record gives bad page-table roots");
 		return -1;
@@ -366,6 +372,62 @@ static int replay_boot(struct ck *ck, const struct ck_event *ev)
 	ck->boot_seen = true;
 	rules_call(&ck->rules->boot, &ck->env, ev);
 	return 0;
+}
+
+/*
+ * PROFILE_ROOTS_SYSREG (LINUX-6.12.md 2): the hyp stage-1 root is the
+ * first TTBR0_EL2 written, at the level BOOT's TCR_EL2 gives (T0SZ, and
+ * DS for 52 bits); the host stage-2 root the first VTTBR_EL2 with VMID 0,
+ * at the level and concatenation of the VTCR_EL2 written before it (T0SZ,
+ * SL0, SL2). Their tables were written before (model keep_orphans).
+ */
+static int replay_levels(unsigned ia_bits)
+{
+	unsigned levels = (ia_bits - 12 + 8) / 9;
+
+	return 4 - (int)levels;
+}
+
+static void replay_sysreg_root(struct ck *ck, const struct ck_event *ev)
+{
+	struct model *m = ck->view.model;
+	uint64_t v = ev->w[1], base = v & 0x0000fffffffff000ull;
+	int rc = 0;
+
+	if (ev->w[0] == PKVM_SYSREG_VTCR_EL2) {
+		ck->vtcr = v;
+	} else if (ev->w[0] == PKVM_SYSREG_TTBR0_EL2 &&
+		   m->root[PKVM_COMP_HYP_S1] < 0) {
+		unsigned t0sz = (unsigned)(ck->boot_tcr & 0x3f);
+
+		if (t0sz < 12 || t0sz > 48)
+			rc = -1;
+		else
+			rc = model_adopt_root(m, PKVM_COMP_HYP_S1, base,
+					      replay_levels(64 - t0sz), 1);
+	} else if (ev->w[0] == PKVM_SYSREG_VTTBR_EL2 && (v >> 48) == 0 &&
+		   m->root[PKVM_COMP_HOST_S2] < 0) {
+		unsigned t0sz = (unsigned)(ck->vtcr & 0x3f);
+		unsigned sl0 = (unsigned)(ck->vtcr >> 6) & 3;
+		static const int sl0_level[4] = { 2, 1, 0, 3 };
+		int level = (ck->vtcr >> 33) & 1 ? -1 : sl0_level[sl0];
+		unsigned ia = 64 - t0sz, shift;
+
+		if (!ck->vtcr || t0sz < 12 || t0sz > 48)
+			rc = -1;
+		else {
+			shift = (unsigned)(12 + 9 * (3 - level)) + 9;
+			rc = model_adopt_root(m, PKVM_COMP_HOST_S2, base, level,
+					      ia > shift ? 1u << (ia - shift)
+							 : 1u);
+		}
+	}
+	if (rc)
+		ck_corrupt_at(ck, ck->cur_pos,
+			      "the page-table root this SYSREG_WRITE announces "
+			      "(0x%llx) cannot be installed (bad level or "
+			      "concatenation, or the page is a table already)",
+			      (unsigned long long)v);
 }
 
 /* ---- one event ------------------------------------------------------ */
@@ -391,10 +453,17 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 			replay_boot(ck, ev);
 		return;
 	case PKVM_EV_TRAP_ENTRY:
-		replay_trap_entry(ck, ev);
-		return;
 	case PKVM_EV_TRAP_EXIT:
-		replay_trap_exit(ck, ev);
+		/* A guest's trap (FORMAT.md 3, source 1-3) nests in the host's
+		 * vCPU-run hypercall on its CPU: it is not a host trap, and
+		 * no rule of this checker judges guests yet. */
+		if ((ev->kbits >> PKVM_REC_F_KIND_SHIFT) !=
+		    PKVM_REC_SOURCE_HOST)
+			return;
+		if (ev->kind == PKVM_EV_TRAP_ENTRY)
+			replay_trap_entry(ck, ev);
+		else
+			replay_trap_exit(ck, ev);
 		return;
 	case PKVM_EV_PTE_WRITE:
 		replay_store(ck, ev);
@@ -410,7 +479,12 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 			ck->view.model->mair = ev->w[1];
 			ck->view.model->mair_known = true;
 		}
+		if (ck->view.profile->roots == PROFILE_ROOTS_SYSREG)
+			replay_sysreg_root(ck, ev);
 		rules_call(&r->sysreg, &ck->env, ev);
+		return;
+	case PKVM_EV_LOCK_INFO:
+		lockmap_info(ck, ev);
 		return;
 	case PKVM_EV_NONDET:
 		rules_call(&r->nondet, &ck->env, ev);
@@ -449,6 +523,7 @@ static void replay_free(struct ck *ck)
 {
 	rules_destroy(ck->rules);
 	findings_destroy(ck->out);
+	lockmap_free(ck);
 	for (unsigned i = 0; i < ck->ncpu; i++) {
 		free(ck->cpu[i].ring);
 		free(ck->view.cpu[i].trap.touch);
@@ -472,14 +547,17 @@ static int replay_init(struct ck *ck, struct ck_source *src,
 	if (verdict_header(ck) < 0)
 		return -1;
 	ck->ncpu = src->cpu_count;
-	ck->spec_locks = profile_spec_locks();
+	ck->spec_locks = profile_runs(ck->view.profile, "spec")
+				 ? profile_spec_locks()
+				 : 0;
+	lockmap_init(ck);
 	ck->rules = rules_create(&ck->env, ck->ncpu);
 	ck->env.rules = ck->rules;
 	/* CPU 0's lookahead, read first below, is its BOOT: whether the
 	 * records carry sites is known before any other record is read. */
 	trace_sites_init(&ck->sites, trace_system_of(src->system));
-	for (unsigned i = 0; i < CK_LOCK_COUNT; i++)
-		ck->view.lock[i].holder = -1;
+	for (const char *const *c = ck->view.profile->not_judged; c && *c; c++)
+		ck_not_judged(ck->out, *c, ck->view.profile->not_judged_why);
 	for (unsigned i = 0; i < ck->ncpu; i++) {
 		struct ck_cpu *c = &ck->cpu[i];
 
@@ -554,6 +632,10 @@ int ck_run(struct ck_source *src, const struct ck_options *opt,
 			      "the trace holds no BOOT record");
 	if (!ck->corrupt && ck->rules)
 		replay_finish(ck);
+	/* A profile that judges part of what its system promises: nothing
+	 * conforms to a specification that was not checked. */
+	if (!ck->corrupt && ck->rules)
+		sum->unjudged = ck->view.profile->unjudged_reason;
 	rc = verdict_code(ck);
 	replay_free(ck);
 	free(ck);

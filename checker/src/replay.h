@@ -92,7 +92,11 @@ struct ck {
 	int cur_cpu;	  /* CPU whose event is being replayed */
 	uint64_t cur_pos; /* ... and its source position */
 	bool stop, corrupt;
-	struct ck_end end; /* how the source ended (verdict.c) */
+	struct ck_end end;     /* how the source ended (verdict.c) */
+	struct lockmap *locks; /* locks named by address (lockmap.c) */
+	/* PROFILE_ROOTS_SYSREG: VTCR_EL2 as last written (0: not yet). */
+	uint64_t vtcr;
+	uint64_t boot_tcr; /* BOOT's tcr */
 };
 
 /* The lookahead of a CPU: the next event it replays. */
@@ -104,6 +108,12 @@ static inline struct ck_event *ck_next(const struct ck_cpu *c)
 /* replay.c */
 void replay_loss(struct ck *ck, unsigned cpu);
 void replay_unknown_lock(struct ck *ck, unsigned id, const char *why);
+
+/* lockmap.c */
+void lockmap_init(struct ck *ck);
+void lockmap_free(struct ck *ck);
+void lockmap_translate(struct ck *ck, struct ck_event *ev);
+void lockmap_info(struct ck *ck, const struct ck_event *ev);
 
 /* verdict.c */
 void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)

@@ -533,10 +533,18 @@ static void report_finish_text(struct report *r, const struct ck_summary *s,
 		(unsigned long long)s->findings,
 		(unsigned long long)s->inconclusive,
 		(unsigned long long)s->lost);
-	/* The summary line alone says why a run is not whole. */
+	/* The summary line alone says why a run is not whole, or why a
+	 * whole one is not judged whole (the profile's reason). */
 	for (unsigned i = 0; i < s->incomplete_count; i++)
 		fprintf(r->out, "%s%s", i ? "; " : " (", s->incomplete[i]);
-	fprintf(r->out, "%s\n", s->incomplete_count ? ")" : "");
+	if (s->unjudged && code == CK_EXIT_INCONCLUSIVE)
+		fprintf(r->out, "%s%s", s->incomplete_count ? "; " : " (",
+			s->unjudged);
+	fprintf(r->out, "%s\n",
+		s->incomplete_count ||
+				(s->unjudged && code == CK_EXIT_INCONCLUSIVE)
+			? ")"
+			: "");
 }
 
 void report_finish(struct report *r, const struct ck_summary *s, int code,

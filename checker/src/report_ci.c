@@ -135,12 +135,16 @@ static const char *ci_check_why(const struct ck_summary *s,
 
 	if (why[0])
 		return why;
+	/* Entries are "check (why)" or, sharing a reason, "a, b (why)". */
 	while ((at = strstr(at, t->name)) != NULL) {
+		const char *why_at = strchr(at + n, '(');
+
 		if ((at == s->not_judged || at[-1] == ' ') &&
-		    strncmp(at + n, " (", 2) == 0 &&
-		    (end = strchr(at + n, ')')) != NULL) {
-			snprintf(buf, len, "not judged: %.*s",
-				 (int)(end - at + 1), at);
+		    (strncmp(at + n, " (", 2) == 0 ||
+		     strncmp(at + n, ", ", 2) == 0) &&
+		    why_at && (end = strchr(why_at, ')')) != NULL) {
+			snprintf(buf, len, "not judged: %s %.*s", t->name,
+				 (int)(end - why_at + 1), why_at);
 			return buf;
 		}
 		at += n;

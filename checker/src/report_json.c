@@ -197,6 +197,8 @@ void report_json_finish(struct report *r, const struct ck_summary *s, int code)
 		(unsigned long long)s->lost, s->stopped ? "true" : "false");
 	if (s->inconclusive)
 		json_strf(r->out, "first_inconclusive", s->first_inconclusive);
+	if (s->unjudged && !corrupt)
+		json_strf(r->out, "unjudged", s->unjudged);
 	if (s->not_judged[0] && !corrupt)
 		json_strf(r->out, "not_judged", s->not_judged);
 	fprintf(r->out, ",\"incomplete\":[");

@@ -107,7 +107,7 @@ static void attrs_store(void *self, const struct ck_env *env,
 			? "hyp rodata"
 			: "hyp data, host or MMIO pages";
 	ck_finding(env->out, "hyp-s1-attributes", ev, oa, false, 0,
-		   "hyp stage-1 level-%u %s for [0x%llx, 0x%llx) (%s) is %s: "
+		   "hyp stage-1 level-%d %s for [0x%llx, 0x%llx) (%s) is %s: "
 		   "HYPERCALLS.md \"Mapping attributes\" allows text [0x%llx, "
 		   "0x%llx) read-only and executable, rodata [0x%llx, 0x%llx) "
 		   "read-only, everything else execute-never (AP[2] bit 7 "

@@ -58,7 +58,7 @@ struct barrier_pending {
 	bool unsure;	/* records lost since, or the old entry unknown */
 	uint64_t write; /* the last such store's event index */
 	uint64_t pa, old, value, addr;
-	unsigned level;
+	int level;
 };
 
 struct barrier_rule {
@@ -67,7 +67,7 @@ struct barrier_rule {
 };
 
 /* Valid: a table, block or page descriptor (0b01 at level 3 is invalid). */
-static bool barrier_valid(uint64_t d, unsigned level)
+static bool barrier_valid(uint64_t d, int level)
 {
 	return (d & 1) && !(level == 3 && (d & 3) == 1);
 }
@@ -106,7 +106,7 @@ static void barrier_store(void *self, const struct ck_env *env,
 	idx = (unsigned)((pa & 0xfff) >> 3);
 	if (!barrier_valid(value, t->level) ||
 	    barrier_valid(t->desc[idx], t->level) ||
-	    !view_cpu_holds(env->view, ev->cpu, t->comp))
+	    !view_cpu_holds_comp(env->view, ev->cpu, t->comp))
 		return;
 	p = &r->p[ev->cpu][t->comp];
 	size = 1ull << (12 + 9 * (3 - t->level));
@@ -149,7 +149,7 @@ static void barrier_maintenance(void *self, const struct ck_env *env,
 static void barrier_release(void *self, const struct ck_env *env,
 			    const struct ck_event *ev)
 {
-	unsigned comp = (unsigned)ev->w[0]; /* lock id = component id */
+	unsigned comp = view_lock_comp(env->view, (unsigned)ev->w[0]);
 	struct barrier_pending *p;
 	bool s1 = comp == PKVM_COMP_HYP_S1;
 
@@ -168,7 +168,7 @@ static void barrier_release(void *self, const struct ck_env *env,
 		ck_finding(
 			env->out, "barrier-after-make", ev, p->addr, true,
 			p->write,
-			"%s: the store at #%llu (level-%u descriptor at "
+			"%s: the store at #%llu (level-%d descriptor at "
 			"0x%llx, "
 			"0x%llx -> 0x%llx) made the entry for 0x%llx valid; "
 			"before cpu%u lets %s go it must issue a DSB (ishst, "

@@ -72,17 +72,17 @@ static const char *bbm_comp_name(unsigned comp)
 }
 
 /* Valid: a table, block or page descriptor (0b01 at level 3 is invalid). */
-static bool bbm_valid(uint64_t d, unsigned level)
+static bool bbm_valid(uint64_t d, int level)
 {
 	return (d & 1) && !(level == 3 && (d & 3) == 1);
 }
 
-static bool bbm_table(uint64_t d, unsigned level)
+static bool bbm_table(uint64_t d, int level)
 {
 	return level < 3 && (d & 3) == 3;
 }
 
-static const char *bbm_kind(uint64_t d, unsigned level)
+static const char *bbm_kind(uint64_t d, int level)
 {
 	return bbm_table(d, level) ? "table" : level == 3 ? "page" : "block";
 }
@@ -122,7 +122,7 @@ static struct bbm_attr bbm_attr(const struct model *m, unsigned comp,
  * to `what`; false if nothing did. `*unsure`: it depends on state the
  * trace did not give (an unknown MAIR_EL2).
  */
-static bool bbm_changes(const struct model *m, unsigned comp, unsigned level,
+static bool bbm_changes(const struct model *m, unsigned comp, int level,
 			uint64_t old, uint64_t new, char *what, size_t len,
 			bool *unsure)
 {
@@ -190,7 +190,7 @@ static void bbm_report(struct ck_findings *out, const struct ck_event *ev,
 	ck_finding(
 		out, "break-before-make", ev, base, made != 0,
 		made ? made - 1 : 0,
-		"%s: cpu%u's store at #%llu (level-%u descriptor at 0x%llx) "
+		"%s: cpu%u's store at #%llu (level-%d descriptor at 0x%llx) "
 		"makes the valid %s 0x%llx for %s [0x%llx, 0x%llx) %s the "
 		"valid %s 0x%llx%s; changed: %s. It must first store an "
 		"invalid descriptor and complete its TLB invalidation (DSB, "

@@ -23,6 +23,9 @@
 
 #include "rules.h"
 
+/* abi.h's ids, our hyp's lock slots (view.h): 0-4. */
+#define LOCK_ORDER_IDS 5u
+
 static const char *lock_order_name(unsigned id)
 {
 	switch (id) {
@@ -59,7 +62,7 @@ static unsigned lock_order_against(unsigned held, unsigned id)
 {
 	unsigned rank = pkvm_lock_rank(id), worst = 0;
 
-	for (unsigned l = 1; l < CK_LOCK_COUNT; l++)
+	for (unsigned l = 1; l < LOCK_ORDER_IDS; l++)
 		if ((held >> l & 1u) && pkvm_lock_rank(l) >= rank &&
 		    (!worst || pkvm_lock_rank(l) > pkvm_lock_rank(worst)))
 			worst = l;
@@ -69,23 +72,94 @@ static unsigned lock_order_against(unsigned held, unsigned id)
 /*
  * pkvm_lock_may_take() for every set of held locks and every lock, asked
  * once (abi.h stays the only statement of the order): an acquisition is
- * then one lookup, as the replay takes millions.
+ * then one lookup, as the replay takes millions. A profile that states
+ * its order as pairs of lock classes (profile.h) gets their transitive
+ * closure instead: outer[a][b], class a is taken before class b.
  */
 struct lock_order_rule {
-	bool may[1u << CK_LOCK_COUNT][CK_LOCK_COUNT];
+	const struct ck_profile *p;
+	bool may[1u << LOCK_ORDER_IDS][LOCK_ORDER_IDS];
+	bool outer[PROFILE_CLASS_COUNT][PROFILE_CLASS_COUNT];
 };
 
 static void *lock_order_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct lock_order_rule *r = calloc(1, sizeof(*r));
+	const struct ck_profile *p = view_profile(env->view);
 
-	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	for (unsigned held = 0; held < 1u << CK_LOCK_COUNT; held++)
-		for (unsigned id = 0; id < CK_LOCK_COUNT; id++)
+	r->p = p;
+	for (unsigned held = 0; held < 1u << LOCK_ORDER_IDS; held++)
+		for (unsigned id = 0; id < LOCK_ORDER_IDS; id++)
 			r->may[held][id] = pkvm_lock_may_take(held, id);
+	for (unsigned i = 0; p->order && i < p->order_count; i++)
+		r->outer[p->order[i].outer][p->order[i].inner] = true;
+	for (unsigned k = 0; k < PROFILE_CLASS_COUNT; k++)
+		for (unsigned a = 0; a < PROFILE_CLASS_COUNT; a++)
+			for (unsigned b = 0; b < PROFILE_CLASS_COUNT; b++)
+				if (r->outer[a][k] && r->outer[k][b])
+					r->outer[a][b] = true;
 	return r;
+}
+
+/* A lock named by class (its role) and the id the trace gives it. */
+static void lock_order_class_name(const struct ck_env *env, unsigned id,
+				  char *buf, size_t len)
+{
+	unsigned cls = view_lock_class(env->view, id);
+	const char *role = "a lock";
+
+	switch (cls < PROFILE_CLASS_POOL ? cls : PKVM_LOCK_ROLE_POOL) {
+#define LOCK_ORDER_ROLE(name, num, str)                                        \
+	case num:                                                              \
+		role = str;                                                    \
+		break;
+		PKVM_LOCK_ROLE_LIST(LOCK_ORDER_ROLE)
+#undef LOCK_ORDER_ROLE
+	default:
+		break;
+	}
+	snprintf(buf, len, "%s%s (lock 0x%llx@%llu)", role,
+		 cls == PROFILE_CLASS_POOL + PKVM_COMP_HOST_S2	  ? ":host_s2"
+		 : cls == PROFILE_CLASS_POOL + PKVM_COMP_HYP_S1	  ? ":hyp_s1"
+		 : cls == PROFILE_CLASS_POOL + PKVM_COMP_GUEST_S2 ? ":guest_s2"
+								  : "",
+		 (unsigned long long)(view_lock_raw(env->view, id) &
+				      PKVM_LOCK_PA_MASK),
+		 (unsigned long long)(view_lock_raw(env->view, id) >>
+				      PKVM_LOCK_GEN_SHIFT));
+}
+
+/* The profile's order by classes: a held lock the new one must precede. */
+static void lock_order_by_class(const struct lock_order_rule *r,
+				const struct ck_env *env,
+				const struct ck_event *ev, unsigned id)
+{
+	unsigned cls = view_lock_class(env->view, id), against = 0;
+	unsigned held = view_cpu_held(env->view, ev->cpu) & ~(1u << id);
+	char taken[96], other[96];
+
+	for (unsigned h = 1; cls && h < CK_LOCK_COUNT && !against; h++)
+		if ((held >> h & 1u) &&
+		    r->outer[cls][view_lock_class(env->view, h)])
+			against = h;
+	if (!against)
+		return;
+	lock_order_class_name(env, id, taken, sizeof(taken));
+	if (view_cpu_lost(env->view, ev->cpu)) {
+		ck_inconclusive(env->out,
+				"cpu%u takes %s after its lost records: the "
+				"locks it holds are not known",
+				ev->cpu, taken);
+		return;
+	}
+	lock_order_class_name(env, against, other, sizeof(other));
+	ck_finding(env->out, "lock-order", ev, view_lock_raw(env->view, id),
+		   false, 0,
+		   "cpu%u takes %s while it holds %s: the lock order is %s, "
+		   "and a CPU that holds a lock takes only locks after it",
+		   ev->cpu, taken, other, r->p->order_text);
 }
 
 static void lock_order_acquire(void *self, const struct ck_env *env,
@@ -96,7 +170,12 @@ static void lock_order_acquire(void *self, const struct ck_env *env,
 	unsigned held = view_cpu_held(env->view, ev->cpu) & ~(1u << id);
 	char order[96];
 
-	if (r->may[held & ((1u << CK_LOCK_COUNT) - 1)][id])
+	if (r->p->order) {
+		lock_order_by_class(r, env, ev, id);
+		return;
+	}
+	if (id >= LOCK_ORDER_IDS ||
+	    r->may[held & ((1u << LOCK_ORDER_IDS) - 1)][id])
 		return;
 	against = lock_order_against(held, id);
 	if (!against)

@@ -81,7 +81,8 @@ static void locks_nondet(void *self, const struct ck_env *env,
 	uint64_t pa = ev->w[1];
 	struct locks_cpu *c;
 
-	if (ev->w[0] != PKVM_NONDET_ALLOC_PAGE || pa == 0)
+	if (ev->w[0] != PKVM_NONDET_ALLOC_PAGE || pa == 0 ||
+	    !view_profile(env->view)->boot_pool)
 		return; /* 0: the pool ran out (rule_spec.c) */
 	c = locks_allocs(r, env, ev->cpu);
 	if (pa < b->pool_start || pa >= b->pool_end || (pa & 0xfff) ||
@@ -128,7 +129,7 @@ static void locks_install(struct locks_rule *r, const struct ck_env *env,
 			   (unsigned long long)pa);
 		return;
 	}
-	if (!w->installed_new)
+	if (!w->installed_new || !view_profile(env->view)->boot_pool)
 		return;
 	if (!in_pool || !locks_alloc_seen(locks_allocs(r, env, ev->cpu), pa) ||
 	    (r->pool[pi] & LOCKS_INSTALLED)) {
@@ -156,6 +157,19 @@ static void locks_install(struct locks_rule *r, const struct ck_env *env,
 		r->pool[pi] |= LOCKS_INSTALLED;
 }
 
+/*
+ * The trap BOOT opens, on a profile whose tables are built there by one
+ * CPU before any other runs on them (LINUX-6.12.md 4, exception (a)).
+ */
+static bool locks_boot_trap(const struct ck_env *env, unsigned cpu)
+{
+	const struct ck_profile *p = view_profile(env->view);
+	const struct ck_event *t = view_trap(env->view, cpu);
+
+	return p->boot_trap_unlocked && t && ((t->w[0] >> 26) & 0x3f) == 0x16 &&
+	       t->w[4] == (0xC6000000ull | p->boot_hcall);
+}
+
 /* The store went to a table of some component, under its lock? */
 static void locks_store(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
@@ -165,6 +179,12 @@ static void locks_store(void *self, const struct ck_env *env,
 	int holder;
 
 	if (w->table < 0) {
+		/* Before both roots are announced, a page no root reaches
+		 * yet may be one of theirs (model keep_orphans). */
+		if (w->orphan &&
+		    (view_model(env->view)->root[PKVM_COMP_HOST_S2] < 0 ||
+		     view_model(env->view)->root[PKVM_COMP_HYP_S1] < 0))
+			return;
 		if (view_any_loss(env->view))
 			ck_inconclusive(env->out,
 					"descriptor store to 0x%llx after lost "
@@ -180,8 +200,8 @@ static void locks_store(void *self, const struct ck_env *env,
 				(unsigned long long)pa);
 		return;
 	}
-	holder = view_lock_holder(env->view, w->comp); /* lock id = comp */
-	if (holder != (int)ev->cpu) {
+	holder = view_comp_holder(env->view, w->comp);
+	if (holder != (int)ev->cpu && !locks_boot_trap(env, ev->cpu)) {
 		if (view_cpu_lost(env->view, ev->cpu))
 			ck_inconclusive(env->out,
 					"descriptor store by cpu%u after its "

@@ -100,14 +100,14 @@ static const char *tlb_lock_name(unsigned comp)
 }
 
 /* Valid: a table, block or page descriptor (0b01 at level 3 is invalid). */
-static bool tlb_valid(uint64_t d, unsigned level)
+static bool tlb_valid(uint64_t d, int level)
 {
 	return (d & 1) && !(level == 3 && (d & 3) == 1);
 }
 
-static unsigned tlb_shift(unsigned level)
+static unsigned tlb_shift(int level)
 {
-	return 12 + 9 * (3 - level);
+	return (unsigned)(12 + 9 * (3 - level));
 }
 
 /** Per CPU: its unmaps waiting for TLB maintenance, oldest first. */
@@ -162,7 +162,7 @@ static void tlb_store(void *self, const struct ck_env *env,
 	p->step = TLB_STEP_DSB_BEFORE;
 	p->table = t->level < 3 && (p->old & 3) == 3;
 	/* lock id = comp id */
-	p->locked = view_cpu_holds(env->view, ev->cpu, t->comp);
+	p->locked = view_cpu_holds_comp(env->view, ev->cpu, t->comp);
 	p->unsure = view_range_unsure(env->view, t->comp, p->base, p->size);
 }
 
@@ -209,10 +209,35 @@ static bool tlb_addr_covers(const struct tlb_pending *p, uint64_t operand)
 	uint64_t page = operand & TLB_PAGE_MASK;
 	unsigned ttl = (unsigned)(operand >> TLB_TTL_SHIFT) & 0xf;
 
-	if (ttl != 0 && (p->table || ttl != (TLB_TTL_4K | p->level)))
+	if (ttl != 0 &&
+	    (p->table ||
+	     (p->level < 0 || ttl != (TLB_TTL_4K | (unsigned)p->level))))
 		return false;
 	return page >= p->base >> MODEL_PAGE_SHIFT &&
 	       page < (p->base + p->size) >> MODEL_PAGE_SHIFT;
+}
+
+/*
+ * A range TLBI (RIPAS2E1IS and friends, FEAT_TLBIRANGE) inside the range:
+ * operand BaseADDR[36:0] (pages, 4 KiB granule), NUM[43:39], SCALE[45:44],
+ * TG[47:46] (0b01: 4 KiB); it covers (NUM + 1) << (5 * SCALE + 1) pages.
+ * Another granule, or a TTL hint other than 0 or the leaf's level, does
+ * not count. The unmapped range must lie wholly inside it.
+ */
+static bool tlb_range_covers(const struct tlb_pending *p, uint64_t operand)
+{
+	uint64_t base = operand & ((1ull << 37) - 1);
+	uint64_t num = (operand >> 39) & 0x1f, scale = (operand >> 44) & 3;
+	uint64_t pages = (num + 1) << (5 * scale + 1);
+	unsigned ttl = (unsigned)(operand >> 37) & 3;
+	uint64_t first = p->base >> MODEL_PAGE_SHIFT;
+	uint64_t last = (p->base + p->size - 1) >> MODEL_PAGE_SHIFT;
+
+	if (((operand >> 46) & 3) != 1)
+		return false;
+	if (ttl != 0 && (p->table || p->level < 0 || ttl != (unsigned)p->level))
+		return false;
+	return first >= base && last < base + pages;
 }
 
 /* How one TLBI relates to an unmap of host stage-2 or hyp stage-1. */
@@ -231,7 +256,12 @@ static enum tlb_cover tlb_cover(const struct tlb_pending *p, uint64_t op,
 	bool host_vmid = ((op >> 16) & 0xffff) == TLB_HOST_VMID;
 
 	if (p->comp == PKVM_COMP_HYP_S1) {
-		if (id == PKVM_TLBI_VAE2IS)
+		/* A last-level (leaf-only) TLBI leaves the walk caches: it
+		 * covers a removed leaf, not a removed table. */
+		if (id == PKVM_TLBI_VAE2IS ||
+		    (one_cpu && id == PKVM_TLBI_VAE2) ||
+		    (!p->table && (id == PKVM_TLBI_VALE2IS ||
+				   (one_cpu && id == PKVM_TLBI_VALE2))))
 			return tlb_addr_covers(p, operand) ? TLB_COVER_ALL
 							   : TLB_COVER_OTHER;
 		return id == PKVM_TLBI_ALLE2IS ||
@@ -243,11 +273,20 @@ static enum tlb_cover tlb_cover(const struct tlb_pending *p, uint64_t op,
 	    (host_vmid && (id == PKVM_TLBI_VMALLS12E1IS ||
 			   (one_cpu && id == PKVM_TLBI_VMALLS12E1))))
 		return TLB_COVER_ALL;
-	if (id == PKVM_TLBI_IPAS2E1IS)
+	if (id == PKVM_TLBI_IPAS2E1IS || (one_cpu && id == PKVM_TLBI_IPAS2E1) ||
+	    (!p->table && id == PKVM_TLBI_IPAS2LE1IS))
 		return host_vmid && tlb_addr_covers(p, operand)
 			       ? TLB_COVER_S2
 			       : TLB_COVER_OTHER;
-	if (id == PKVM_TLBI_VMALLE1IS && host_vmid)
+	if (id == PKVM_TLBI_RIPAS2E1IS ||
+	    (!p->table && id == PKVM_TLBI_RIPAS2LE1IS))
+		return host_vmid && tlb_range_covers(p, operand)
+			       ? TLB_COVER_S2
+			       : TLB_COVER_OTHER;
+	if (id == PKVM_TLBI_ALLE1 && one_cpu)
+		return TLB_COVER_ALL;
+	if (host_vmid &&
+	    (id == PKVM_TLBI_VMALLE1IS || (one_cpu && id == PKVM_TLBI_VMALLE1)))
 		return TLB_COVER_S1;
 	return TLB_COVER_NONE;
 }
@@ -385,7 +424,7 @@ static void tlb_judge(const struct ck_env *env, const struct ck_event *ev,
 			 "before its trap exits (stored without %s)",
 			 tlb_lock_name(p->comp));
 	ck_finding(env->out, "tlbi-after-unmap", ev, p->base, true, p->write,
-		   "%s: the store at #%llu (level-%u %s descriptor at 0x%llx, "
+		   "%s: the store at #%llu (level-%d %s descriptor at 0x%llx, "
 		   "0x%llx -> 0x%llx) unmapped %s [0x%llx, 0x%llx); %s, cpu%u "
 		   "must issue %s; missing: %s",
 		   tlb_comp_name(p->comp), (unsigned long long)p->write,
@@ -429,12 +468,12 @@ static void tlb_release(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct tlb_cpu *tc = &((struct tlb_rule *)self)->cpu[ev->cpu];
-	unsigned lock = (unsigned)ev->w[0];
+	unsigned comp = view_lock_comp(env->view, (unsigned)ev->w[0]);
 
 	if (tc->count == 0)
 		return;
-	if (lock == PKVM_LOCK_HOST_S2 || lock == PKVM_LOCK_HYP_S1)
-		tlb_judge_some(tc, env, ev, true, lock); /* lock id = comp id */
+	if (comp == PKVM_COMP_HOST_S2 || comp == PKVM_COMP_HYP_S1)
+		tlb_judge_some(tc, env, ev, true, comp);
 }
 
 /* At a trap's exit: the unmaps made without the lock are judged. */

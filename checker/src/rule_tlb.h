@@ -33,7 +33,7 @@ struct tlb_pending {
 	uint64_t pa;	     /* where the descriptor lives */
 	uint64_t old, value; /* the valid descriptor and what replaced it */
 	uint8_t comp;	     /* enum pkvm_component */
-	uint8_t level;	     /* level of the descriptor, 1..3 */
+	int8_t level;	     /* level of the descriptor, -1..3 */
 	uint8_t step;	     /* enum tlb_step */
 	bool table;	     /* the old descriptor was a table descriptor */
 	bool locked;	     /* the writer held the component's lock */

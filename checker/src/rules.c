@@ -67,11 +67,15 @@ struct ck_rules *rules_create(const struct ck_env *env, unsigned cpu_count)
 	for (unsigned i = 0; i < sizeof(rules_table) / sizeof(rules_table[0]);
 	     i++) {
 		const struct ck_rule *r = rules_table[i];
-		void *self = r->create ? r->create(env, cpu_count) : NULL;
+		void *self;
 
-		rules->rule[i] = r;
-		rules->self[i] = self;
-		rules->count = i + 1;
+		/* The profile of the trace's system says which rules run. */
+		if (!profile_runs(view_profile(env->view), r->name))
+			continue;
+		self = r->create ? r->create(env, cpu_count) : NULL;
+		rules->rule[rules->count] = r;
+		rules->self[rules->count] = self;
+		rules->count++;
 #define CK_RULES_ADD(name) rules_add(&rules->name, r->name, self);
 		CK_EVENT_HOOKS(CK_RULES_ADD)
 #undef CK_RULES_ADD

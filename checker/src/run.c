@@ -133,7 +133,10 @@ static void run_qemu_parts(const char *qemu, char *opts, size_t olen, char *env,
 	for (unsigned i = 1; i < n; i++) {
 		if (strcmp(words[i], "tcg,thread=multi") == 0)
 			snprintf(opts, olen, "--tcg multi");
-		if (strncmp(words[i], "loader,addr=", 12) == 0)
+		/* The last of the run's own words: our hyp's loader devices,
+		 * or Linux's command line (pkvm-record --system). */
+		if (strncmp(words[i], "loader,addr=", 12) == 0 ||
+		    (i > 1 && strcmp(words[i - 1], "-append") == 0))
 			last = i;
 	}
 	for (unsigned i = last ? last + 1 : n; i < n; i++)
@@ -144,10 +147,11 @@ static void run_qemu_parts(const char *qemu, char *opts, size_t olen, char *env,
 bool run_record_command(const struct run_info *ri, char *buf, size_t len)
 {
 	static const char *const keys[][2] = {
-		{ "cpus", "--cpus" }, { "seed", "--seed" },
-		{ "ops", "--ops" },   { "scenario", "--scenario" },
-		{ "mode", "--mode" }, { "ring_pages", "--ring-pages" },
-		{ "hyp", "--hyp" },   { "workload", "--workload" },
+		{ "cpus", "--cpus" },  { "seed", "--seed" },
+		{ "ops", "--ops" },    { "scenario", "--scenario" },
+		{ "mode", "--mode" },  { "ring_pages", "--ring-pages" },
+		{ "hyp", "--hyp" },    { "workload", "--workload" },
+		{ "rounds", "--ops" }, /* linux-6.12: the driver's rounds */
 	};
 	char v[1024], opts[64], env[512], extra[1024];
 	static char qemu[4096];
@@ -171,6 +175,11 @@ bool run_record_command(const struct run_info *ri, char *buf, size_t len)
 	if (env[0])
 		run_word(buf, len, env);
 	run_word(buf, len, "pkvm-record");
+	if (run_get(ri, "system", v, sizeof(v)) &&
+	    strcmp(v, TRACE_SYSTEM_HYP)) {
+		run_word(buf, len, "--system");
+		run_word(buf, len, v);
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (run_get(ri, keys[i][0], v, sizeof(v))) {
 			run_word(buf, len, keys[i][1]);

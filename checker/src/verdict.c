@@ -36,21 +36,6 @@
 #define VERDICT_OFF_ABI (8u + 24u)
 #define VERDICT_OFF_SYSTEM (8u + 48u)
 
-/*
- * The systems this checker has a profile for (DESIGN.md 11) and the ABI
- * versions each knows. pKVM in Linux comes next. Our hyp: ABI 1 (the
- * recordings in samples/), and ABI 2, which adds the promises of the marks
- * (text_end, rodata_end, page_zeroed) and of the lock discipline; the
- * rules that need the marks are not judged on ABI 1 (rule_zeroed.c,
- * rule_attrs.c).
- */
-static const struct {
-	const char *system;
-	uint32_t abi_min, abi_max;
-} verdict_profiles[] = {
-	{ TRACE_SYSTEM_HYP, 1, PKVM_ABI_VERSION },
-};
-
 /** The trace is corrupt: `fmt` says why, after the source and `offset`. */
 void ck_corrupt_at(struct ck *ck, uint64_t offset, const char *fmt, ...)
 {
@@ -89,29 +74,31 @@ int verdict_header(struct ck *ck)
 {
 	const struct ck_source *src = ck->src;
 	const char *system = src->system ? src->system : TRACE_SYSTEM_HYP;
-	size_t i;
+	const struct ck_profile *p = profile_find(system);
 
-	for (i = 0; i < sizeof(verdict_profiles) / sizeof(verdict_profiles[0]);
-	     i++)
-		if (strcmp(verdict_profiles[i].system, system) == 0)
-			break;
-	if (i == sizeof(verdict_profiles) / sizeof(verdict_profiles[0])) {
+	if (!p) {
+		char known[128];
+		size_t n = 0;
+
+		known[0] = 0;
+		for (unsigned i = 0; profile_at(i) && n < sizeof(known); i++)
+			n += (size_t)snprintf(known + n, sizeof(known) - n,
+					      "%s%s", i ? ", " : "",
+					      profile_at(i)->system);
 		ck_corrupt_at(ck, VERDICT_OFF_SYSTEM,
 			      "no profile for system '%s' (this checker knows "
 			      "%s)",
-			      system, TRACE_SYSTEM_HYP);
+			      system, known);
 		return -1;
 	}
-	if (src->abi_version < verdict_profiles[i].abi_min ||
-	    src->abi_version > verdict_profiles[i].abi_max) {
+	if (src->abi_version < p->abi_min || src->abi_version > p->abi_max) {
 		ck_corrupt_at(ck, VERDICT_OFF_ABI,
 			      "unsupported ABI version %u in the file header "
 			      "(the %s profile knows %u to %u)",
-			      src->abi_version, system,
-			      verdict_profiles[i].abi_min,
-			      verdict_profiles[i].abi_max);
+			      src->abi_version, system, p->abi_min, p->abi_max);
 		return -1;
 	}
+	ck->view.profile = p;
 	if (src->cpu_count == 0 || src->cpu_count > CK_MAX_CPUS) {
 		ck_corrupt_at(ck, VERDICT_OFF_CPUS,
 			      "the trace has %u CPUs; this checker replays 1 "
@@ -299,7 +286,8 @@ int verdict_code(const struct ck *ck)
 		return CK_EXIT_CORRUPT;
 	if (ck->sum->findings)
 		return CK_EXIT_FINDINGS;
-	if (ck->sum->inconclusive || ck->sum->incomplete_count)
+	if (ck->sum->inconclusive || ck->sum->incomplete_count ||
+	    ck->sum->unjudged)
 		return CK_EXIT_INCONCLUSIVE;
 	return CK_EXIT_OK;
 }

@@ -16,11 +16,17 @@
 #include "../spec/spec.h"
 #include "checker.h"
 #include "model.h"
+#include "profile.h"
 
 #include <pkvm/abi.h>
 
-/* Lock ids are 1..CK_LOCK_COUNT - 1 (abi.h PKVM_LOCK_LIST). */
-#define CK_LOCK_COUNT 5u
+/*
+ * The replay's locks are slots 1..CK_LOCK_COUNT - 1. Our hyp's lock ids
+ * (abi.h PKVM_LOCK_LIST, 1-4) are their own slots; a profile that names
+ * locks by address binds each to a slot while it is held or waited for
+ * (lockmap.c), and the component locks keep theirs.
+ */
+#define CK_LOCK_COUNT 32u
 /* RAM pages one store may change that the view lists. */
 #define CK_MAX_STORE_PAGES 512u
 
@@ -50,6 +56,10 @@ struct ck_touch {
 struct ck_lock {
 	int holder; /* CPU, or -1 */
 	uint64_t ticket, next_ticket;
+	uint64_t raw; /* the id the trace names it by (0: slot unused) */
+	uint8_t comp; /* the component whose tables it protects, or 0 */
+	uint8_t cls;  /* its class for the lock order (profile.h), or 0 */
+	bool pinned;  /* a component's lock: keeps its slot */
 };
 
 /**
@@ -102,6 +112,9 @@ struct ck_view {
 	bool boot_done; /* the host has been entered */
 	bool any_loss;
 	struct ck_lock lock[CK_LOCK_COUNT];
+	/* The slot of each component's lock, 0 while it is not known. */
+	uint8_t comp_lock[MODEL_COMP_COUNT];
+	const struct ck_profile *profile; /* of the trace's system */
 	struct ck_view_cpu cpu[CK_MAX_CPUS];
 	/* The store being replayed: what it did, and the RAM pages it
 	 * changed (the first CK_MAX_STORE_PAGES). */
@@ -217,6 +230,47 @@ static inline bool view_cpu_holds(const struct ck_view *v, unsigned cpu,
 static inline unsigned view_cpu_held(const struct ck_view *v, unsigned cpu)
 {
 	return v->cpu[cpu].held;
+}
+
+/** The component whose tables lock slot `id` protects, or 0. */
+static inline unsigned view_lock_comp(const struct ck_view *v, unsigned id)
+{
+	return id < CK_LOCK_COUNT ? v->lock[id].comp : 0;
+}
+
+/** The lock-order class of lock slot `id` (profile.h), or 0. */
+static inline unsigned view_lock_class(const struct ck_view *v, unsigned id)
+{
+	return id < CK_LOCK_COUNT ? v->lock[id].cls : 0;
+}
+
+/** The id the trace names lock slot `id` by. */
+static inline uint64_t view_lock_raw(const struct ck_view *v, unsigned id)
+{
+	return id < CK_LOCK_COUNT ? v->lock[id].raw : 0;
+}
+
+/** The CPU holding the lock of component `comp`, or -1. */
+static inline int view_comp_holder(const struct ck_view *v, unsigned comp)
+{
+	unsigned id = comp < MODEL_COMP_COUNT ? v->comp_lock[comp] : 0;
+
+	return id ? v->lock[id].holder : -1;
+}
+
+/** `cpu` holds the lock of component `comp`. */
+static inline bool view_cpu_holds_comp(const struct ck_view *v, unsigned cpu,
+				       unsigned comp)
+{
+	unsigned id = comp < MODEL_COMP_COUNT ? v->comp_lock[comp] : 0;
+
+	return id && ((v->cpu[cpu].held >> id) & 1u);
+}
+
+/** The profile of the trace's system (profile.h). */
+static inline const struct ck_profile *view_profile(const struct ck_view *v)
+{
+	return v->profile;
 }
 
 /** Records of some CPU were lost. */

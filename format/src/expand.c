@@ -264,7 +264,9 @@ bool trace_expand_follow(struct trace_expand_cpu *st,
 {
 	unsigned kind = recs[0].kind;
 
-	if (kind == 0 || kind > PKVM_EV_MARK || n != 1 + pkvm_event_ncont(kind))
+	/* Kinds 1-13 and (4.1) 20-23 are canonical (FORMAT.md 3). */
+	if (kind == 0 || (kind > PKVM_EV_MARK && kind < PKVM_EV_REGION) ||
+	    kind > PKVM_EV_TRAP_REGS || n != 1 + pkvm_event_ncont(kind))
 		return false; /* compact (14-19), unknown, or cut short */
 	switch (kind) {
 	case PKVM_EV_TLBI:

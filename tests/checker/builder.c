@@ -639,7 +639,9 @@ int tb_check_focus(struct tb *b, struct tb_result *r, const char *focus,
 	memset(r, 0, sizeof(*r));
 	ck_memsrc_init(&m, b->ncpu);
 	m.src.abi_version = tb_abi(b); /* the header agrees with BOOT */
-	m.complete = true;	       /* a whole run, as built */
+	if (b->system)
+		m.src.system = b->system;
+	m.complete = true; /* a whole run, as built */
 	for (unsigned c = 0; c < b->ncpu; c++)
 		ck_memsrc_set(&m, c, b->recs[c], b->count[c]);
 	r->exit = ck_run(&m.src, &opt, &sink, &r->sum);

@@ -99,6 +99,8 @@ struct tb {
 	 * built under the pair.
 	 */
 	unsigned abi;
+	/* The file header's system (NULL: our hyp's, TRACE_SYSTEM_HYP). */
+	const char *system;
 	uint64_t text_end, rodata_end;
 	/*
 	 * Per CPU, the components (bit per id) where it made an entry valid

@@ -573,7 +573,7 @@ int main(int argc, char **argv)
 		{ "boot-freq", case_conforms, { .header_freq = 1000000000 } },
 		{ "boot-abi", case_boot_abi, { 0 } },
 		{ "abi-9", case_conforms, { .header_abi = 9 } },
-		{ "system-linux", case_conforms, { .system = "linux-6.12" } },
+		{ "system-linux", case_conforms, { .system = "linux-5.10" } },
 		{ "no-boot", case_no_boot, { 0 } },
 		{ "no-ram", case_no_ram, { 0 } },
 		{ "frame-index",

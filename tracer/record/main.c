@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/abi_linux612.h>
 
 #include "cli.h"
 #include "elfsym.h"
@@ -537,7 +538,9 @@ static struct trace_writer *open_writer(struct session *s, uint32_t cpus,
 
 	s->info.cpu_count = cpus;
 	s->info.counter_freq = freq ? freq : RECORD_DEFAULT_FREQ;
-	s->info.abi_version = PKVM_ABI_VERSION;
+	/* Each system counts its own tables' versions (FORMAT.md 9.1). */
+	s->info.abi_version =
+		s->opt->system ? PKVM_L612_ABI_VERSION : PKVM_ABI_VERSION;
 	/* The header names the system: it picks the checker's profile. */
 	snprintf(s->info.system, sizeof(s->info.system), "%s",
 		 s->opt->system ? RECORD_LINUX_SYSTEM : TRACE_SYSTEM_HYP);

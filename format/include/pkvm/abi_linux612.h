@@ -11,6 +11,13 @@
 /** The header's `system` of these traces. */
 #define PKVM_SYSTEM_LINUX612 "linux-6.12"
 
+/**
+ * The ABI version of this system's tables (FORMAT.md 9.1): BOOT's
+ * `abi_cpus` and the file header's `abi_version` (the recording series'
+ * PKVM_TRACE_ABI_VERSION).
+ */
+#define PKVM_L612_ABI_VERSION 1u
+
 /*
  * Host hypercalls: x0 = PKVM_HC_BASE | id (as ours), ids as Linux 6.12's
  * kvm_asm.h numbers them (__KVM_HOST_SMCCC_FUNC_*), arguments in x1-x5
