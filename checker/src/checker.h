@@ -82,6 +82,7 @@ struct ck_source {
 	 */
 	const char *name;
 	const char *system;
+	unsigned version_major; /* the format's: sites exist from 5 on */
 	uint32_t abi_version;
 	uint64_t counter_freq;
 	uint64_t data_offset; /* where its records begin (after the header) */

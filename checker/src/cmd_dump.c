@@ -50,7 +50,8 @@ struct trace_tables *cli_tables_until(const char *path, uint64_t ts)
 		return t;
 	}
 	ncpu = trace_reader_info(r)->cpu_count;
-	trace_sites_init(&sites, trace_system_of(trace_reader_info(r)->system));
+	trace_sites_init(&sites, trace_system_of(trace_reader_info(r)->system),
+			 trace_reader_info(r)->version_major);
 	/* Each CPU's records come in time order: stop once all are past. */
 	while (ncpu <= CK_MAX_CPUS && past != (1u << ncpu) - 1 &&
 	       trace_reader_next_any(r, &rec, &e) == 1) {

@@ -549,7 +549,8 @@ static int export_run(struct export *x, struct trace_reader *r)
 	x->cpu = calloc(ncpu, sizeof(*x->cpu));
 	x->tables = trace_tables_new();
 	trace_sites_init(&x->sites,
-			 trace_system_of(trace_reader_info(r)->system));
+			 trace_system_of(trace_reader_info(r)->system),
+			 trace_reader_info(r)->version_major);
 	CK_CHECK(x->cpu != NULL);
 	if ((rc = export_read(x, r, ncpu)) != 0)
 		return rc;

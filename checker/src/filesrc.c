@@ -103,6 +103,7 @@ int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 	f->src.cpu_count = info->cpu_count;
 	f->src.name = path;
 	f->src.system = info->system;
+	f->src.version_major = info->version_major;
 	f->src.abi_version = info->abi_version;
 	f->src.counter_freq = info->counter_freq;
 	f->src.data_offset = trace_reader_data_offset(f->reader);

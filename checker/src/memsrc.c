@@ -52,7 +52,7 @@ static int ck_memsrc_end(struct ck_source *s, struct ck_end *end)
 	end->truncated = m->truncated;
 	end->cut_where = "where the test cut it";
 	end->has_summary = end->has_outcome = m->complete;
-	end->version_major = 4;
+	end->version_major = 5;
 	end->outcome =
 		m->complete ? TRACE_OUTCOME_CLEAN : TRACE_OUTCOME_UNKNOWN;
 	for (unsigned c = 0; c < s->cpu_count && c < CK_MAX_CPUS; c++) {
@@ -74,6 +74,7 @@ void ck_memsrc_init(struct ck_memsrc *m, unsigned cpu_count)
 	m->src.cpu_count = cpu_count;
 	m->src.name = "memory";
 	m->src.system = TRACE_SYSTEM_HYP;
+	m->src.version_major = 5;
 	m->src.abi_version = PKVM_ABI_VERSION;
 	m->src.next = ck_memsrc_next;
 	m->src.truncated = ck_memsrc_truncated;

@@ -555,7 +555,8 @@ static int replay_init(struct ck *ck, struct ck_source *src,
 	ck->env.rules = ck->rules;
 	/* CPU 0's lookahead, read first below, is its BOOT: whether the
 	 * records carry sites is known before any other record is read. */
-	trace_sites_init(&ck->sites, trace_system_of(src->system));
+	trace_sites_init(&ck->sites, trace_system_of(src->system),
+			 src->version_major);
 	for (const char *const *c = ck->view.profile->not_judged; c && *c; c++)
 		ck_not_judged(ck->out, *c, ck->view.profile->not_judged_why);
 	for (unsigned i = 0; i < ck->ncpu; i++) {

@@ -400,9 +400,10 @@ void trace_json_event(FILE *out, const struct pkvm_record *recs, unsigned n,
 /* ---- sites ------------------------------------------------------------ */
 
 /** See dump.h. */
-void trace_sites_init(struct trace_sites *s, enum trace_system system)
+void trace_sites_init(struct trace_sites *s, enum trace_system system,
+		      unsigned version_major)
 {
-	*s = (struct trace_sites){ system, false, 0 };
+	*s = (struct trace_sites){ system, false, 0, version_major >= 5 };
 }
 
 /** See dump.h. BOOT: `hyp_start` is word 4, `boot_flags` word 13. */
@@ -414,7 +415,7 @@ uint64_t trace_sites_take(struct trace_sites *s, struct pkvm_record *recs,
 	if (n == 0)
 		return 0;
 	if (recs[0].kind == PKVM_EV_BOOT && n > 6) {
-		s->on = s->system == TRACE_SYS_HYP &&
+		s->on = s->system == TRACE_SYS_HYP && s->format_has &&
 			(recs[6].b & PKVM_BOOT_F_SITES);
 		s->hyp_start = recs[2].a;
 		return 0;
@@ -754,8 +755,10 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 		      struct trace_reader *r,
 		      const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts,	  NULL,
-			      0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0 } };
+	struct dump_ctx c = {
+		out, opts,	    NULL,
+		0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0, false }
+	};
 	struct trace_error e;
 	uint64_t valid_end;
 	int rc;
@@ -763,7 +766,8 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 	c.freq = trace_reader_info(r)->counter_freq;
 	c.system = trace_system_of(trace_reader_info(r)->system);
 	c.tables = trace_tables_new();
-	trace_sites_init(&c.sites, c.system);
+	trace_sites_init(&c.sites, c.system,
+			 trace_reader_info(r)->version_major);
 	/*
 	 * A seek skips the BOOT record and the table installs before the
 	 * window: its descriptors are then decoded without their place. The
@@ -795,8 +799,10 @@ int trace_dump_reader(FILE *out, FILE *err, const char *path,
 int trace_dump(FILE *out, FILE *err, const char *path,
 	       const struct trace_dump_opts *opts)
 {
-	struct dump_ctx c = { out, opts,	  NULL,
-			      0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0 } };
+	struct dump_ctx c = {
+		out, opts,	    NULL,
+		0,   TRACE_SYS_HYP, { TRACE_SYS_HYP, false, 0, false }
+	};
 	struct trace_error e;
 	struct trace_reader *r = trace_reader_open(path, &e);
 	int rc;

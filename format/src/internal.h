@@ -25,9 +25,14 @@
  * 4.1 added kinds 20-23 (region, boot_linux, lock_info, trap_regs): a 4.0
  * reader skips them, losing only what they add; in a 4.0 file they are
  * unknown (BAD_RECORD), as any kind a file's own version does not define.
+ *
+ * 5.0 gave the high bits of some words a meaning (sites, FORMAT.md 3.2): a
+ * 4.x reader would take them for part of an address or lock id, hence the
+ * major. Its kinds and layouts are 4.1's.
  */
-#define TRACE_VERSION_MAJOR 4u
-#define TRACE_VERSION_MINOR 1u
+#define TRACE_VERSION_MAJOR 5u
+#define TRACE_VERSION_MINOR 0u
+#define TRACE_V4_MINOR 1u /* the last 4.x minor */
 #define TRACE_V40_MAX_KIND                                                     \
 	PKVM_EV_HCALL_EXIT_UNLOCK2		/* the last kind of 4.0        \
 						 */

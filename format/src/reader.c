@@ -210,11 +210,13 @@ static int header_version(struct trace_reader *r, unsigned major,
 		r->known_minor = TRACE_V3_MINOR;
 		return 0;
 	}
-	if (major == TRACE_VERSION_MAJOR) {
-		/* 4.0 files know the kinds of 3.0; 4.1 added 20-23. */
-		r->max_kind =
-			minor >= 1 ? PKVM_EV_MAX_KNOWN : TRACE_V40_MAX_KIND;
-		r->known_minor = TRACE_VERSION_MINOR;
+	if (major == 4 || major == TRACE_VERSION_MAJOR) {
+		/* 4.0 files know the kinds of 3.0; 4.1 added 20-23; 5.0 has
+		 * 4.1's kinds and layouts (it gave sites their bits). */
+		r->max_kind = major > 4 || minor >= 1 ? PKVM_EV_MAX_KNOWN
+						      : TRACE_V40_MAX_KIND;
+		r->known_minor = major == 4 ? TRACE_V4_MINOR
+					    : TRACE_VERSION_MINOR;
 		r->header_fixed = TRACE_HEADER_FIXED;
 		r->summary_fixed = TRACE_SUMMARY_FIXED;
 		r->summary_cpu = TRACE_SUMMARY_CPU;
@@ -250,7 +252,7 @@ static int header_read(struct trace_reader *r)
 	    0)
 		return FAIL(r, TRACE_E_BAD_VERSION, 16,
 			    "format version %u.%u is not supported: this "
-			    "reader reads versions 1.x, 2.x, 3.x and %u.x",
+			    "reader reads versions 1.x to 4.x and %u.x",
 			    trace_le16(r->in + 16), trace_le16(r->in + 18),
 			    TRACE_VERSION_MAJOR);
 	len = trace_le32(r->in + 4);

@@ -133,7 +133,7 @@ Test(decode, sites_only_where_boot_says_so)
 	char buf[32];
 
 	w = rec_make(0, 7, 8, PKVM_EV_PTE_WRITE, 0, pa | site << 48, 3);
-	trace_sites_init(&s, TRACE_SYS_HYP);
+	trace_sites_init(&s, TRACE_SYS_HYP, 5);
 	r[0] = w;
 	cr_assert_eq(trace_sites_take(&s, r, 1), 0); /* no BOOT yet */
 	cr_assert_eq(r[0].a, w.a);
@@ -159,7 +159,15 @@ Test(decode, sites_only_where_boot_says_so)
 	cr_assert_eq(trace_sites_take(&s, r, 1), 0); /* no site kind */
 	cr_assert_eq(r[0].a, 1ull << 48);
 
-	trace_sites_init(&s, TRACE_SYS_LINUX612); /* its bit 1 is another */
+	trace_sites_init(&s, TRACE_SYS_LINUX612, 5); /* bit 1 is another */
+	boot_records(r, 0);
+	r[6].b |= PKVM_BOOT_F_SITES;
+	trace_sites_take(&s, r, 7);
+	r[0] = w;
+	cr_assert_eq(trace_sites_take(&s, r, 1), 0);
+	cr_assert_eq(r[0].a, w.a);
+
+	trace_sites_init(&s, TRACE_SYS_HYP, 4); /* 4.x: no sites, ever */
 	boot_records(r, 0);
 	r[6].b |= PKVM_BOOT_F_SITES;
 	trace_sites_take(&s, r, 7);

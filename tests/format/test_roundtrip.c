@@ -274,8 +274,8 @@ Test(format, header_info_round_trips)
 	cr_assert_eq(trace_reader_info(r)->cpu_count, 2);
 	cr_assert_eq(trace_reader_info(r)->counter_freq, 62500000);
 	cr_assert_eq(trace_reader_info(r)->abi_version, 1);
-	cr_assert_eq(trace_reader_info(r)->version_major, 4);
-	cr_assert_eq(trace_reader_info(r)->version_minor, 1);
+	cr_assert_eq(trace_reader_info(r)->version_major, 5);
+	cr_assert_eq(trace_reader_info(r)->version_minor, 0);
 	cr_assert_str_eq(trace_reader_info(r)->identity, "test=format\n");
 	cr_assert_str_eq(trace_reader_info(r)->system, TRACE_SYSTEM_HYP);
 	trace_reader_close(r);
@@ -406,14 +406,14 @@ Test(format, newer_minor_version_kinds_are_skipped)
 	 * reader reads), a kind it does not know is skipped with its
 	 * continuations. */
 	static const uint16_t versions[][2] = {
-		{ 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 2 }
+		{ 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 2 }, { 5, 1 }
 	};
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (unsigned v = 0; v < 4; v++) {
+	for (unsigned v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
 		tmp_path(path, sizeof(path), "minor");
 		write_with_unknown(path, versions[v][0], versions[v][1]);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), 0, "%s",
@@ -428,13 +428,13 @@ Test(format, newer_minor_version_kinds_are_skipped)
 Test(format, unknown_kind_of_known_version_is_an_error)
 {
 	/* Property: a kind this reader does not know, in a file of a version
-	 * it knows entirely (1.0, 2.0, 3.0, 4.0), is BAD_RECORD. */
+	 * it knows entirely (1.0, 2.0, 3.0, 4.0, 5.0), is BAD_RECORD. */
 	struct pkvm_record out[8];
 	struct trace_error err;
 	size_t got;
 	char path[128];
 
-	for (uint16_t major = 1; major <= 4; major++) {
+	for (uint16_t major = 1; major <= 5; major++) {
 		tmp_path(path, sizeof(path), "minor0");
 		write_with_unknown(path, major, 0);
 		cr_assert_eq(read_all(path, out, 8, &got, &err, NULL), -1);
@@ -447,20 +447,20 @@ Test(format, unknown_kind_of_known_version_is_an_error)
 
 Test(format, newer_major_version_is_refused)
 {
-	/* Property: a major version this reader does not know (5, and 0)
+	/* Property: a major version this reader does not know (6, and 0)
 	 * is refused at open with BAD_VERSION and a message naming it and
 	 * the versions this reader reads. */
 	struct trace_error err;
 	char path[128];
 
 	tmp_path(path, sizeof(path), "major");
-	write_with_unknown(path, 5, 0);
+	write_with_unknown(path, 6, 0);
 	cr_assert_null(trace_reader_open(path, &err));
 	cr_assert_eq(err.code, TRACE_E_BAD_VERSION);
 	cr_assert_eq(err.offset, 16);
-	cr_assert_not_null(strstr(err.message, "version 5.0"), "%s",
+	cr_assert_not_null(strstr(err.message, "version 6.0"), "%s",
 			   err.message);
-	cr_assert_not_null(strstr(err.message, "1.x, 2.x, 3.x and 4.x"), "%s",
+	cr_assert_not_null(strstr(err.message, "1.x to 4.x and 5.x"), "%s",
 			   err.message);
 	file_set_version(path, 0, 9);
 	cr_assert_null(trace_reader_open(path, &err));

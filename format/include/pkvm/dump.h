@@ -158,10 +158,15 @@ struct trace_sites {
 	enum trace_system system; /* sites exist only on our hyp's */
 	bool on;		  /* BOOT had PKVM_BOOT_F_SITES */
 	uint64_t hyp_start;	  /* BOOT `hyp_start`: what sites count from */
+	bool format_has; /* format 5.0 or later: the bits may be sites */
 };
 
-/** Start a walk of a trace of `system` (trace_system_of). */
-void trace_sites_init(struct trace_sites *s, enum trace_system system);
+/**
+ * Start a walk of a trace of `system` (trace_system_of) in format
+ * `version_major` (a 4.x file's high bits are never sites: FORMAT.md 6).
+ */
+void trace_sites_init(struct trace_sites *s, enum trace_system system,
+		      unsigned version_major);
 
 /**
  * One whole event: a BOOT turns sites on or off; for a kind with a site,
