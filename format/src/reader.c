@@ -215,8 +215,8 @@ static int header_version(struct trace_reader *r, unsigned major,
 		 * 4.1's kinds and layouts (it gave sites their bits). */
 		r->max_kind = major > 4 || minor >= 1 ? PKVM_EV_MAX_KNOWN
 						      : TRACE_V40_MAX_KIND;
-		r->known_minor = major == 4 ? TRACE_V4_MINOR
-					    : TRACE_VERSION_MINOR;
+		r->known_minor =
+			major == 4 ? TRACE_V4_MINOR : TRACE_VERSION_MINOR;
 		r->header_fixed = TRACE_HEADER_FIXED;
 		r->summary_fixed = TRACE_SUMMARY_FIXED;
 		r->summary_cpu = TRACE_SUMMARY_CPU;
