@@ -188,3 +188,21 @@ void ck_trap_checked(struct ck_findings *f)
 {
 	f->sum->traps_checked++;
 }
+
+/** See findings.h. */
+void ck_append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = 0;
+	va_list ap;
+
+	while (n < len && buf[n])
+		n++;
+	if (n && n + 2 < len) {
+		buf[n++] = ';';
+		buf[n++] = ' ';
+		buf[n] = 0;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}

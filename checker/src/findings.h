@@ -41,6 +41,9 @@ void ck_finding(struct ck_findings *f, const char *check,
 /** Something could not be checked; the first one is kept for the summary. */
 void ck_inconclusive(struct ck_findings *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/** Append to the text in `buf` ("; " between parts), truncating at `len`. */
+void ck_append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /** No schedule explains the trace at `ev`: a finding, and the replay stops. */
 void ck_inconsistent(struct ck_findings *f, const struct ck_event *ev,
 		     const char *what);

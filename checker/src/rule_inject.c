@@ -20,7 +20,6 @@
  * A trap whose CPU lost records after its entry is not judged (a write
  * may be in them); the spec rule counts such a trap as inconclusive.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -55,23 +54,6 @@ struct inject_rule {
 	unsigned abi;
 	struct inject_cpu cpu[CK_MAX_CPUS];
 };
-
-static void inj_note(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = 0;
-	va_list ap;
-
-	while (n < len && buf[n])
-		n++;
-	if (n && n + 2 < len) {
-		buf[n++] = ';';
-		buf[n++] = ' ';
-		buf[n] = 0;
-	}
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
 
 /* The synchronous vector's offset for a host in `mode`, or -1. */
 static int64_t inj_vector(uint64_t mode)
@@ -169,33 +151,33 @@ static void inj_registers(const struct inject_rule *r,
 
 	for (unsigned i = 0; i < INJ_REGS; i++)
 		if (!(c->written & (1u << i)) && r->abi >= 2)
-			inj_note(bad, len, "%s was not written", inj_name[i]);
+			ck_append(bad, len, "%s was not written", inj_name[i]);
 	for (unsigned i = INJ_ESR; i <= INJ_ELR; i++)
 		if ((c->written & (1u << i)) && c->value[i] != want[i])
-			inj_note(bad, len,
-				 "%s = 0x%llx, not the entry's %s 0x%llx",
-				 inj_name[i], (unsigned long long)c->value[i],
-				 from[i], (unsigned long long)want[i]);
+			ck_append(bad, len,
+				  "%s = 0x%llx, not the entry's %s 0x%llx",
+				  inj_name[i], (unsigned long long)c->value[i],
+				  from[i], (unsigned long long)want[i]);
 	if ((c->written & (1u << INJ_SPSR)) &&
 	    inj_vector(c->value[INJ_SPSR] & INJ_SPSR_MODE) < 0)
-		inj_note(bad, len,
-			 "SPSR_EL1 = 0x%llx names mode 0x%llx, not one a host "
-			 "trap comes from (EL0t, EL1t, EL1h)",
-			 (unsigned long long)c->value[INJ_SPSR],
-			 (unsigned long long)(c->value[INJ_SPSR] &
-					      INJ_SPSR_MODE));
+		ck_append(bad, len,
+			  "SPSR_EL1 = 0x%llx names mode 0x%llx, not one a host "
+			  "trap comes from (EL0t, EL1t, EL1h)",
+			  (unsigned long long)c->value[INJ_SPSR],
+			  (unsigned long long)(c->value[INJ_SPSR] &
+					       INJ_SPSR_MODE));
 	if ((c->written & (1u << INJ_ESR)) && out[4] != c->value[INJ_ESR])
-		inj_note(bad, len,
-			 "the exit's inject_esr 0x%llx is not the ESR_EL1 "
-			 "written, 0x%llx",
-			 (unsigned long long)out[4],
-			 (unsigned long long)c->value[INJ_ESR]);
+		ck_append(bad, len,
+			  "the exit's inject_esr 0x%llx is not the ESR_EL1 "
+			  "written, 0x%llx",
+			  (unsigned long long)out[4],
+			  (unsigned long long)c->value[INJ_ESR]);
 	if ((c->written & (1u << INJ_FAR)) && out[5] != c->value[INJ_FAR])
-		inj_note(bad, len,
-			 "the exit's inject_far 0x%llx is not the FAR_EL1 "
-			 "written, 0x%llx",
-			 (unsigned long long)out[5],
-			 (unsigned long long)c->value[INJ_FAR]);
+		ck_append(bad, len,
+			  "the exit's inject_far 0x%llx is not the FAR_EL1 "
+			  "written, 0x%llx",
+			  (unsigned long long)out[5],
+			  (unsigned long long)c->value[INJ_FAR]);
 }
 
 /* Where and how the host resumes: its vector, in EL1h, DAIF masked. */
@@ -207,27 +189,27 @@ static void inj_return(const struct inject_cpu *c, const uint64_t *out,
 	if (c->written & (1u << INJ_SPSR))
 		off = inj_vector(c->value[INJ_SPSR] & INJ_SPSR_MODE);
 	if (c->vbar_known && off >= 0 && out[6] != c->vbar + (uint64_t)off)
-		inj_note(bad, len,
-			 "the exit returns to 0x%llx, not VBAR_EL1 0x%llx + "
-			 "0x%llx (the synchronous vector for a host in mode "
-			 "0x%llx)",
-			 (unsigned long long)out[6],
-			 (unsigned long long)c->vbar, (unsigned long long)off,
-			 (unsigned long long)(c->value[INJ_SPSR] &
-					      INJ_SPSR_MODE));
+		ck_append(bad, len,
+			  "the exit returns to 0x%llx, not VBAR_EL1 0x%llx + "
+			  "0x%llx (the synchronous vector for a host in mode "
+			  "0x%llx)",
+			  (unsigned long long)out[6],
+			  (unsigned long long)c->vbar, (unsigned long long)off,
+			  (unsigned long long)(c->value[INJ_SPSR] &
+					       INJ_SPSR_MODE));
 	else if (c->vbar_known && off < 0 && out[6] != c->vbar &&
 		 out[6] != c->vbar + 0x200 && out[6] != c->vbar + 0x400)
-		inj_note(bad, len,
-			 "the exit returns to 0x%llx, not a synchronous "
-			 "vector of VBAR_EL1 0x%llx",
-			 (unsigned long long)out[6],
-			 (unsigned long long)c->vbar);
+		ck_append(bad, len,
+			  "the exit returns to 0x%llx, not a synchronous "
+			  "vector of VBAR_EL1 0x%llx",
+			  (unsigned long long)out[6],
+			  (unsigned long long)c->vbar);
 	if ((out[7] & (INJ_SPSR_MODE | INJ_SPSR_DAIF)) !=
 	    (INJ_SPSR_EL1H | INJ_SPSR_DAIF))
-		inj_note(bad, len,
-			 "the exit's SPSR 0x%llx is not EL1h with D, A, I, F "
-			 "masked",
-			 (unsigned long long)out[7]);
+		ck_append(bad, len,
+			  "the exit's SPSR 0x%llx is not EL1h with D, A, I, F "
+			  "masked",
+			  (unsigned long long)out[7]);
 }
 
 static void inject_exit(void *self, const struct ck_env *env,

@@ -19,7 +19,6 @@
  *
  * Cost: a switch per SYSREG_WRITE, a few per CPU at boot.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -75,24 +74,6 @@ static const char *sr_name(unsigned reg)
 	return "?";
 }
 
-/* Append one complaint to `buf` ("; " between them). */
-static void sr_note(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = 0;
-	va_list ap;
-
-	while (n < len && buf[n])
-		n++;
-	if (n && n + 2 < len) {
-		buf[n++] = ';';
-		buf[n++] = ' ';
-		buf[n] = 0;
-	}
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 static unsigned sr_field(uint64_t v, unsigned lo, unsigned width)
 {
 	return (unsigned)(v >> lo) & ((1u << width) - 1);
@@ -111,37 +92,38 @@ static void sr_tcr_common(const struct sysreg_rule *r, uint64_t v, char *bad,
 	unsigned ps = sr_field(v, 16, 3);
 
 	if (sr_field(v, 0, 6) != 32)
-		sr_note(bad, len, "T0SZ (5:0) is %u, not 32",
-			sr_field(v, 0, 6));
+		ck_append(bad, len, "T0SZ (5:0) is %u, not 32",
+			  sr_field(v, 0, 6));
 	if (sr_field(v, 14, 2) != 0)
-		sr_note(bad, len, "TG0 (15:14) is %u, not 0 (4 KiB)",
-			sr_field(v, 14, 2));
+		ck_append(bad, len, "TG0 (15:14) is %u, not 0 (4 KiB)",
+			  sr_field(v, 14, 2));
 	if ((irgn & 1) == 0 || (orgn & 1) == 0)
-		sr_note(bad, len,
-			"IRGN0/ORGN0 (9:8, 11:10) are %u/%u, not write-back "
-			"(1 or 3)",
-			irgn, orgn);
+		ck_append(bad, len,
+			  "IRGN0/ORGN0 (9:8, 11:10) are %u/%u, not write-back "
+			  "(1 or 3)",
+			  irgn, orgn);
 	if (sr_field(v, 12, 2) < 2)
-		sr_note(bad, len, "SH0 (13:12) is %u, not shareable (2 or 3)",
-			sr_field(v, 12, 2));
+		ck_append(bad, len, "SH0 (13:12) is %u, not shareable (2 or 3)",
+			  sr_field(v, 12, 2));
 	if (ps > 5 || (ps_bits[ps] < 64 && (r->pa_top - 1) >> ps_bits[ps]))
-		sr_note(bad, len,
-			"PS (18:16) is %u, which does not cover PA 0x%llx", ps,
-			(unsigned long long)(r->pa_top - 1));
+		ck_append(bad, len,
+			  "PS (18:16) is %u, which does not cover PA 0x%llx",
+			  ps, (unsigned long long)(r->pa_top - 1));
 	if (v & (3ull << 21))
-		sr_note(bad, len, "HA/HD (21, 22) are set");
+		ck_append(bad, len, "HA/HD (21, 22) are set");
 }
 
 static void sr_translation_base(uint64_t v, uint64_t root, const char *hi,
 				char *bad, size_t len)
 {
 	if ((v & SR_BADDR_MASK) != root)
-		sr_note(bad, len, "BADDR (47:1) is 0x%llx, not the root 0x%llx",
-			(unsigned long long)(v & SR_BADDR_MASK),
-			(unsigned long long)root);
+		ck_append(bad, len,
+			  "BADDR (47:1) is 0x%llx, not the root 0x%llx",
+			  (unsigned long long)(v & SR_BADDR_MASK),
+			  (unsigned long long)root);
 	if (v >> 48)
-		sr_note(bad, len, "%s (63:48) is 0x%llx, not 0", hi,
-			(unsigned long long)(v >> 48));
+		ck_append(bad, len, "%s (63:48) is 0x%llx, not 0", hi,
+			  (unsigned long long)(v >> 48));
 }
 
 static void sr_hcr(uint64_t v, char *bad, size_t len)
@@ -161,8 +143,8 @@ static void sr_hcr(uint64_t v, char *bad, size_t len)
 
 	for (unsigned i = 0; i < sizeof(b) / sizeof(b[0]); i++)
 		if (!(v & b[i].bit) == b[i].set)
-			sr_note(bad, len, "%s is %s", b[i].name,
-				b[i].set ? "clear" : "set");
+			ck_append(bad, len, "%s is %s", b[i].name,
+				  b[i].set ? "clear" : "set");
 }
 
 /*
@@ -188,8 +170,8 @@ static void sr_sctlr(uint64_t v, bool wxn, char *bad, size_t len)
 	for (unsigned i = 0; i < sizeof(b) / sizeof(b[0]); i++)
 		if (!(v & b[i].bit) == b[i].set &&
 		    (wxn || b[i].bit != SR_SCTLR_WXN))
-			sr_note(bad, len, "%s is %s", b[i].name,
-				b[i].set ? "clear" : "set");
+			ck_append(bad, len, "%s is %s", b[i].name,
+				  b[i].set ? "clear" : "set");
 }
 
 /* What is wrong with writing `v` to `reg` on `cpu` now ("" if nothing). */
@@ -208,9 +190,9 @@ static void sr_judge(struct sysreg_rule *r, unsigned cpu, unsigned reg,
 		break;
 	case PKVM_SYSREG_VTCR_EL2:
 		if (sr_field(v, 6, 2) != 1)
-			sr_note(bad, len,
-				"SL0 (7:6) is %u, not 1 (walks from level 1)",
-				sr_field(v, 6, 2));
+			ck_append(bad, len,
+				  "SL0 (7:6) is %u, not 1 (walks from level 1)",
+				  sr_field(v, 6, 2));
 		sr_tcr_common(r, v, bad, len);
 		break;
 	case PKVM_SYSREG_TCR_EL2:
@@ -219,30 +201,32 @@ static void sr_judge(struct sysreg_rule *r, unsigned cpu, unsigned reg,
 	case PKVM_SYSREG_HCR_EL2:
 		sr_hcr(v, bad, len);
 		if ((v & SR_HCR_VM) && (done & SR_S2_REGS) != SR_S2_REGS)
-			sr_note(bad, len,
-				"VM is set before VTCR_EL2 and VTTBR_EL2 are "
-				"written");
+			ck_append(bad, len,
+				  "VM is set before VTCR_EL2 and VTTBR_EL2 are "
+				  "written");
 		break;
 	case PKVM_SYSREG_SCTLR_EL2:
 		sr_sctlr(v, r->wxn, bad, len);
 		if ((v & SR_SCTLR_M) && (done & SR_S1_REGS) != SR_S1_REGS)
-			sr_note(bad, len,
-				"M is set before MAIR_EL2, TCR_EL2 and "
-				"TTBR0_EL2 are written");
+			ck_append(bad, len,
+				  "M is set before MAIR_EL2, TCR_EL2 and "
+				  "TTBR0_EL2 are written");
 		break;
 	case PKVM_SYSREG_MAIR_EL2:
 		if (r->mair_known && v != r->mair)
-			sr_note(bad, len,
+			ck_append(
+				bad, len,
 				"another CPU's MAIR_EL2 is 0x%llx (one stage-1 "
 				"for all CPUs)",
 				(unsigned long long)r->mair);
 		break;
 	case PKVM_SYSREG_VBAR_EL2:
 		if (v & 0x7ff)
-			sr_note(bad, len,
-				"bits 10:0 are not 0 (2 KiB aligned)");
+			ck_append(bad, len,
+				  "bits 10:0 are not 0 (2 KiB aligned)");
 		if (v < lo || v >= hi)
-			sr_note(bad, len,
+			ck_append(
+				bad, len,
 				"it is outside the hyp's text [0x%llx, 0x%llx)",
 				(unsigned long long)lo, (unsigned long long)hi);
 		break;
@@ -308,7 +292,7 @@ static void sysreg_mark(void *self, const struct ck_env *env,
 		return;
 	for (unsigned reg = 0; reg < 32; reg++)
 		if (missing & SR_BIT(reg))
-			sr_note(names, sizeof(names), "%s", sr_name(reg));
+			ck_append(names, sizeof(names), "%s", sr_name(reg));
 	if (view_cpu_lost(env->view, cpu)) {
 		ck_inconclusive(env->out,
 				"cpu%u's writes of %s before it entered the "

@@ -30,6 +30,17 @@ size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu,
 	return records;
 }
 
+void tb_expect(const struct tb_result *r, int exit, const char *check,
+	       unsigned n)
+{
+	cr_assert_eq(r->exit, exit, "exit %d (%u findings, first %s; %s)",
+		     r->exit, r->count, r->count ? r->checks[0] : "-",
+		     r->sum.first_inconclusive);
+	if (check)
+		cr_assert(tb_only(r, check, n), "%u findings, first %s",
+			  r->count, r->count ? r->checks[0] : "-");
+}
+
 void tb_assert_same(const struct tb_result *compact,
 		    const struct tb_result *full)
 {

@@ -27,6 +27,13 @@ extern void (*tb_before_boot)(struct tb *b);
 size_t tb_scenario(void (*scenario)(struct tb *), unsigned ncpu,
 		   enum tb_form form, const char *focus, struct tb_result *r);
 
+/**
+ * `r` ended with `exit` and, if `check` is set, exactly `n` findings, all
+ * named `check`.
+ */
+void tb_expect(const struct tb_result *r, int exit, const char *check,
+	       unsigned n);
+
 /** Same exit, findings, inconclusive count and focused finding text. */
 void tb_assert_same(const struct tb_result *compact,
 		    const struct tb_result *full);

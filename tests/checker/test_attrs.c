@@ -13,17 +13,6 @@
 
 #include "both_ways.h"
 
-static void expect(const struct tb_result *r, int exit, const char *check,
-		   unsigned n)
-{
-	cr_assert_eq(r->exit, exit, "exit %d (%u findings, first %s; %s)",
-		     r->exit, r->count, r->count ? r->checks[0] : "-",
-		     r->sum.first_inconclusive);
-	if (check)
-		cr_assert(tb_only(r, check, n), "%u findings, first %s",
-			  r->count, r->count ? r->checks[0] : "-");
-}
-
 #define AP2 (1ull << 7)
 #define XN (1ull << 54)
 
@@ -62,7 +51,8 @@ Test(attrs, a_block_over_text_and_data_read_only_xn_conforms)
 {
 	/* Property: a block over text, rodata and data that is read-only
 	 * and execute-never gives each page no more than allowed. */
-	expect((struct tb_result[]){ boot_block(AP2, 0) }, CK_EXIT_OK, NULL, 0);
+	tb_expect((struct tb_result[]){ boot_block(AP2, 0) }, CK_EXIT_OK, NULL,
+		  0);
 }
 
 Test(attrs, a_writable_block_over_text_is_a_finding)
@@ -71,7 +61,7 @@ Test(attrs, a_writable_block_over_text_is_a_finding)
 	 * finding at the store, saying so. */
 	struct tb_result r = boot_block(0, 0);
 
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
 	cr_assert_eq(r.kind, PKVM_EV_PTE_WRITE);
 	cr_assert(strstr(r.text, "is writable:"), "%s", r.text);
 }
@@ -82,7 +72,7 @@ Test(attrs, an_executable_block_over_data_is_a_finding)
 	 * 20): one finding. */
 	struct tb_result r = boot_block(AP2, XN);
 
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
 	cr_assert(strstr(r.text, "is executable:"), "%s", r.text);
 }
 
@@ -95,7 +85,7 @@ Test(attrs, abi1_is_not_judged)
 	abi = 1;
 	r = boot_block(0, XN);
 	abi = 0;
-	expect(&r, CK_EXIT_OK, NULL, 0);
+	tb_expect(&r, CK_EXIT_OK, NULL, 0);
 	cr_assert(strstr(r.sum.not_judged,
 			 "hyp-s1-attributes (ABI 1 records no image layout)"),
 		  "%s", r.sum.not_judged);
@@ -121,10 +111,10 @@ Test(attrs, a_donated_page_must_be_execute_never)
 	 * execute-never: executable is one finding, at the page's store. */
 	struct tb_result r;
 
-	expect((struct tb_result[]){ tb_both_ways(donate, 2, NULL) },
-	       CK_EXIT_OK, NULL, 0);
+	tb_expect((struct tb_result[]){ tb_both_ways(donate, 2, NULL) },
+		  CK_EXIT_OK, NULL, 0);
 	r = tb_both_ways(donate_executable, 2, "hyp-s1-attributes");
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
 	cr_assert(strstr(r.text, "level-3 page for [0x40804000, 0x40805000) "
 				 "(hyp data, host or MMIO pages) is "
 				 "executable"),

@@ -14,17 +14,6 @@
 
 #include "both_ways.h"
 
-static void expect(const struct tb_result *r, int exit, const char *check,
-		   unsigned n)
-{
-	cr_assert_eq(r->exit, exit, "exit %d (%u findings, first %s; %s)",
-		     r->exit, r->count, r->count ? r->checks[0] : "-",
-		     r->sum.first_inconclusive);
-	if (check)
-		cr_assert(tb_only(r, check, n), "%u findings, first %s",
-			  r->count, r->count ? r->checks[0] : "-");
-}
-
 #define PFN TB_HOST_PFN(3)
 
 /* What the writer issues before the pair goes, instead of the hyp's. */
@@ -89,9 +78,10 @@ Test(barrier, share_with_dsb_and_isb_conforms)
 {
 	/* Property: dsb ishst then isb before the pair goes (the hyp's
 	 * sequence), or dsb sy then isb, is no finding. */
-	expect((struct tb_result[]){ run(S_HYP, share) }, CK_EXIT_OK, NULL, 0);
-	expect((struct tb_result[]){ run(S_DSB_SY, share) }, CK_EXIT_OK, NULL,
-	       0);
+	tb_expect((struct tb_result[]){ run(S_HYP, share) }, CK_EXIT_OK, NULL,
+		  0);
+	tb_expect((struct tb_result[]){ run(S_DSB_SY, share) }, CK_EXIT_OK,
+		  NULL, 0);
 }
 
 Test(barrier, share_without_barriers_is_one_finding_per_tree)
@@ -101,7 +91,7 @@ Test(barrier, share_without_barriers_is_one_finding_per_tree)
 	 * valid, naming the DSB. */
 	struct tb_result r = run(S_NONE, share);
 
-	expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 2);
+	tb_expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 2);
 	cr_assert_eq(r.kind, PKVM_EV_LOCK_RELEASE);
 	cr_assert(r.has_explain);
 	cr_assert(strstr(r.text, "hyp stage-1:"), "%s", r.text);
@@ -116,11 +106,11 @@ Test(barrier, hyp_stage1_without_the_isb_is_a_finding)
 	 * before the DSB does not count. */
 	struct tb_result r = run(S_DSB_ONLY, share);
 
-	expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 1);
 	cr_assert(strstr(r.text, "missing: the ISB after the DSB"), "%s",
 		  r.text);
 	r = run(S_ISB_FIRST, share);
-	expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "barrier-after-make", 1);
 	cr_assert(strstr(r.text, "missing: the ISB after the DSB"), "%s",
 		  r.text);
 }
@@ -128,8 +118,8 @@ Test(barrier, hyp_stage1_without_the_isb_is_a_finding)
 Test(barrier, a_dmb_is_no_dsb)
 {
 	/* Property: a DMB does not order the stores for the walkers. */
-	expect((struct tb_result[]){ run(S_DMB, share) }, CK_EXIT_FINDINGS,
-	       "barrier-after-make", 2);
+	tb_expect((struct tb_result[]){ run(S_DMB, share) }, CK_EXIT_FINDINGS,
+		  "barrier-after-make", 2);
 }
 
 /* A host abort mapped with only a DSB before host_s2 goes. */
@@ -151,10 +141,10 @@ Test(barrier, host_stage2_needs_no_isb)
 {
 	/* Property: entries made valid in the host stage-2 only need the
 	 * DSB; without it, one finding. */
-	expect((struct tb_result[]){ run(S_DSB_ONLY, abort_map_dsb) },
-	       CK_EXIT_OK, NULL, 0);
-	expect((struct tb_result[]){ run(S_NONE, abort_map_dsb) },
-	       CK_EXIT_FINDINGS, "barrier-after-make", 1);
+	tb_expect((struct tb_result[]){ run(S_DSB_ONLY, abort_map_dsb) },
+		  CK_EXIT_OK, NULL, 0);
+	tb_expect((struct tb_result[]){ run(S_NONE, abort_map_dsb) },
+		  CK_EXIT_FINDINGS, "barrier-after-make", 1);
 }
 
 /* share (correct), then unshare with no barrier of its own. */
@@ -171,8 +161,8 @@ Test(barrier, removing_and_state_bits_need_no_barrier)
 	/* Property: unshare changes the host side's state bits under a
 	 * live mapping and removes the hyp's (with its TLB maintenance):
 	 * nothing made valid, nothing owed. */
-	expect((struct tb_result[]){ tb_both_ways(unshare_bare, 2, NULL) },
-	       CK_EXIT_OK, NULL, 0);
+	tb_expect((struct tb_result[]){ tb_both_ways(unshare_bare, 2, NULL) },
+		  CK_EXIT_OK, NULL, 0);
 }
 
 /* A store made valid after the only DSB. */
@@ -193,9 +183,9 @@ Test(barrier, a_dsb_before_the_last_store_does_not_count)
 {
 	/* Property: the DSB must follow the last store that made an entry
 	 * valid. */
-	expect((struct tb_result[]){ tb_both_ways(store_after_the_dsb, 1,
-						  NULL) },
-	       CK_EXIT_FINDINGS, "barrier-after-make", 1);
+	tb_expect((struct tb_result[]){ tb_both_ways(store_after_the_dsb, 1,
+						     NULL) },
+		  CK_EXIT_FINDINGS, "barrier-after-make", 1);
 }
 
 static void abi1(struct tb *b)
@@ -212,7 +202,7 @@ Test(barrier, abi1_is_not_judged)
 	tb_before_boot = abi1;
 	r = run(S_NONE, share);
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_OK, NULL, 0);
+	tb_expect(&r, CK_EXIT_OK, NULL, 0);
 	cr_assert(strstr(r.sum.not_judged, "barrier-after-make (ABI 1 "), "%s",
 		  r.sum.not_judged);
 }
@@ -235,6 +225,6 @@ Test(barrier, lost_records_are_never_a_finding)
 	/* Property: the barriers may be among lost records: inconclusive. */
 	struct tb_result r = tb_both_ways(lost_between, 1, NULL);
 
-	expect(&r, CK_EXIT_INCONCLUSIVE, NULL, 0);
+	tb_expect(&r, CK_EXIT_INCONCLUSIVE, NULL, 0);
 	cr_assert_eq(r.count, 0);
 }

@@ -13,17 +13,6 @@
 
 #include "both_ways.h"
 
-static void expect(const struct tb_result *r, int exit, const char *check,
-		   unsigned n)
-{
-	cr_assert_eq(r->exit, exit, "exit %d (%u findings, first %s; %s)",
-		     r->exit, r->count, r->count ? r->checks[0] : "-",
-		     r->sum.first_inconclusive);
-	if (check)
-		cr_assert(tb_only(r, check, n), "%u findings, first %s",
-			  r->count, r->count ? r->checks[0] : "-");
-}
-
 /* Outside a trap, cpu1 takes every lock in the order, then lets go. */
 static void in_order(struct tb *b)
 {
@@ -56,8 +45,8 @@ static void table_inside_the_pool(struct tb *b)
 Test(lock_rules, locks_taken_in_the_order_conform)
 {
 	/* Property: every lock taken in abi.h's order is no finding. */
-	expect((struct tb_result[]){ tb_both_ways(in_order, 2, NULL) },
-	       CK_EXIT_OK, NULL, 0);
+	tb_expect((struct tb_result[]){ tb_both_ways(in_order, 2, NULL) },
+		  CK_EXIT_OK, NULL, 0);
 }
 
 Test(lock_rules, trace_taken_inside_the_table_locks_is_lock_order)
@@ -67,7 +56,7 @@ Test(lock_rules, trace_taken_inside_the_table_locks_is_lock_order)
 	struct tb_result r =
 		tb_both_ways(trace_inside_the_pair, 2, "lock-order");
 
-	expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
 	cr_assert_eq(r.kind, PKVM_EV_LOCK_ACQUIRE);
 	cr_assert(strstr(r.text, "takes trace while it holds hyp_s1"), "%s",
 		  r.text);
@@ -82,7 +71,7 @@ Test(lock_rules, a_table_lock_inside_the_pool_is_lock_order)
 	struct tb_result r =
 		tb_both_ways(table_inside_the_pool, 1, "lock-order");
 
-	expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
 	cr_assert(strstr(r.text, "takes host_s2 while it holds pool"), "%s",
 		  r.text);
 }
@@ -120,7 +109,7 @@ Test(lock_rules, hyp_s1_taken_alone_is_one_finding)
 	struct tb_result r =
 		tb_both_ways(hyp_alone, 2, "hyp-s1-without-host-s2");
 
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
 	cr_assert_eq(r.kind, PKVM_EV_LOCK_ACQUIRE);
 }
 
@@ -131,7 +120,7 @@ Test(lock_rules, hyp_store_after_host_s2_went_is_a_finding)
 	struct tb_result r =
 		tb_both_ways(host_let_go_first, 2, "hyp-s1-without-host-s2");
 
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
 	cr_assert_eq(r.kind, PKVM_EV_PTE_WRITE);
 	cr_assert(strstr(r.text, "stores a hyp stage-1 descriptor without "
 				 "holding host_s2"),
@@ -157,7 +146,7 @@ Test(lock_rules, boot_building_hyp_s1_alone_is_a_finding)
 	tb_before_boot = boot_hyp_alone;
 	r = tb_both_ways(nothing, 1, "hyp-s1-without-host-s2");
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-without-host-s2", 1);
 }
 
 static void abi1_boot_hyp_alone(struct tb *b)
@@ -175,13 +164,13 @@ Test(lock_rules, abi1_does_not_promise_host_s2_with_hyp_s1)
 	tb_before_boot = abi1_boot_hyp_alone;
 	r = tb_both_ways(hyp_alone, 2, NULL);
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_OK, NULL, 0);
+	tb_expect(&r, CK_EXIT_OK, NULL, 0);
 	cr_assert(strstr(r.sum.not_judged, "hyp-s1-without-host-s2 (ABI 1 "),
 		  "%s", r.sum.not_judged);
 	tb_before_boot = abi1_boot_hyp_alone;
 	r = tb_both_ways(trace_inside_the_pair, 2, NULL);
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
+	tb_expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
 }
 
 Test(lock_rules, lost_records_make_it_inconclusive)

@@ -12,17 +12,6 @@
 
 #include "both_ways.h"
 
-static void expect(const struct tb_result *r, int exit, const char *check,
-		   unsigned n)
-{
-	cr_assert_eq(r->exit, exit, "exit %d (%u findings, first %s; %s)",
-		     r->exit, r->count, r->count ? r->checks[0] : "-",
-		     r->sum.first_inconclusive);
-	if (check)
-		cr_assert(tb_only(r, check, n), "%u findings, first %s",
-			  r->count, r->count ? r->checks[0] : "-");
-}
-
 static void share(struct tb *b)
 {
 	tb_share(b, 1, TB_HOST_PFN(3));
@@ -38,8 +27,8 @@ Test(zeroed, tables_zeroed_before_the_link_conform)
 {
 	/* Property: the builder's share installs an L3 table in each tree,
 	 * each page zeroed after its alloc_page: no finding. */
-	expect((struct tb_result[]){ tb_both_ways(share, 2, NULL) }, CK_EXIT_OK,
-	       NULL, 0);
+	tb_expect((struct tb_result[]){ tb_both_ways(share, 2, NULL) },
+		  CK_EXIT_OK, NULL, 0);
 }
 
 Test(zeroed, pool_pages_linked_unzeroed_are_findings)
@@ -49,7 +38,7 @@ Test(zeroed, pool_pages_linked_unzeroed_are_findings)
 	struct tb_result r =
 		tb_both_ways(share_unzeroed, 2, "table-not-zeroed");
 
-	expect(&r, CK_EXIT_FINDINGS, "table-not-zeroed", 2);
+	tb_expect(&r, CK_EXIT_FINDINGS, "table-not-zeroed", 2);
 	cr_assert_eq(r.kind, PKVM_EV_PTE_WRITE);
 	cr_assert(strstr(r.text, "is linked as a table with no MARK "
 				 "page_zeroed for it on cpu1"),
@@ -99,13 +88,14 @@ Test(zeroed, only_the_takers_mark_between_alloc_and_link_counts)
 	/* Property: the mark counts on the CPU that took the page, after
 	 * its alloc_page and before the link; on another CPU, before the
 	 * page was handed out or after the link it is one finding. */
-	expect((struct tb_result[]){ link_with(W_RIGHT) }, CK_EXIT_OK, NULL, 0);
-	expect((struct tb_result[]){ link_with(W_OTHER) }, CK_EXIT_FINDINGS,
-	       "table-not-zeroed", 1);
-	expect((struct tb_result[]){ link_with(W_BEFORE) }, CK_EXIT_FINDINGS,
-	       "table-not-zeroed", 1);
-	expect((struct tb_result[]){ link_with(W_AFTER) }, CK_EXIT_FINDINGS,
-	       "table-not-zeroed", 1);
+	tb_expect((struct tb_result[]){ link_with(W_RIGHT) }, CK_EXIT_OK, NULL,
+		  0);
+	tb_expect((struct tb_result[]){ link_with(W_OTHER) }, CK_EXIT_FINDINGS,
+		  "table-not-zeroed", 1);
+	tb_expect((struct tb_result[]){ link_with(W_BEFORE) }, CK_EXIT_FINDINGS,
+		  "table-not-zeroed", 1);
+	tb_expect((struct tb_result[]){ link_with(W_AFTER) }, CK_EXIT_FINDINGS,
+		  "table-not-zeroed", 1);
 }
 
 static void roots_unzeroed(struct tb *b)
@@ -127,7 +117,7 @@ Test(zeroed, roots_written_unzeroed_are_findings)
 	tb_before_boot = roots_unzeroed;
 	r = tb_both_ways(nothing, 1, "table-not-zeroed");
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_FINDINGS, "table-not-zeroed", 2);
+	tb_expect(&r, CK_EXIT_FINDINGS, "table-not-zeroed", 2);
 	cr_assert(strstr(r.text, "(the host stage-2 root) is written"), "%s",
 		  r.text);
 }
@@ -146,7 +136,7 @@ Test(zeroed, abi1_is_not_judged)
 	tb_before_boot = abi1;
 	r = tb_both_ways(share, 2, NULL);
 	tb_before_boot = NULL;
-	expect(&r, CK_EXIT_OK, NULL, 0);
+	tb_expect(&r, CK_EXIT_OK, NULL, 0);
 	cr_assert(strstr(r.sum.not_judged,
 			 "table-not-zeroed (ABI 1 records no page zeroing)"),
 		  "%s", r.sum.not_judged);
