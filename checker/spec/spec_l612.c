@@ -150,13 +150,18 @@ void l612_unshare_hyp(const struct l612_machine *m, uint64_t pfn,
 		l612_result(out, -L612_EPERM);
 		return;
 	}
-	if (m->pins_known && m->pinned(m->ctx, pfn)) {
+	switch (m->pin(m->ctx, pfn)) {
+	case L612_PIN_YES:
 		l612_result(out, -L612_EBUSY);
 		return;
+	case L612_PIN_MAYBE:
+		/* the pin check (step 3) may refuse it; the checks after it
+		 * decide otherwise */
+		out->may_ebusy = true;
+		break;
+	default:
+		break;
 	}
-	/* Pins not known: the pin check (step 3) may refuse any page that
-	 * got this far; the checks after it decide otherwise. */
-	out->may_ebusy = !m->pins_known;
 	if (m->el2_debug && p.hyp == SPEC_ST_UNKNOWN) {
 		out->unknown = true;
 		return;

@@ -50,19 +50,22 @@ struct l612_machine {
 	uint64_t ram_base, ram_size; /* allowed memory */
 	unsigned ia_bits;	     /* host stage-2 input range (VTCR_EL2) */
 	bool el2_debug;		     /* CONFIG_NVHE_EL2_DEBUG: the hyp checks */
-	/* Whether the pin counts (LINUX-6.12.md 7.1) are known; if not, an
-	 * unshare that passes every other check may answer -EBUSY. */
-	bool pins_known;
 	const void *ctx;
 	struct spec_page (*page)(const void *ctx, uint64_t pfn);
-	bool (*pinned)(const void *ctx, uint64_t pfn);
+	/* Whether the hyp holds a pin on the page (LINUX-6.12.md 7.1):
+	 * L612_PIN_*. MAYBE: a call that takes or drops one is in flight,
+	 * or the pins are not known; an unshare that passes every other
+	 * check may then answer -EBUSY. */
+	unsigned (*pin)(const void *ctx, uint64_t pfn);
 };
+
+enum l612_pin { L612_PIN_NO, L612_PIN_YES, L612_PIN_MAYBE };
 
 /** What the spec allows for one host hypercall. */
 struct l612_outcome {
 	bool specified; /* false: this id has no spec function yet */
 	int64_t x1;	/* the result */
-	bool may_ebusy; /* -EBUSY, no change, is allowed too (pins unknown) */
+	bool may_ebusy; /* -EBUSY, no change, is allowed too (a pin maybe) */
 	bool unknown;	/* a state it depends on is unknown */
 	/* On success: the page whose states change, and to what. */
 	bool has_effect;

@@ -12,8 +12,17 @@
  * for the whole check-then-do, LINUX-6.12.md 4) and its effect is read
  * when it lets the last of them go; a call that takes neither is read at
  * its entry and its exit. The exit's x1 then decides which outcome was
- * taken: the spec's result with exactly its effect, or (for unshare, as
- * pins are not recorded) -EBUSY with no change.
+ * taken: the spec's result with exactly its effect, or (for an unshare
+ * while a pin may be held) -EBUSY with no change.
+ *
+ * Pins (LINUX-6.12.md 7.1) are not recorded: they are derived from the
+ * calls that take them, with BOOT_LINUX's kern_hyp_va and sizes:
+ * __pkvm_init_vm pins the host's struct kvm (x1) until the teardown of
+ * the handle it returns, __pkvm_init_vcpu a struct kvm_vcpu (x2) until
+ * the teardown of x1. While such a call is in flight its pin may or may
+ * not be held, and __kvm_adjust_pc and __kvm_vcpu_run may hold a
+ * transient one on a struct kvm the trace does not name: then an unshare
+ * may answer -EBUSY. A page pinned for sure must be refused with -EBUSY.
  *
  * Nothing else changes: every descriptor store of such a call that changes
  * the state of another page (a leaf or an invalid entry replaced by one of
@@ -47,11 +56,40 @@ struct l612_call {
 	struct spec_page post;	/* ... when it let the last one go */
 	uint64_t post_host_out; /* the output of a valid leaf, or ~0 */
 	uint64_t post_hyp_out;
+	unsigned pin;	    /* enum l612_pin of the page when it locked */
 	bool other_changed; /* a finding about another page was made */
+};
+
+/*
+ * A pin the hyp holds (LINUX-6.12.md 7.1), derived from the calls that
+ * take and drop them: __pkvm_init_vm (the host's struct kvm) and
+ * __pkvm_init_vcpu (each struct kvm_vcpu) until __pkvm_teardown_vm of
+ * their handle. `cpu` + 1 while the call that takes or drops it is in
+ * flight (the pin may or may not be held), else 0.
+ */
+struct l612_held {
+	uint64_t handle;
+	uint64_t first_pfn, last_pfn;
+	unsigned busy;
+};
+
+#define L612_MAX_PINS 1024u
+
+/* A VM call in flight on a CPU: ids 11, 12 (transient pins), 23-25. */
+struct l612_vmcall {
+	unsigned id; /* 0: none */
+	uint64_t x[3];
 };
 
 struct l612_rule {
 	bool on; /* the profile is linux-6.12 */
+	/* BOOT_LINUX: kernel pointer -> hyp VA, and the sizes pinned */
+	bool conv;
+	uint64_t kva_mask, kva_tag, kvm_size, vcpu_size;
+	struct l612_held pin[L612_MAX_PINS];
+	unsigned pin_count;
+	bool pins_lost; /* more pins than the table holds */
+	struct l612_vmcall vm[CK_MAX_CPUS];
 	uint64_t hyp_off;
 	uint64_t ram_base, ram_size;
 	bool el2_debug;
@@ -116,6 +154,121 @@ static void l612_boot(void *self, const struct ck_env *env,
 	r->el2_debug = b->flags & PKVM_L612_BOOT_EL2_DEBUG;
 }
 
+static void l612_boot_linux(void *self, const struct ck_env *env,
+			    const struct ck_event *ev)
+{
+	struct l612_rule *r = self;
+
+	(void)env;
+	r->conv = true;
+	r->kva_mask = ev->w[0];
+	r->kva_tag = ev->w[1];
+	r->kvm_size = ev->w[5] & 0xffffffffull;
+	r->vcpu_size = ev->w[5] >> 32;
+}
+
+/* ---- pins (LINUX-6.12.md 7.1) ----------------------------------------- */
+
+/* The pin a call on `cpu` takes on [kptr, kptr + size) of host memory. */
+static void l612_pin_add(struct l612_rule *r, unsigned cpu, uint64_t kptr,
+			 uint64_t size, uint64_t handle)
+{
+	/* kern_hyp_va, then the linear map's PA */
+	uint64_t va = (kptr & r->kva_mask) | r->kva_tag;
+	uint64_t pa = va - r->hyp_off;
+	struct l612_held *p;
+
+	if (r->pin_count == L612_MAX_PINS) {
+		r->pins_lost = true;
+		return;
+	}
+	p = &r->pin[r->pin_count++];
+	p->handle = handle;
+	p->first_pfn = pa >> 12;
+	p->last_pfn = (pa + (size ? size : 1) - 1) >> 12;
+	p->busy = cpu + 1;
+}
+
+static void l612_pin_drop(struct l612_rule *r, unsigned i)
+{
+	r->pin[i] = r->pin[--r->pin_count];
+}
+
+/* A VM call's entry: the pins it may take or drop are in flight. */
+static void l612_vm_entry(struct l612_rule *r, unsigned cpu, unsigned id,
+			  const uint64_t x[3])
+{
+	struct l612_vmcall *v = &r->vm[cpu];
+
+	v->id = id;
+	memcpy(v->x, x, sizeof(v->x));
+	if (!r->conv)
+		return;
+	if (id == PKVM_L612_HC_PKVM_INIT_VM)
+		l612_pin_add(r, cpu, x[0], r->kvm_size, ~0ull);
+	else if (id == PKVM_L612_HC_PKVM_INIT_VCPU)
+		l612_pin_add(r, cpu, x[1], r->vcpu_size, x[0]);
+	else if (id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
+		for (unsigned i = 0; i < r->pin_count; i++)
+			if (r->pin[i].handle == x[0])
+				r->pin[i].busy = cpu + 1;
+}
+
+/* Its exit (or its end without one: `ok` false, x1 unknown). */
+static void l612_vm_exit(struct l612_rule *r, unsigned cpu, bool ok, int64_t x1)
+{
+	struct l612_vmcall *v = &r->vm[cpu];
+
+	for (unsigned i = r->pin_count; i-- > 0;) {
+		struct l612_held *p = &r->pin[i];
+
+		if (p->busy != cpu + 1)
+			continue;
+		if (!ok)
+			continue; /* stays in doubt */
+		if (v->id == PKVM_L612_HC_PKVM_TEARDOWN_VM && x1 == 0)
+			l612_pin_drop(r, i); /* every pin of the VM dropped */
+		else if (v->id == PKVM_L612_HC_PKVM_INIT_VM && x1 > 0) {
+			p->handle = (uint64_t)x1; /* the VM's handle */
+			p->busy = 0;
+		} else if (v->id == PKVM_L612_HC_PKVM_INIT_VCPU && x1 == 0)
+			p->busy = 0;
+		else if (v->id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
+			p->busy = 0; /* refused: kept */
+		else
+			l612_pin_drop(r, i); /* a failed init drops its pin */
+	}
+	v->id = 0;
+}
+
+/* 7.1 for the spec: YES, NO, or MAYBE while a call may change it. */
+static unsigned l612_pin_of(const struct l612_rule *r, unsigned self_cpu,
+			    uint64_t pfn)
+{
+	unsigned st = L612_PIN_NO;
+
+	if (!r->conv || r->pins_lost)
+		return L612_PIN_MAYBE;
+	for (unsigned i = 0; i < r->pin_count; i++) {
+		const struct l612_held *p = &r->pin[i];
+
+		if (pfn < p->first_pfn || pfn > p->last_pfn)
+			continue;
+		if (!p->busy)
+			return L612_PIN_YES;
+		st = L612_PIN_MAYBE;
+	}
+	/* __kvm_adjust_pc and __kvm_vcpu_run may pin a struct kvm for the
+	 * length of their trap (pkvm_vcpu_get_kvm): which one, the trace
+	 * does not say. */
+	for (unsigned c = 0; c < CK_MAX_CPUS; c++)
+		if (c != self_cpu &&
+		    (r->vm[c].id == PKVM_L612_HC_KVM_ADJUST_PC ||
+		     r->vm[c].id == PKVM_L612_HC_KVM_VCPU_RUN))
+			st = L612_PIN_MAYBE;
+	return st;
+}
+
 static void l612_sysreg(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
@@ -139,9 +292,18 @@ static void l612_entry(void *self, const struct ck_env *env,
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	c->active = false;
-	if (!r->on || ev->kbits != PKVM_REC_SOURCE_HOST ||
-	    ((ev->w[0] >> 26) & 0x3f) != L612_EC_HVC64 ||
-	    (x0 & ~0xffffull) != PKVM_HC_BASE || !l612_hcall_specified(id))
+	r->vm[ev->cpu].id = 0;
+	/* (the replay passes host traps only) */
+	if (!r->on || ((ev->w[0] >> 26) & 0x3f) != L612_EC_HVC64 ||
+	    (x0 & ~0xffffull) != PKVM_HC_BASE)
+		return;
+	if (id == PKVM_L612_HC_KVM_ADJUST_PC ||
+	    id == PKVM_L612_HC_KVM_VCPU_RUN ||
+	    id == PKVM_L612_HC_PKVM_INIT_VM ||
+	    id == PKVM_L612_HC_PKVM_INIT_VCPU ||
+	    id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
+		l612_vm_entry(r, ev->cpu, id, &ev->w[5]);
+	if (!l612_hcall_specified(id))
 		return;
 	memset(c, 0, sizeof(*c));
 	c->active = true;
@@ -149,6 +311,7 @@ static void l612_entry(void *self, const struct ck_env *env,
 	memcpy(c->x, &ev->w[5], sizeof(c->x));
 	c->pa = c->x[0] << 12;
 	c->pre = l612_read(r, env, c->pa, &scratch, &scratch);
+	c->pin = l612_pin_of(r, ev->cpu, c->pa >> 12);
 }
 
 static void l612_acquire(void *self, const struct ck_env *env,
@@ -165,6 +328,7 @@ static void l612_acquire(void *self, const struct ck_env *env,
 	if (comp == PKVM_COMP_HOST_S2 && !c->sectioned) {
 		c->sectioned = true;
 		c->pre = l612_read(r, env, c->pa, &scratch, &scratch);
+		c->pin = l612_pin_of(r, ev->cpu, c->pa >> 12);
 	} else if (comp == PKVM_COMP_HYP_S1) {
 		c->pre.hyp = (uint8_t)l612_side(r, env, PKVM_COMP_HYP_S1, c->pa,
 						&scratch);
@@ -261,11 +425,11 @@ static struct spec_page l612_pre_cb(const void *ctx, uint64_t pfn)
 	return ((const struct l612_call *)ctx)->pre;
 }
 
-static bool l612_pinned_cb(const void *ctx, uint64_t pfn)
+/* ... and its pin as the call found it. */
+static unsigned l612_pin_cb(const void *ctx, uint64_t pfn)
 {
-	(void)ctx;
 	(void)pfn;
-	return false; /* not recorded: pins_known is false */
+	return ((const struct l612_call *)ctx)->pin;
 }
 
 /* The outcome's effect against the post-state, or NULL if it is there. */
@@ -301,10 +465,9 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 		.ram_size = r->ram_size,
 		.ia_bits = r->ia_bits ? r->ia_bits : 64,
 		.el2_debug = r->el2_debug,
-		.pins_known = false,
 		.ctx = c,
 		.page = l612_pre_cb,
-		.pinned = l612_pinned_cb,
+		.pin = l612_pin_cb,
 	};
 	struct l612_outcome o;
 	int64_t x1 = (int64_t)ev->w[1];
@@ -329,7 +492,7 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 			   l612_name(c->id), (unsigned long long)c->x[0],
 			   (long long)ev->w[0], (long long)x1,
 			   l612_section(c->id), (long long)o.x1,
-			   o.may_ebusy ? " or -EBUSY (pins not recorded)" : "",
+			   o.may_ebusy ? " or -EBUSY (a pin may be held)" : "",
 			   spec_state_name(c->pre.host),
 			   spec_state_name(c->pre.hyp));
 		return;
@@ -373,6 +536,9 @@ static void l612_exit(void *self, const struct ck_env *env,
 	struct l612_rule *r = self;
 	struct l612_call *c = &r->call[ev->cpu];
 
+	if (r->vm[ev->cpu].id)
+		l612_vm_exit(r, ev->cpu, true,
+			     ev->w[0] == 0 ? (int64_t)ev->w[1] : -1);
 	if (!c->active)
 		return;
 	c->active = false;
@@ -392,8 +558,11 @@ static void l612_exit(void *self, const struct ck_env *env,
 static void l612_abandon(void *self, const struct ck_env *env, unsigned cpu,
 			 const char *why)
 {
-	struct l612_call *c = &((struct l612_rule *)self)->call[cpu];
+	struct l612_rule *r = self;
+	struct l612_call *c = &r->call[cpu];
 
+	if (r->vm[cpu].id)
+		l612_vm_exit(r, cpu, false, 0);
 	if (!c->active)
 		return;
 	c->active = false;
@@ -423,8 +592,8 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 				      "specification of them in this checker "
 				      "yet");
 		ck_not_judged(env->out, "pin-violation",
-			      "pins are not recorded: an unshare may answer "
-			      "-EBUSY");
+			      "the pins' invariant, LINUX-6.12.md 11.6, is not "
+			      "checked yet");
 	}
 	return r;
 }
@@ -441,4 +610,5 @@ const struct ck_rule rule_spec_l612 = {
 	.lock_acquire = l612_acquire,
 	.lock_release = l612_release,
 	.sysreg = l612_sysreg,
+	.boot_linux = l612_boot_linux,
 };

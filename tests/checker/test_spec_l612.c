@@ -56,7 +56,7 @@ Test(spec_l612, hyp_side_of_a_descriptor)
 struct lm {
 	uint64_t pfn;
 	struct spec_page p;
-	bool pinned;
+	unsigned pin; /* enum l612_pin */
 };
 
 static struct spec_page lm_page(const void *ctx, uint64_t pfn)
@@ -67,11 +67,11 @@ static struct spec_page lm_page(const void *ctx, uint64_t pfn)
 	return pfn == l->pfn ? l->p : other;
 }
 
-static bool lm_pinned(const void *ctx, uint64_t pfn)
+static unsigned lm_pin(const void *ctx, uint64_t pfn)
 {
 	const struct lm *l = ctx;
 
-	return l->pinned && pfn == l->pfn;
+	return pfn == l->pfn ? l->pin : L612_PIN_NO;
 }
 
 static struct l612_machine lm_machine(struct lm *l, unsigned host, unsigned hyp)
@@ -81,16 +81,15 @@ static struct l612_machine lm_machine(struct lm *l, unsigned host, unsigned hyp)
 		.ram_size = 16ull << 20,
 		.ia_bits = 40,
 		.el2_debug = true,
-		.pins_known = true,
 		.ctx = l,
 		.page = lm_page,
-		.pinned = lm_pinned,
+		.pin = lm_pin,
 	};
 
 	l->pfn = 0x40280;
 	l->p.host = (uint8_t)host;
 	l->p.hyp = (uint8_t)hyp;
-	l->pinned = false;
+	l->pin = L612_PIN_NO;
 	return m;
 }
 
@@ -151,21 +150,19 @@ Test(spec_l612, unshare_hyp)
 	cr_assert_eq(o.effect.after.host, SPEC_ST_OWNED);
 	cr_assert_eq(o.effect.after.hyp, SPEC_ST_NOPAGE);
 	/* 6.2.3: pinned */
-	l.pinned = true;
+	l.pin = L612_PIN_YES;
 	l612_unshare_hyp(&m, 0x40280, &o);
 	cr_assert(o.x1 == -L612_EBUSY && !o.has_effect);
-	/* pins unknown: 0 with the effect, or -EBUSY with none */
-	m.pins_known = false;
+	/* a pin maybe: 0 with the effect, or -EBUSY with none */
+	l.pin = L612_PIN_MAYBE;
 	l612_unshare_hyp(&m, 0x40280, &o);
 	cr_assert(o.x1 == 0 && o.has_effect && o.may_ebusy);
-	m.pins_known = true;
-	l.pinned = false;
 	/* 6.2.2: not shared by the host (before the pin check) */
 	l.p.host = SPEC_ST_OWNED;
-	l.pinned = true;
+	l.pin = L612_PIN_YES;
 	l612_unshare_hyp(&m, 0x40280, &o);
 	cr_assert(o.x1 == -L612_EPERM && !o.has_effect);
-	l.pinned = false;
+	l.pin = L612_PIN_NO;
 	/* 6.2.4 (debug): the hyp does not borrow it */
 	l.p.host = SPEC_ST_SHARED_OWNED;
 	l.p.hyp = SPEC_ST_NOPAGE;
