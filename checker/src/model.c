@@ -487,6 +487,49 @@ void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 	}
 }
 
+bool model_leaf(const struct model *m, unsigned comp, uint64_t addr,
+		uint64_t *desc, int *level)
+{
+	int ti = comp < MODEL_COMP_COUNT ? m->root[comp] : -1;
+
+	while (ti >= 0) {
+		const struct model_table *t = m->tables[ti];
+		unsigned idx;
+
+		if (addr < t->base)
+			return false;
+		idx = (unsigned)((addr - t->base) >> model_shift(t->level));
+		if (idx >= MODEL_PTRS) {
+			/* The next page of a concatenated root, if any. */
+			int next =
+				t->root ? model_table_find(
+						  m,
+						  t->pa + (idx / MODEL_PTRS) *
+								  0x1000ull)
+					: -1;
+
+			if (next < 0 || !m->tables[next]->root || next == ti ||
+			    m->tables[next]->comp != comp)
+				return false;
+			ti = next;
+			continue;
+		}
+		*desc = t->desc[idx];
+		*level = t->level;
+		if (model_is_table_desc(*desc, t->level)) {
+			int c = model_table_find(m, *desc & MODEL_OA_MASK);
+
+			if (c < 0 || m->tables[c]->parent != ti ||
+			    m->tables[c]->slot != idx)
+				return false;
+			ti = c;
+			continue;
+		}
+		return true;
+	}
+	return false;
+}
+
 bool model_side_normal(const struct model *m, unsigned comp,
 		       const struct model_side *s)
 {

@@ -136,6 +136,13 @@ bool model_table_attached(const struct model *m, int idx);
 void model_walk(const struct model *m, unsigned comp, uint64_t addr,
 		struct model_side *out);
 
+/**
+ * The raw leaf or invalid descriptor covering `addr` in a component's
+ * shadow tables and its level; false if no attached table reaches it.
+ */
+bool model_leaf(const struct model *m, unsigned comp, uint64_t addr,
+		uint64_t *desc, int *level);
+
 /** The spec state of a side view (HYPERCALLS.md "Page state per side"). */
 static inline unsigned model_state(unsigned comp, const struct model_side *s)
 {

@@ -27,11 +27,13 @@ extern const struct ck_rule rule_zeroed;
 extern const struct ck_rule rule_attrs;
 extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
+extern const struct ck_rule rule_spec_l612;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
 	&rule_bbm,	  /* break-before-make (builds on rule_tlb) */
 	&rule_spec,	  /* each trap against the specification */
+	&rule_spec_l612,  /* linux-6.12's hypercalls against theirs */
 	&rule_inject,	  /* an injected abort: the registers written */
 	&rule_invariants, /* the page invariants */
 	&rule_locks,	  /* stores under their lock, tables from the pool */

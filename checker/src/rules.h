@@ -54,6 +54,7 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
  *   nondet        a NONDET
  *   mark          a MARK
  *   panic         a PANIC
+ *   boot_linux    a BOOT_LINUX (linux-6.12: conversions and sizes)
  */
 #define CK_EVENT_HOOKS(X)                                                      \
 	X(boot)                                                                \
@@ -69,7 +70,8 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
 	X(sysreg)                                                              \
 	X(nondet)                                                              \
 	X(mark)                                                                \
-	X(panic)
+	X(panic)                                                               \
+	X(boot_linux)
 
 /** A rule: its name, its state's life and its hooks. */
 struct ck_rule {

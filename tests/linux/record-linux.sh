@@ -142,7 +142,7 @@ judged() {
 
 # no-false-alarms: SEEDS (default 20, $PKVM_LINUX_SEEDS) seeds x 1, 2 and
 # 4 CPUs of the driver's default workload (hVHE, WAIT mode), each judged
-# by the linux-6.12 profile with no finding (exit 4: the spec is not
+# by the linux-6.12 profile with no finding (exit 4: not all the spec is
 # judged yet). The recording must be clean; nothing else is asked of it
 # here (the other cases check the recording itself).
 no_false_alarms() {
