@@ -103,19 +103,31 @@ static void l612_effect(struct l612_outcome *out, uint64_t pfn, unsigned host,
 	out->effect.after.hyp = (uint8_t)hyp;
 }
 
+/*
+ * What share and unshare do first: the range check, then both sides of
+ * the page. False if that already decided `out`.
+ */
+static bool l612_begin(const struct l612_machine *m, uint64_t *pfn,
+		       struct spec_page *p, struct l612_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->specified = true;
+	if (l612_out_of_range(m, *pfn)) {
+		l612_result(out, -L612_ERANGE);
+		return false;
+	}
+	*pfn = (*pfn << 12) >> 12; /* the page of pa */
+	*p = l612_page(m, *pfn);
+	return true;
+}
+
 void l612_share_hyp(const struct l612_machine *m, uint64_t pfn,
 		    struct l612_outcome *out)
 {
 	struct spec_page p;
 
-	memset(out, 0, sizeof(*out));
-	out->specified = true;
-	if (l612_out_of_range(m, pfn)) {
-		l612_result(out, -L612_ERANGE);
+	if (!l612_begin(m, &pfn, &p, out))
 		return;
-	}
-	pfn = (pfn << 12) >> 12; /* the page of pa */
-	p = l612_page(m, pfn);
 	if (p.host == SPEC_ST_UNKNOWN ||
 	    (m->el2_debug && p.hyp == SPEC_ST_UNKNOWN)) {
 		out->unknown = true;
@@ -134,14 +146,8 @@ void l612_unshare_hyp(const struct l612_machine *m, uint64_t pfn,
 {
 	struct spec_page p;
 
-	memset(out, 0, sizeof(*out));
-	out->specified = true;
-	if (l612_out_of_range(m, pfn)) {
-		l612_result(out, -L612_ERANGE);
+	if (!l612_begin(m, &pfn, &p, out))
 		return;
-	}
-	pfn = (pfn << 12) >> 12; /* the page of pa */
-	p = l612_page(m, pfn);
 	if (p.host == SPEC_ST_UNKNOWN) {
 		out->unknown = true;
 		return;
