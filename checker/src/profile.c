@@ -52,7 +52,8 @@ static const struct ck_profile profile_hyp = {
  * section 2) and its exceptions (section 4: every store of __pkvm_init).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb", "bbm", "locks", "lock-order", "spec-l612", "l612-guest", NULL,
+	"tlb",	     "bbm",	   "locks",	    "lock-order",
+	"spec-l612", "l612-guest", "l612-noeffect", NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */

@@ -29,6 +29,7 @@ extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
 extern const struct ck_rule rule_l612_guest;
+extern const struct ck_rule rule_l612_noeffect;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -46,6 +47,7 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
 	&rule_sysreg,	  /* the EL2 system registers */
 	&rule_l612_guest, /* linux-6.12: the host's stage-2 back on return */
+	&rule_l612_noeffect, /* linux-6.12: calls that change no descriptor */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
