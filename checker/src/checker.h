@@ -111,6 +111,17 @@ struct ck_source {
 	 * first in the source, so a reader can let go of what it decoded.
 	 */
 	uint64_t (*position)(struct ck_source *s);
+	/*
+	 * Whether `next` for `cpu` would answer from what the source holds
+	 * already, without reading further into it (NULL: always). A CPU
+	 * that is not ready has been quiet: its next records lie beyond
+	 * everything read so far, so the replay reads the others first
+	 * rather than hold their records for it (replay.c, "Quiet CPUs").
+	 */
+	bool (*ready)(struct ck_source *s, unsigned cpu);
+	/* Read further into the source (for `ready`): 1, 0 at its end, -1
+	 * on error (the next `next` reports it). NULL with `ready`. */
+	int (*more)(struct ck_source *s);
 	char error[512];
 };
 

@@ -22,6 +22,18 @@ static int filesrc_next(struct ck_source *s, unsigned cpu,
 	return rc;
 }
 
+static bool filesrc_ready(struct ck_source *s, unsigned cpu)
+{
+	return trace_reader_cpu_ready(((struct filesrc *)s)->reader, cpu);
+}
+
+static int filesrc_more(struct ck_source *s)
+{
+	struct trace_error err;
+
+	return trace_reader_decode_more(((struct filesrc *)s)->reader, &err);
+}
+
 static bool filesrc_truncated(struct ck_source *s)
 {
 	struct filesrc *f = (struct filesrc *)s;
@@ -110,6 +122,8 @@ int filesrc_open(struct filesrc *f, const char *path, char *msg, size_t len)
 	f->src.next = filesrc_next;
 	f->src.truncated = filesrc_truncated;
 	f->src.position = filesrc_position;
+	f->src.ready = filesrc_ready;
+	f->src.more = filesrc_more;
 	f->src.end = filesrc_end;
 	return 0;
 }

@@ -92,6 +92,8 @@ static inline bool ck_sched_before(const struct ck *ck, unsigned a, unsigned b)
  * CPU that runs next), or the trace is inconsistent or truncated (-1).
  */
 int sched_deadlock(struct ck *ck);
+/** No CPU can run: read a quiet CPU's lookahead (read.c; false: none). */
+bool read_wake_one(struct ck *ck);
 
 /*
  * The CPU whose event runs next. Reads only the small summary kept by
@@ -135,6 +137,8 @@ static inline int sched_pick_full(struct ck *ck)
 		ck->sched_others = m & ~(1u << best);
 		return (int)best;
 	}
+	if (read_wake_one(ck))
+		return sched_pick_full(ck);
 	for (unsigned i = 0; i < ck->ncpu; i++)
 		if (ck->sched_state[i] != CK_SCHED_NONE)
 			return sched_deadlock(ck);

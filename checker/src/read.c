@@ -229,8 +229,81 @@ static int ck_fetch(struct ck *ck, unsigned cpu, bool *loss)
 	}
 }
 
+/*
+ * Quiet CPUs. A CPU that records nothing for a while (idle in the host,
+ * a long guest run) has its next records far ahead in the source, after
+ * everything the other CPUs record meanwhile. Reading its lookahead at
+ * once would make the reader decode all of that and hold it (the skew
+ * limit, FORMAT.md "Reading"). So when the source says the CPU's next
+ * records are not read yet (ck_source.ready), its lookahead waits: the
+ * CPU is quiet and the scheduler cannot pick it. It wakes when reading
+ * the others has brought its records in (checked whenever a CPU starts a
+ * new run of records), or when no other CPU can run: then the source
+ * reads on, in file order, only until the first quiet CPU's records
+ * come. Since the schedule
+ * only has to respect each CPU's order and each lock's tickets
+ * (linearise.c), this changes no verdict, only what the reader holds.
+ */
+static void read_fetch(struct ck *ck, unsigned cpu);
+
+/* Wake the quiet CPUs whose records the source holds now. */
+static void read_wake_ready(struct ck *ck)
+{
+	for (unsigned m = ck->sched_quiet; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		if (ck->src->ready(ck->src, i)) {
+			ck->sched_quiet &= ~(1u << i);
+			read_fetch(ck, i);
+		}
+	}
+}
+
 /* Read `cpu`'s next event into its lookahead; a sequence gap is a loss. */
 void read_refill(struct ck *ck, unsigned cpu)
+{
+	struct ck_cpu *c = &ck->cpu[cpu];
+	bool new_run = c->run_left == 0 && c->part_next >= c->part_count;
+
+	if (new_run && ck->src->ready && ck->src->more && ck->boot_seen &&
+	    !ck->src->ready(ck->src, cpu)) {
+		c->has_next = false;
+		ck_sched_note(ck, cpu, ck_next(c), false);
+		ck->sched_quiet |= 1u << cpu;
+		return;
+	}
+	read_fetch(ck, cpu);
+	if (new_run && ck->sched_quiet)
+		read_wake_ready(ck);
+}
+
+/**
+ * No CPU can run: wake the lowest quiet CPU whatever the reader must
+ * decode for it. Returns false if there is none.
+ */
+bool read_wake_one(struct ck *ck)
+{
+	if (!ck->sched_quiet)
+		return false;
+	/* Read on in file order until the first quiet CPU's records come:
+	 * no further than that one needs. */
+	for (;;) {
+		unsigned before = ck->sched_quiet;
+
+		read_wake_ready(ck);
+		if (ck->sched_quiet != before)
+			return true;
+		if (ck->src->more(ck->src) <= 0)
+			break;
+	}
+	/* The end, or an error the next read reports: wake them all. */
+	for (unsigned m = ck->sched_quiet; m; m &= m - 1)
+		read_fetch(ck, (unsigned)__builtin_ctz(m));
+	ck->sched_quiet = 0;
+	return true;
+}
+
+static void read_fetch(struct ck *ck, unsigned cpu)
 {
 	struct ck_cpu *c = &ck->cpu[cpu];
 	bool loss = false;

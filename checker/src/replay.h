@@ -89,6 +89,9 @@ struct ck {
 	 * were ready besides it then, and the best of those (-1: none). */
 	int sched_last, sched_second;
 	unsigned sched_others;
+	/* Bit per quiet CPU (read.c): its lookahead is not read yet because
+	 * its next records lie beyond everything the source has read. */
+	unsigned sched_quiet;
 	int cur_cpu;	  /* CPU whose event is being replayed */
 	uint64_t cur_pos; /* ... and its source position */
 	bool stop, corrupt;

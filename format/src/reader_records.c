@@ -252,27 +252,38 @@ static int queue_push(struct trace_reader *r, struct rcpu *c, int frame,
 	return 0;
 }
 
+/* Decode the next frame, queueing each page on its CPU: 1, 0 at the end
+ * of the data, -1 on error. */
+static int queue_frame(struct trace_reader *r)
+{
+	int frame = reader_load_frame(r);
+	const struct rframe *f;
+
+	if (frame == -2)
+		return 0;
+	if (frame < 0)
+		return -1;
+	f = &r->frames[frame];
+	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
+		unsigned cpu =
+			trace_le16(f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
+
+		if (queue_push(r, &r->cpus[cpu], frame, i) < 0)
+			return -1;
+	}
+	if (r->frames[frame].refs == 0)
+		r->frames[frame].busy = false;
+	return 1;
+}
+
 /* Decode frames, queueing each page on its CPU, until `c` has a page. */
 static int queue_fill(struct trace_reader *r, struct rcpu *c)
 {
 	while (c->qlen == 0) {
-		int frame = reader_load_frame(r);
-		const struct rframe *f;
+		int rc = queue_frame(r);
 
-		if (frame == -2)
-			return 0;
-		if (frame < 0)
-			return -1;
-		f = &r->frames[frame];
-		for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
-			unsigned cpu = trace_le16(
-				f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
-
-			if (queue_push(r, &r->cpus[cpu], frame, i) < 0)
-				return -1;
-		}
-		if (r->frames[frame].refs == 0)
-			r->frames[frame].busy = false;
+		if (rc <= 0)
+			return rc;
 	}
 	return 1;
 }
@@ -420,6 +431,29 @@ int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
 			  struct trace_error *err)
 {
 	return cpu_run(r, cpu, UINT_MAX, recs, err);
+}
+
+/** See trace.h. */
+int trace_reader_decode_more(struct trace_reader *r, struct trace_error *err)
+{
+	int rc;
+
+	if (mode_check(r, 1, r, err) < 0)
+		return -1;
+	rc = queue_frame(r);
+	return rc < 0 ? fail_copy(r, err) : rc;
+}
+
+/** See trace.h. */
+bool trace_reader_cpu_ready(const struct trace_reader *r, unsigned cpu)
+{
+	const struct rcpu *c;
+
+	if (!r || cpu >= r->info.cpu_count || r->failed || r->at_end)
+		return true;
+	c = &r->cpus[cpu];
+	return c->left || c->qlen || c->bad || c->ended ||
+	       summary_done(r, c, cpu);
 }
 
 /** See trace.h. */

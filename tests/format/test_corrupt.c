@@ -503,6 +503,55 @@ Test(format, cpus_too_far_apart_is_skew)
 	unlink(path);
 }
 
+Test(format, a_quiet_cpu_is_not_ready_until_the_others_are_read)
+{
+	/* Property: the same file (cpu0's one record after more than the
+	 * skew limit of cpu1's) reads whole when the caller asks whether a
+	 * CPU is ready before reading it: cpu0 is not until cpu1's records
+	 * are read, and then it is. */
+	struct trace_info info = info_make(2);
+	struct trace_error err;
+	struct trace_writer *w;
+	struct pkvm_record rec;
+	struct trace_reader *r;
+	size_t big = (size_t)((48u << 20) / 32) + 200000, n1 = 0;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "quiet-ready");
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	for (uint32_t i = 0; i < big; i++) {
+		rec = rec_make(1, i, i, PKVM_EV_BARRIER, 0, 1, 0);
+		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
+	}
+	rec = rec_make(0, 0, big, PKVM_EV_BARRIER, 0, 1, 0);
+	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
+	cr_assert_eq(trace_writer_close(w, &err), 0);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	cr_assert_not(trace_reader_cpu_ready(r, 0));
+	cr_assert_not(trace_reader_cpu_ready(r, 1));
+	/* Decode until one of them is ready: cpu1 comes first. */
+	while (!trace_reader_cpu_ready(r, 0) && !trace_reader_cpu_ready(r, 1))
+		cr_assert_eq(trace_reader_decode_more(r, &err), 1, "%s",
+			     err.message);
+	cr_assert_not(trace_reader_cpu_ready(r, 0));
+	while (!trace_reader_cpu_ready(r, 0)) {
+		int rc = trace_reader_next(r, 1, &rec, &err);
+
+		cr_assert_eq(rc, 1, "cpu1 record %zu: %d %s", n1, rc,
+			     err.message);
+		n1++;
+	}
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	while (trace_reader_next(r, 1, &rec, &err) == 1)
+		n1++;
+	cr_assert_eq(n1, big);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 0);
+	trace_reader_close(r);
+	unlink(path);
+}
+
 Test(format, truncated_file_reports_where_valid_data_ends)
 {
 	/* Property: a file cut inside a frame reads per CPU up to the frame

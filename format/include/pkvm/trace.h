@@ -257,6 +257,23 @@ int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
 			  struct trace_error *err);
 
 /**
+ * Whether trace_reader_next_run(`cpu`) would answer from what is decoded
+ * already: the CPU's page has records left, or pages of it are queued, or
+ * its stream (or the file) has ended. False when its next record lies in
+ * frames not decoded yet: a reader that keeps several CPUs in step can
+ * read the others first, instead of decoding ahead and holding their pages
+ * for a CPU that has been quiet (the skew limit).
+ */
+bool trace_reader_cpu_ready(const struct trace_reader *r, unsigned cpu);
+
+/**
+ * Decode the next frame of the per-CPU cursor's stream, queueing its pages
+ * on their CPUs, so that trace_reader_cpu_ready can be asked again: 1, 0
+ * at the end of the data, -1 on error (`err`).
+ */
+int trace_reader_decode_more(struct trace_reader *r, struct trace_error *err);
+
+/**
  * Next record of any CPU, in file order (dump, stats). Same returns.
  */
 int trace_reader_next_any(struct trace_reader *r, struct pkvm_record *out,
