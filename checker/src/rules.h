@@ -76,6 +76,10 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
 /** A rule: its name, its state's life and its hooks. */
 struct ck_rule {
 	const char *name;
+	/* The one system (trace header `system`, profile.h) whose traces
+	 * the rule judges, or NULL: any whose profile runs it. A rule for
+	 * another system is not created, so its hooks cost nothing. */
+	const char *system;
 	/* Its state for a replay of `cpu_count` CPUs (NULL: none). */
 	void *(*create)(const struct ck_env *env, unsigned cpu_count);
 	void (*destroy)(void *self);

@@ -4,15 +4,18 @@
  * abstraction the model keeps from each store, on small trees: the walk
  * of an address must find what the incremental view says, through a
  * level-2 block, a level-3 page, an invalid entry with an owner, and the
- * second page of a concatenated root.
+ * second page of a concatenated root. And the rules' table: a rule for one
+ * system is only created for traces of that system.
  */
 #include <string.h>
 
 #include <criterion/criterion.h>
 
 #include <pkvm/abi.h>
+#include <pkvm/abi_linux612.h>
 
 #include "model.h"
+#include "rules.h"
 
 #define RAM_BASE 0x40000000ull
 #define RAM_SIZE 0x01000000ull /* 16 MiB: 4096 pages */
@@ -120,4 +123,51 @@ Test(model, walk_crosses_concatenated_root_pages)
 	model_walk(m, PKVM_COMP_HOST_S2, 2ull << 39, &s);
 	cr_assert_eq(s.flags, 0);
 	model_destroy(m);
+}
+
+extern const struct ck_rule rule_spec_l612;
+extern const struct ck_rule rule_spec;
+
+static void no_finding(void *ctx, const struct ck_finding *f)
+{
+	(void)ctx;
+	(void)f;
+}
+
+/* The rules the table creates for a trace of `system`. */
+static void rules_of(const char *system, bool *spec, bool *l612)
+{
+	struct ck_view view;
+	struct ck_options opt = { 0 };
+	struct ck_sink sink = { NULL, no_finding };
+	struct ck_summary sum;
+	bool stop = false;
+	struct ck_env env;
+	struct ck_rules *rules;
+
+	memset(&view, 0, sizeof(view));
+	memset(&sum, 0, sizeof(sum));
+	view.profile = profile_find(system);
+	cr_assert_not_null(view.profile);
+	env.view = &view;
+	env.out = findings_create(&view, &opt, &sink, &sum, &stop);
+	env.rules = NULL;
+	rules = rules_create(&env, 2);
+	*spec = rules_self(rules, &rule_spec) != NULL;
+	*l612 = rules_self(rules, &rule_spec_l612) != NULL;
+	rules_destroy(rules);
+	findings_destroy(env.out);
+}
+
+/** A rule for linux-6.12 only is not created for our hyp's traces. */
+Test(rules, a_rule_for_one_system_runs_for_that_system_only)
+{
+	bool spec, l612;
+
+	rules_of("pkvm-check-hyp", &spec, &l612);
+	cr_assert(spec, "our hyp's traces run the spec rule");
+	cr_assert_not(l612, "spec-l612 is for linux-6.12 traces only");
+	rules_of(PKVM_SYSTEM_LINUX612, &spec, &l612);
+	cr_assert(l612, "linux-6.12 traces run spec-l612");
+	cr_assert_not(spec, "the linux-6.12 profile does not run spec");
 }
