@@ -438,96 +438,84 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 	return 0;
 }
 
-void model_walk(const struct model *m, unsigned comp, uint64_t addr,
-		struct model_side *out)
+/*
+ * The one walker: from the component's root to the descriptor that covers
+ * `addr` (a leaf, an invalid entry or a table descriptor that leads to no
+ * shadow table), through the pages of a concatenated root. Returns the
+ * index of the table that holds it (its entry in `*idx`), or -1 when no
+ * table reaches `addr`, or a table descriptor leads to no shadow table.
+ */
+static int model_walk_to(const struct model *m, unsigned comp, uint64_t addr,
+			 unsigned *idx)
 {
 	int ti = comp < MODEL_COMP_COUNT ? m->root[comp] : -1;
 
-	memset(out, 0, sizeof(*out));
 	while (ti >= 0) {
 		const struct model_table *t = m->tables[ti];
-		unsigned shift = model_shift(t->level);
-		uint64_t rel = addr - t->base;
-		unsigned idx = (unsigned)(rel >> shift);
 		uint64_t d;
+		int c;
 
 		if (addr < t->base)
-			return;
-		if (idx >= MODEL_PTRS) {
+			return -1;
+		*idx = (unsigned)((addr - t->base) >> model_shift(t->level));
+		if (*idx >= MODEL_PTRS) {
 			/* The next page of a concatenated root, if any. */
 			int next =
 				t->root ? model_table_find(
 						  m,
-						  t->pa + (idx / MODEL_PTRS) *
+						  t->pa + (*idx / MODEL_PTRS) *
 								  0x1000ull)
 					: -1;
 
 			if (next < 0 || !m->tables[next]->root || next == ti ||
 			    m->tables[next]->comp != comp)
-				return;
+				return -1;
 			ti = next;
 			continue;
 		}
-		d = t->desc[idx];
-		if (model_is_table_desc(d, t->level)) {
-			int c = model_table_find(m, d & MODEL_OA_MASK);
-
-			if (c < 0 || m->tables[c]->parent != ti ||
-			    m->tables[c]->slot != idx)
-				return;
-			ti = c;
-			continue;
-		}
-		model_decode(comp, t->level, d, out);
-		if (out->flags & MODEL_SIDE_VALID)
-			out->out_pfn +=
-				(uint32_t)((rel & ((1ull << shift) - 1)) >>
-					   MODEL_PAGE_SHIFT);
-		return;
+		d = t->desc[*idx];
+		if (!model_is_table_desc(d, t->level))
+			return ti;
+		c = model_table_find(m, d & MODEL_OA_MASK);
+		if (c < 0 || m->tables[c]->parent != ti ||
+		    m->tables[c]->slot != *idx)
+			return -1;
+		ti = c;
 	}
+	return -1;
+}
+
+void model_walk(const struct model *m, unsigned comp, uint64_t addr,
+		struct model_side *out)
+{
+	unsigned idx;
+	int ti = model_walk_to(m, comp, addr, &idx);
+	const struct model_table *t;
+	unsigned shift;
+
+	memset(out, 0, sizeof(*out));
+	if (ti < 0)
+		return;
+	t = m->tables[ti];
+	shift = model_shift(t->level);
+	model_decode(comp, t->level, t->desc[idx], out);
+	if (out->flags & MODEL_SIDE_VALID)
+		out->out_pfn +=
+			(uint32_t)(((addr - t->base) & ((1ull << shift) - 1)) >>
+				   MODEL_PAGE_SHIFT);
 }
 
 bool model_leaf(const struct model *m, unsigned comp, uint64_t addr,
 		uint64_t *desc, int *level)
 {
-	int ti = comp < MODEL_COMP_COUNT ? m->root[comp] : -1;
+	unsigned idx;
+	int ti = model_walk_to(m, comp, addr, &idx);
 
-	while (ti >= 0) {
-		const struct model_table *t = m->tables[ti];
-		unsigned idx;
-
-		if (addr < t->base)
-			return false;
-		idx = (unsigned)((addr - t->base) >> model_shift(t->level));
-		if (idx >= MODEL_PTRS) {
-			/* The next page of a concatenated root, if any. */
-			int next =
-				t->root ? model_table_find(
-						  m,
-						  t->pa + (idx / MODEL_PTRS) *
-								  0x1000ull)
-					: -1;
-
-			if (next < 0 || !m->tables[next]->root || next == ti ||
-			    m->tables[next]->comp != comp)
-				return false;
-			ti = next;
-			continue;
-		}
-		*desc = t->desc[idx];
-		*level = t->level;
-		if (model_is_table_desc(*desc, t->level)) {
-			int c = model_table_find(m, *desc & MODEL_OA_MASK);
-
-			if (c < 0 || m->tables[c]->parent != ti ||
-			    m->tables[c]->slot != idx)
-				return false;
-			ti = c;
-			continue;
-		}
-		return true;
-	}
-	return false;
+	if (ti < 0)
+		return false;
+	*desc = m->tables[ti]->desc[idx];
+	*level = m->tables[ti]->level;
+	return true;
 }
 
 bool model_side_normal(const struct model *m, unsigned comp,

@@ -124,6 +124,7 @@ static void *l612g_create(const struct ck_env *env, unsigned cpu_count)
 
 const struct ck_rule rule_l612_guest = {
 	.name = "l612-guest",
+	.system = PKVM_SYSTEM_LINUX612,
 	.create = l612g_create,
 	.destroy = free,
 	.sysreg = l612g_sysreg,

@@ -132,6 +132,7 @@ static void *l612n_create(const struct ck_env *env, unsigned cpu_count)
 
 const struct ck_rule rule_l612_noeffect = {
 	.name = "l612-noeffect",
+	.system = PKVM_SYSTEM_LINUX612,
 	.create = l612n_create,
 	.destroy = free,
 	.trap_entry = l612n_entry,

@@ -361,6 +361,13 @@ static void trap_begin(void *self, const struct ck_env *env,
 	t->ipa = (((ev->w[3] >> 4) & ((1ull << 36) - 1)) << 12) |
 		 (ev->w[2] & 0xfff);
 	t->is_load = trap_is_load(t);
+	/* The page a hypercall names (x1), or an abort's faulting page, is
+	 * read when the first section ends (trap_evaluate): start loading
+	 * it now. */
+	if (t->type == TRAP_HVC)
+		view_prefetch_page(env->view, ev->w[5]);
+	else if (t->type == TRAP_ABORT)
+		view_prefetch_page(env->view, t->ipa >> 12);
 	if (t->is_load) {
 		memset(&t->reads, 0, sizeof(t->reads));
 		t->reads.ctrl_pa = ev->w[5] << 12;

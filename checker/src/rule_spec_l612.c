@@ -603,6 +603,7 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 
 const struct ck_rule rule_spec_l612 = {
 	.name = "spec-l612",
+	.system = PKVM_SYSTEM_LINUX612,
 	.create = l612_create,
 	.destroy = free,
 	.boot = l612_boot,

@@ -11,6 +11,7 @@
  * before the invariants of the pages the trap touched, and so on.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "rules.h"
 
@@ -75,8 +76,11 @@ struct ck_rules *rules_create(const struct ck_env *env, unsigned cpu_count)
 		const struct ck_rule *r = rules_table[i];
 		void *self;
 
-		/* The profile of the trace's system says which rules run. */
-		if (!profile_runs(view_profile(env->view), r->name))
+		/* The profile of the trace's system says which rules run,
+		 * and a rule may be for one system only. */
+		if (!profile_runs(view_profile(env->view), r->name) ||
+		    (r->system &&
+		     strcmp(r->system, view_profile(env->view)->system) != 0))
 			continue;
 		self = r->create ? r->create(env, cpu_count) : NULL;
 		rules->rule[rules->count] = r;
