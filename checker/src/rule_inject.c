@@ -8,9 +8,11 @@
  * at all is the spec's question (rule_spec_judge.c); this rule judges
  * every trap that injected one, or wrote the host's EL1 fault registers:
  *
- *   ESR_EL1 = the entry's ESR_EL2, FAR_EL1 = its FAR_EL2, ELR_EL1 = its
- *   ELR_EL2; SPSR_EL1 a mode a host trap comes from (EL0t, EL1t, EL1h:
- *   the entry does not record SPSR_EL2, so the rest is not judged);
+ *   ESR_EL1 = the entry's ESR_EL2, from ABI 3 with the same-EL class
+ *   (0x21, 0x25 for 0x20, 0x24) when SPSR_EL1 says the host was at EL1,
+ *   FAR_EL1 = its FAR_EL2, ELR_EL1 = its ELR_EL2; SPSR_EL1 a mode a host
+ *   trap comes from (EL0t, EL1t, EL1h: the entry does not record
+ *   SPSR_EL2, so the rest is not judged);
  *   the exit returns to VBAR_EL1 (NONDET host_sysreg) + the synchronous
  *   vector for that mode (0x000 EL1t, 0x200 EL1h, 0x400 EL0t) in EL1h
  *   with DAIF masked; its inject_esr and inject_far are the values
@@ -39,6 +41,12 @@ static const char *const inj_name[INJ_REGS] = { "ESR_EL1", "FAR_EL1", "ELR_EL1",
 #define INJ_SPSR_EL1T 0x4ull
 #define INJ_SPSR_EL1H 0x5ull
 #define INJ_SPSR_DAIF 0x3c0ull
+
+/* ESR EC (bits 31:26): the lower-EL aborts and their same-EL bit. */
+#define INJ_EC_SHIFT 26
+#define INJ_EC_IABT_LOW 0x20ull
+#define INJ_EC_DABT_LOW 0x24ull
+#define INJ_EC_SAME_EL 0x1ull
 
 struct inject_cpu {
 	bool active; /* in a trap whose entry was read */
@@ -141,6 +149,68 @@ static void inject_nondet(void *self, const struct ck_env *env,
 	c->vbar = ev->w[1];
 }
 
+/*
+ * The entry's ESR_EL2 with the class a host at EL1 sees from ABI 3: the
+ * same-EL one for a lower-EL abort (HYPERCALLS.md "Stage-2 abort" rule 1).
+ */
+static uint64_t inj_same_el(uint64_t esr)
+{
+	uint64_t ec = (esr >> INJ_EC_SHIFT) & 0x3f;
+
+	if (ec == INJ_EC_IABT_LOW || ec == INJ_EC_DABT_LOW)
+		esr |= INJ_EC_SAME_EL << INJ_EC_SHIFT;
+	return esr;
+}
+
+/*
+ * ESR_EL1 against the entry's ESR_EL2: as it was up to ABI 2 and from EL0;
+ * from ABI 3 from EL1t or EL1h with the same-EL class. Without SPSR_EL1
+ * (a finding of its own from ABI 2) the host's level is unknown: either.
+ */
+static void inj_esr(const struct inject_rule *r, const struct inject_cpu *c,
+		    char *bad, size_t len)
+{
+	uint64_t got = c->value[INJ_ESR], mode;
+	bool el1;
+
+	if (!(c->written & (1u << INJ_ESR)))
+		return;
+	if (r->abi < 3) {
+		if (got != c->esr)
+			ck_append(bad, len,
+				  "ESR_EL1 = 0x%llx, not the entry's ESR_EL2 "
+				  "0x%llx",
+				  (unsigned long long)got,
+				  (unsigned long long)c->esr);
+		return;
+	}
+	if (!(c->written & (1u << INJ_SPSR))) {
+		if (got != c->esr && got != inj_same_el(c->esr))
+			ck_append(bad, len,
+				  "ESR_EL1 = 0x%llx, neither the entry's "
+				  "ESR_EL2 0x%llx nor it with the same-EL "
+				  "class",
+				  (unsigned long long)got,
+				  (unsigned long long)c->esr);
+		return;
+	}
+	mode = c->value[INJ_SPSR] & INJ_SPSR_MODE;
+	el1 = mode == INJ_SPSR_EL1T || mode == INJ_SPSR_EL1H;
+	if (el1 && got != inj_same_el(c->esr))
+		ck_append(bad, len,
+			  "ESR_EL1 = 0x%llx, not 0x%llx: the entry's ESR_EL2 "
+			  "0x%llx with the same-EL class, the host being at "
+			  "EL1 (SPSR_EL1 mode 0x%llx; ABI 3)",
+			  (unsigned long long)got,
+			  (unsigned long long)inj_same_el(c->esr),
+			  (unsigned long long)c->esr, (unsigned long long)mode);
+	else if (!el1 && got != c->esr)
+		ck_append(bad, len,
+			  "ESR_EL1 = 0x%llx, not the entry's ESR_EL2 0x%llx "
+			  "(the host was at EL0: the lower-EL class stays)",
+			  (unsigned long long)got, (unsigned long long)c->esr);
+}
+
 /* The written registers against the entry's; the summary against them. */
 static void inj_registers(const struct inject_rule *r,
 			  const struct inject_cpu *c, const uint64_t *out,
@@ -152,7 +222,8 @@ static void inj_registers(const struct inject_rule *r,
 	for (unsigned i = 0; i < INJ_REGS; i++)
 		if (!(c->written & (1u << i)) && r->abi >= 2)
 			ck_append(bad, len, "%s was not written", inj_name[i]);
-	for (unsigned i = INJ_ESR; i <= INJ_ELR; i++)
+	inj_esr(r, c, bad, len);
+	for (unsigned i = INJ_FAR; i <= INJ_ELR; i++)
 		if ((c->written & (1u << i)) && c->value[i] != want[i])
 			ck_append(bad, len,
 				  "%s = 0x%llx, not the entry's %s 0x%llx",

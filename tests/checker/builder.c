@@ -581,6 +581,16 @@ void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn)
 		tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
 }
 
+uint64_t tb_inject_esr(const struct tb *b, uint64_t esr, uint64_t spsr)
+{
+	uint64_t ec = esr >> 26 & 0x3f, mode = spsr & 0x1f;
+
+	if (tb_abi(b) >= 3 && (mode == 0x4 || mode == 0x5) &&
+	    (ec == 0x20 || ec == 0x24))
+		return esr | 1ull << 26;
+	return esr;
+}
+
 void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 		    uint64_t elr, uint64_t spsr)
 {
@@ -597,9 +607,10 @@ void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)
 	tb_abort_entry(b, cpu, pfn);
 	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
 	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_inject_regs(b, cpu, TB_ESR_DABT, (pfn << 12) | 0x10, TB_ELR,
-		       TB_HOST_SPSR);
-	tb_exit_full(b, cpu, 0x1234, 0, TB_ESR_DABT, (pfn << 12) | 0x10,
+	uint64_t esr = tb_inject_esr(b, TB_ESR_DABT, TB_HOST_SPSR);
+
+	tb_inject_regs(b, cpu, esr, (pfn << 12) | 0x10, TB_ELR, TB_HOST_SPSR);
+	tb_exit_full(b, cpu, 0x1234, 0, esr, (pfn << 12) | 0x10,
 		     TB_VBAR + 0x200, 0x3c5);
 }
 

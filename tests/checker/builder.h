@@ -32,6 +32,9 @@
 #define TB_ESR_HVC 0x5a000000ull  /* EC 0x16, IL */
 #define TB_ESR_SMC 0x5e000000ull  /* EC 0x17, IL */
 #define TB_ESR_DABT 0x92000047ull /* EC 0x24, IL, translation fault L3 */
+/* The same with the same-EL class (EC 0x25): what a host at EL1 is given
+ * from ABI 3 (HYPERCALLS.md "Stage-2 abort" rule 1). */
+#define TB_ESR_DABT_SAME 0x96000047ull
 #define TB_VBAR 0x41000800ull
 #define TB_ELR 0x41000100ull /* every trap entry's elr */
 /* The EL2 registers every CPU writes at boot (HYPERCALLS.md "System
@@ -219,6 +222,13 @@ void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	       uint64_t a2, int64_t err);
 void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn);
 void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn);
+/*
+ * The ESR_EL1 an injection gives a host in `spsr`'s mode for a trap with
+ * ESR_EL2 `esr`, at the builder's ABI: from ABI 3, for a host at EL1 (EL1t,
+ * EL1h), a lower-EL abort class (0x20, 0x24) becomes the same-EL one (0x21,
+ * 0x25); otherwise `esr` as it is.
+ */
+uint64_t tb_inject_esr(const struct tb *b, uint64_t esr, uint64_t spsr);
 /* An injection's NONDET VBAR_EL1 and its four EL1 register writes. */
 void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 		    uint64_t elr, uint64_t spsr);

@@ -18,14 +18,21 @@
  * before it is linked, locks only in PKVM_LOCK_ORDER_LIST's order and
  * PKVM_LOCK_NEEDS_LIST's company (boot included), and a DSB (ISB for the
  * hyp stage-1) after making entries valid, before their lock goes. A
- * checker judges those on ABI 2 traces only.
+ * checker judges those on ABI 2 traces only. ABI 3: the same values, and
+ * an abort injected into a host at EL1 (EL1t, EL1h) carries the same-EL
+ * class in its ESR_EL1 (0x21 instruction, 0x25 data abort) where the
+ * trap's ESR_EL2 had the lower-EL one (0x20, 0x24), as upstream's
+ * host_inject_abort does; from EL0 the class stays (HYPERCALLS.md
+ * "Stage-2 abort" rule 1). A checker judges ABI 1 and 2 traces with the
+ * lower-EL class.
  */
 #ifndef PKVM_ABI_H
 #define PKVM_ABI_H
 
 #include <stdint.h>
 
-#define PKVM_ABI_VERSION 2u /* 2: the marks and lock rules promised */
+/* 2: the marks and lock rules promised; 3: same-EL classes injected. */
+#define PKVM_ABI_VERSION 3u
 
 /*
  * Our hyp's BOOT `boot_flags` (FORMAT.md section 9.1; other systems have

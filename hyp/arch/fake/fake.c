@@ -179,11 +179,16 @@ bool fake_abort(uint64_t ipa)
 
 bool fake_abort_esr(uint64_t ipa, uint64_t esr)
 {
+	return fake_abort_from(ipa, esr, 0x3C5);
+}
+
+bool fake_abort_from(uint64_t ipa, uint64_t esr, uint64_t spsr)
+{
 	struct trap_ctx ctx = { 0 };
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100;
 
 	ctx.elr = elr;
-	ctx.spsr = 0x3C5;
+	ctx.spsr = spsr;
 	ctx.esr = esr;
 	ctx.far = ipa;
 	ctx.hpfar = (ipa >> 12) << 4;

@@ -27,6 +27,13 @@ struct trap_ctx {
 #define TRAP_EC_SMC64 0x17u
 #define TRAP_EC_IABT_LOW 0x20u
 #define TRAP_EC_DABT_LOW 0x24u
+/*
+ * The same aborts taken without a change of level (EC 0x21, 0x25): the
+ * lower-EL class with this bit set. An abort injected into a host that
+ * was at EL1 carries it (HYPERCALLS.md "Stage-2 abort", ABI 3).
+ */
+#define TRAP_EC_SAME_EL_BIT 0x1u
+#define TRAP_ESR_EC_SHIFT 26
 
 /* PSTATE for entering the host's abort vector: EL1h, DAIF masked. */
 #define TRAP_SPSR_EL1H_MASKED 0x3C5ull
