@@ -221,17 +221,40 @@ static uint64_t trap_inject_esr(uint64_t esr, uint64_t spsr)
 }
 
 /*
+ * The PSTATE the host resumes in after an exception taken to EL1h from
+ * PSTATE `old`, with SCTLR_EL1 `sctlr` (HYPERCALLS.md "Stage-2 abort"
+ * rule 3, as Linux 6.12's enter_exception64): EL1h, D, A, I, F masked;
+ * N, Z, C, V, DIT and PAN kept; PAN set if SCTLR_EL1.SPAN is 0; SSBS =
+ * SCTLR_EL1.DSSBS; everything else (UAO, SS, IL, BTYPE, TCO: no MTE here)
+ * 0.
+ */
+static uint64_t trap_inject_pstate(uint64_t old, uint64_t sctlr)
+{
+	uint64_t pstate = TRAP_SPSR_EL1H_MASKED | (old & TRAP_PSTATE_KEPT);
+
+	if (!(sctlr & TRAP_SCTLR_EL1_SPAN))
+		pstate |= TRAP_PSTATE_PAN;
+	if (sctlr & TRAP_SCTLR_EL1_DSSBS)
+		pstate |= TRAP_PSTATE_SSBS;
+	return pstate;
+}
+
+/*
  * Inject the abort into the host (HYPERCALLS.md "Stage-2 abort"): the EL1
  * fault registers get the EL2 ones (the class as seen from the host's
  * level), and the host resumes at the synchronous vector for the mode it
- * was in, in EL1h with DAIF masked. Returns the ESR_EL1 written.
+ * was in, in EL1h with DAIF masked and the PSTATE exception entry builds.
+ * Returns the ESR_EL1 written.
  */
 static uint64_t trap_inject_abort(struct trap_ctx *ctx)
 {
 	uint64_t vbar = arch_read_vbar_el1();
+	uint64_t sctlr = arch_read_sctlr_el1();
 	uint64_t esr = trap_inject_esr(ctx->esr, ctx->spsr);
 
 	htrace_nondet(PKVM_NONDET_HOST_SYSREG, vbar, PKVM_NONDET_REG_VBAR_EL1,
+		      0);
+	htrace_nondet(PKVM_NONDET_HOST_SYSREG, sctlr, PKVM_NONDET_REG_SCTLR_EL1,
 		      0);
 	arch_sysreg_write(PKVM_SYSREG_ESR_EL1, esr);
 	htrace_sysreg(PKVM_SYSREG_ESR_EL1, esr);
@@ -242,7 +265,7 @@ static uint64_t trap_inject_abort(struct trap_ctx *ctx)
 	arch_sysreg_write(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
 	htrace_sysreg(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
 	ctx->elr = vbar + trap_sync_vector(ctx->spsr);
-	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
+	ctx->spsr = trap_inject_pstate(ctx->spsr, sctlr);
 	return esr;
 }
 

@@ -47,6 +47,9 @@
 /* The host's PSTATE at a trap: EL1h, Z and C set (SPSR_EL2, as the hyp
  * passes it on in SPSR_EL1 when it injects). */
 #define TB_HOST_SPSR 0x60000005ull
+/* The host's SCTLR_EL1 an injection reads from ABI 3 (QEMU's reset value
+ * for a Cortex-A72: SPAN set, DSSBS clear). */
+#define TB_SCTLR_EL1 0x00c50838ull
 
 struct tb {
 	unsigned ncpu;
@@ -229,7 +232,14 @@ void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn);
  * 0x25); otherwise `esr` as it is.
  */
 uint64_t tb_inject_esr(const struct tb *b, uint64_t esr, uint64_t spsr);
-/* An injection's NONDET VBAR_EL1 and its four EL1 register writes. */
+/*
+ * The SPSR an injection returns with for a host whose PSTATE was `spsr`,
+ * SCTLR_EL1 TB_SCTLR_EL1, at the builder's ABI: EL1h with DAIF masked
+ * (0x3c5), from ABI 3 with N, Z, C, V, DIT and PAN of `spsr` kept.
+ */
+uint64_t tb_inject_spsr(const struct tb *b, uint64_t spsr);
+/* An injection's NONDET VBAR_EL1 (and from ABI 3 SCTLR_EL1, as
+ * TB_SCTLR_EL1) and its four EL1 register writes. */
 void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 		    uint64_t elr, uint64_t spsr);
 

@@ -4,7 +4,8 @@
  * "Stage-2 abort", check `abort-injection`, rule_inject.c): ESR_EL1,
  * FAR_EL1, ELR_EL1 and SPSR_EL1 against the trap's entry, the return
  * against VBAR_EL1 and the host's mode, the exit's summary against the
- * writes; from ABI 3 the ESR's class as a host at EL1 sees it. Each
+ * writes; from ABI 3 the ESR's class as a host at EL1 sees it and the
+ * PSTATE exception entry builds from SPSR_EL1 and SCTLR_EL1. Each
  * scenario runs after the builder's correct boot in every record form
  * (tb_both_ways) and gets exactly the verdict written beside it.
  */
@@ -21,6 +22,7 @@
 struct inj {
 	uint64_t esr, far, elr, spsr;	      /* written; ~0: not written */
 	uint64_t x_esr, x_far, x_elr, x_spsr; /* the exit's */
+	uint64_t sctlr; /* the NONDET SCTLR_EL1 read; ~0: none */
 };
 
 static struct inj inj_now;
@@ -41,6 +43,9 @@ static void inj_scenario(struct tb *b)
 	tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
 	tb_nondet(b, 0, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
 		  PKVM_NONDET_REG_VBAR_EL1, 0);
+	if (i->sctlr != ~0ull)
+		tb_nondet(b, 0, PKVM_NONDET_HOST_SYSREG, i->sctlr,
+			  PKVM_NONDET_REG_SCTLR_EL1, 0);
 	if (i->esr != ~0ull)
 		tb_sysreg(b, 0, PKVM_SYSREG_ESR_EL1, i->esr);
 	if (i->far != ~0ull)
@@ -53,15 +58,21 @@ static void inj_scenario(struct tb *b)
 }
 
 /*
- * The right injection from a host in EL1h (ABI 3: the same-EL class);
- * tests change one thing.
+ * The right injection from a host in EL1h with Z and C set (ABI 3: the
+ * same-EL class, and Z and C kept in the PSTATE it returns with, SCTLR_EL1
+ * with SPAN set and DSSBS clear); tests change one thing.
  */
 static struct inj inj_good(void)
 {
-	return (struct inj){ TB_ESR_DABT_SAME, FAR,
-			     TB_ELR,	       TB_HOST_SPSR,
-			     TB_ESR_DABT_SAME, FAR,
-			     TB_VBAR + 0x200,  0x3c5 };
+	return (struct inj){ .esr = TB_ESR_DABT_SAME,
+			     .far = FAR,
+			     .elr = TB_ELR,
+			     .spsr = TB_HOST_SPSR,
+			     .x_esr = TB_ESR_DABT_SAME,
+			     .x_far = FAR,
+			     .x_elr = TB_VBAR + 0x200,
+			     .x_spsr = 0x600003c5,
+			     .sctlr = TB_SCTLR_EL1 };
 }
 
 /* Checked at inj_abi (0: the current ABI). */
@@ -105,10 +116,6 @@ Test(inject, right_injections_conform)
 	i.spsr = 0x60000000;
 	i.x_elr = TB_VBAR + 0x400;
 	i.esr = i.x_esr = TB_ESR_DABT;
-	inj_expect(i, 0);
-	/* DAIF and M are judged, other PSTATE bits are not. */
-	i = inj_good();
-	i.x_spsr = 0x3c5 | 1ull << 22; /* PAN */
 	inj_expect(i, 0);
 }
 
@@ -279,5 +286,84 @@ Test(inject, abi2_keeps_the_trap_class)
 	i.esr = i.x_esr = TB_ESR_DABT_SAME;
 	inj_expect_text(i, "ESR_EL1 = 0x96000047, not the entry's ESR_EL2 "
 			   "0x92000047");
+	inj_abi = 0;
+}
+
+/* ---- the PSTATE the host resumes in (ABI 3) ------------------------ */
+
+#define N_Z_C_V 0xf0000000ull
+#define DIT (1ull << 24)
+#define UAO (1ull << 23)
+#define PAN (1ull << 22)
+#define SS (1ull << 21)
+#define SSBS (1ull << 12)
+#define SPAN (1ull << 23)  /* SCTLR_EL1 */
+#define DSSBS (1ull << 44) /* SCTLR_EL1 */
+
+Test(inject, pstate_keeps_nzcv_dit_pan_and_nothing_else)
+{
+	/* Property: N, Z, C, V, DIT and PAN of the host's PSTATE are kept;
+	 * UAO, SS and SSBS are not (SCTLR_EL1 with SPAN set, DSSBS clear);
+	 * losing a kept bit or keeping another is a finding. */
+	struct inj i = inj_good();
+
+	i.spsr = N_Z_C_V | DIT | UAO | PAN | SS | SSBS | 0x5;
+	i.x_spsr = N_Z_C_V | DIT | PAN | 0x3c5;
+	inj_expect(i, 0);
+	i.x_spsr = N_Z_C_V | PAN | 0x3c5; /* DIT lost */
+	inj_expect_text(i, "is not 0xf14003c5");
+	i.x_spsr = N_Z_C_V | DIT | PAN | SSBS | 0x3c5; /* SSBS kept */
+	inj_expect_text(i, "the exit's SPSR 0xf14013c5 is not 0xf14003c5");
+	i = inj_good();
+	i.x_spsr = 0x3c5; /* Z and C lost: what the hyp returned before */
+	inj_expect_text(i, "the exit's SPSR 0x3c5 is not 0x600003c5");
+}
+
+Test(inject, pstate_pan_and_ssbs_from_sctlr_el1)
+{
+	/* Property: SCTLR_EL1.SPAN clear sets PAN, DSSBS set sets SSBS;
+	 * leaving either out is a finding. */
+	struct inj i = inj_good();
+
+	i.sctlr = TB_SCTLR_EL1 & ~SPAN;
+	i.x_spsr = 0x600003c5 | PAN;
+	inj_expect(i, 0);
+	i.x_spsr = 0x600003c5;
+	inj_expect_text(i, "is not 0x604003c5");
+	i = inj_good();
+	i.sctlr = TB_SCTLR_EL1 | DSSBS;
+	i.x_spsr = 0x600003c5 | SSBS;
+	inj_expect(i, 0);
+	i.x_spsr = 0x600003c5;
+	inj_expect_text(i, "is not 0x600013c5");
+}
+
+Test(inject, sctlr_el1_must_be_read)
+{
+	/* Property: from ABI 3 the PSTATE depends on SCTLR_EL1, so an
+	 * injection that records no read of it is a finding; M and DAIF
+	 * are still judged. */
+	struct inj i = inj_good();
+
+	i.sctlr = ~0ull;
+	inj_expect_text(i, "SCTLR_EL1 was not read");
+}
+
+Test(inject, abi2_judges_mode_and_daif_only)
+{
+	/* Property: before ABI 3 only M and DAIF of the PSTATE are judged
+	 * and SCTLR_EL1 need not be read: 0x3c5 (the ABI-2 hyp's) and
+	 * extra PAN conform; DAIF unmasked does not. */
+	struct inj i = inj_good();
+
+	inj_abi = 2;
+	i.esr = i.x_esr = TB_ESR_DABT;
+	i.sctlr = ~0ull;
+	i.x_spsr = 0x3c5;
+	inj_expect(i, 0);
+	i.x_spsr = 0x3c5 | PAN;
+	inj_expect(i, 0);
+	i.x_spsr = 0x5;
+	inj_expect_text(i, "is not EL1h with D, A, I, F masked");
 	inj_abi = 0;
 }

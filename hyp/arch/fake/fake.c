@@ -51,6 +51,11 @@ uint64_t arch_read_vbar_el1(void)
 	return fake_stats.vbar_el1;
 }
 
+uint64_t arch_read_sctlr_el1(void)
+{
+	return fake_stats.sctlr_el1;
+}
+
 uint64_t arch_vectors(void)
 {
 	return 0x40200800ull;
@@ -136,6 +141,8 @@ void fake_boot(unsigned cpu_count, unsigned pool_pages)
 	}
 	memset(&fake_stats, 0, sizeof(fake_stats));
 	fake_stats.vbar_el1 = PKVM_WORKLOAD_BASE + 0x800;
+	/* QEMU's reset value for a Cortex-A72: SPAN set, no DSSBS. */
+	fake_stats.sctlr_el1 = 0x00c50838;
 	fake_set_cpu(0);
 	hyp_boot_primary(&cfg);
 	for (unsigned i = 0; i < cpu_count; i++) {

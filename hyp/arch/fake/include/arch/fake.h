@@ -18,6 +18,7 @@ struct fake_stats {
 	uint64_t barrier;
 	uint64_t sysreg[16]; /* last value written, by PKVM_SYSREG_* */
 	uint64_t vbar_el1;   /* what arch_read_vbar_el1() returns */
+	uint64_t sctlr_el1;  /* what arch_read_sctlr_el1() returns */
 	bool system_off;
 };
 extern struct fake_stats fake_stats;
