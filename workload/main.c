@@ -56,8 +56,9 @@ static uint64_t far_el1(void)
  * (vector 4, offset 0x200) is what the hyp injects when the host touches
  * a page it does not own, and what QEMU raises for an unassigned address:
  * record it and step over the faulting (single) instruction. An
- * instruction abort there (EC 0x20 as the hyp injects it, 0x21 from QEMU)
- * can only come from wl_probe_exec(): resume at its return address.
+ * instruction abort there (EC 0x21 as the hyp injects it into EL1 from ABI
+ * 3, 0x20 before; 0x21 from QEMU) can only come from wl_probe_exec():
+ * resume at its return address.
  * Anything else is a bug here or in the hyp: report and power off.
  */
 void wl_exception(struct wl_frame *f, uint64_t idx)

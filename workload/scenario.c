@@ -10,6 +10,17 @@
  */
 #include "wl.h"
 
+/*
+ * ESR_EL1 exception classes of the aborts the workload expects: the hyp
+ * injects into EL1 with the same-EL classes (HYPERCALLS.md "Stage-2
+ * abort", ABI 3), as QEMU's own external aborts come; what tells them
+ * apart is the fault status, the hyp's a translation fault (0b0001xx) or a
+ * permission fault, QEMU's a synchronous external abort (0b010000).
+ */
+#define WL_EC_IABT_SAME 0x21u
+#define WL_EC_DABT_SAME 0x25u
+#define WL_FSC_TRANSLATION(esr) (((esr)&0x3Cu) == 0x04u)
+
 static uint64_t scen_pfn(struct wl_cpu *c, uint32_t i)
 {
 	return (WL_SCEN_PA + c->cpu * WL_SCEN_STRIDE) / WL_PAGE_SIZE + i;
@@ -111,7 +122,7 @@ bool wl_scenario2(struct wl_cpu *c)
 	wl_expect(c, "read donated",
 		  wl_access(c, pa, false, 0, 0) ? WL_RES_ABORT : WL_RES_OK,
 		  WL_RES_ABORT);
-	if (c->last_far != pa || (c->last_esr >> 26) != 0x24)
+	if (c->last_far != pa || (c->last_esr >> 26) != WL_EC_DABT_SAME)
 		wl_expect(c, "abort esr/far", WL_RES_OTHER, WL_RES_ABORT);
 	wl_printf("scenario2: cpu%u abort esr=0x%lx far=0x%lx\n", c->cpu,
 		  c->last_esr, c->last_far);
@@ -145,12 +156,8 @@ bool wl_scenario4(void)
 	return false;
 }
 
-/* ESR_EL1 exception classes of the aborts scenario 5 expects. */
-#define WL_EC_IABT_LOW 0x20u /* the hyp's injection (ESR_EL2 as it was) */
-#define WL_EC_DABT_LOW 0x24u /* the same, for a data access */
-
 /*
- * A fetch from `pa` must abort with the hyp's injection (EC 0x20) at `pa`;
+ * A fetch from `pa` must abort with the hyp's injection (EC 0x21) at `pa`;
  * if it does not, the workload would have run whatever was there.
  */
 static void wl_fetch_refused(struct wl_cpu *c, const char *what, uint64_t pa)
@@ -158,8 +165,8 @@ static void wl_fetch_refused(struct wl_cpu *c, const char *what, uint64_t pa)
 	uint64_t before = c->abort_count;
 
 	wl_probe_exec(pa);
-	if (c->abort_count == before || (c->last_esr >> 26) != WL_EC_IABT_LOW ||
-	    c->last_far != pa)
+	if (c->abort_count == before ||
+	    (c->last_esr >> 26) != WL_EC_IABT_SAME || c->last_far != pa)
 		wl_expect(c, what, WL_RES_OTHER, WL_RES_ABORT);
 	else
 		c->counts[WL_OP_READ][WL_RES_ABORT]++;
@@ -175,10 +182,11 @@ static void wl_fetch_refused(struct wl_cpu *c, const char *what, uint64_t pa)
  * answer (HYPERCALLS.md "Stage-2 abort"). Fetches from MMIO, mapped (the
  * UART, execute-never) or not, are injected at once. Then reads of
  * unassigned MMIO, each in a new 2 MiB, make the hyp map a page and take a
- * table for it (QEMU then raises its own external abort, EC 0x25) until
- * the pool runs out: that fault must be injected by the hyp (EC 0x24), not
- * left to fault again. A fetch is still refused after that. Returns true
- * when every answer came.
+ * table for it (QEMU then raises its own external abort, EC 0x25 with
+ * a synchronous external abort's status) until the pool runs out: that
+ * fault must be injected by the hyp (EC 0x25 too, with the translation
+ * fault's status), not left to fault again. A fetch is still refused after
+ * that. Returns true when every answer came.
  */
 bool wl_scenario5(struct wl_cpu *c)
 {
@@ -195,7 +203,8 @@ bool wl_scenario5(struct wl_cpu *c)
 				  WL_RES_ABORT);
 			break;
 		}
-		if ((c->last_esr >> 26) == WL_EC_DABT_LOW)
+		if ((c->last_esr >> 26) == WL_EC_DABT_SAME &&
+		    WL_FSC_TRANSLATION(c->last_esr))
 			break;
 	}
 	wl_printf("scenario5: pool ran out after %u MMIO pages: esr=0x%lx "

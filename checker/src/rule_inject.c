@@ -8,14 +8,20 @@
  * at all is the spec's question (rule_spec_judge.c); this rule judges
  * every trap that injected one, or wrote the host's EL1 fault registers:
  *
- *   ESR_EL1 = the entry's ESR_EL2, FAR_EL1 = its FAR_EL2, ELR_EL1 = its
- *   ELR_EL2; SPSR_EL1 a mode a host trap comes from (EL0t, EL1t, EL1h:
- *   the entry does not record SPSR_EL2, so the rest is not judged);
+ *   ESR_EL1 = the entry's ESR_EL2, from ABI 3 with the same-EL class
+ *   (0x21, 0x25 for 0x20, 0x24) when SPSR_EL1 says the host was at EL1,
+ *   FAR_EL1 = its FAR_EL2, ELR_EL1 = its ELR_EL2; SPSR_EL1 a mode a host
+ *   trap comes from (EL0t, EL1t, EL1h: the entry does not record
+ *   SPSR_EL2, so the rest is not judged);
  *   the exit returns to VBAR_EL1 (NONDET host_sysreg) + the synchronous
  *   vector for that mode (0x000 EL1t, 0x200 EL1h, 0x400 EL0t) in EL1h
- *   with DAIF masked; its inject_esr and inject_far are the values
- *   written. From ABI 2 an injection without all four writes is wrong;
- *   in ABI 1 the writes are judged where recorded.
+ *   with DAIF masked; from ABI 3 in exactly the PSTATE exception entry
+ *   builds (Linux 6.12's enter_exception64): N, Z, C, V, DIT and PAN of
+ *   SPSR_EL1, PAN also when SCTLR_EL1 (NONDET host_sysreg, required)
+ *   has SPAN clear, SSBS = its DSSBS, nothing else; its inject_esr and
+ *   inject_far are the values written. From ABI 2 an injection without
+ *   all four writes is wrong; in ABI 1 the writes are judged where
+ *   recorded.
  *
  * A trap whose CPU lost records after its entry is not judged (a write
  * may be in them); the spec rule counts such a trap as inconclusive.
@@ -39,12 +45,24 @@ static const char *const inj_name[INJ_REGS] = { "ESR_EL1", "FAR_EL1", "ELR_EL1",
 #define INJ_SPSR_EL1T 0x4ull
 #define INJ_SPSR_EL1H 0x5ull
 #define INJ_SPSR_DAIF 0x3c0ull
+/* ABI 3's PSTATE: kept from SPSR_EL1 (N Z C V, DIT, PAN), PAN, SSBS. */
+#define INJ_PSTATE_KEPT 0xf1400000ull
+#define INJ_PSTATE_PAN (1ull << 22)
+#define INJ_PSTATE_SSBS (1ull << 12)
+#define INJ_SCTLR_SPAN (1ull << 23)
+#define INJ_SCTLR_DSSBS (1ull << 44)
+
+/* ESR EC (bits 31:26): the lower-EL aborts and their same-EL bit. */
+#define INJ_EC_SHIFT 26
+#define INJ_EC_IABT_LOW 0x20ull
+#define INJ_EC_DABT_LOW 0x24ull
+#define INJ_EC_SAME_EL 0x1ull
 
 struct inject_cpu {
 	bool active; /* in a trap whose entry was read */
 	bool lost;   /* records lost since that entry */
-	bool vbar_known;
-	uint64_t vbar;
+	bool vbar_known, sctlr_known;
+	uint64_t vbar, sctlr;
 	unsigned written; /* bit per INJ_* */
 	uint64_t value[INJ_REGS];
 	uint64_t esr, far, elr; /* at the entry */
@@ -133,12 +151,78 @@ static void inject_nondet(void *self, const struct ck_env *env,
 	struct inject_cpu *c;
 
 	(void)env;
-	if (ev->cpu >= CK_MAX_CPUS || ev->w[0] != PKVM_NONDET_HOST_SYSREG ||
-	    ev->w[2] != PKVM_NONDET_REG_VBAR_EL1)
+	if (ev->cpu >= CK_MAX_CPUS || ev->w[0] != PKVM_NONDET_HOST_SYSREG)
 		return;
 	c = &r->cpu[ev->cpu];
-	c->vbar_known = true;
-	c->vbar = ev->w[1];
+	if (ev->w[2] == PKVM_NONDET_REG_VBAR_EL1) {
+		c->vbar_known = true;
+		c->vbar = ev->w[1];
+	} else if (ev->w[2] == PKVM_NONDET_REG_SCTLR_EL1) {
+		c->sctlr_known = true;
+		c->sctlr = ev->w[1];
+	}
+}
+
+/*
+ * The entry's ESR_EL2 with the class a host at EL1 sees from ABI 3: the
+ * same-EL one for a lower-EL abort (HYPERCALLS.md "Stage-2 abort" rule 1).
+ */
+static uint64_t inj_same_el(uint64_t esr)
+{
+	uint64_t ec = (esr >> INJ_EC_SHIFT) & 0x3f;
+
+	if (ec == INJ_EC_IABT_LOW || ec == INJ_EC_DABT_LOW)
+		esr |= INJ_EC_SAME_EL << INJ_EC_SHIFT;
+	return esr;
+}
+
+/*
+ * ESR_EL1 against the entry's ESR_EL2: as it was up to ABI 2 and from EL0;
+ * from ABI 3 from EL1t or EL1h with the same-EL class. Without SPSR_EL1
+ * (a finding of its own from ABI 2) the host's level is unknown: either.
+ */
+static void inj_esr(const struct inject_rule *r, const struct inject_cpu *c,
+		    char *bad, size_t len)
+{
+	uint64_t got = c->value[INJ_ESR], mode;
+	bool el1;
+
+	if (!(c->written & (1u << INJ_ESR)))
+		return;
+	if (r->abi < 3) {
+		if (got != c->esr)
+			ck_append(bad, len,
+				  "ESR_EL1 = 0x%llx, not the entry's ESR_EL2 "
+				  "0x%llx",
+				  (unsigned long long)got,
+				  (unsigned long long)c->esr);
+		return;
+	}
+	if (!(c->written & (1u << INJ_SPSR))) {
+		if (got != c->esr && got != inj_same_el(c->esr))
+			ck_append(bad, len,
+				  "ESR_EL1 = 0x%llx, neither the entry's "
+				  "ESR_EL2 0x%llx nor it with the same-EL "
+				  "class",
+				  (unsigned long long)got,
+				  (unsigned long long)c->esr);
+		return;
+	}
+	mode = c->value[INJ_SPSR] & INJ_SPSR_MODE;
+	el1 = mode == INJ_SPSR_EL1T || mode == INJ_SPSR_EL1H;
+	if (el1 && got != inj_same_el(c->esr))
+		ck_append(bad, len,
+			  "ESR_EL1 = 0x%llx, not 0x%llx: the entry's ESR_EL2 "
+			  "0x%llx with the same-EL class, the host being at "
+			  "EL1 (SPSR_EL1 mode 0x%llx; ABI 3)",
+			  (unsigned long long)got,
+			  (unsigned long long)inj_same_el(c->esr),
+			  (unsigned long long)c->esr, (unsigned long long)mode);
+	else if (!el1 && got != c->esr)
+		ck_append(bad, len,
+			  "ESR_EL1 = 0x%llx, not the entry's ESR_EL2 0x%llx "
+			  "(the host was at EL0: the lower-EL class stays)",
+			  (unsigned long long)got, (unsigned long long)c->esr);
 }
 
 /* The written registers against the entry's; the summary against them. */
@@ -152,7 +236,12 @@ static void inj_registers(const struct inject_rule *r,
 	for (unsigned i = 0; i < INJ_REGS; i++)
 		if (!(c->written & (1u << i)) && r->abi >= 2)
 			ck_append(bad, len, "%s was not written", inj_name[i]);
-	for (unsigned i = INJ_ESR; i <= INJ_ELR; i++)
+	if (!c->sctlr_known && r->abi >= 3)
+		ck_append(bad, len,
+			  "SCTLR_EL1 was not read (no NONDET host_sysreg "
+			  "sctlr_el1): the PSTATE on return depends on it");
+	inj_esr(r, c, bad, len);
+	for (unsigned i = INJ_FAR; i <= INJ_ELR; i++)
 		if ((c->written & (1u << i)) && c->value[i] != want[i])
 			ck_append(bad, len,
 				  "%s = 0x%llx, not the entry's %s 0x%llx",
@@ -180,9 +269,55 @@ static void inj_registers(const struct inject_rule *r,
 			  (unsigned long long)c->value[INJ_FAR]);
 }
 
+/*
+ * ABI 3's PSTATE on return (HYPERCALLS.md "Stage-2 abort" rule 3), built
+ * as exception entry to EL1h builds it from the host's PSTATE `old` (the
+ * SPSR_EL1 written) and SCTLR_EL1.
+ */
+static uint64_t inj_pstate(uint64_t old, uint64_t sctlr)
+{
+	uint64_t want = INJ_SPSR_EL1H | INJ_SPSR_DAIF | (old & INJ_PSTATE_KEPT);
+
+	if (!(sctlr & INJ_SCTLR_SPAN))
+		want |= INJ_PSTATE_PAN;
+	if (sctlr & INJ_SCTLR_DSSBS)
+		want |= INJ_PSTATE_SSBS;
+	return want;
+}
+
+/*
+ * The exit's SPSR: in EL1h with DAIF masked; from ABI 3, with SPSR_EL1
+ * and SCTLR_EL1 known, exactly inj_pstate().
+ */
+static void inj_spsr(const struct inject_rule *r, const struct inject_cpu *c,
+		     const uint64_t *out, char *bad, size_t len)
+{
+	uint64_t want;
+
+	if (r->abi < 3 || !(c->written & (1u << INJ_SPSR)) || !c->sctlr_known) {
+		if ((out[7] & (INJ_SPSR_MODE | INJ_SPSR_DAIF)) !=
+		    (INJ_SPSR_EL1H | INJ_SPSR_DAIF))
+			ck_append(bad, len,
+				  "the exit's SPSR 0x%llx is not EL1h with D, "
+				  "A, I, F masked",
+				  (unsigned long long)out[7]);
+		return;
+	}
+	want = inj_pstate(c->value[INJ_SPSR], c->sctlr);
+	if (out[7] != want)
+		ck_append(bad, len,
+			  "the exit's SPSR 0x%llx is not 0x%llx: EL1h, D, A, "
+			  "I, F masked, N Z C V DIT PAN of SPSR_EL1 0x%llx, "
+			  "PAN set if SCTLR_EL1 0x%llx has SPAN (bit 23) "
+			  "clear, SSBS its DSSBS (bit 44) (ABI 3)",
+			  (unsigned long long)out[7], (unsigned long long)want,
+			  (unsigned long long)c->value[INJ_SPSR],
+			  (unsigned long long)c->sctlr);
+}
+
 /* Where and how the host resumes: its vector, in EL1h, DAIF masked. */
-static void inj_return(const struct inject_cpu *c, const uint64_t *out,
-		       char *bad, size_t len)
+static void inj_return(const struct inject_rule *r, const struct inject_cpu *c,
+		       const uint64_t *out, char *bad, size_t len)
 {
 	int64_t off = -1;
 
@@ -204,12 +339,7 @@ static void inj_return(const struct inject_cpu *c, const uint64_t *out,
 			  "vector of VBAR_EL1 0x%llx",
 			  (unsigned long long)out[6],
 			  (unsigned long long)c->vbar);
-	if ((out[7] & (INJ_SPSR_MODE | INJ_SPSR_DAIF)) !=
-	    (INJ_SPSR_EL1H | INJ_SPSR_DAIF))
-		ck_append(bad, len,
-			  "the exit's SPSR 0x%llx is not EL1h with D, A, I, F "
-			  "masked",
-			  (unsigned long long)out[7]);
+	inj_spsr(r, c, out, bad, len);
 }
 
 static void inject_exit(void *self, const struct ck_env *env,
@@ -242,7 +372,7 @@ static void inject_exit(void *self, const struct ck_env *env,
 		return;
 	}
 	inj_registers(r, c, ev->w, bad, sizeof(bad));
-	inj_return(c, ev->w, bad, sizeof(bad));
+	inj_return(r, c, ev->w, bad, sizeof(bad));
 	if (bad[0])
 		ck_finding(env->out, "abort-injection", ev, c->far, false, 0,
 			   "an abort injected into the host (entry esr 0x%llx "

@@ -204,18 +204,60 @@ static uint64_t trap_sync_vector(uint64_t spsr)
 }
 
 /*
- * Inject the abort into the host (HYPERCALLS.md "Stage-2 abort"): the EL1
- * fault registers get the EL2 ones, and the host resumes at the
- * synchronous vector for the mode it was in, in EL1h with DAIF masked.
+ * The ESR_EL1 an abort injected into a host in `spsr`'s mode carries: the
+ * ESR_EL2 it trapped with, whose class says "from a lower EL" (0x20, 0x24),
+ * turned into the same-EL class (0x21, 0x25) when the host was at EL1 (EL1t
+ * or EL1h, M[3:2] = 1), as an abort taken there without a change of level
+ * would show; from EL0 the lower-EL class is right as it is. IL and ISS
+ * are passed on unchanged (HYPERCALLS.md "Stage-2 abort", rule 1).
  */
-static void trap_inject_abort(struct trap_ctx *ctx)
+static uint64_t trap_inject_esr(uint64_t esr, uint64_t spsr)
+{
+	uint64_t mode = spsr & TRAP_SPSR_MODE_MASK;
+
+	if (mode == TRAP_SPSR_EL1T || mode == TRAP_SPSR_EL1H)
+		esr |= (uint64_t)TRAP_EC_SAME_EL_BIT << TRAP_ESR_EC_SHIFT;
+	return esr;
+}
+
+/*
+ * The PSTATE the host resumes in after an exception taken to EL1h from
+ * PSTATE `old`, with SCTLR_EL1 `sctlr` (HYPERCALLS.md "Stage-2 abort"
+ * rule 3, as Linux 6.12's enter_exception64): EL1h, D, A, I, F masked;
+ * N, Z, C, V, DIT and PAN kept; PAN set if SCTLR_EL1.SPAN is 0; SSBS =
+ * SCTLR_EL1.DSSBS; everything else (UAO, SS, IL, BTYPE, TCO: no MTE here)
+ * 0.
+ */
+static uint64_t trap_inject_pstate(uint64_t old, uint64_t sctlr)
+{
+	uint64_t pstate = TRAP_SPSR_EL1H_MASKED | (old & TRAP_PSTATE_KEPT);
+
+	if (!(sctlr & TRAP_SCTLR_EL1_SPAN))
+		pstate |= TRAP_PSTATE_PAN;
+	if (sctlr & TRAP_SCTLR_EL1_DSSBS)
+		pstate |= TRAP_PSTATE_SSBS;
+	return pstate;
+}
+
+/*
+ * Inject the abort into the host (HYPERCALLS.md "Stage-2 abort"): the EL1
+ * fault registers get the EL2 ones (the class as seen from the host's
+ * level), and the host resumes at the synchronous vector for the mode it
+ * was in, in EL1h with DAIF masked and the PSTATE exception entry builds.
+ * Returns the ESR_EL1 written.
+ */
+static uint64_t trap_inject_abort(struct trap_ctx *ctx)
 {
 	uint64_t vbar = arch_read_vbar_el1();
+	uint64_t sctlr = arch_read_sctlr_el1();
+	uint64_t esr = trap_inject_esr(ctx->esr, ctx->spsr);
 
 	htrace_nondet(PKVM_NONDET_HOST_SYSREG, vbar, PKVM_NONDET_REG_VBAR_EL1,
 		      0);
-	arch_sysreg_write(PKVM_SYSREG_ESR_EL1, ctx->esr);
-	htrace_sysreg(PKVM_SYSREG_ESR_EL1, ctx->esr);
+	htrace_nondet(PKVM_NONDET_HOST_SYSREG, sctlr, PKVM_NONDET_REG_SCTLR_EL1,
+		      0);
+	arch_sysreg_write(PKVM_SYSREG_ESR_EL1, esr);
+	htrace_sysreg(PKVM_SYSREG_ESR_EL1, esr);
 	arch_sysreg_write(PKVM_SYSREG_FAR_EL1, ctx->far);
 	htrace_sysreg(PKVM_SYSREG_FAR_EL1, ctx->far);
 	arch_sysreg_write(PKVM_SYSREG_ELR_EL1, ctx->elr);
@@ -223,14 +265,16 @@ static void trap_inject_abort(struct trap_ctx *ctx)
 	arch_sysreg_write(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
 	htrace_sysreg(PKVM_SYSREG_SPSR_EL1, ctx->spsr);
 	ctx->elr = vbar + trap_sync_vector(ctx->spsr);
-	ctx->spsr = TRAP_SPSR_EL1H_MASKED;
+	ctx->spsr = trap_inject_pstate(ctx->spsr, sctlr);
+	return esr;
 }
 
 /*
  * A stage-2 abort: mapped (the host retries the access) or injected, in
- * this one trap. Returns true if an abort was injected.
+ * this one trap. Returns the ESR_EL1 of the abort injected, or 0 (none:
+ * an injected ESR always has a class).
  */
-static bool trap_abort(struct trap_ctx *ctx)
+static uint64_t trap_abort(struct trap_ctx *ctx)
 {
 	/* ESR ISS: DFSC/IFSC in bits 5:0, 0b0001xx a translation fault. */
 	struct mem_fault f = {
@@ -241,18 +285,16 @@ static bool trap_abort(struct trap_ctx *ctx)
 	};
 
 	if (mem_host_fault(&f))
-		return false;
-	trap_inject_abort(ctx);
-	return true;
+		return 0;
+	return trap_inject_abort(ctx);
 }
 
 /* Every other synchronous trap: the canonical entry and exit records. */
 static __attribute__((noinline)) void trap_host_other(struct trap_ctx *ctx)
 {
 	unsigned ec = (unsigned)(ctx->esr >> 26) & 0x3F;
-	uint64_t esr = ctx->esr, far = ctx->far;
+	uint64_t far = ctx->far, inj_esr = 0;
 	struct trap_kept kept = trap_kept_of(ctx);
-	bool injected = false;
 
 	trap_record_entry(ctx);
 	switch (ec) {
@@ -264,13 +306,13 @@ static __attribute__((noinline)) void trap_host_other(struct trap_ctx *ctx)
 		break;
 	case TRAP_EC_IABT_LOW:
 	case TRAP_EC_DABT_LOW:
-		injected = trap_abort(ctx);
+		inj_esr = trap_abort(ctx);
 		break;
 	default:
 		/* Nothing else is trapped; leave the host as it was. */
 		break;
 	}
-	trap_record_exit(ctx, &kept, injected ? esr : 0, injected ? far : 0);
+	trap_record_exit(ctx, &kept, inj_esr, inj_esr ? far : 0);
 }
 
 void trap_host_sync(struct trap_ctx *ctx)

@@ -581,11 +581,30 @@ void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn)
 		tb_exit_full(b, cpu, 0x1234, 0, 0, 0, TB_ELR, 0x3c5);
 }
 
+uint64_t tb_inject_esr(const struct tb *b, uint64_t esr, uint64_t spsr)
+{
+	uint64_t ec = esr >> 26 & 0x3f, mode = spsr & 0x1f;
+
+	if (tb_abi(b) >= 3 && (mode == 0x4 || mode == 0x5) &&
+	    (ec == 0x20 || ec == 0x24))
+		return esr | 1ull << 26;
+	return esr;
+}
+
+uint64_t tb_inject_spsr(const struct tb *b, uint64_t spsr)
+{
+	/* TB_SCTLR_EL1 has SPAN set and DSSBS clear: PAN only if kept. */
+	return tb_abi(b) >= 3 ? 0x3c5 | (spsr & 0xf1400000ull) : 0x3c5;
+}
+
 void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 		    uint64_t elr, uint64_t spsr)
 {
 	tb_nondet(b, cpu, PKVM_NONDET_HOST_SYSREG, TB_VBAR,
 		  PKVM_NONDET_REG_VBAR_EL1, 0);
+	if (tb_abi(b) >= 3)
+		tb_nondet(b, cpu, PKVM_NONDET_HOST_SYSREG, TB_SCTLR_EL1,
+			  PKVM_NONDET_REG_SCTLR_EL1, 0);
 	tb_sysreg(b, cpu, PKVM_SYSREG_ESR_EL1, esr);
 	tb_sysreg(b, cpu, PKVM_SYSREG_FAR_EL1, far);
 	tb_sysreg(b, cpu, PKVM_SYSREG_ELR_EL1, elr);
@@ -597,10 +616,11 @@ void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn)
 	tb_abort_entry(b, cpu, pfn);
 	tb_lock(b, cpu, PKVM_LOCK_HOST_S2);
 	tb_unlock(b, cpu, PKVM_LOCK_HOST_S2);
-	tb_inject_regs(b, cpu, TB_ESR_DABT, (pfn << 12) | 0x10, TB_ELR,
-		       TB_HOST_SPSR);
-	tb_exit_full(b, cpu, 0x1234, 0, TB_ESR_DABT, (pfn << 12) | 0x10,
-		     TB_VBAR + 0x200, 0x3c5);
+	uint64_t esr = tb_inject_esr(b, TB_ESR_DABT, TB_HOST_SPSR);
+
+	tb_inject_regs(b, cpu, esr, (pfn << 12) | 0x10, TB_ELR, TB_HOST_SPSR);
+	tb_exit_full(b, cpu, 0x1234, 0, esr, (pfn << 12) | 0x10,
+		     TB_VBAR + 0x200, tb_inject_spsr(b, TB_HOST_SPSR));
 }
 
 struct tb_sink_ctx {

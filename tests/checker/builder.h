@@ -32,6 +32,9 @@
 #define TB_ESR_HVC 0x5a000000ull  /* EC 0x16, IL */
 #define TB_ESR_SMC 0x5e000000ull  /* EC 0x17, IL */
 #define TB_ESR_DABT 0x92000047ull /* EC 0x24, IL, translation fault L3 */
+/* The same with the same-EL class (EC 0x25): what a host at EL1 is given
+ * from ABI 3 (HYPERCALLS.md "Stage-2 abort" rule 1). */
+#define TB_ESR_DABT_SAME 0x96000047ull
 #define TB_VBAR 0x41000800ull
 #define TB_ELR 0x41000100ull /* every trap entry's elr */
 /* The EL2 registers every CPU writes at boot (HYPERCALLS.md "System
@@ -44,6 +47,9 @@
 /* The host's PSTATE at a trap: EL1h, Z and C set (SPSR_EL2, as the hyp
  * passes it on in SPSR_EL1 when it injects). */
 #define TB_HOST_SPSR 0x60000005ull
+/* The host's SCTLR_EL1 an injection reads from ABI 3 (QEMU's reset value
+ * for a Cortex-A72: SPAN set, DSSBS clear). */
+#define TB_SCTLR_EL1 0x00c50838ull
 
 struct tb {
 	unsigned ncpu;
@@ -219,7 +225,21 @@ void tb_refuse(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	       uint64_t a2, int64_t err);
 void tb_abort_map(struct tb *b, unsigned cpu, uint64_t pfn);
 void tb_abort_inject(struct tb *b, unsigned cpu, uint64_t pfn);
-/* An injection's NONDET VBAR_EL1 and its four EL1 register writes. */
+/*
+ * The ESR_EL1 an injection gives a host in `spsr`'s mode for a trap with
+ * ESR_EL2 `esr`, at the builder's ABI: from ABI 3, for a host at EL1 (EL1t,
+ * EL1h), a lower-EL abort class (0x20, 0x24) becomes the same-EL one (0x21,
+ * 0x25); otherwise `esr` as it is.
+ */
+uint64_t tb_inject_esr(const struct tb *b, uint64_t esr, uint64_t spsr);
+/*
+ * The SPSR an injection returns with for a host whose PSTATE was `spsr`,
+ * SCTLR_EL1 TB_SCTLR_EL1, at the builder's ABI: EL1h with DAIF masked
+ * (0x3c5), from ABI 3 with N, Z, C, V, DIT and PAN of `spsr` kept.
+ */
+uint64_t tb_inject_spsr(const struct tb *b, uint64_t spsr);
+/* An injection's NONDET VBAR_EL1 (and from ABI 3 SCTLR_EL1, as
+ * TB_SCTLR_EL1) and its four EL1 register writes. */
 void tb_inject_regs(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 		    uint64_t elr, uint64_t spsr);
 

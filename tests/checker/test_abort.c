@@ -58,8 +58,11 @@ static void ta_entry(uint64_t esr, uint64_t far)
 /* The injection's exit: the EL1 registers get the EL2 ones. */
 static void ta_inject_exit(uint64_t esr, uint64_t far)
 {
+	/* The ESR_EL1 the host at EL1h is given (the same-EL class). */
+	esr = tb_inject_esr(&b, esr, TB_HOST_SPSR);
 	tb_inject_regs(&b, 0, esr, far, TA_ELR, TB_HOST_SPSR);
-	tb_exit_full(&b, 0, 0x1234, 0, esr, far, TB_VBAR + 0x200, 0x3c5);
+	tb_exit_full(&b, 0, 0x1234, 0, esr, far, TB_VBAR + 0x200,
+		     tb_inject_spsr(&b, TB_HOST_SPSR));
 }
 
 /* Return to the faulting instruction with nothing injected. */

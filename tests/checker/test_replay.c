@@ -249,9 +249,10 @@ Test(replay, abort_injected_wrong_vector)
 	tb_entry(&b, 0, TB_ESR_DABT, pfn << 12, pfn << 4, 0, 0, 0);
 	tb_lock(&b, 0, PKVM_LOCK_HOST_S2);
 	tb_unlock(&b, 0, PKVM_LOCK_HOST_S2);
-	tb_inject_regs(&b, 0, TB_ESR_DABT, pfn << 12, TB_ELR, TB_HOST_SPSR);
-	tb_exit_full(&b, 0, 0, 0, TB_ESR_DABT, pfn << 12, TB_VBAR + 0x400,
-		     0x3c5);
+	tb_inject_regs(&b, 0, TB_ESR_DABT_SAME, pfn << 12, TB_ELR,
+		       TB_HOST_SPSR);
+	tb_exit_full(&b, 0, 0, 0, TB_ESR_DABT_SAME, pfn << 12, TB_VBAR + 0x400,
+		     tb_inject_spsr(&b, TB_HOST_SPSR));
 	expect_only("abort-injection");
 }
 

@@ -210,8 +210,9 @@ Test(pgtable, unresolvable_faults_inject)
 	cr_assert(!fake_abort(uart), "a read maps it (device, XN)");
 	cr_assert(fake_abort_esr(uart, FAKE_ESR_IABT(FAKE_FSC_PERMISSION_L3)),
 		  "fetch from the mapped XN device page");
+	/* From EL1h: the same-EL class, 0x21 (ABI 3). */
 	cr_assert_eq(fake_stats.sysreg[PKVM_SYSREG_ESR_EL1],
-		     FAKE_ESR_IABT(FAKE_FSC_PERMISSION_L3));
+		     FAKE_ESR_IABT(FAKE_FSC_PERMISSION_L3) | (1ull << 26));
 
 	cr_assert(!fake_abort_esr(0x48600000, fetch), "fetch from host RAM");
 	cr_assert(!fake_abort(0x48600000), "mapped meanwhile: no change");
@@ -222,6 +223,40 @@ Test(pgtable, unresolvable_faults_inject)
 				 FAKE_ESR_DABT(FAKE_FSC_ACCESS_FLAG_L3)),
 		  "an access flag fault");
 	cr_assert_eq(th_host_state(0x48600), MEM_OWNED);
+}
+
+/*
+ * The ESR_EL1 an injection writes has the class the host's level would see
+ * (HYPERCALLS.md "Stage-2 abort" rule 1, ABI 3): from EL1h or EL1t the
+ * same-EL one (0x25, 0x21), from EL0t the lower-EL one the trap had (0x24,
+ * 0x20); IL and ISS as trapped.
+ */
+Test(pgtable, injected_esr_class_by_mode)
+{
+	static const struct {
+		uint64_t spsr, esr, want;
+	} c[] = {
+		{ 0x3C5, FAKE_ESR_DABT(0x07),
+		  FAKE_ESR_DABT(0x07) | 1ull << 26 },
+		{ 0x3C4, FAKE_ESR_DABT(0x07),
+		  FAKE_ESR_DABT(0x07) | 1ull << 26 },
+		{ 0x000, FAKE_ESR_DABT(0x07), FAKE_ESR_DABT(0x07) },
+		{ 0x3C5, FAKE_ESR_IABT(0x0F),
+		  FAKE_ESR_IABT(0x0F) | 1ull << 26 },
+		{ 0x000, FAKE_ESR_IABT(0x0F), FAKE_ESR_IABT(0x0F) },
+	};
+
+	th_boot(1, 0);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		/* The hyp's own memory: injected whatever the class. */
+		cr_assert(fake_abort_from(PKVM_HYP_BASE + 0x1008, c[i].esr,
+					  c[i].spsr),
+			  "case %zu injected", i);
+		cr_assert_eq(fake_stats.sysreg[PKVM_SYSREG_ESR_EL1], c[i].want,
+			     "case %zu: ESR_EL1 0x%llx", i,
+			     (unsigned long long)
+				     fake_stats.sysreg[PKVM_SYSREG_ESR_EL1]);
+	}
 }
 
 /* The index of the first record of `kind` at or after `from`, or `n`. */

@@ -364,6 +364,9 @@ Test(producer, trap_exit_forms)
 	cr_assert_eq(r[n1].kind, PKVM_EV_TRAP_ENTRY);
 	cr_assert_eq(r[n2 - 4].kind, PKVM_EV_TRAP_EXIT);
 	cr_assert_neq(r[n2 - 2].a, 0, "inject_esr");
+	/* The summary is the ESR_EL1 written: from EL1h, EC 0x25. */
+	cr_assert_eq(r[n2 - 2].a, fake_stats.sysreg[PKVM_SYSREG_ESR_EL1]);
+	cr_assert_eq(r[n2 - 2].a >> 26, 0x25);
 }
 
 /*

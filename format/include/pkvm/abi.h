@@ -18,14 +18,23 @@
  * before it is linked, locks only in PKVM_LOCK_ORDER_LIST's order and
  * PKVM_LOCK_NEEDS_LIST's company (boot included), and a DSB (ISB for the
  * hyp stage-1) after making entries valid, before their lock goes. A
- * checker judges those on ABI 2 traces only.
+ * checker judges those on ABI 2 traces only. ABI 3: the same values, and
+ * an abort injected as upstream's host_inject_abort does (HYPERCALLS.md
+ * "Stage-2 abort" rules 1 and 3): into a host at EL1 (EL1t, EL1h) its
+ * ESR_EL1 carries the same-EL class (0x21 instruction, 0x25 data abort)
+ * where the trap's ESR_EL2 had the lower-EL one (0x20, 0x24), from EL0
+ * the class stays; the host resumes in the PSTATE exception entry builds
+ * from its own and SCTLR_EL1, whose read is recorded (NONDET HOST_SYSREG
+ * PKVM_NONDET_REG_SCTLR_EL1). A checker judges ABI 1 and 2 traces with
+ * the lower-EL class and only M and DAIF of that PSTATE.
  */
 #ifndef PKVM_ABI_H
 #define PKVM_ABI_H
 
 #include <stdint.h>
 
-#define PKVM_ABI_VERSION 2u /* 2: the marks and lock rules promised */
+/* 2: the marks and lock rules promised; 3: aborts injected as upstream. */
+#define PKVM_ABI_VERSION 3u
 
 /*
  * Our hyp's BOOT `boot_flags` (FORMAT.md section 9.1; other systems have

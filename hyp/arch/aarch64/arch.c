@@ -52,6 +52,11 @@ uint64_t arch_read_vbar_el1(void)
 	return MRS(vbar_el1);
 }
 
+uint64_t arch_read_sctlr_el1(void)
+{
+	return MRS(sctlr_el1);
+}
+
 uint64_t arch_vectors(void)
 {
 	return (uint64_t)(__UINTPTR_TYPE__)hyp_vectors;

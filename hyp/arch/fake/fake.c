@@ -51,6 +51,11 @@ uint64_t arch_read_vbar_el1(void)
 	return fake_stats.vbar_el1;
 }
 
+uint64_t arch_read_sctlr_el1(void)
+{
+	return fake_stats.sctlr_el1;
+}
+
 uint64_t arch_vectors(void)
 {
 	return 0x40200800ull;
@@ -136,6 +141,8 @@ void fake_boot(unsigned cpu_count, unsigned pool_pages)
 	}
 	memset(&fake_stats, 0, sizeof(fake_stats));
 	fake_stats.vbar_el1 = PKVM_WORKLOAD_BASE + 0x800;
+	/* QEMU's reset value for a Cortex-A72: SPAN set, no DSSBS. */
+	fake_stats.sctlr_el1 = 0x00c50838;
 	fake_set_cpu(0);
 	hyp_boot_primary(&cfg);
 	for (unsigned i = 0; i < cpu_count; i++) {
@@ -179,11 +186,16 @@ bool fake_abort(uint64_t ipa)
 
 bool fake_abort_esr(uint64_t ipa, uint64_t esr)
 {
+	return fake_abort_from(ipa, esr, 0x3C5);
+}
+
+bool fake_abort_from(uint64_t ipa, uint64_t esr, uint64_t spsr)
+{
 	struct trap_ctx ctx = { 0 };
 	uint64_t elr = PKVM_WORKLOAD_BASE + 0x100;
 
 	ctx.elr = elr;
-	ctx.spsr = 0x3C5;
+	ctx.spsr = spsr;
 	ctx.esr = esr;
 	ctx.far = ipa;
 	ctx.hpfar = (ipa >> 12) << 4;

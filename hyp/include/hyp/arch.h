@@ -54,6 +54,9 @@ void arch_sysreg_write(enum pkvm_sysreg reg, uint64_t value);
 /** Read the host's VBAR_EL1 (for abort injection). */
 uint64_t arch_read_vbar_el1(void);
 
+/** Read the host's SCTLR_EL1 (for abort injection: SPAN and DSSBS). */
+uint64_t arch_read_sctlr_el1(void);
+
 /** Address of the EL2 exception vectors (for VBAR_EL2). */
 uint64_t arch_vectors(void);
 

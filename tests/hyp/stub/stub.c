@@ -109,7 +109,8 @@ static void test_ownership(void)
 	expect_call("donate", PKVM_HC_HOST_DONATE_HYP, pb, 2, 0);
 	(void)*(volatile uint64_t *)(STUB_PAGE_B + 0x1008);
 	expect("abort injected", stub_aborts, 1);
-	expect("abort esr ec", stub_abort_esr >> 26, 0x24);
+	/* The stub runs in EL1h: the same-EL class (ABI 3). */
+	expect("abort esr ec", stub_abort_esr >> 26, 0x25);
 	expect("abort far", stub_abort_far, STUB_PAGE_B + 0x1008);
 	expect_call("reclaim", PKVM_HC_HYP_DONATE_HOST, pb, 2, 0);
 	*(volatile uint64_t *)(STUB_PAGE_B + 0x1008) = 5;

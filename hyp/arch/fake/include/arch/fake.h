@@ -18,6 +18,7 @@ struct fake_stats {
 	uint64_t barrier;
 	uint64_t sysreg[16]; /* last value written, by PKVM_SYSREG_* */
 	uint64_t vbar_el1;   /* what arch_read_vbar_el1() returns */
+	uint64_t sctlr_el1;  /* what arch_read_sctlr_el1() returns */
 	bool system_off;
 };
 extern struct fake_stats fake_stats;
@@ -50,6 +51,9 @@ bool fake_abort(uint64_t ipa);
 
 /** A host stage-2 abort at `ipa` with syndrome `esr` (EC, FSC, ...). */
 bool fake_abort_esr(uint64_t ipa, uint64_t esr);
+
+/** The same, from a host in the mode of `spsr` (fake_abort_esr: EL1h). */
+bool fake_abort_from(uint64_t ipa, uint64_t esr, uint64_t spsr);
 
 /* Syndromes for fake_abort_esr(): EC, IL, and the fault status code. */
 #define FAKE_ESR_DABT(fsc) ((0x24ull << 26) | (1ull << 25) | (fsc))
