@@ -636,6 +636,8 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 					"between its critical sections"
 				      : "a page, a host read or BOOT_LINUX "
 					"it depends on is unknown");
+		if (!c->applied) /* the table follows the hyp's answer */
+			vm_table_follow(r, c, &o, ev->w[0] ? -1 : x1);
 		return;
 	}
 	ck_trap_checked(env->out);
