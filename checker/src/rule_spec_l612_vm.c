@@ -82,10 +82,17 @@ struct vm_rule {
 	bool el2_debug;
 	unsigned ia_bits;
 	struct l612_vm_env env; /* BOOT_LINUX; per call: the rest */
-	struct l612_vm table[VM_MAX_SLOTS];
+	/* Allocated for a linux-6.12 trace only (the rule idles on others). */
+	struct l612_vm *table;	      /* VM_MAX_SLOTS */
+	struct vm_call *call;	      /* CK_MAX_CPUS */
 	int loaded_slot[CK_MAX_CPUS]; /* the VM a CPU's vCPU is of, or -1 */
-	struct vm_call call[CK_MAX_CPUS];
 };
+
+/* `cpu`'s call, or NULL on a trace of another system. */
+static struct vm_call *vm_call_of(struct vm_rule *r, unsigned cpu)
+{
+	return r->on && cpu < CK_MAX_CPUS ? &r->call[cpu] : NULL;
+}
 
 static const char *vm_name(unsigned id)
 {
@@ -414,13 +421,15 @@ static void vm_entry(void *self, const struct ck_env *env,
 		     const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 	uint64_t x0 = ev->w[4] & ~(1ull << 16);
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	(void)env;
+	if (!c)
+		return;
 	c->active = false;
-	if (!r->on || ((ev->w[0] >> 26) & 0x3f) != VM_EC_HVC64 ||
+	if (((ev->w[0] >> 26) & 0x3f) != VM_EC_HVC64 ||
 	    (x0 & ~0xffffull) != PKVM_HC_BASE ||
 	    id < PKVM_L612_HC_PKVM_INIT_VM ||
 	    id > PKVM_L612_HC_PKVM_TEARDOWN_VM)
@@ -436,11 +445,11 @@ static void vm_acquire(void *self, const struct ck_env *env,
 		       const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 	unsigned id = (unsigned)ev->w[0];
 	unsigned comp = view_lock_comp(env->view, id);
 
-	if (!c->active)
+	if (!c || !c->active)
 		return;
 	if (view_lock_class(env->view, id) == PKVM_LOCK_ROLE_VM_TABLE)
 		vm_table_locked(r, c);
@@ -454,13 +463,13 @@ static void vm_release(void *self, const struct ck_env *env,
 		       const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 	unsigned id = (unsigned)ev->w[0];
 	unsigned comp = view_lock_comp(env->view, id);
 	unsigned other = comp == PKVM_COMP_HOST_S2 ? PKVM_COMP_HYP_S1
 						   : PKVM_COMP_HOST_S2;
 
-	if (!c->active)
+	if (!c || !c->active)
 		return;
 	if (view_lock_class(env->view, id) == PKVM_LOCK_ROLE_VM_TABLE) {
 		/* the table as the spec says the call leaves it */
@@ -483,9 +492,9 @@ static void vm_nondet(void *self, const struct ck_env *env,
 		      const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 
-	if (!c->active || ev->w[0] != PKVM_NONDET_HOST_READ ||
+	if (!c || !c->active || ev->w[0] != PKVM_NONDET_HOST_READ ||
 	    c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
 		return;
 	for (unsigned i = 0; i < c->read_count && i < VM_MAX_READS; i++)
@@ -515,6 +524,8 @@ static void vm_mark(void *self, const struct ck_env *env,
 	int *slot = &r->loaded_slot[ev->cpu];
 
 	(void)env;
+	if (!r->on)
+		return;
 	if (ev->w[0] == PKVM_MARK_VCPU_LOAD) {
 		*slot = l612_vm_slot(&r->env, ev->w[1] & 0xffffffffull);
 		if (*slot >= 0 && *slot < (int)VM_MAX_SLOTS)
@@ -533,14 +544,14 @@ static void vm_store(void *self, const struct ck_env *env,
 		     const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 	const struct model *m = view_model(env->view);
 	const struct model_table *t;
 	uint64_t old, nw = ev->w[1], in, size, first;
 	unsigned slot, before, after;
 	int ti;
 
-	if (!c->active || c->other_changed || !m)
+	if (!c || !c->active || c->other_changed || !m)
 		return;
 	ti = model_table_find(m, ev->w[0] & ~0xfffull);
 	if (ti < 0 || !model_table_attached(m, ti))
@@ -692,9 +703,9 @@ static void vm_exit(void *self, const struct ck_env *env,
 		    const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 
-	if (!c->active)
+	if (!c || !c->active)
 		return;
 	c->active = false;
 	if (view_any_loss(env->view) || ck_trap_is_unsure(env->out, ev->cpu)) {
@@ -710,10 +721,10 @@ static void vm_panic(void *self, const struct ck_env *env,
 		     const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[ev->cpu];
+	struct vm_call *c = vm_call_of(r, ev->cpu);
 	struct l612_outcome o;
 
-	if (!c->active)
+	if (!c || !c->active)
 		return;
 	vm_spec(r, c, &o);
 	if (!o.panic)
@@ -731,9 +742,9 @@ static void vm_abandon(void *self, const struct ck_env *env, unsigned cpu,
 		       const char *why)
 {
 	struct vm_rule *r = self;
-	struct vm_call *c = &r->call[cpu];
+	struct vm_call *c = vm_call_of(r, cpu);
 
-	if (!c->active)
+	if (!c || !c->active)
 		return;
 	c->active = false;
 	ck_inconclusive(env->out, "cpu%u %s: %s", cpu, vm_name(c->id), why);
@@ -749,13 +760,29 @@ static void *vm_create(const struct ck_env *env, unsigned cpu_count)
 	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	for (unsigned i = 0; i < CK_MAX_CPUS; i++)
 		r->loaded_slot[i] = -1;
+	if (r->on) {
+		r->table = calloc(VM_MAX_SLOTS, sizeof(*r->table));
+		r->call = calloc(CK_MAX_CPUS, sizeof(*r->call));
+		CK_CHECK(r->table != NULL && r->call != NULL);
+	}
 	return r;
+}
+
+static void vm_destroy(void *self)
+{
+	struct vm_rule *r = self;
+
+	if (!r)
+		return;
+	free(r->table);
+	free(r->call);
+	free(r);
 }
 
 const struct ck_rule rule_spec_l612_vm = {
 	.name = "spec-l612-vm",
 	.create = vm_create,
-	.destroy = free,
+	.destroy = vm_destroy,
 	.boot = vm_boot,
 	.trap_entry = vm_entry,
 	.trap_exit = vm_exit,
