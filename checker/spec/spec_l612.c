@@ -181,7 +181,7 @@ void l612_unshare_hyp(const struct l612_machine *m, uint64_t pfn,
 
 /* ---- the VM lifecycle (LINUX-6.12.md 6.0, 6.3-6.5) ------------------- */
 
-enum l612_check { L612_OK, L612_FAIL, L612_UNSURE };
+enum l612_check { L612_OK, L612_FAIL, L612_UNSURE, L612_RANGE };
 
 uint64_t l612_kptr_pfn(const struct l612_vm_env *e, uint64_t kptr)
 {
@@ -236,11 +236,16 @@ static enum l612_check l612_pages_ok(const struct l612_machine *m, uint64_t pfn,
 {
 	enum l612_check st = L612_OK;
 
+	/* The walk refuses a range beyond the host stage-2's input range
+	 * before it looks at any page (-ERANGE). */
+	if (n &&
+	    (l612_out_of_range(m, pfn) || l612_out_of_range(m, pfn + n - 1)))
+		return L612_RANGE;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t p = pfn + i;
 		struct spec_page s;
 
-		if (l612_out_of_range(m, p) || l612_in(done, ndone, p))
+		if (l612_in(done, ndone, p))
 			return L612_FAIL;
 		s = l612_page(m, p);
 		if (s.host == SPEC_ST_UNKNOWN || s.hyp == SPEC_ST_UNKNOWN) {
@@ -287,10 +292,11 @@ static bool l612_refused(enum l612_check c, int64_t err,
 {
 	if (c == L612_OK)
 		return false;
-	if (c == L612_FAIL)
-		out->x1 = err;
-	else
+	if (c == L612_UNSURE)
 		out->unknown = true;
+	else /* a pin answers -ERANGE; a donation's failure is -ENOMEM */
+		out->x1 = c == L612_RANGE && err == -L612_EPERM ? -L612_ERANGE
+								: err;
 	return true;
 }
 

@@ -309,6 +309,10 @@ Test(spec_l612, init_vm)
 	x[0] = 0x40300100ull + VM_OFF;
 	l612_init_vm(&m, x, &o);
 	cr_assert_eq(o.x1, -L612_EPERM);
+	/* ... beyond the host stage-2's input range: -ERANGE */
+	x[0] = (1ull << 40) + VM_OFF;
+	l612_init_vm(&m, x, &o);
+	cr_assert_eq(o.x1, -L612_ERANGE);
 	x[0] = VM_KVM + VM_OFF;
 	/* 6.3.3: the VM's memory unaligned, the hyp's, shared: -ENOMEM */
 	x[1] += 8;
@@ -387,7 +391,12 @@ Test(spec_l612, init_vcpu)
 	cr_assert_eq(l612_vm_slot(&v.env, 0x10ff), -1);
 	cr_assert_eq(l612_vm_slot(&v.env, 0xfff), -1);
 	cr_assert_eq(l612_vm_slot(&v.env, 0x100001003ull), 3);
-	/* 6.4.1: the donation first: -ENOMEM even without a VM */
+	/* 6.4.1: the donation first: -ENOMEM even without a VM, and for a
+	 * range the walk refuses (-ERANGE inside) */
+	x[2] = (1ull << 40) + VM_OFF;
+	l612_init_vcpu(&m, x, &o);
+	cr_assert_eq(o.x1, -L612_ENOMEM);
+	x[2] = VM_VCPUP + VM_OFF;
 	vmm_odd(&v, VM_VCPUP + 0x1000, SPEC_ST_NOPAGE, SPEC_ST_OWNED);
 	l612_init_vcpu(&m, x, &o);
 	cr_assert_eq(o.x1, -L612_ENOMEM);
