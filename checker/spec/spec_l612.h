@@ -28,7 +28,10 @@
 
 /** Errno values of LINUX-6.12.md 1. */
 #define L612_EPERM 1
+#define L612_ENOENT 2
+#define L612_ENOMEM 12
 #define L612_EBUSY 16
+#define L612_EINVAL 22
 #define L612_ERANGE 34
 
 /** True if `d` at `level` (0-3; -1 for an LPA2 root) is a valid leaf. */
@@ -45,6 +48,42 @@ unsigned l612_host_state(uint64_t d, int level, bool memory);
 /** The hyp side of a RAM page whose linear-map entry is `d` at `level`. */
 unsigned l612_hyp_state(uint64_t d, int level);
 
+/* vCPUs per VM whose donated pages this checker follows (6.4, 6.5) */
+#define L612_VM_MAX_VCPUS 32u
+
+/** One slot of the VM table (LINUX-6.12.md 7.2): ghost state. */
+struct l612_vm {
+	bool used;
+	bool vcpus_lost; /* more vCPUs than vcpu_pfn holds */
+	unsigned created_vcpus, nr_vcpus;
+	unsigned loaded; /* vCPUs of it loaded (mark vcpu_load/vcpu_put) */
+	uint64_t vm_pfn, vm_pages, pgd_pfn, pgd_pages;
+	uint64_t vcpu_pfn[L612_VM_MAX_VCPUS]; /* each vcpu_pages long */
+};
+
+/*
+ * What the VM calls (6.3-6.5) read besides the pages: BOOT_LINUX's
+ * conversion and sizes, the VM table as the call found it under
+ * vm_table_lock, and the values it read from host memory.
+ */
+struct l612_vm_env {
+	bool known;			     /* BOOT_LINUX was read */
+	uint64_t kva_mask, kva_tag, hyp_off; /* kern_hyp_va, then __hyp_pa */
+	uint64_t kvm_size, vcpu_size;	     /* struct kvm, struct kvm_vcpu */
+	uint64_t hyp_vm_size, hyp_vcpu_size; /* struct pkvm_hyp_vm, _vcpu */
+	uint64_t pgd_size;		     /* a guest stage-2 root */
+	unsigned table_size;		     /* KVM_MAX_PVMS */
+	uint64_t first_handle;		     /* HANDLE_OFFSET */
+	/* The VM table under vm_table_lock: the lowest free slot (-1: none;
+	 * 6.3) and the slot the call's handle names (6.4, 6.5). */
+	int free_slot;
+	struct l612_vm named;
+	/* NONDET host_read values of the call, in order (6.3 step 2: the
+	 * host's created_vcpus; 6.4 step 5: the host vCPU's vcpu_idx). */
+	unsigned read_count;
+	const uint64_t *reads;
+};
+
 /** The abstract machine a linux-6.12 spec function reads. */
 struct l612_machine {
 	uint64_t ram_base, ram_size; /* allowed memory */
@@ -57,9 +96,18 @@ struct l612_machine {
 	 * or the pins are not known; an unshare that passes every other
 	 * check may then answer -EBUSY. */
 	unsigned (*pin)(const void *ctx, uint64_t pfn);
+	const struct l612_vm_env *vm; /* ids 23-25 only */
 };
 
 enum l612_pin { L612_PIN_NO, L612_PIN_YES, L612_PIN_MAYBE };
+
+/** Consecutive pages and the states a call leaves them in. */
+struct l612_range {
+	uint64_t pfn, pages;
+	struct spec_page after;
+};
+
+#define L612_MAX_RANGES (L612_VM_MAX_VCPUS + 2u)
 
 /** What the spec allows for one host hypercall. */
 struct l612_outcome {
@@ -70,6 +118,13 @@ struct l612_outcome {
 	/* On success: the page whose states change, and to what. */
 	bool has_effect;
 	struct spec_effect effect;
+	/* Ids 23-25. `panic`: the only outcome is a hyp panic (6.5 case 2).
+	 * On success, the pages whose states change, and to what (the net
+	 * effect), and the VM-table slot the call fills or changes. */
+	bool panic;
+	unsigned range_count;
+	struct l612_range range[L612_MAX_RANGES];
+	int slot;
 };
 
 /* One function per specified id (LINUX-6.12.md 6.1, 6.2). */
@@ -77,6 +132,27 @@ void l612_share_hyp(const struct l612_machine *m, uint64_t pfn,
 		    struct l612_outcome *out);
 void l612_unshare_hyp(const struct l612_machine *m, uint64_t pfn,
 		      struct l612_outcome *out);
+
+/* 6.3-6.5 */
+void l612_init_vm(const struct l612_machine *m, const uint64_t x[3],
+		  struct l612_outcome *out);
+void l612_init_vcpu(const struct l612_machine *m, const uint64_t x[3],
+		    struct l612_outcome *out);
+void l612_teardown_vm(const struct l612_machine *m, const uint64_t x[3],
+		      struct l612_outcome *out);
+
+/** The pfn of the page a host kernel pointer names (kern_hyp_va, __hyp_pa). */
+uint64_t l612_kptr_pfn(const struct l612_vm_env *e, uint64_t kptr);
+/** The VM-table slot a handle names (get_vm_by_handle), or -1. */
+int l612_vm_slot(const struct l612_vm_env *e, uint64_t handle);
+/**
+ * The pages whose state VM call `id` (23-25) reads or changes, as ranges
+ * (`after` unset): what a checker must know of them before the call. The
+ * VM pages of 23 are known once the host's created_vcpus was read, the
+ * pages of 25 once the call found its VM. Returns the count.
+ */
+unsigned l612_vm_call_ranges(const struct l612_vm_env *e, unsigned id,
+			     const uint64_t x[3], struct l612_range *r);
 
 /**
  * A dispatched host hypercall `id` with arguments x1-x3: its function in

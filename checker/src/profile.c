@@ -52,8 +52,9 @@ static const struct ck_profile profile_hyp = {
  * section 2) and its exceptions (section 4: every store of __pkvm_init).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb",	     "bbm",	   "locks",	    "lock-order",
-	"spec-l612", "l612-guest", "l612-noeffect", NULL,
+	"tlb",	      "bbm",	       "locks",
+	"lock-order", "spec-l612",     "spec-l612-vm",
+	"l612-guest", "l612-noeffect", NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -82,8 +83,9 @@ static const struct profile_order_pair profile_l612_order[] = {
 
 /*
  * What linux-6.12 does not judge yet: every check of our hyp's spec but
- * those of the hypercalls spec_l612.c specifies (ids 9 and 10; its rule
- * lists hcall-return and hcall-effect for the other ids, and the pins).
+ * those of the hypercalls spec_l612.c specifies (ids 9, 10, 23-25; the
+ * spec-l612 rule lists hcall-return, hcall-effect and host-read-twice for
+ * the other ids, and the pins).
  */
 static const char *const profile_l612_not_judged[] = {
 	"unexpected-mapping",
@@ -94,7 +96,6 @@ static const char *const profile_l612_not_judged[] = {
 	"smc-return",
 	"trap-return",
 	"hyp-panic",
-	"host-read-twice",
 	"boot-state",
 	"table-not-from-pool",
 	"pool-alloc",
@@ -132,9 +133,10 @@ static const struct ck_profile profile_l612 = {
 	.boot_pool = false,
 	.not_judged = profile_l612_not_judged,
 	.not_judged_why = "no linux-6.12 specification in this checker yet",
-	.unjudged_reason = "only the architecture and lock rules and "
-			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp are "
-			   "judged: the other hypercalls, the invariants and "
+	.unjudged_reason = "only the architecture and lock rules, "
+			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp and "
+			   "the VM lifecycle (ids 23-25) are judged: the "
+			   "other hypercalls, the invariants and "
 			   "the boot rules are not (no linux-6.12 "
 			   "specification of them in this checker yet)",
 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The linux-6.12 profile's host hypercalls against their specification
- * (checker/spec/spec_l612.h, format/LINUX-6.12.md 6): today
- * __pkvm_host_share_hyp (id 9) and __pkvm_host_unshare_hyp (id 10).
+ * (checker/spec/spec_l612.h, format/LINUX-6.12.md 6): here
+ * __pkvm_host_share_hyp (id 9) and __pkvm_host_unshare_hyp (id 10); the
+ * VM lifecycle (ids 23-25) is rule_spec_l612_vm.c's.
  *
  * State. Each page's two sides are read from the machine model's tables
  * as LINUX-6.12.md 3 encodes them: the host side from the host stage-2
@@ -30,7 +31,8 @@
  * stores under them decide, are left to the architecture rules) is a
  * finding.
  *
- * Other ids are not judged yet: the rule says so in the not-judged line.
+ * Other ids (but 23-25) are not judged yet: the rule says so in the
+ * not-judged line.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@
 #include <pkvm/record.h>
 
 #include "profile.h"
+#include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
 
@@ -104,12 +107,12 @@ static bool l612_memory(const struct l612_rule *r, uint64_t pa)
 	return pa >= r->ram_base && pa - r->ram_base < r->ram_size;
 }
 
-/* One side of page `pa` and the output of its valid leaf (else ~0). */
-static unsigned l612_side(const struct l612_rule *r, const struct ck_env *env,
-			  unsigned comp, uint64_t pa, uint64_t *out)
+/** See rule_spec_l612.h. */
+unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
+			unsigned comp, uint64_t pa, uint64_t *out)
 {
 	const struct model *m = view_model(env->view);
-	uint64_t d = 0, va = comp == PKVM_COMP_HOST_S2 ? pa : pa + r->hyp_off;
+	uint64_t d = 0, va = comp == PKVM_COMP_HOST_S2 ? pa : pa + w->hyp_off;
 	int level = 3;
 	unsigned st;
 
@@ -117,7 +120,9 @@ static unsigned l612_side(const struct l612_rule *r, const struct ck_env *env,
 	if (m && !model_leaf(m, comp, va, &d, &level))
 		d = 0; /* no table reaches it: nothing mapped, no annotation */
 	if (comp == PKVM_COMP_HOST_S2)
-		st = l612_host_state(d, level, l612_memory(r, pa));
+		st = l612_host_state(d, level,
+				     pa >= w->ram_base &&
+					     pa - w->ram_base < w->ram_size);
 	else
 		st = l612_hyp_state(d, level);
 	if (l612_is_leaf(d, level)) {
@@ -127,6 +132,14 @@ static unsigned l612_side(const struct l612_rule *r, const struct ck_env *env,
 		       (va & (size - 1) & ~0xfffull);
 	}
 	return st;
+}
+
+static unsigned l612_side(const struct l612_rule *r, const struct ck_env *env,
+			  unsigned comp, uint64_t pa, uint64_t *out)
+{
+	struct l612_where w = { r->ram_base, r->ram_size, r->hyp_off };
+
+	return l612_page_side(env, &w, comp, pa, out);
 }
 
 static struct spec_page l612_read(const struct l612_rule *r,
@@ -303,8 +316,9 @@ static void l612_entry(void *self, const struct ck_env *env,
 	    id == PKVM_L612_HC_PKVM_INIT_VCPU ||
 	    id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
 		l612_vm_entry(r, ev->cpu, id, &ev->w[5]);
-	if (!l612_hcall_specified(id))
-		return;
+	if (id != PKVM_L612_HC_PKVM_HOST_SHARE_HYP &&
+	    id != PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP)
+		return; /* 23-25: rule_spec_l612_vm.c */
 	memset(c, 0, sizeof(*c));
 	c->active = true;
 	c->id = id;
@@ -587,12 +601,16 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 
 		for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 			ck_not_judged(env->out, ids[i],
-				      "ids other than 9 and 10: no linux-6.12 "
-				      "specification of them in this checker "
-				      "yet");
-		/* 1, 4-7 and 11-22 by rule_l612_noeffect.c */
+				      "ids other than 9, 10 and 23-25: no "
+				      "linux-6.12 specification of them in "
+				      "this checker yet");
+		/* 1, 4-7 and 11-22 by rule_l612_noeffect.c, 23-25 by
+		 * rule_spec_l612_vm.c */
 		ck_not_judged(env->out, "hcall-effect",
-			      "ids 2, 3, 8 and 23-25: no linux-6.12 "
+			      "ids 2, 3 and 8: no linux-6.12 "
+			      "specification of them in this checker yet");
+		ck_not_judged(env->out, "host-read-twice",
+			      "ids other than 23 and 24: no linux-6.12 "
 			      "specification of them in this checker yet");
 		ck_not_judged(env->out, "pin-violation",
 			      "the pins' invariant, LINUX-6.12.md 11.6, is not "

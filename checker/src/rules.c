@@ -29,6 +29,7 @@ extern const struct ck_rule rule_attrs;
 extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
+extern const struct ck_rule rule_spec_l612_vm;
 extern const struct ck_rule rule_l612_guest;
 extern const struct ck_rule rule_l612_noeffect;
 
@@ -47,7 +48,9 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_zeroed,	  /* table pages zeroed before they are linked */
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
 	&rule_sysreg,	  /* the EL2 system registers */
-	&rule_l612_guest, /* linux-6.12: the host's stage-2 back on return */
+	/* linux-6.12's VM lifecycle (ids 23-25) */
+	&rule_spec_l612_vm,
+	&rule_l612_guest,    /* linux-6.12: the host's stage-2 back on return */
 	&rule_l612_noeffect, /* linux-6.12: calls that change no descriptor */
 };
 

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the two linux-6.12 spec rules share: reading one side of a page
+ * from the machine model's tables as format/LINUX-6.12.md 3 encodes it.
+ * rule_spec_l612.c judges share and unshare (ids 9, 10),
+ * rule_spec_l612_vm.c the VM lifecycle (ids 23-25).
+ */
+#ifndef PKVM_CHECKER_RULE_SPEC_L612_H
+#define PKVM_CHECKER_RULE_SPEC_L612_H
+
+#include <stdint.h>
+
+#include "rules.h"
+
+/** Where pages are: BOOT's RAM (allowed memory) and hyp_va_offset. */
+struct l612_where {
+	uint64_t ram_base, ram_size;
+	uint64_t hyp_off;
+};
+
+/**
+ * The state of one side (`comp`: host stage-2 or hyp stage-1) of page
+ * `pa` (enum spec_state), and in `out` the output address of the valid
+ * leaf mapping it (the host at the PA, the hyp at PA + hyp_off), or ~0.
+ */
+unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
+			unsigned comp, uint64_t pa, uint64_t *out);
+
+#endif /* PKVM_CHECKER_RULE_SPEC_L612_H */
