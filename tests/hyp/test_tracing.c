@@ -548,7 +548,7 @@ static void th_wait_ring_full(void)
  * gets them; CPU 0 waits for room only on its way out, holding nothing.
  * Once the consumer drains again, nothing was lost.
  */
-Test(producer, wait_mode_lock_holder_never_waits, .timeout = 30)
+Test(producer, wait_mode_lock_holder_never_waits, .timeout = 120)
 {
 	pthread_t t = th_wait_start_cpus(2), w;
 	struct th_cpu0_job job = { .pfn = TH_RAM_PFN, .count = 40 };
@@ -588,7 +588,7 @@ Test(producer, wait_mode_lock_holder_never_waits, .timeout = 30)
  * waited for under a lock: a block split (over 512 records) with a 64-record
  * spill.
  */
-Test(producer, wait_mode_spill_overflow_counted, .timeout = 30)
+Test(producer, wait_mode_spill_overflow_counted, .timeout = 120)
 {
 	pthread_t t = th_wait_start(), w;
 	struct th_cpu0_job job = { .pfn = 0x48601, .count = 1, .split = true };
