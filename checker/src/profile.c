@@ -52,7 +52,7 @@ static const struct ck_profile profile_hyp = {
  * section 2) and its exceptions (section 4: every store of __pkvm_init).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb", "bbm", "locks", "lock-order", "spec-l612", NULL,
+	"tlb", "bbm", "locks", "lock-order", "spec-l612", "l612-release", NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -107,7 +107,6 @@ static const char *const profile_l612_not_judged[] = {
 	"hyp-s1-attributes",
 	"sysreg",
 	/* LINUX-6.12.md 11's own checks */
-	"pte-write-not-release",
 	"bad-annotation",
 	"guest-stage2-not-restored",
 	NULL,

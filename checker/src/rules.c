@@ -28,6 +28,7 @@ extern const struct ck_rule rule_attrs;
 extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
+extern const struct ck_rule rule_l612_release;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -44,6 +45,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_zeroed,	  /* table pages zeroed before they are linked */
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
 	&rule_sysreg,	  /* the EL2 system registers */
+	/* linux-6.12: stores that must be releases */
+	&rule_l612_release,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

@@ -83,9 +83,38 @@ static void lk_info(struct lk *t, uint64_t raw, unsigned role, unsigned arg)
 	tb_event(&t->b, 0, PKVM_EV_LOCK_INFO, w, 2);
 }
 
-static void lk_store(struct lk *t, unsigned cpu, uint64_t pa, uint64_t v)
+/* One descriptor store, with a release (pte_write flag bit 3) or plain. */
+static void lk_store_as(struct lk *t, unsigned cpu, uint64_t pa, uint64_t v,
+			bool release)
 {
 	tb_pte(&t->b, cpu, pa, v);
+	if (release)
+		t->b.recs[cpu][t->b.count[cpu] - 1].flags |=
+			PKVM_REC_F_PTE_RELEASE;
+}
+
+/* The descriptor last stored at `pa` (0 if none). */
+static uint64_t lk_old(const struct lk *t, uint64_t pa)
+{
+	for (unsigned i = 0; i < t->b.pte_count; i++)
+		if (t->b.pte_pa[i] == pa)
+			return t->b.pte_val[i];
+	return 0;
+}
+
+/*
+ * A store as 6.12 makes it (LINUX-6.12.md 10.5): a release for the make
+ * after a break (over 0x400) and for a valid entry over 0 or in the hyp
+ * stage-1 (the map walker); plain for a break, a clear, and a stage-2
+ * leaf changed in place.
+ */
+static void lk_store(struct lk *t, unsigned cpu, uint64_t pa, uint64_t v)
+{
+	uint64_t old = lk_old(t, pa), page = pa & ~0xfffull;
+	bool s1 = page >= LK_S1_L0 && page <= LK_S1_L3;
+
+	lk_store_as(t, cpu, pa, v,
+		    old == 0x400 || ((v & 1) && (old == 0 || s1)));
 }
 
 /* Descriptor PAs of the L3 leaves of a page, each side. */
@@ -673,4 +702,79 @@ Test(linux612, unshare_of_a_page_init_vm_pinned_must_be_ebusy)
 	tb_exit(&t.b, 1, 0, 0);
 	lk_check(&t, &r);
 	lk_expect_unjudged(&r);
+}
+
+/* ---- release stores (LINUX-6.12.md 10.5) ---------------------------- */
+
+/*
+ * Under an id whose spec is not judged (__pkvm_init_vm), LK_PAGE's host
+ * stage-2 leaf annotated (owner hyp) and given back, each by a break
+ * (0x400, plain) and a make, the makes stored plain where `plain_make`
+ * says (bit 0: the annotation, bit 1: the 0 of the give-back).
+ */
+static void lk_annotate_give_back(struct lk *t, unsigned cpu,
+				  unsigned plain_make)
+{
+	uint64_t leaf = lk_s2_leaf(LK_PAGE);
+
+	lk_hvc(t, cpu, PKVM_L612_HC_PKVM_INIT_VM, 0);
+	lk_lock(t, cpu, LK_HOST);
+	lk_store_as(t, cpu, leaf, 0x400, false);
+	lk_store_as(t, cpu, leaf, 0x4, !(plain_make & 1));
+	lk_store_as(t, cpu, leaf, 0x400, false);
+	lk_store_as(t, cpu, leaf, 0, !(plain_make & 2));
+	lk_unlock(t, cpu, LK_HOST);
+	tb_exit(&t->b, cpu, 0, 0);
+}
+
+Test(linux612, plain_breaks_clears_and_in_place_changes_are_no_finding)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* breaks, a hyp stage-1 clear, a host leaf's state changed in
+	 * place (unshare), every make a release */
+	lk_boot(&t, 2);
+	lk_annotate_give_back(&t, 0, 0);
+	lk_share_unshare(&t, 1, false, false);
+	lk_s2_remap(&t, 0, false);
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+	cr_assert(!strstr(r.sum.not_judged, "pte-write-not-release"), "%s",
+		  r.sum.not_judged);
+}
+
+Test(linux612, a_plain_make_after_a_break_is_pte_write_not_release)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* the annotation's make (mutant 08), then the give-back's */
+	for (unsigned plain = 1; plain <= 2; plain++) {
+		lk_boot(&t, 1);
+		lk_annotate_give_back(&t, 0, plain);
+		lk_check(&t, &r);
+		lk_expect(&r, CK_EXIT_FINDINGS, "pte-write-not-release", 1);
+	}
+}
+
+Test(linux612, a_plain_hyp_stage1_map_is_pte_write_not_release)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* a share whose hyp stage-1 leaf is stored plain over 0 */
+	lk_boot(&t, 1);
+	lk_hvc(&t, 0, PKVM_L612_HC_PKVM_HOST_SHARE_HYP, LK_PAGE >> 12);
+	lk_lock(&t, 0, LK_HOST);
+	lk_store(&t, 0, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 1));
+	lk_lock(&t, 0, LK_PGD);
+	lk_store_as(&t, 0, lk_s1_leaf(LK_PAGE), lk_s1_page(LK_PAGE, 2), false);
+	tb_barrier(&t.b, 0, PKVM_BARRIER_DSB_ISHST);
+	tb_barrier(&t.b, 0, PKVM_BARRIER_ISB);
+	lk_unlock(&t, 0, LK_PGD);
+	lk_unlock(&t, 0, LK_HOST);
+	tb_exit(&t.b, 0, 0, 0);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "pte-write-not-release", 1);
 }
