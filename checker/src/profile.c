@@ -52,7 +52,8 @@ static const struct ck_profile profile_hyp = {
  * section 2) and its exceptions (section 4: every store of __pkvm_init).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb", "bbm", "locks", "lock-order", "spec-l612", "l612-release", NULL,
+	"tlb",	     "bbm",	     "locks",	   "lock-order",
+	"spec-l612", "l612-release", "l612-fault", NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -87,9 +88,6 @@ static const struct profile_order_pair profile_l612_order[] = {
 static const char *const profile_l612_not_judged[] = {
 	"unexpected-mapping",
 	"enomem-with-effect",
-	"trap-effect",
-	"abort-injection",
-	"abort-return",
 	"smc-return",
 	"trap-return",
 	"hyp-panic",

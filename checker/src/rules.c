@@ -29,6 +29,7 @@ extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
 extern const struct ck_rule rule_l612_release;
+extern const struct ck_rule rule_l612_fault;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -47,6 +48,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_sysreg,	  /* the EL2 system registers */
 	/* linux-6.12: stores that must be releases */
 	&rule_l612_release,
+	/* linux-6.12: host stage-2 faults, injections */
+	&rule_l612_fault,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
