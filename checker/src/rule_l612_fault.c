@@ -173,6 +173,8 @@ static void fault_report(struct fault_call *c, const struct ck_env *env,
 				ev->cpu, (unsigned long long)c->f.ipa, what);
 		return;
 	}
+	/* the page invariants (rule_l612_inv.c) say no more of it */
+	ck_trap_reported(env->out, ev->cpu, addr >> 12);
 	ck_finding(env->out, check, ev, addr, false, 0,
 		   "host stage-2 fault at 0x%llx (LINUX-6.12.md 9.1): %s",
 		   (unsigned long long)c->f.ipa, what);
@@ -327,7 +329,9 @@ static void fault_judge_nothing(struct fault_call *c, const struct ck_env *env,
 
 		if (t->desc[(c->slot[i].pa & 0xfff) >> 3] == c->slot[i].old)
 			continue;
-		fault_report(c, env, "trap-effect", ev, c->slot[i].pa,
+		fault_report(c, env, "trap-effect", ev,
+			     t->base + ((c->slot[i].pa & 0xfff) >> 3) *
+					       model_entry_size(t->level),
 			     c->f.kind == L612_FAULT_RETRY
 				     ? "the address was mapped already: 6.12 "
 				       "changes nothing (-EAGAIN)"
@@ -347,14 +351,17 @@ static void fault_judge_map(struct fault_rule *r, struct fault_call *c,
 	int level = 3;
 
 	for (unsigned i = 0; i < c->slot_count; i++) {
-		int ti = model_table_find(m, c->slot[i].pa & ~0xfffull);
+		const struct model_table *t = m->tables[model_table_find(
+			m, c->slot[i].pa & ~0xfffull)];
+		unsigned idx = (unsigned)((c->slot[i].pa & 0xfff) >> 3);
 
-		why = fault_judge_slot(r, c, m->tables[ti],
-				       (unsigned)((c->slot[i].pa & 0xfff) >> 3),
-				       c->slot[i].old, &check, buf,
-				       sizeof(buf));
+		why = fault_judge_slot(r, c, t, idx, c->slot[i].old, &check,
+				       buf, sizeof(buf));
 		if (why) {
-			fault_report(c, env, check, ev, c->slot[i].pa, why);
+			/* reported at the address the entry translates */
+			fault_report(c, env, check, ev,
+				     t->base + idx * model_entry_size(t->level),
+				     why);
 			return;
 		}
 	}

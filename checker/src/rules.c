@@ -30,6 +30,7 @@ extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
 extern const struct ck_rule rule_l612_release;
 extern const struct ck_rule rule_l612_fault;
+extern const struct ck_rule rule_l612_inv;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -50,6 +51,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_release,
 	/* linux-6.12: host stage-2 faults, injections */
 	&rule_l612_fault,
+	/* linux-6.12: the page invariants */
+	&rule_l612_inv,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

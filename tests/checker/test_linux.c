@@ -285,6 +285,23 @@ static void lk_expect(const struct tb_result *r, int exit, const char *check,
 		  r->count ? r->checks[0] : "-");
 }
 
+/*
+ * `check` and `inv`, once each in either order: a broken call whose change
+ * also breaks a page invariant (rule_l612_inv.c judges it when the locks
+ * are let go, before the spec judges the call at its exit).
+ */
+static void lk_expect_with_inv(const struct tb_result *r, const char *check,
+			       const char *inv)
+{
+	cr_assert_eq(r->exit, CK_EXIT_FINDINGS);
+	cr_assert(r->count == 2 && ((strcmp(r->checks[0], check) == 0 &&
+				     strcmp(r->checks[1], inv) == 0) ||
+				    (strcmp(r->checks[0], inv) == 0 &&
+				     strcmp(r->checks[1], check) == 0)),
+		  "%u findings: %s, %s", r->count, r->checks[0],
+		  r->count > 1 ? r->checks[1] : "-");
+}
+
 /* What a clean linux-6.12 run says: inconclusive, and why. */
 static void lk_expect_unjudged(const struct tb_result *r)
 {
@@ -556,7 +573,7 @@ Test(linux612, a_share_that_changes_another_page_is_hcall_effect)
 	lk_boot(&t, 1);
 	lk_share(&t, 0, LK_PAGE, LK_MAP_TWO, 0);
 	lk_check(&t, &r);
-	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+	lk_expect_with_inv(&r, "hcall-effect", "invariant-share-pairing");
 }
 
 Test(linux612, a_refused_share_that_maps_anyway_is_hcall_effect)
@@ -574,7 +591,7 @@ Test(linux612, a_refused_share_that_maps_anyway_is_hcall_effect)
 	lk_unlock(&t, 0, LK_HOST);
 	tb_exit(&t.b, 0, 0, (uint64_t)-1);
 	lk_check(&t, &r);
-	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+	lk_expect_with_inv(&r, "hcall-effect", "host-maps-foreign-page");
 }
 
 /*
@@ -628,7 +645,7 @@ Test(linux612, an_unshare_that_keeps_the_hyp_mapping_is_hcall_effect)
 	lk_unlock(&t, 0, LK_HOST);
 	tb_exit(&t.b, 0, 0, 0);
 	lk_check(&t, &r);
-	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+	lk_expect_with_inv(&r, "hcall-effect", "hyp-maps-foreign-page");
 }
 
 /* A successful unshare of LK_PAGE, as 6.12 does it. */
@@ -979,4 +996,124 @@ Test(linux612, a_fault_injects_nothing_and_resumes_where_it_was)
 	tb_exit_full(&t.b, 0, 0, 0, 0, 0, TB_ELR + 4, 0x3c5);
 	lk_check(&t, &r);
 	lk_expect(&r, CK_EXIT_FINDINGS, "abort-return", 1);
+}
+
+/* ---- page invariants (LINUX-6.12.md 11) ------------------------------- */
+
+/*
+ * Under __pkvm_init_vm (whose spec is not judged yet), host_mmu.lock and
+ * pkvm_pgd_lock: the host stage-2 entry `s2` made `v2` with a break (left
+ * LOCKED if `v2` is 0x400), and the hyp stage-1 entry `s1` made `v1`;
+ * an entry of 0 is left alone.
+ */
+static void lk_inv_case(struct lk *t, uint64_t s2, uint64_t v2, uint64_t s1,
+			uint64_t v1)
+{
+	lk_hvc(t, 0, PKVM_L612_HC_PKVM_INIT_VM, 0);
+	lk_lock(t, 0, LK_HOST);
+	lk_lock(t, 0, LK_PGD);
+	if (s2) {
+		lk_store(t, 0, s2, 0x400);
+		if (v2 != 0x400)
+			lk_store(t, 0, s2, v2);
+	}
+	if (s1)
+		lk_store(t, 0, s1, v1);
+	tb_barrier(&t->b, 0, PKVM_BARRIER_DSB_ISHST);
+	tb_barrier(&t->b, 0, PKVM_BARRIER_ISB);
+	lk_unlock(t, 0, LK_PGD);
+	lk_unlock(t, 0, LK_HOST);
+	tb_exit(&t->b, 0, 0, 0);
+}
+
+Test(linux612, a_donation_to_the_hyp_keeps_the_invariants)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* host annotated (owner hyp), hyp OWNED: one owner */
+	lk_boot(&t, 1);
+	lk_inv_case(&t, lk_s2_leaf(LK_PAGE), 0x4, lk_s1_leaf(LK_PAGE),
+		    lk_s1_page(LK_PAGE, 0));
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+	cr_assert(!strstr(r.sum.not_judged, "invariant-share-pairing") &&
+			  !strstr(r.sum.not_judged, "bad-annotation"),
+		  "%s", r.sum.not_judged);
+}
+
+Test(linux612, the_host_mapping_a_hyp_page_is_host_maps_foreign_page)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_boot(&t, 1);
+	lk_inv_case(&t, lk_s2_leaf(LK_HYP_PAGE), lk_s2_page(LK_HYP_PAGE, 0), 0,
+		    0);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "host-maps-foreign-page", 1);
+}
+
+Test(linux612, the_hyp_mapping_a_host_page_is_hyp_maps_foreign_page)
+{
+	/* a page the host owns (not mapped yet), taken by the hyp as OWNED,
+	 * then as SHARED_OWNED */
+	for (unsigned st = 0; st < 2; st++) {
+		struct lk t;
+		struct tb_result r;
+
+		lk_boot(&t, 1);
+		lk_inv_case(&t, 0, 0, lk_s1_leaf(LK_PAGE),
+			    lk_s1_page(LK_PAGE, st));
+		lk_check(&t, &r);
+		lk_expect(&r, CK_EXIT_FINDINGS, "hyp-maps-foreign-page", 1);
+	}
+}
+
+Test(linux612, a_share_on_one_side_only_is_invariant_share_pairing)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* host SHARED_OWNED, hyp NOPAGE; hyp SHARED_OWNED over a host
+	 * annotation */
+	lk_boot(&t, 1);
+	lk_inv_case(&t, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 1), 0, 0);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "invariant-share-pairing", 1);
+
+	lk_boot(&t, 1);
+	lk_inv_case(&t, lk_s2_leaf(LK_PAGE), 0x4, lk_s1_leaf(LK_PAGE),
+		    lk_s1_page(LK_PAGE, 1));
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "invariant-share-pairing", 1);
+}
+
+Test(linux612, annotations_other_than_owner_hyp_at_level_3_are_bad)
+{
+	/* another owner; a level-2 annotation; LOCKED left behind */
+	const uint64_t s2[3] = { lk_s2_leaf(LK_PAGE), LK_S2_L2 + 2 * 8,
+				 lk_s2_leaf(LK_PAGE) };
+	const uint64_t v2[3] = { 0x8, 0x4, 0x400 };
+
+	for (unsigned i = 0; i < 3; i++) {
+		struct lk t;
+		struct tb_result r;
+
+		lk_boot(&t, 1);
+		lk_inv_case(&t, s2[i], v2[i], 0, 0);
+		lk_check(&t, &r);
+		lk_expect(&r, CK_EXIT_FINDINGS, "bad-annotation", 1);
+	}
+}
+
+Test(linux612, state_bits_11_are_invalid_state_bits)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_boot(&t, 1);
+	lk_inv_case(&t, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 3), 0, 0);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "invalid-state-bits", 1);
 }
