@@ -433,7 +433,14 @@ static void fault_exit(void *self, const struct ck_env *env,
 		fault_report(c, env, "abort-return", ev, c->f.ipa,
 			     "it returns other than to the faulting "
 			     "instruction with x0-x3 as they were");
-	if (!c->reported && !c->unsure)
+	if (c->reported)
+		return;
+	if (c->unsure && c->sectioned)
+		ck_inconclusive(env->out,
+				"cpu%u host stage-2 fault at 0x%llx: its entry "
+				"may have changed in lost records",
+				ev->cpu, (unsigned long long)c->f.ipa);
+	else
 		ck_trap_checked(env->out);
 }
 
