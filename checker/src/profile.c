@@ -49,7 +49,9 @@ static const struct ck_profile profile_hyp = {
  * need no pKVM specification: the architecture and lock rules of its
  * section 10 and 4, judged with its locks (named by lock_info records),
  * its order, its roots (announced by TTBR0_EL2 and VTTBR_EL2 writes,
- * section 2) and its exceptions (section 4: every store of __pkvm_init).
+ * section 2) and its exceptions (section 4: every store of __pkvm_init);
+ * and its own rules: share and unshare (spec-l612), release stores
+ * (10.5), host stage-2 faults (9.1) and the page invariants (11).
  */
 static const char *const profile_l612_rules[] = {
 	"tlb",		"bbm",	      "locks",	  "lock-order", "spec-l612",
@@ -83,7 +85,10 @@ static const struct profile_order_pair profile_l612_order[] = {
 /*
  * What linux-6.12 does not judge yet: every check of our hyp's spec but
  * those of the hypercalls spec_l612.c specifies (ids 9 and 10; its rule
- * lists hcall-return and hcall-effect for the other ids, and the pins).
+ * lists hcall-return and hcall-effect for the other ids, and the pins),
+ * of host stage-2 faults and injections (rule_l612_fault.c, which lists
+ * trap-effect for the other traps), of the page invariants 1-3 and 5
+ * (rule_l612_inv.c) and of release stores (rule_l612_release.c).
  */
 static const char *const profile_l612_not_judged[] = {
 	"unexpected-mapping",
