@@ -293,6 +293,43 @@ Test(linux612, a_fault_injects_nothing_and_resumes_where_it_was)
 	lk_expect(&r, CK_EXIT_FINDINGS, "abort-return", 1);
 }
 
+/*
+ * RAM in two regions (`region ram` records), [0x40000000, +8 MiB) and
+ * [0x40c00000, +4 MiB): a fault in the gap between them is MMIO, whose
+ * mapping stays in the gap (host_stage2_adjust_range: a 2 MiB block at
+ * 0x40800000, XN), `leaf` at level 2.
+ */
+static void lk_gap_fault(struct lk *t, uint64_t leaf)
+{
+	const uint64_t reg[2][4] = {
+		{ PKVM_REGION_RAM, 0x40000000ull, 0x800000ull, 0 },
+		{ PKVM_REGION_RAM, 0x40c00000ull, 0x400000ull, 0 }
+	};
+	const uint64_t st[1][2] = { { LK_S2_L2 + 4 * 8, leaf } };
+
+	lk_boot(t, 1);
+	tb_event(&t->b, 0, PKVM_EV_REGION, reg[0], 4);
+	tb_event(&t->b, 0, PKVM_EV_REGION, reg[1], 4);
+	lk_fault(t, 0, 0x40900000ull, st, 1);
+	tb_exit(&t->b, 0, 0, 0);
+}
+
+Test(linux612, a_fault_between_ram_regions_is_mmio_of_that_gap)
+{
+	struct lk t;
+	struct tb_result r;
+
+	/* (without the regions, BOOT's RAM: this would be memory, XN) */
+	lk_gap_fault(&t, 0x40800000ull | lk_mmio_block());
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+
+	/* mapped executable, as memory is */
+	lk_gap_fault(&t, 0x40800000ull | (lk_mmio_block() & ~LK_S2_XN));
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "bad-mapping", 1);
+}
+
 /* ---- page invariants (LINUX-6.12.md 11) ------------------------------- */
 
 /*
