@@ -38,7 +38,10 @@ static const char main_usage[] =
 	"  --first-failure        same as --max-findings=1\n"
 	"  --exit-codes=normal|bisect\n"
 	"                         bisect maps 3 and 4 to 125 (git bisect "
-	"skip)\n"
+	"skip),\n"
+	"                         but a whole run with no finding is 0 even "
+	"if\n"
+	"                         its profile leaves checks not judged\n"
 	"  --elf FILE             an image (hyp, workload) for instructions "
 	"and\n"
 	"                         source lines (repeatable); the images the "
@@ -498,8 +501,20 @@ static int main_parse(struct cli_opts *o, int argc, char **argv)
 /* ---- check ----------------------------------------------------------------
  */
 
-static int main_exit(const struct cli_opts *o, int code)
+/*
+ * --exit-codes=bisect: 125 (skip) for a commit the trace cannot judge. A
+ * whole recording with no finding is good (0) even when its profile leaves
+ * some checks not judged: those are the same for every commit of that
+ * profile, so they decide nothing between two commits, and without this
+ * no linux-6.12 trace could ever be good.
+ */
+static int main_exit(const struct cli_opts *o, int code,
+		     const struct ck_summary *sum)
 {
+	if (o->bisect && code == CK_EXIT_INCONCLUSIVE && sum &&
+	    !sum->inconclusive && !sum->incomplete_count && !sum->lost &&
+	    !sum->stopped && sum->unjudged)
+		return CK_EXIT_OK;
 	if (o->bisect &&
 	    (code == CK_EXIT_CORRUPT || code == CK_EXIT_INCONCLUSIVE))
 		return 125;
@@ -589,7 +604,7 @@ static int main_open_failed(const struct cli_opts *o, struct report_cfg *cfg,
 	CK_CHECK(rep != NULL);
 	report_finish(rep, &sum, CK_EXIT_CORRUPT, NULL);
 	report_free(rep);
-	return cli_out_done(stdout, main_exit(o, CK_EXIT_CORRUPT));
+	return cli_out_done(stdout, main_exit(o, CK_EXIT_CORRUPT, NULL));
 }
 
 static int main_check(const struct cli_opts *o)
@@ -653,7 +668,7 @@ static int main_check(const struct cli_opts *o)
 	report_finish(rep, &sum, code, main_explain(o, rep));
 	report_free(rep);
 	filesrc_close(&fs);
-	rc = cli_out_done(stdout, main_exit(o, code));
+	rc = cli_out_done(stdout, main_exit(o, code, &sum));
 out:
 	locate_free(loc);
 	elf_images_free(elf);

@@ -54,8 +54,10 @@ static const struct ck_profile profile_hyp = {
  * (10.5), host stage-2 faults (9.1) and the page invariants (11).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb",		"bbm",	      "locks",	  "lock-order", "spec-l612",
-	"l612-release", "l612-fault", "l612-inv", NULL,
+	"tlb",		 "bbm",		 "locks",
+	"lock-order",	 "spec-l612",	 "l612-guest",
+	"l612-noeffect", "l612-release", "l612-fault",
+	"l612-inv",	 NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -105,8 +107,6 @@ static const char *const profile_l612_not_judged[] = {
 	"table-not-zeroed",
 	"hyp-s1-attributes",
 	"sysreg",
-	/* LINUX-6.12.md 11's own checks */
-	"guest-stage2-not-restored",
 	NULL,
 };
 

@@ -28,6 +28,8 @@ extern const struct ck_rule rule_attrs;
 extern const struct ck_rule rule_sysreg;
 extern const struct ck_rule rule_inject;
 extern const struct ck_rule rule_spec_l612;
+extern const struct ck_rule rule_l612_guest;
+extern const struct ck_rule rule_l612_noeffect;
 extern const struct ck_rule rule_l612_release;
 extern const struct ck_rule rule_l612_fault;
 extern const struct ck_rule rule_l612_inv;
@@ -47,6 +49,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_zeroed,	  /* table pages zeroed before they are linked */
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */
 	&rule_sysreg,	  /* the EL2 system registers */
+	&rule_l612_guest, /* linux-6.12: the host's stage-2 back on return */
+	&rule_l612_noeffect, /* linux-6.12: calls that change no descriptor */
 	/* linux-6.12: stores that must be releases */
 	&rule_l612_release,
 	/* linux-6.12: host stage-2 faults, injections */

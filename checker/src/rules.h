@@ -19,7 +19,7 @@
 #include "findings.h"
 #include "view.h"
 
-#define CK_MAX_RULES 20u
+#define CK_MAX_RULES 32u
 
 struct ck_rules;
 

@@ -203,6 +203,11 @@ void record_linux_identity(const struct record_linux *l, char *out, size_t len)
 	line(out, len, "patch_series", "%s", value);
 	key_value(keyfile, "config", value, sizeof(value));
 	line(out, len, "kernel_config", "%s", value);
+	/* Built from a commit of the user's tree (tools/linux --git): the
+	 * commit tools/bisect-traces orders the traces by. */
+	key_value(keyfile, "commit", value, sizeof(value));
+	if (strcmp(value, "unknown") != 0 && value[0])
+		line(out, len, "hyp_commit", "%s", value);
 	line(out, len, "image", "%s", l->image);
 	line(out, len, "initramfs", "%s", l->initramfs);
 	line(out, len, "seed", "%llu", (unsigned long long)l->seed);
