@@ -74,7 +74,8 @@ struct profile_order_pair {
 struct ck_profile {
 	const char *system; /* the file header's `system` */
 	unsigned abi_min, abi_max;
-	/* The rules it runs, by name (rules.c's table, in that order). */
+	/* The rules it runs, by name (rules.c's table, in that order); NULL:
+	 * every rule but the linux-6.12 profile's own ("l612-*"). */
 	const char *const *rules;
 	enum profile_lock_naming locks;
 	/* PROFILE_LOCKS_BY_INFO: the component of each role (0: none). */

@@ -499,6 +499,9 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 	case PKVM_EV_BOOT_LINUX:
 		rules_call(&r->boot_linux, &ck->env, ev);
 		return;
+	case PKVM_EV_REGION:
+		rules_call(&r->region, &ck->env, ev);
+		return;
 	case PKVM_EV_MARK:
 		replay_mark(ck, ev);
 		return;

@@ -781,6 +781,7 @@ static void vm_destroy(void *self)
 
 const struct ck_rule rule_spec_l612_vm = {
 	.name = "spec-l612-vm",
+	.system = PKVM_SYSTEM_LINUX612,
 	.create = vm_create,
 	.destroy = vm_destroy,
 	.boot = vm_boot,

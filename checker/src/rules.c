@@ -32,6 +32,9 @@ extern const struct ck_rule rule_spec_l612;
 extern const struct ck_rule rule_spec_l612_vm;
 extern const struct ck_rule rule_l612_guest;
 extern const struct ck_rule rule_l612_noeffect;
+extern const struct ck_rule rule_l612_release;
+extern const struct ck_rule rule_l612_fault;
+extern const struct ck_rule rule_l612_inv;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -52,6 +55,12 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_spec_l612_vm,
 	&rule_l612_guest,    /* linux-6.12: the host's stage-2 back on return */
 	&rule_l612_noeffect, /* linux-6.12: calls that change no descriptor */
+	/* linux-6.12: stores that must be releases */
+	&rule_l612_release,
+	/* linux-6.12: host stage-2 faults, injections */
+	&rule_l612_fault,
+	/* linux-6.12: the page invariants */
+	&rule_l612_inv,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

@@ -55,6 +55,7 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
  *   mark          a MARK
  *   panic         a PANIC
  *   boot_linux    a BOOT_LINUX (linux-6.12: conversions and sizes)
+ *   region        a REGION (linux-6.12: RAM regions, image sections, ...)
  */
 #define CK_EVENT_HOOKS(X)                                                      \
 	X(boot)                                                                \
@@ -71,7 +72,8 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
 	X(nondet)                                                              \
 	X(mark)                                                                \
 	X(panic)                                                               \
-	X(boot_linux)
+	X(boot_linux)                                                          \
+	X(region)
 
 /** A rule: its name, its state's life and its hooks. */
 struct ck_rule {
