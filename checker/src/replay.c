@@ -455,11 +455,12 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 	case PKVM_EV_TRAP_ENTRY:
 	case PKVM_EV_TRAP_EXIT:
 		/* A guest's trap (FORMAT.md 3, source 1-3) nests in the host's
-		 * vCPU-run hypercall on its CPU: it is not a host trap, and
-		 * no rule of this checker judges guests yet. */
+		 * vCPU-run hypercall on its CPU: it is not a host trap. */
 		if ((ev->kbits >> PKVM_REC_F_KIND_SHIFT) !=
-		    PKVM_REC_SOURCE_HOST)
+		    PKVM_REC_SOURCE_HOST) {
+			rules_call(&r->guest_trap, &ck->env, ev);
 			return;
+		}
 		if (ev->kind == PKVM_EV_TRAP_ENTRY)
 			replay_trap_entry(ck, ev);
 		else

@@ -22,13 +22,19 @@
 
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
+#include <pkvm/record.h>
 
 #include "profile.h"
 #include "rules.h"
 
 #define L612G_VMID_SHIFT 48
+#define L612G_EC_HVC64 0x16u
 
 struct l612g_cpu {
+	/* The host trap in progress: known (from its entry on, until a
+	 * loss), and whether it is __kvm_vcpu_run. */
+	bool host_known, in_host, in_run;
+	uint64_t run_entry; /* the index of that entry */
 	bool vttbr_known, vtcr_known;
 	uint64_t vttbr, vtcr;
 	uint64_t vttbr_at; /* the event that wrote it */
@@ -68,6 +74,40 @@ static void l612g_sysreg(void *self, const struct ck_env *env,
 	}
 }
 
+static void l612g_entry(void *self, const struct ck_env *env,
+			const struct ck_event *ev)
+{
+	struct l612g_cpu *c = &((struct l612g_rule *)self)->cpu[ev->cpu];
+	uint64_t x0 = ev->w[4] & ~(1ull << 16);
+
+	(void)env;
+	c->host_known = true;
+	c->in_host = true;
+	c->in_run = ((ev->w[0] >> 26) & 0x3f) == L612G_EC_HVC64 &&
+		    x0 == (PKVM_HC_BASE | PKVM_L612_HC_KVM_VCPU_RUN);
+	c->run_entry = ev->index;
+}
+
+/*
+ * LINUX-6.12.md 8, promise 1: a guest runs only inside the host's
+ * __kvm_vcpu_run on that CPU, so each of its traps nests in one.
+ */
+static void l612g_guest_trap(void *self, const struct ck_env *env,
+			     const struct ck_event *ev)
+{
+	struct l612g_cpu *c = &((struct l612g_rule *)self)->cpu[ev->cpu];
+
+	if (ev->kind != PKVM_EV_TRAP_ENTRY || !c->host_known || c->in_run)
+		return;
+	ck_finding(env->out, "guest-outside-vcpu-run", ev, 0, false, 0,
+		   "cpu%u takes a guest's trap (source %u) %s: a guest runs "
+		   "only inside the host's __kvm_vcpu_run on its CPU "
+		   "(LINUX-6.12.md 8, promise 1)",
+		   ev->cpu, (unsigned)(ev->kbits >> PKVM_REC_F_KIND_SHIFT),
+		   c->in_host ? "inside a host trap that is not __kvm_vcpu_run"
+			      : "outside any host trap");
+}
+
 static void l612g_exit(void *self, const struct ck_env *env,
 		       const struct ck_event *ev)
 {
@@ -76,6 +116,8 @@ static void l612g_exit(void *self, const struct ck_env *env,
 	const char *what = NULL;
 	uint64_t got = 0, want = 0;
 
+	c->in_host = false;
+	c->in_run = false;
 	if (!r->on || !r->host_known || !c->vttbr_known)
 		return;
 	if (c->vttbr != r->host_vttbr) {
@@ -109,6 +151,18 @@ static void l612g_loss(void *self, const struct ck_env *env, unsigned cpu)
 	(void)env;
 	r->cpu[cpu].vttbr_known = false;
 	r->cpu[cpu].vtcr_known = false;
+	r->cpu[cpu].host_known = false;
+}
+
+static void l612g_abandon(void *self, const struct ck_env *env, unsigned cpu,
+			  const char *why)
+{
+	struct l612g_rule *r = self;
+
+	(void)env;
+	(void)why;
+	r->cpu[cpu].in_host = false;
+	r->cpu[cpu].in_run = false;
 }
 
 static void *l612g_create(const struct ck_env *env, unsigned cpu_count)
@@ -128,6 +182,9 @@ const struct ck_rule rule_l612_guest = {
 	.create = l612g_create,
 	.destroy = free,
 	.sysreg = l612g_sysreg,
+	.trap_entry = l612g_entry,
 	.trap_exit = l612g_exit,
+	.trap_abandon = l612g_abandon,
+	.guest_trap = l612g_guest_trap,
 	.loss = l612g_loss,
 };

@@ -56,6 +56,8 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
  *   panic         a PANIC
  *   boot_linux    a BOOT_LINUX (linux-6.12: conversions and sizes)
  *   region        a REGION (linux-6.12: RAM regions, image sections, ...)
+ *   guest_trap    a guest's TRAP_ENTRY or TRAP_EXIT (source 1-3), which
+ *                 nests in a host trap and is not one itself
  */
 #define CK_EVENT_HOOKS(X)                                                      \
 	X(boot)                                                                \
@@ -73,7 +75,8 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
 	X(mark)                                                                \
 	X(panic)                                                               \
 	X(boot_linux)                                                          \
-	X(region)
+	X(region)                                                              \
+	X(guest_trap)
 
 /** A rule: its name, its state's life and its hooks. */
 struct ck_rule {

@@ -440,3 +440,42 @@ Test(linux612, a_descriptor_store_in_a_tlb_call_is_hcall_effect)
 	cr_assert(strstr(r.sum.not_judged, "hcall-effect (ids 2, 3 and 8:"),
 		  "%s", r.sum.not_judged);
 }
+
+/* A guest's trap (source 1: a synchronous exception) and its exit. */
+static void lk_guest_trap(struct lk *t, unsigned cpu)
+{
+	size_t n = t->b.count[cpu];
+
+	tb_entry(&t->b, cpu, 0x82000004ull, 0x80000000ull, 0, 0, 0, 0);
+	t->b.recs[cpu][n].flags |= 1u << PKVM_REC_F_KIND_SHIFT;
+	n = t->b.count[cpu];
+	tb_exit(&t->b, cpu, 0, 0);
+	t->b.recs[cpu][n].flags |= 1u << PKVM_REC_F_KIND_SHIFT;
+}
+
+/* LINUX-6.12.md 8, promise 1: guest traps nest in __kvm_vcpu_run. */
+Test(linux612, a_guest_trap_inside_vcpu_run_is_clean)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_boot(&t, 1);
+	lk_hvc(&t, 0, PKVM_L612_HC_KVM_VCPU_RUN, 0xfff0000000800000ull);
+	lk_guest_trap(&t, 0);
+	tb_exit(&t.b, 0, 0, 0);
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+}
+
+Test(linux612, a_guest_trap_inside_another_call_is_guest_outside_vcpu_run)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_boot(&t, 1);
+	lk_hvc(&t, 0, PKVM_L612_HC_KVM_TIMER_SET_CNTVOFF, 0);
+	lk_guest_trap(&t, 0);
+	tb_exit(&t.b, 0, 0, 0);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_FINDINGS, "guest-outside-vcpu-run", 1);
+}
