@@ -18,13 +18,11 @@
  * Only for the linux-6.12 profile; our hyp never loads a guest stage-2.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
-#include "profile.h"
 #include "rules.h"
 
 #define L612G_VMID_SHIFT 48
@@ -41,7 +39,6 @@ struct l612g_cpu {
 };
 
 struct l612g_rule {
-	bool on;
 	bool host_known;
 	uint64_t host_vttbr, host_vtcr;
 	uint64_t last_vtcr; /* written anywhere, before the host's VTTBR */
@@ -55,8 +52,6 @@ static void l612g_sysreg(void *self, const struct ck_env *env,
 	struct l612g_cpu *c = &r->cpu[ev->cpu];
 
 	(void)env;
-	if (!r->on)
-		return;
 	if (ev->w[0] == PKVM_SYSREG_VTCR_EL2) {
 		c->vtcr = ev->w[1];
 		c->vtcr_known = true;
@@ -118,7 +113,7 @@ static void l612g_exit(void *self, const struct ck_env *env,
 
 	c->in_host = false;
 	c->in_run = false;
-	if (!r->on || !r->host_known || !c->vttbr_known)
+	if (!r->host_known || !c->vttbr_known)
 		return;
 	if (c->vttbr != r->host_vttbr) {
 		what = "VTTBR_EL2";
@@ -168,11 +163,10 @@ static void l612g_abandon(void *self, const struct ck_env *env, unsigned cpu,
 static void *l612g_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct l612g_rule *r = calloc(1, sizeof(*r));
-	const struct ck_profile *p = view_profile(env->view);
 
+	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	return r;
 }
 

@@ -473,28 +473,37 @@ Test(format, truncation_at_every_offset_keeps_a_prefix)
 	unlink(cut);
 }
 
-Test(format, cpus_too_far_apart_is_skew)
+/* More than the skew limit of cpu1's records, then cpu0's one record. */
+#define SKEW_BIG ((size_t)((48u << 20) / 32) + 200000)
+static void skew_file(char *path, size_t len, const char *name)
 {
-	/* Property: reading one CPU that needs more than the skew limit of
-	 * other CPUs' pages queued fails with SKEW rather than growing. */
 	struct trace_info info = info_make(2);
 	struct trace_error err;
 	struct trace_writer *w;
 	struct pkvm_record rec;
-	struct trace_reader *r;
-	size_t big = (size_t)((48u << 20) / 32) + 200000;
-	char path[128];
 
-	tmp_path(path, sizeof(path), "skew");
+	tmp_path(path, len, name);
 	w = trace_writer_open(path, &info, &err);
 	cr_assert_not_null(w);
-	for (uint32_t i = 0; i < big; i++) {
+	for (uint32_t i = 0; i < SKEW_BIG; i++) {
 		rec = rec_make(1, i, i, PKVM_EV_BARRIER, 0, 1, 0);
 		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
 	}
-	rec = rec_make(0, 0, big, PKVM_EV_BARRIER, 0, 1, 0);
+	rec = rec_make(0, 0, SKEW_BIG, PKVM_EV_BARRIER, 0, 1, 0);
 	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
 	cr_assert_eq(trace_writer_close(w, &err), 0);
+}
+
+Test(format, cpus_too_far_apart_is_skew)
+{
+	/* Property: reading one CPU that needs more than the skew limit of
+	 * other CPUs' pages queued fails with SKEW rather than growing. */
+	struct trace_error err;
+	struct pkvm_record rec;
+	struct trace_reader *r;
+	char path[128];
+
+	skew_file(path, sizeof(path), "skew");
 	r = trace_reader_open(path, &err);
 	cr_assert_not_null(r);
 	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), -1);
@@ -509,24 +518,13 @@ Test(format, a_quiet_cpu_is_not_ready_until_the_others_are_read)
 	 * skew limit of cpu1's) reads whole when the caller asks whether a
 	 * CPU is ready before reading it: cpu0 is not until cpu1's records
 	 * are read, and then it is. */
-	struct trace_info info = info_make(2);
 	struct trace_error err;
-	struct trace_writer *w;
 	struct pkvm_record rec;
 	struct trace_reader *r;
-	size_t big = (size_t)((48u << 20) / 32) + 200000, n1 = 0;
+	size_t n1 = 0;
 	char path[128];
 
-	tmp_path(path, sizeof(path), "quiet-ready");
-	w = trace_writer_open(path, &info, &err);
-	cr_assert_not_null(w);
-	for (uint32_t i = 0; i < big; i++) {
-		rec = rec_make(1, i, i, PKVM_EV_BARRIER, 0, 1, 0);
-		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
-	}
-	rec = rec_make(0, 0, big, PKVM_EV_BARRIER, 0, 1, 0);
-	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
-	cr_assert_eq(trace_writer_close(w, &err), 0);
+	skew_file(path, sizeof(path), "quiet-ready");
 	r = trace_reader_open(path, &err);
 	cr_assert_not_null(r);
 	cr_assert_not(trace_reader_cpu_ready(r, 0));
@@ -546,7 +544,7 @@ Test(format, a_quiet_cpu_is_not_ready_until_the_others_are_read)
 	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
 	while (trace_reader_next(r, 1, &rec, &err) == 1)
 		n1++;
-	cr_assert_eq(n1, big);
+	cr_assert_eq(n1, SKEW_BIG);
 	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 0);
 	trace_reader_close(r);
 	unlink(path);
