@@ -15,6 +15,36 @@
 
 #define MODEL_OA_MASK 0x0000fffffffff000ull
 
+/*
+ * The walker's memory. Where a walk ends (the table and entry that cover a
+ * page, or nowhere) depends only on the table descriptors on its way, the
+ * tables' places (parent, slot, base, root) and which pages are tables:
+ * never on a leaf or invalid entry's value. So `m->shape` counts the
+ * changes to those, and a walk found while it had its present value is
+ * still right. The rules walk the same few pages again and again between
+ * such changes (each judges a section's pages at its end), and a store of
+ * a leaf or invalid entry, nearly every store, leaves the memo valid.
+ */
+#define MODEL_MEMO_SIZE 1024u
+
+struct model_walk_page {
+	uint64_t shape; /* m->shape when found; 0: empty */
+	uint64_t key;	/* page number << 2 | component */
+	int32_t table;	/* model_walk_to's answer */
+	uint32_t idx;
+};
+
+struct model_walk_memo {
+	struct model_walk_page page[MODEL_MEMO_SIZE];
+	/* Per component, the table the last walk ended in: a walk of any
+	 * address it translates (the pages after the last one, mostly)
+	 * takes the same way to it, so it starts there. */
+	struct {
+		uint64_t shape;
+		int32_t table;
+	} last[MODEL_COMP_COUNT];
+};
+
 static unsigned model_shift(int level)
 {
 	return (unsigned)(12 + 9 * (3 - level));
@@ -32,6 +62,8 @@ struct model *model_create(uint64_t ram_base, uint64_t ram_size)
 	m->map_cap = 1024;
 	m->map_key = calloc(m->map_cap, sizeof(*m->map_key));
 	m->map_val = calloc(m->map_cap, sizeof(*m->map_val));
+	m->memo = calloc(1, sizeof(*m->memo));
+	m->shape = 1;
 	for (unsigned c = 1; c < MODEL_COMP_COUNT; c++) {
 		m->side[c] = calloc(m->ram_pages ? m->ram_pages : 1,
 				    sizeof(struct model_side));
@@ -39,7 +71,7 @@ struct model *model_create(uint64_t ram_base, uint64_t ram_size)
 		if (!m->side[c])
 			goto fail;
 	}
-	if (!m->map_key || !m->map_val)
+	if (!m->map_key || !m->map_val || !m->memo)
 		goto fail;
 	return m;
 fail:
@@ -56,6 +88,7 @@ void model_destroy(struct model *m)
 	free(m->tables);
 	free(m->map_key);
 	free(m->map_val);
+	free(m->memo);
 	for (unsigned c = 0; c < MODEL_COMP_COUNT; c++)
 		free(m->side[c]);
 	free(m);
@@ -141,6 +174,7 @@ static int model_table_new(struct model *m, uint64_t pa, unsigned comp,
 	t->level = (int8_t)level;
 	t->base = base;
 	t->parent = -1;
+	m->shape++;
 	m->tables[m->table_count] = t;
 	model_map_put(m->map_key, m->map_val, m->map_cap, t->pa | 1,
 		      m->table_count);
@@ -161,6 +195,7 @@ static void model_adopt(struct model *m, int ti, unsigned comp, int level,
 	struct model_table *t = m->tables[ti];
 	uint64_t size;
 
+	m->shape++;
 	t->orphan = false;
 	t->comp = (uint8_t)comp;
 	t->level = (int8_t)level;
@@ -218,6 +253,7 @@ int model_set_root_at(struct model *m, unsigned comp, uint64_t pa, int level,
 		m->tables[t]->root = true;
 		if (i == 0)
 			m->root[comp] = t;
+		m->shape++;
 	}
 	/* Every page starts unmapped: the side arrays are zero already. */
 	return 0;
@@ -401,6 +437,8 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 	memset(w, 0, sizeof(*w));
 	w->table = ti;
 	if (ti >= 0 && m->tables[ti]->orphan) {
+		/* No walk goes through a table no root reaches: the memo
+		 * stays right. */
 		m->tables[ti]->desc[(pa & 0xfff) >> 3] = value;
 		m->tables[ti]->writer[(pa & 0xfff) >> 3] = writer;
 		w->table = -1;
@@ -427,6 +465,9 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 		w->attached = model_attached(m, ti);
 		return 0;
 	}
+	if (model_is_table_desc(value, t->level) ||
+	    model_is_table_desc(t->desc[idx], t->level))
+		m->shape++; /* a walk may take another way now */
 	t->desc[idx] = value;
 	t->writer[idx] = writer;
 	if (model_is_table_desc(value, t->level) &&
@@ -445,11 +486,10 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
  * index of the table that holds it (its entry in `*idx`), or -1 when no
  * table reaches `addr`, or a table descriptor leads to no shadow table.
  */
-static int model_walk_to(const struct model *m, unsigned comp, uint64_t addr,
-			 unsigned *idx)
+static int model_walk_from(const struct model *m, unsigned comp, int ti,
+			   uint64_t addr, unsigned *idx)
 {
-	int ti = comp < MODEL_COMP_COUNT ? m->root[comp] : -1;
-
+	*idx = 0;
 	while (ti >= 0) {
 		const struct model_table *t = m->tables[ti];
 		uint64_t d;
@@ -483,6 +523,53 @@ static int model_walk_to(const struct model *m, unsigned comp, uint64_t addr,
 		ti = c;
 	}
 	return -1;
+}
+
+/* Where the last walk of `comp` ended, if `addr` is under it: or -1. */
+static int model_walk_hint(const struct model *m, unsigned comp, uint64_t addr)
+{
+	int ti = m->memo->last[comp].table;
+	const struct model_table *t;
+
+	if (m->memo->last[comp].shape != m->shape || ti < 0)
+		return -1;
+	t = m->tables[ti];
+	if (addr < t->base ||
+	    (addr - t->base) >> model_shift(t->level) >= MODEL_PTRS)
+		return -1;
+	return ti;
+}
+
+/* model_walk_from the root, answered from the memo when it can be. */
+static int model_walk_to(const struct model *m, unsigned comp, uint64_t addr,
+			 unsigned *idx)
+{
+	uint64_t key = (addr >> MODEL_PAGE_SHIFT) << 2 | comp;
+	struct model_walk_memo *memo = m->memo;
+	struct model_walk_page *e;
+	int start;
+
+	if (comp >= MODEL_COMP_COUNT) {
+		*idx = 0;
+		return -1;
+	}
+	e = &memo->page[(uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) &
+			(MODEL_MEMO_SIZE - 1)];
+	if (e->shape == m->shape && e->key == key) {
+		*idx = e->idx;
+		return e->table;
+	}
+	start = model_walk_hint(m, comp, addr);
+	e->table = model_walk_from(m, comp, start >= 0 ? start : m->root[comp],
+				   addr, idx);
+	e->idx = *idx;
+	e->key = key;
+	e->shape = m->shape;
+	if (e->table >= 0) {
+		memo->last[comp].table = e->table;
+		memo->last[comp].shape = m->shape;
+	}
+	return e->table;
 }
 
 void model_walk(const struct model *m, unsigned comp, uint64_t addr,

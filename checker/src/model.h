@@ -72,6 +72,10 @@ struct model {
 	bool keep_orphans;
 	model_change_fn on_change;
 	void *cb_ctx;
+	/* What the walker found lately (model.c); valid while `shape` is the
+	 * generation it was found in. */
+	struct model_walk_memo *memo;
+	uint64_t shape;
 };
 
 /** What one descriptor store did, for the lock and pool checks. */
