@@ -238,10 +238,11 @@ static void sysreg_write(void *self, const struct ck_env *env,
 {
 	struct sysreg_rule *r = self;
 	unsigned reg = (unsigned)ev->w[0], cpu = ev->cpu;
-	char bad[600] = "";
+	char bad[600]; /* ck_append's: only its first byte need be set */
 
 	if (reg >= 32 || !(SR_ALL & SR_BIT(reg)) || cpu >= CK_MAX_CPUS)
 		return;
+	bad[0] = 0;
 	sr_judge(r, cpu, reg, ev->w[1], bad, sizeof(bad));
 	r->written[cpu] |= SR_BIT(reg);
 	if (reg == PKVM_SYSREG_MAIR_EL2 && !r->mair_known) {
