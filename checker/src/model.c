@@ -281,7 +281,7 @@ static bool model_is_table_desc(uint64_t d, int level)
 }
 
 /* Reachable from its component's root through table descriptors. */
-static bool model_attached(const struct model *m, int idx)
+static bool model_attached_walk(const struct model *m, int idx)
 {
 	const struct model_table *t = m->tables[idx];
 
@@ -297,6 +297,23 @@ static bool model_attached(const struct model *m, int idx)
 	}
 	return t->root && t->comp < MODEL_COMP_COUNT && m->root[t->comp] >= 0 &&
 	       m->tables[m->root[t->comp]]->level == t->level;
+}
+
+/*
+ * model_attached_walk, remembered per table: attachment, like a walk's
+ * end, depends only on what m->shape counts (the table descriptors above
+ * the table, the tables' places and the roots). Every store asks it of the
+ * table it writes.
+ */
+static bool model_attached(const struct model *m, int idx)
+{
+	struct model_table *t = m->tables[idx];
+
+	if (t->attached_shape != m->shape) {
+		t->attached = model_attached_walk(m, idx);
+		t->attached_shape = m->shape;
+	}
+	return t->attached;
 }
 
 bool model_table_attached(const struct model *m, int idx)

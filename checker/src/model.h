@@ -49,6 +49,10 @@ struct model_table {
 	/* Per entry: index + 1 of the event that stored it, 0 unknown
 	 * (rule_bbm.c names it as the maker of a descriptor). */
 	uint64_t writer[MODEL_PTRS];
+	/* model_table_attached's answer while the model's shape is
+	 * `attached_shape` (model.c; 0: not asked yet). */
+	uint64_t attached_shape;
+	bool attached;
 };
 
 /** Called for every RAM page whose side changes; `old` is its old view. */
