@@ -4,8 +4,9 @@
  * abstraction the model keeps from each store, on small trees: the walk
  * of an address must find what the incremental view says, through a
  * level-2 block, a level-3 page, an invalid entry with an owner, and the
- * second page of a concatenated root. And the rules' table: a rule for one
- * system is only created for traces of that system.
+ * second page of a concatenated root, also after the tree's shape
+ * changes under walks the model remembers. And the rules' table: a rule
+ * for one system is only created for traces of that system.
  */
 #include <string.h>
 
@@ -122,6 +123,62 @@ Test(model, walk_crosses_concatenated_root_pages)
 	cr_assert_not(model_leaf(m, PKVM_COMP_HOST_S2, 2ull << 39, &d, &level));
 	model_walk(m, PKVM_COMP_HOST_S2, 2ull << 39, &s);
 	cr_assert_eq(s.flags, 0);
+	model_destroy(m);
+}
+
+/* Every page's walk (remembered or not) equals the incremental view. */
+static void walks_match_view(struct model *m, const char *after)
+{
+	for (uint64_t i = 0; i < m->ram_pages; i++) {
+		struct model_side s;
+		uint64_t addr = RAM_BASE + (i << 12);
+
+		model_walk(m, PKVM_COMP_HOST_S2, addr, &s);
+		cr_assert(memcmp(&s, &m->side[PKVM_COMP_HOST_S2][i],
+				 sizeof(s)) == 0,
+			  "after %s, page 0x%llx: the walk and the view differ",
+			  after, (unsigned long long)addr);
+	}
+}
+
+/**
+ * The walker remembers where walks ended and which tables are attached:
+ * every change of a table's place (unlinked, linked again, a table
+ * replaced by a block and back) is seen by the next walk, and a leaf's
+ * new value by the next read of it.
+ */
+Test(model, remembered_walks_follow_every_change)
+{
+	struct model *m = tree();
+	uint64_t page = RAM_BASE + 0x200000ull, d;
+	int l3 = model_table_find(m, L3), level;
+
+	walks_match_view(m, "the tree is built");
+	cr_assert(model_table_attached(m, l3));
+	store(m, L3 + slot(page + 0x3000, 3), (page + 0x7000) | 0x4c3);
+	walks_match_view(m, "a leaf changed");
+	/* Walked just before each change: remembered, if anything is. */
+	cr_assert(model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level));
+	cr_assert_eq(level, 3);
+	store(m, L2 + slot(page, 2), page | 0x4c1);
+	cr_assert(model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level));
+	cr_assert_eq(level, 2);
+	walks_match_view(m, "the level-3 table became a block");
+	cr_assert_not(model_table_attached(m, l3));
+	store(m, L2 + slot(page, 2), L3 | 3);
+	walks_match_view(m, "the level-3 table was linked again");
+	cr_assert(model_table_attached(m, l3));
+	cr_assert(model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level));
+	cr_assert_eq(level, 3);
+	cr_assert(model_table_attached(m, l3));
+	store(m, ROOT + slot(RAM_BASE, 1), 0);
+	walks_match_view(m, "the level-2 table was unlinked");
+	cr_assert_not(model_table_attached(m, l3));
+	cr_assert(model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level));
+	cr_assert_eq(level, 1);
+	store(m, ROOT + slot(RAM_BASE, 1), L2 | 3);
+	walks_match_view(m, "the level-2 table was linked again");
+	cr_assert(model_table_attached(m, l3));
 	model_destroy(m);
 }
 
