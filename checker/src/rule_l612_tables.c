@@ -10,8 +10,8 @@
  *   `hpool`'s; host stage-2: the `region host_s2_pool`, when recorded)
  *   that the pool holds free: never handed out before, or given back
  *   (NONDET free_page) since it last was.
- * - `table-not-from-pool`: a table descriptor that links a page new to
- *   its tree (model installed_new, or reattached) links one that c's pool
+ * - `table-not-from-pool`: a table descriptor stored in an attached table
+ *   of c, where the entry did not link that page already, links one c's pool
  *   handed out on that CPU in that critical section (since the trap's
  *   entry or its last section's end).
  * - `table-not-zeroed`: that page is zero when linked. 6.12's allocator
@@ -201,7 +201,46 @@ static void tab_nondet(void *self, const struct ck_env *env,
 		tab_free(self, env, ev, ev->w[1], comp);
 }
 
-/* Before the model applies a store: an unlink, or a write before a link. */
+static bool tab_allocated(const struct tab_cpu *c, uint64_t pa, unsigned comp)
+{
+	for (unsigned i = 0; i < c->alloc_count; i++)
+		if (c->alloc[i] == (pa | comp))
+			return true;
+	return c->alloc_overflow;
+}
+
+/*
+ * A table descriptor of `comp` links page `pa` where it was not linked
+ * (the model's view is no help: a page linked again at its old slot is
+ * neither new nor reattached to it).
+ */
+static void tab_link(struct tab_rule *r, const struct ck_env *env,
+		     const struct ck_event *ev, uint64_t pa, unsigned comp)
+{
+	uint8_t *p = tab_page(r, pa);
+
+	if (!tab_allocated(&r->cpu[ev->cpu], pa, comp))
+		TAB_REPORT(env, "table-not-from-pool", ev, pa,
+			   "a %s table descriptor links page 0x%llx, which "
+			   "the %s pool did not hand out (NONDET alloc_page) "
+			   "on cpu%u in this critical section%s "
+			   "(LINUX-6.12.md 10.3)",
+			   tab_comp_name(comp), (unsigned long long)pa,
+			   tab_comp_name(comp), ev->cpu,
+			   p && (*p & TAB_LINKED) ? ": it was linked before"
+						  : "");
+	else if (p && (*p & TAB_DIRTY))
+		TAB_REPORT(env, "table-not-zeroed", ev, pa,
+			   "%s table page 0x%llx is linked after descriptor "
+			   "stores wrote to it since the pool handed it out: "
+			   "a new table must be zero (LINUX-6.12.md 7.3)",
+			   tab_comp_name(comp), (unsigned long long)pa);
+	if (p)
+		*p = (uint8_t)((*p & ~(TAB_DIRTY | TAB_UNLINKED)) | TAB_LINKED);
+}
+
+/* Before the model applies a store: a link, an unlink, or a write to a
+ * page between its hand-out and its link. */
 static void tab_store_before(void *self, const struct ck_env *env,
 			     const struct ck_event *ev)
 {
@@ -220,6 +259,12 @@ static void tab_store_before(void *self, const struct ck_env *env,
 		return;
 	t = m->tables[ti];
 	old = t->desc[(pa & 0xfff) >> 3];
+	if (l612_is_table(nw, t->level) &&
+	    (t->comp == PKVM_COMP_HOST_S2 || t->comp == PKVM_COMP_HYP_S1) &&
+	    !(l612_is_table(old, t->level) &&
+	      (nw & TAB_OA_MASK) == (old & TAB_OA_MASK)) &&
+	    model_table_attached(m, ti))
+		tab_link(r, env, ev, nw & TAB_OA_MASK, t->comp);
 	if (!l612_is_table(old, t->level) ||
 	    (l612_is_table(nw, t->level) &&
 	     (nw & TAB_OA_MASK) == (old & TAB_OA_MASK)))
@@ -276,47 +321,6 @@ static void tab_maintenance(void *self, const struct ck_env *env,
 	}
 }
 
-static bool tab_allocated(const struct tab_cpu *c, uint64_t pa, unsigned comp)
-{
-	for (unsigned i = 0; i < c->alloc_count; i++)
-		if (c->alloc[i] == (pa | comp))
-			return true;
-	return c->alloc_overflow;
-}
-
-/* After the model applied it: a page linked into a tree. */
-static void tab_store_after(void *self, const struct ck_env *env,
-			    const struct ck_event *ev)
-{
-	struct tab_rule *r = self;
-	const struct model_write *w = view_store_write(env->view);
-	uint64_t pa = w->child_pa;
-	uint8_t *p;
-
-	if (!(w->installed_new || w->reattached) ||
-	    (w->comp != PKVM_COMP_HOST_S2 && w->comp != PKVM_COMP_HYP_S1))
-		return;
-	p = tab_page(r, pa);
-	if (!tab_allocated(&r->cpu[ev->cpu], pa, w->comp))
-		TAB_REPORT(env, "table-not-from-pool", ev, pa,
-			   "a %s table descriptor links page 0x%llx, which "
-			   "the %s pool did not hand out (NONDET alloc_page) "
-			   "on cpu%u in this critical section%s "
-			   "(LINUX-6.12.md 10.3)",
-			   tab_comp_name(w->comp), (unsigned long long)pa,
-			   tab_comp_name(w->comp), ev->cpu,
-			   p && (*p & TAB_LINKED) ? ": it was linked before"
-						  : "");
-	else if (p && (*p & TAB_DIRTY))
-		TAB_REPORT(env, "table-not-zeroed", ev, pa,
-			   "%s table page 0x%llx is linked after descriptor "
-			   "stores wrote to it since the pool handed it out: "
-			   "a new table must be zero (LINUX-6.12.md 7.3)",
-			   tab_comp_name(w->comp), (unsigned long long)pa);
-	if (p)
-		*p = (uint8_t)((*p & ~(TAB_DIRTY | TAB_UNLINKED)) | TAB_LINKED);
-}
-
 /* A critical section, or the trap, is over: its hand-outs are used up. */
 static void tab_section_over(void *self, const struct ck_env *env,
 			     const struct ck_event *ev)
@@ -355,7 +359,6 @@ const struct ck_rule rule_l612_tables = {
 	.region = tab_region,
 	.nondet = tab_nondet,
 	.store_before = tab_store_before,
-	.store_after = tab_store_after,
 	.maintenance = tab_maintenance,
 	.trap_entry = tab_section_over,
 	.section_end = tab_section_over,
