@@ -67,7 +67,7 @@ static const char *const profile_l612_rules[] = {
 	"l612-inv",
 	"l612-tables",
 	"l612-pins",
-	"barrier-after-make", /* rule_barrier.c: LINUX-6.12.md 10.4 */
+	"barrier-after-make", /* rule_barrier.c, LINUX-6.12.md 10.4 */
 	NULL,
 };
 
