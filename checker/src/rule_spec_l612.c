@@ -612,9 +612,6 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 		ck_not_judged(env->out, "host-read-twice",
 			      "ids other than 23 and 24: no linux-6.12 "
 			      "specification of them in this checker yet");
-		ck_not_judged(env->out, "pin-violation",
-			      "the pins' invariant, LINUX-6.12.md 11.6, is not "
-			      "checked yet");
 	}
 	return r;
 }
@@ -634,3 +631,11 @@ const struct ck_rule rule_spec_l612 = {
 	.sysreg = l612_sysreg,
 	.boot_linux = l612_boot_linux,
 };
+
+/** See rule_spec_l612.h. */
+bool l612_pin_held(const struct ck_rules *rules, uint64_t pfn)
+{
+	const struct l612_rule *r = rules_self(rules, &rule_spec_l612);
+
+	return r && r->on && l612_pin_of(r, CK_MAX_CPUS, pfn) == L612_PIN_YES;
+}

@@ -26,4 +26,12 @@ struct l612_where {
 unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
 			unsigned comp, uint64_t pa, uint64_t *out);
 
+/**
+ * The hyp holds a pin on page `pfn` for sure (LINUX-6.12.md 7.1: derived
+ * by rule_spec_l612.c from __pkvm_init_vm, __pkvm_init_vcpu and
+ * __pkvm_teardown_vm); false while a call in flight may take or drop
+ * it, or when the pins are not known.
+ */
+bool l612_pin_held(const struct ck_rules *rules, uint64_t pfn);
+
 #endif /* PKVM_CHECKER_RULE_SPEC_L612_H */

@@ -35,6 +35,8 @@ extern const struct ck_rule rule_l612_noeffect;
 extern const struct ck_rule rule_l612_release;
 extern const struct ck_rule rule_l612_fault;
 extern const struct ck_rule rule_l612_inv;
+extern const struct ck_rule rule_l612_tables;
+extern const struct ck_rule rule_l612_pins;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -61,6 +63,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_fault,
 	/* linux-6.12: the page invariants */
 	&rule_l612_inv,
+	&rule_l612_tables, /* linux-6.12: table pages and their pools */
+	&rule_l612_pins,   /* linux-6.12: pinned pages stay shared */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

@@ -269,9 +269,7 @@ static inline void lk_expect_unjudged(const struct tb_result *r)
 	cr_assert(strstr(r->sum.not_judged,
 			 "host-read-twice (ids other than 23 and 24:"),
 		  "%s", r->sum.not_judged);
-	cr_assert(
-		strstr(r->sum.not_judged, "pin-violation (the pins' invariant"),
-		"%s", r->sum.not_judged);
+	cr_assert(!strstr(r->sum.not_judged, "pin-violation"));
 	cr_assert(strstr(r->sum.not_judged,
 			 "(no linux-6.12 specification in this checker yet)"),
 		  "%s", r->sum.not_judged);
