@@ -56,7 +56,8 @@ static const struct ck_profile profile_hyp = {
 static const char *const profile_l612_rules[] = {
 	"tlb",		"bbm",		"locks",      "lock-order",
 	"spec-l612",	"spec-l612-vm", "l612-guest", "l612-noeffect",
-	"l612-release", "l612-fault",	"l612-inv",   NULL,
+	"l612-release", "l612-fault",	"l612-inv",   "l612-ret",
+	NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -86,20 +87,17 @@ static const struct profile_order_pair profile_l612_order[] = {
 /*
  * What linux-6.12 does not judge yet: every check of our hyp's spec but
  * those of the hypercalls spec_l612.c specifies (ids 9, 10, 23-25; the
- * spec-l612 rule lists hcall-return, hcall-effect and host-read-twice for
- * the other ids, and the pins), of the calls that own nothing
+ * spec-l612 rule lists hcall-return for id 8, hcall-effect for ids 2, 3
+ * and 8, and the pins), of the calls that own nothing
  * (rule_l612_noeffect.c), of host stage-2 faults and injections
- * (rule_l612_fault.c, which lists trap-effect for the other traps), of
- * the page invariants 1-3 and 5 (rule_l612_inv.c), of release stores
- * (rule_l612_release.c) and of the host's stage-2 restored on return
- * (rule_l612_guest.c).
+ * (rule_l612_fault.c), of the page invariants 1-3 and 5
+ * (rule_l612_inv.c), of release stores (rule_l612_release.c), of the
+ * host's stage-2 restored on return (rule_l612_guest.c), and of every
+ * trap's result, SMCs, guest traps and PANICs (rule_l612_ret.c).
  */
 static const char *const profile_l612_not_judged[] = {
 	"unexpected-mapping",
 	"enomem-with-effect",
-	"smc-return",
-	"trap-return",
-	"hyp-panic",
 	"boot-state",
 	"table-not-from-pool",
 	"pool-alloc",
@@ -134,9 +132,10 @@ static const struct ck_profile profile_l612 = {
 			   "stage-2 faults, page invariants 1-3 and 5, "
 			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp, "
 			   "the VM lifecycle (ids 23-25) and the calls that "
-			   "own nothing are judged: the results of the other "
-			   "hypercalls, SMCs, invariants 4 and 6 and the boot "
-			   "rules are not (no linux-6.12 "
+			   "own nothing, every other hypercall's result, SMCs, "
+			   "guest traps and PANICs are judged: the result of "
+			   "__pkvm_prot_finalize, invariants 4 and 6 and the "
+			   "boot rules are not (no linux-6.12 "
 			   "specification of them in this checker yet)",
 };
 

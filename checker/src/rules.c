@@ -35,6 +35,7 @@ extern const struct ck_rule rule_l612_noeffect;
 extern const struct ck_rule rule_l612_release;
 extern const struct ck_rule rule_l612_fault;
 extern const struct ck_rule rule_l612_inv;
+extern const struct ck_rule rule_l612_ret;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -61,6 +62,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_fault,
 	/* linux-6.12: the page invariants */
 	&rule_l612_inv,
+	/* linux-6.12: every trap's results, SMCs, guest traps, panics */
+	&rule_l612_ret,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
