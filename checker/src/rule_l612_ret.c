@@ -17,10 +17,10 @@
  * rule_spec_l612_vm.c keeps it when the call takes vm_table_lock) or
  * nothing was read (SME state: SVCR is not recorded), else an exit code
  * (ARM_EXCEPTION_* 0-3, bit 31 for a pending SError, sign-extended).
- * Ids 1, 2, 3 and 7 return the hyp's values in x1 (loose: MDCR_EL2,
- * __pkvm_init's first error, a hyp VA, the GIC configuration); ids 8-10
- * and 23-25 are judged by their own rules. No handler writes x2 or x3, and an HVC
- * returns where it was (`trap-return`). A trap that reads one host word
+ * Ids 1, 3 and 7 return the hyp's values in x1 (loose: MDCR_EL2, a hyp
+ * VA, the GIC configuration); the results of ids 2 and 8 (the boot, 5.1
+ * and 5.2), 9, 10 and 23-25 are other rules'. No handler writes x2 or x3, and
+ * an HVC returns where it was (`trap-return`). A trap that reads one host word
  * twice is `host-read-twice` (but 23, 24: rule_spec_l612_vm.c).
  *
  * SMCs (EC 0x17, 9.2): ELR moves on by 4 (`trap-return`); a PSCI call
@@ -124,7 +124,6 @@ static unsigned ret_x1_of(unsigned id)
 	case PKVM_L612_HC_KVM_VCPU_RUN:
 		return RET_X1_VCPU_RUN;
 	case PKVM_L612_HC_KVM_GET_MDCR_EL2:
-	case PKVM_L612_HC_PKVM_INIT:
 	case PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING:
 	case PKVM_L612_HC_VGIC_V3_GET_GIC_CONFIG:
 		return RET_X1_LOOSE;

@@ -591,11 +591,11 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 	CK_CHECK(r != NULL);
 	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	if (r->on) {
-		/* LINUX-6.12.md 5.2: l612boot's; the other ids' results
-		 * are rule_l612_ret.c's */
+		/* LINUX-6.12.md 5.1, 5.2: the boot's; the other ids'
+		 * results are rule_l612_ret.c's */
 		ck_not_judged(env->out, "hcall-return",
-			      "id 8: no linux-6.12 specification of it in "
-			      "this checker yet");
+			      "ids 2 and 8: no linux-6.12 specification of "
+			      "them in this checker yet");
 		/* 1, 4-7 and 11-22 by rule_l612_noeffect.c, 23-25 by
 		 * rule_spec_l612_vm.c */
 		ck_not_judged(env->out, "hcall-effect",
