@@ -32,6 +32,10 @@
  * Guest traps (8, promise 2): no descriptor store and no lock
  * (`trap-effect`).
  *
+ * Host pointers (6.7): x1 of ids 11, 12, 14-18 and 20-22 must point into a
+ * page the hyp borrows from the host; another is `host-pointer-not-shared`,
+ * a note about the host (inconclusive, not a finding).
+ *
  * PANICs (11): a PANIC in a host stage-2 fault is rule_l612_fault.c's; a
  * PANIC in __pkvm_teardown_vm of a VM with a loaded vCPU is the outcome
  * 6.5 names (rule_spec_l612_vm.c reports it, `host-caused-panic`); any
@@ -151,6 +155,52 @@ static void ret_boot_linux(void *self, const struct ck_env *env,
 	r->kvm_size = ev->w[5] & 0xffffffffull;
 }
 
+/* 6.7: the ids whose x1 is a host pointer the hyp reads or writes. */
+static bool ret_takes_pointer(unsigned id)
+{
+	return id == PKVM_L612_HC_KVM_ADJUST_PC ||
+	       id == PKVM_L612_HC_KVM_VCPU_RUN ||
+	       (id >= PKVM_L612_HC_KVM_TLB_FLUSH_VMID_IPA &&
+		id <= PKVM_L612_HC_KVM_FLUSH_CPU_CONTEXT) ||
+	       (id >= PKVM_L612_HC_VGIC_V3_SAVE_VMCR_APRS &&
+		id <= PKVM_L612_HC_PKVM_VCPU_INIT_TRAPS);
+}
+
+/*
+ * 6.7: the host passes pointers only into pages it shares with the hyp.
+ * A pointer into another page is the host's broken promise, not the
+ * hyp's: a note (`host-pointer-not-shared`), and the run inconclusive.
+ */
+static void ret_pointer(const struct ret_rule *r, const struct ck_env *env,
+			const struct ck_event *ev, unsigned id)
+{
+	const struct ck_boot *b = view_boot(env->view);
+	struct l612_where w;
+	uint64_t pa, out;
+	unsigned st;
+
+	if (!r->conv || !b || !ret_takes_pointer(id) ||
+	    view_any_loss(env->view))
+		return;
+	w.ram_base = b->ram_base;
+	w.ram_size = b->ram_size;
+	w.hyp_off = r->hyp_off;
+	pa = (((ev->w[5] & r->kva_mask) | r->kva_tag) - r->hyp_off) &
+	     RET_PA_MASK;
+	st = l612_page_side(env, &w, PKVM_COMP_HYP_S1, pa & ~0xfffull, &out);
+	if (st == SPEC_ST_SHARED_BORROWED || st == SPEC_ST_UNKNOWN)
+		return;
+	ck_inconclusive(env->out,
+			"%s: cpu%u %s at event #%llu passes 0x%llx (PA "
+			"0x%llx), a page it does not share with the hyp (hyp "
+			"side %s): LINUX-6.12.md 6.7 leaves the hyp's answer "
+			"unspecified",
+			"host-pointer-not-shared", ev->cpu, ret_name(id),
+			(unsigned long long)ev->index,
+			(unsigned long long)ev->w[5], (unsigned long long)pa,
+			spec_state_name(st));
+}
+
 static void ret_entry(void *self, const struct ck_env *env,
 		      const struct ck_event *ev)
 {
@@ -159,7 +209,6 @@ static void ret_entry(void *self, const struct ck_env *env,
 	unsigned ec = (unsigned)((ev->w[0] >> 26) & 0x3f);
 	uint64_t x0 = ev->w[4] & ~RET_HINT;
 
-	(void)env;
 	memcpy(c->e, ev->w, sizeof(c->e));
 	c->at = ev->index;
 	c->nreads = 0;
@@ -174,6 +223,7 @@ static void ret_entry(void *self, const struct ck_env *env,
 			c->id = (unsigned)(x0 - PKVM_HC_BASE);
 		if (c->id == PKVM_L612_HC_PKVM_PROT_FINALIZE)
 			c->finalised = true;
+		ret_pointer(r, env, ev, c->id);
 	} else if (ec == RET_EC_SMC64) {
 		c->kind = RET_SMC;
 	} else if (ec == RET_EC_IABT_LOW || ec == RET_EC_DABT_LOW) {

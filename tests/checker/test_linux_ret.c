@@ -320,3 +320,25 @@ Test(linux612_ret, a_panic_the_spec_does_not_name_is_hyp_panic)
 	tb_event(&t.b, 0, PKVM_EV_PANIC, w, 2);
 	rt_only(&t, "hyp-panic");
 }
+
+/* 6.7: a host pointer into a page the host does not share is a note. */
+Test(linux612_ret, a_pointer_into_an_unshared_page_is_host_pointer_not_shared)
+{
+	const unsigned id = PKVM_L612_HC_KVM_TLB_FLUSH_VMID;
+	struct lk t;
+	struct tb_result r;
+
+	lk_vm_boot(&t, 1); /* struct kvm's page shared */
+	lk_hvc(&t, 0, id, LK_KPTR(LK_KVM + 0x40));
+	tb_exit(&t.b, 0, 0, LK_KPTR(LK_KVM + 0x40));
+	rt_clean(&t);
+
+	lk_vm_boot(&t, 1);
+	lk_hvc(&t, 0, id, LK_KPTR(LK_PAGE + 0x5000));
+	tb_exit(&t.b, 0, 0, LK_KPTR(LK_PAGE + 0x5000));
+	lk_check(&t, &r);
+	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
+	cr_assert_eq(r.count, 0);
+	cr_assert(strstr(r.sum.first_inconclusive, "host-pointer-not-shared"),
+		  "%s", r.sum.first_inconclusive);
+}
