@@ -40,6 +40,10 @@ static const struct check_info checks[] = {
 	{ "hyp-panic",
 	  "a PANIC outside test_panic of a test image (BOOT boot_flags bit 0; "
 	  "in a production image test_panic's id is unknown)" },
+	{ "host-caused-panic",
+	  "linux-6.12: a PANIC the spec names as the outcome of what the host "
+	  "did (a host access to a hyp page, a teardown with a loaded vCPU): "
+	  "a note, the run is inconclusive, never a finding" },
 	{ "host-read-twice",
 	  "the hyp read the same host word twice in one trap" },
 	{ "boot-state", "at the first host_enter the boot state of "

@@ -67,6 +67,7 @@ static const char *const profile_l612_rules[] = {
 	"l612-inv",
 	"l612-tables",
 	"l612-pins",
+	"l612-ret",
 	"barrier-after-make", /* rule_barrier.c, LINUX-6.12.md 10.4 */
 	NULL,
 };
@@ -96,21 +97,23 @@ static const struct profile_order_pair profile_l612_order[] = {
 };
 
 /*
- * What linux-6.12 does not judge yet: every check of our hyp's spec but
- * those of the hypercalls spec_l612.c specifies (ids 9, 10, 23-25; the
- * spec-l612 rule lists hcall-return, hcall-effect and host-read-twice for
- * the other ids, and the pins), of the calls that own nothing
- * (rule_l612_noeffect.c), of host stage-2 faults and injections
- * (rule_l612_fault.c, which lists trap-effect for the other traps), of
- * the page invariants 1-3 and 5 (rule_l612_inv.c), of release stores
- * (rule_l612_release.c), of the host's stage-2 restored on return
- * (rule_l612_guest.c), of table pages (rule_l612_tables.c), barriers
- * (rule_barrier.c) and pins (rule_l612_pins.c). rule_l612_tables.c says
- * which checks 6.12 does not promise at all.
+ * What linux-6.12 does not judge yet: the boot rules. Everything else is
+ * judged by a rule of its own: share and unshare and the VM lifecycle
+ * (spec_l612.c; the spec-l612 rule lists hcall-return for id 8 and
+ * hcall-effect for ids 2, 3 and 8), the calls that own nothing
+ * (rule_l612_noeffect.c), host stage-2 faults (rule_l612_fault.c), the
+ * page invariants 1-3 and 5 (rule_l612_inv.c), release stores
+ * (rule_l612_release.c), the host's stage-2 restored on return
+ * (rule_l612_guest.c), table pages (rule_l612_tables.c, which also says
+ * which checks 6.12 does not promise at all), barriers (rule_barrier.c),
+ * pins (rule_l612_pins.c), and every trap's result, SMCs, guest traps and
+ * PANICs (rule_l612_ret.c).
  */
 static const char *const profile_l612_not_judged[] = {
-	"smc-return",	     "trap-return", "hyp-panic", "boot-state",
-	"hyp-s1-attributes", "sysreg",	    NULL,
+	"boot-state",
+	"hyp-s1-attributes",
+	"sysreg",
+	NULL,
 };
 
 static const struct ck_profile profile_l612 = {
@@ -136,9 +139,11 @@ static const struct ck_profile profile_l612 = {
 			   "stage-2 faults, page invariants 1-3 and 5, "
 			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp, "
 			   "the VM lifecycle (ids 23-25), the calls that "
-			   "own nothing, table pages, barriers and pins are "
-			   "judged: the results of the other hypercalls, SMCs "
-			   "and the boot rules are not (no linux-6.12 "
+			   "own nothing, table pages, barriers, pins, every "
+			   "other hypercall's result, SMCs, guest traps and "
+			   "PANICs are judged: the result of "
+			   "__pkvm_prot_finalize and the boot rules are not "
+			   "(no linux-6.12 "
 			   "specification of them in this checker yet)",
 };
 

@@ -9,13 +9,15 @@
  * change no page state and write no host stage-2 or hyp stage-1
  * descriptor: what they touch is TLBs, EL2 and EL1 registers and host
  * memory through host pointers. So any descriptor store a CPU makes
- * inside one of them, in its own handling or in a guest trap nested in
- * `__kvm_vcpu_run`, is a finding: one per call, at its first store.
+ * inside one of them, in its own handling, is a finding: one per call, at
+ * its first store. A store in a guest trap nested in `__kvm_vcpu_run` is
+ * the guest trap's (`trap-effect`, rule_l612_ret.c).
  */
 #include <stdlib.h>
 
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
+#include <pkvm/record.h>
 
 #include "rules.h"
 
@@ -26,6 +28,7 @@ struct l612n_rule {
 	unsigned id[CK_MAX_CPUS];    /* the call in progress, or 0 */
 	bool reported[CK_MAX_CPUS];  /* its finding is made */
 	uint64_t entry[CK_MAX_CPUS]; /* the index of its entry */
+	bool guest[CK_MAX_CPUS];     /* inside a guest trap */
 };
 
 static const char *const l612n_names[] = {
@@ -85,7 +88,7 @@ static void l612n_store(void *self, const struct ck_env *env,
 	struct l612n_rule *r = self;
 	unsigned id = r->id[ev->cpu];
 
-	if (!id || r->reported[ev->cpu])
+	if (!id || r->reported[ev->cpu] || r->guest[ev->cpu])
 		return;
 	r->reported[ev->cpu] = true;
 	ck_finding(env->out, "hcall-effect", ev, ev->w[0] & L612N_PA_MASK, true,
@@ -97,6 +100,15 @@ static void l612n_store(void *self, const struct ck_env *env,
 		   (unsigned long long)(ev->w[0] & L612N_PA_MASK));
 }
 
+static void l612n_guest_trap(void *self, const struct ck_env *env,
+			     const struct ck_event *ev)
+{
+	struct l612n_rule *r = self;
+
+	(void)env;
+	r->guest[ev->cpu] = ev->kind == PKVM_EV_TRAP_ENTRY;
+}
+
 static void l612n_exit(void *self, const struct ck_env *env,
 		       const struct ck_event *ev)
 {
@@ -104,6 +116,7 @@ static void l612n_exit(void *self, const struct ck_env *env,
 
 	(void)env;
 	r->id[ev->cpu] = 0;
+	r->guest[ev->cpu] = false;
 }
 
 static void l612n_abandon(void *self, const struct ck_env *env, unsigned cpu,
@@ -114,6 +127,7 @@ static void l612n_abandon(void *self, const struct ck_env *env, unsigned cpu,
 	(void)env;
 	(void)why;
 	r->id[cpu] = 0;
+	r->guest[cpu] = false;
 }
 
 static void *l612n_create(const struct ck_env *env, unsigned cpu_count)
@@ -134,5 +148,6 @@ const struct ck_rule rule_l612_noeffect = {
 	.trap_entry = l612n_entry,
 	.store_before = l612n_store,
 	.trap_exit = l612n_exit,
+	.guest_trap = l612n_guest_trap,
 	.trap_abandon = l612n_abandon,
 };

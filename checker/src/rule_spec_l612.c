@@ -31,8 +31,7 @@
  * stores under them decide, are left to the architecture rules) is a
  * finding.
  *
- * Other ids (but 23-25) are not judged yet: the rule says so in the
- * not-judged line.
+ * The other ids' results are rule_l612_ret.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -592,25 +591,15 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 	CK_CHECK(r != NULL);
 	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	if (r->on) {
-		/* LINUX-6.12.md 6: what the table does not specify yet. */
-		static const char *const ids[] = {
-			"hcall-return",
-			"missing-mapping",
-			"bad-mapping",
-		};
-
-		for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-			ck_not_judged(env->out, ids[i],
-				      "ids other than 9, 10 and 23-25: no "
-				      "linux-6.12 specification of them in "
-				      "this checker yet");
+		/* LINUX-6.12.md 5.1, 5.2: the boot's; the other ids'
+		 * results are rule_l612_ret.c's */
+		ck_not_judged(env->out, "hcall-return",
+			      "ids 2 and 8: no linux-6.12 specification of "
+			      "them in this checker yet");
 		/* 1, 4-7 and 11-22 by rule_l612_noeffect.c, 23-25 by
 		 * rule_spec_l612_vm.c */
 		ck_not_judged(env->out, "hcall-effect",
 			      "ids 2, 3 and 8: no linux-6.12 "
-			      "specification of them in this checker yet");
-		ck_not_judged(env->out, "host-read-twice",
-			      "ids other than 23 and 24: no linux-6.12 "
 			      "specification of them in this checker yet");
 	}
 	return r;

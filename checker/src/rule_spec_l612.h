@@ -34,4 +34,13 @@ unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
  */
 bool l612_pin_held(const struct ck_rules *rules, uint64_t pfn);
 
+/**
+ * The VM `handle` names in the VM table (LINUX-6.12.md 7.2) as
+ * rule_spec_l612_vm.c keeps it: 1 with its vCPU count and how many of its
+ * vCPUs are loaded, 0 if there is none, -1 if the table is not known (no
+ * BOOT_LINUX, another system).
+ */
+int l612_vm_lookup(const struct ck_env *env, uint64_t handle,
+		   unsigned *nr_vcpus, unsigned *loaded);
+
 #endif /* PKVM_CHECKER_RULE_SPEC_L612_H */

@@ -797,3 +797,20 @@ const struct ck_rule rule_spec_l612_vm = {
 	.panic = vm_panic,
 	.boot_linux = vm_boot_linux,
 };
+
+/** See rule_spec_l612.h. */
+int l612_vm_lookup(const struct ck_env *env, uint64_t handle,
+		   unsigned *nr_vcpus, unsigned *loaded)
+{
+	const struct vm_rule *r = rules_self(env->rules, &rule_spec_l612_vm);
+	int slot;
+
+	if (!r || !r->on || !r->env.known)
+		return -1;
+	slot = l612_vm_slot(&r->env, handle);
+	if (slot < 0 || slot >= (int)VM_MAX_SLOTS || !r->table[slot].used)
+		return 0;
+	*nr_vcpus = r->table[slot].nr_vcpus;
+	*loaded = r->table[slot].loaded;
+	return 1;
+}

@@ -37,6 +37,7 @@ extern const struct ck_rule rule_l612_fault;
 extern const struct ck_rule rule_l612_inv;
 extern const struct ck_rule rule_l612_tables;
 extern const struct ck_rule rule_l612_pins;
+extern const struct ck_rule rule_l612_ret;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -65,6 +66,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_inv,
 	&rule_l612_tables, /* linux-6.12: table pages and their pools */
 	&rule_l612_pins,   /* linux-6.12: pinned pages stay shared */
+	/* linux-6.12: every trap's results, SMCs, guest traps, panics */
+	&rule_l612_ret,
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

@@ -435,6 +435,7 @@ void tb_entry(struct tb *b, unsigned cpu, uint64_t esr, uint64_t far,
 
 	b->smc[cpu] = ((esr >> 26) & 0x3f) == 0x17;
 	b->entry_x2[cpu] = x2;
+	b->entry_x3[cpu] = 0;
 	tb_event(b, cpu, PKVM_EV_TRAP_ENTRY, w, 8);
 }
 
@@ -448,6 +449,7 @@ void tb_hvc(struct tb *b, unsigned cpu, unsigned id, uint64_t a1, uint64_t a2)
 	}
 	b->smc[cpu] = false;
 	b->entry_x2[cpu] = a2;
+	b->entry_x3[cpu] = 0;
 	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY, w, 4);
 }
 
@@ -455,8 +457,14 @@ void tb_exit_full(struct tb *b, unsigned cpu, uint64_t x0, uint64_t x1,
 		  uint64_t inject_esr, uint64_t inject_far, uint64_t elr,
 		  uint64_t spsr)
 {
-	uint64_t w[8] = { x0,  x1,  b->entry_x2[cpu], 0, inject_esr, inject_far,
-			  elr, spsr };
+	uint64_t w[8] = { x0,
+			  x1,
+			  b->entry_x2[cpu],
+			  b->entry_x3[cpu],
+			  inject_esr,
+			  inject_far,
+			  elr,
+			  spsr };
 
 	tb_event(b, cpu, PKVM_EV_TRAP_EXIT, w, 8);
 }
@@ -492,6 +500,7 @@ void tb_hvc_lock2(struct tb *b, unsigned cpu, unsigned id, uint64_t a1,
 	}
 	b->smc[cpu] = false;
 	b->entry_x2[cpu] = a2;
+	b->entry_x3[cpu] = 0;
 	tb_event(b, cpu, PKVM_EV_HCALL_ENTRY_LOCK2, w, 6);
 }
 

@@ -94,6 +94,7 @@ struct tb {
 	 */
 	bool smc[8];
 	uint64_t entry_x2[8];
+	uint64_t entry_x3[8]; /* x3 of the entry (an exit keeps it) */
 	/*
 	 * The ABI the BOOT record gives (0: PKVM_ABI_VERSION). From ABI 2 on
 	 * the builder writes what that ABI promises: MARK text_end and

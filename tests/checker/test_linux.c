@@ -77,7 +77,7 @@ Test(linux612, host_s2_after_pkvm_pgd_lock_is_lock_order)
 	lk_lock(&t, 0, LK_HOST);
 	lk_unlock(&t, 0, LK_HOST);
 	lk_unlock(&t, 0, LK_PGD);
-	tb_exit(&t.b, 0, 0, 0);
+	tb_exit(&t.b, 0, LK_REFUSED, LK_PAGE >> 12);
 	lk_check(&t, &r);
 	lk_expect(&r, CK_EXIT_FINDINGS, "lock-order", 1);
 
@@ -92,7 +92,7 @@ Test(linux612, host_s2_after_pkvm_pgd_lock_is_lock_order)
 	lk_unlock(&good, 0, LK_PGD);
 	lk_unlock(&good, 0, LK_HOST);
 	lk_unlock(&good, 0, LK_VMT);
-	tb_exit(&good.b, 0, 0, 0);
+	tb_exit(&good.b, 0, LK_REFUSED, 0);
 	lk_check(&good, &r);
 	lk_expect_unjudged(&r);
 }
@@ -113,7 +113,7 @@ static void lk_many_vms(struct lk *t, bool repeat)
 		lk_lock(t, cpu, LK_VM(i));
 		lk_unlock(t, cpu, LK_VM(i));
 		lk_unlock(t, cpu, LK_VMT);
-		tb_exit(&t->b, cpu, 0, 0);
+		tb_exit(&t->b, cpu, LK_REFUSED, i);
 	}
 	for (unsigned i = 0; i < LK_VMS; i++) {
 		unsigned cpu = (i + 1) & 1;
@@ -121,7 +121,8 @@ static void lk_many_vms(struct lk *t, bool repeat)
 		lk_hvc(t, cpu, PKVM_L612_HC_KVM_VCPU_RUN, i);
 		lk_lock(t, cpu, LK_VM(i));
 		lk_unlock(t, cpu, LK_VM(i));
-		tb_exit(&t->b, cpu, 0, 0);
+		/* (nothing read from the host: -EINVAL, 6.6) */
+		tb_exit(&t->b, cpu, 0, (uint64_t)-22);
 	}
 	if (repeat) {
 		uint64_t w[2] = { LK_VM(3), 1 };
@@ -160,7 +161,7 @@ Test(linux612, a_store_no_root_reaches_after_both_are_known_is_not_a_table)
 	/* ... a page of RAM no table links is not. */
 	lk_store(&t, 0, LK_PAGE + 8, 0);
 	lk_unlock(&t, 0, LK_HOST);
-	tb_exit(&t.b, 0, 0, 0);
+	tb_exit(&t.b, 0, LK_REFUSED, LK_PAGE >> 12);
 	lk_check(&t, &r);
 	lk_expect(&r, CK_EXIT_FINDINGS, "pte-write-not-table", 1);
 }
@@ -380,7 +381,7 @@ static void lk_flush_vmid(struct lk *t, unsigned cpu, int keep)
 	if (keep != 1)
 		tb_sysreg(&t->b, cpu, PKVM_SYSREG_VTTBR_EL2, LK_S2_ROOT);
 	tb_barrier(&t->b, cpu, PKVM_BARRIER_ISB);
-	tb_exit(&t->b, cpu, 0, 0);
+	tb_exit(&t->b, cpu, 0, 0xfff0000000800000ull); /* x1 kept */
 }
 
 Test(linux612, a_guest_vmid_switched_back_before_the_return_is_clean)
@@ -434,7 +435,7 @@ Test(linux612, a_descriptor_store_in_a_tlb_call_is_hcall_effect)
 	lk_store(&t, 1, lk_s2_leaf(LK_PAGE), 0x4);
 	lk_store(&t, 1, lk_s2_leaf(LK_PAGE), 0);
 	lk_unlock(&t, 1, LK_HOST);
-	tb_exit(&t.b, 1, 0, 0);
+	tb_exit(&t.b, 1, 0, 0xfff0000000800000ull);
 	lk_check(&t, &r);
 	/* one finding per call, at its first store */
 	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
@@ -460,10 +461,10 @@ Test(linux612, a_guest_trap_inside_vcpu_run_is_clean)
 	struct lk t;
 	struct tb_result r;
 
-	lk_boot(&t, 1);
-	lk_hvc(&t, 0, PKVM_L612_HC_KVM_VCPU_RUN, 0xfff0000000800000ull);
+	lk_vm_with_vcpu(&t, 1);
+	lk_run_load(&t, 0, 0x1000, 0, true);
 	lk_guest_trap(&t, 0);
-	tb_exit(&t.b, 0, 0, 0);
+	lk_run_put(&t, 0, true, 2); /* ARM_EXCEPTION_TRAP */
 	lk_check(&t, &r);
 	lk_expect_unjudged(&r);
 }

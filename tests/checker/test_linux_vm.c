@@ -176,18 +176,12 @@ static void lk_init_vm_at(struct lk *t, unsigned cpu, uint64_t kvm, uint64_t vm,
 /* A vCPU of VM `handle` loaded on `cpu` (inside __kvm_vcpu_run). */
 static void lk_load(struct lk *t, unsigned cpu, uint64_t handle)
 {
-	lk_hvc(t, cpu, PKVM_L612_HC_KVM_VCPU_RUN, LK_KPTR(LK_VCPU));
-	lk_lock(t, cpu, LK_VMT);
-	tb_mark(&t->b, cpu, PKVM_MARK_VCPU_LOAD, handle);
-	lk_unlock(t, cpu, LK_VMT);
+	lk_run_load(t, cpu, handle, 0, true);
 }
 
 static void lk_put(struct lk *t, unsigned cpu)
 {
-	lk_lock(t, cpu, LK_VMT);
-	tb_mark(&t->b, cpu, PKVM_MARK_VCPU_PUT, 0);
-	lk_unlock(t, cpu, LK_VMT);
-	tb_exit(&t->b, cpu, 0, 0);
+	lk_run_put(t, cpu, true, 2); /* ARM_EXCEPTION_TRAP */
 }
 
 /*
@@ -213,7 +207,7 @@ Test(linux612, the_vm_table_is_ghost_state_of_vm_table_lock)
 	lk_expect_unjudged(&r);
 
 	/* a loaded vCPU: -EBUSY is no answer 6.12 gives, ... */
-	lk_pinned(&t, 2);
+	lk_vm_with_vcpu(&t, 2);
 	lk_load(&t, 1, 0x1000);
 	lk_call3(&t, 0, PKVM_L612_HC_PKVM_TEARDOWN_VM, 0x1000, 0, 0);
 	lk_lock(&t, 0, LK_VMT);
@@ -224,7 +218,7 @@ Test(linux612, the_vm_table_is_ghost_state_of_vm_table_lock)
 	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-return", 1);
 
 	/* ... its WARN_ON's panic is: the host caused it */
-	lk_pinned(&t, 2);
+	lk_vm_with_vcpu(&t, 2);
 	lk_load(&t, 1, 0x1000);
 	lk_call3(&t, 0, PKVM_L612_HC_PKVM_TEARDOWN_VM, 0x1000, 0, 0);
 	lk_lock(&t, 0, LK_VMT);
