@@ -496,6 +496,21 @@ int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 	return 0;
 }
 
+void model_page_zeroed(struct model *m, uint64_t pa)
+{
+	int ti = model_table_find(m, pa & ~0xfffull);
+	struct model_table *t;
+
+	if (ti < 0)
+		return;
+	t = m->tables[ti];
+	if (t->root || model_table_attached(m, ti))
+		return;
+	memset(t->desc, 0, sizeof(t->desc));
+	memset(t->writer, 0, sizeof(t->writer));
+	m->shape++; /* its table descriptors are gone */
+}
+
 /*
  * The one walker: from the component's root to the descriptor that covers
  * `addr` (a leaf, an invalid entry or a table descriptor that leads to no

@@ -134,6 +134,15 @@ static inline uint64_t model_entry_size(int level)
 int model_pte_write(struct model *m, uint64_t pa, uint64_t value,
 		    uint64_t writer, struct model_write *w);
 
+/**
+ * Page `pa` was zeroed behind the model's back (handed out by a pool that
+ * zeroes its free pages): a shadow table there that no root reaches
+ * forgets its entries, so linking it again links an empty table. A root
+ * or a table still attached is left alone (the rules judge handing out
+ * a linked page: table-reuse, pool-alloc).
+ */
+void model_page_zeroed(struct model *m, uint64_t pa);
+
 /** Index of the shadow table at page `pa`, or -1. */
 int model_table_find(const struct model *m, uint64_t pa);
 

@@ -133,6 +133,7 @@ static const struct ck_profile profile_l612 = {
 	.boot_trap_unlocked = true,
 	.boot_hcall = PKVM_L612_HC_PKVM_INIT,
 	.boot_pool = false,
+	.alloc_zeroed = true,
 	.not_judged = profile_l612_not_judged,
 	.not_judged_why = "no linux-6.12 specification in this checker yet",
 	.unjudged_reason = "only the architecture and lock rules, host "

@@ -95,6 +95,11 @@ struct ck_profile {
 	/* New tables come from BOOT's [pool_start, pool_end): judged
 	 * (table-not-from-pool, pool-alloc). */
 	bool boot_pool;
+	/* A page its pool hands out (NONDET alloc_page) is zero, whatever
+	 * the model last saw in it (LINUX-6.12.md 7.3: the pool zeroes a
+	 * page when it joins a free list, unrecorded): the model forgets a
+	 * detached table's old entries there. */
+	bool alloc_zeroed;
 	/* The checks it does not judge, and why (NULL-terminated); a
 	 * profile with any is never "conforms": a clean whole run is
 	 * inconclusive for `unjudged_reason`. */

@@ -488,6 +488,9 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 		lockmap_info(ck, ev);
 		return;
 	case PKVM_EV_NONDET:
+		if (ev->w[0] == PKVM_NONDET_ALLOC_PAGE && ev->w[1] &&
+		    ck->view.profile->alloc_zeroed)
+			model_page_zeroed(ck->view.model, ev->w[1]);
 		rules_call(&r->nondet, &ck->env, ev);
 		return;
 	case PKVM_EV_LOST:

@@ -182,6 +182,32 @@ Test(model, remembered_walks_follow_every_change)
 	model_destroy(m);
 }
 
+Test(model, a_page_zeroed_by_its_pool_links_as_an_empty_table)
+{
+	/* Property: a detached table whose page its pool handed out again
+	 * (zeroed, unrecorded: LINUX-6.12.md 7.3) links as an empty table,
+	 * not with the entries it held before; an attached table is left
+	 * alone. */
+	struct model *m = tree();
+	uint64_t page = RAM_BASE + 0x200000ull, d;
+	int level;
+
+	store(m, L3 + slot(page + 0x3000, 3), (page + 0x7000) | 0x4c3);
+	model_page_zeroed(m, L3); /* attached: kept */
+	cr_assert(model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level));
+	cr_assert_eq(d, (page + 0x7000) | 0x4c3);
+	store(m, L2 + slot(page, 2), page | 0x4c1); /* a block replaces it */
+	model_page_zeroed(m, L3 + 0x123);	    /* any address in it */
+	store(m, L2 + slot(page, 2), L3 | 3);	    /* linked again */
+	walks_match_view(m, "the zeroed table was linked again");
+	cr_assert_not(
+		model_leaf(m, PKVM_COMP_HOST_S2, page + 0x3000, &d, &level) &&
+			d != 0,
+		"a stale entry came back: %#llx at level %d",
+		(unsigned long long)d, level);
+	model_destroy(m);
+}
+
 extern const struct ck_rule rule_spec_l612;
 extern const struct ck_rule rule_spec;
 
