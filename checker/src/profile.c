@@ -54,9 +54,20 @@ static const struct ck_profile profile_hyp = {
  * (10.5), host stage-2 faults (9.1) and the page invariants (11).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb",		"bbm",		"locks",      "lock-order",
-	"spec-l612",	"spec-l612-vm", "l612-guest", "l612-noeffect",
-	"l612-release", "l612-fault",	"l612-inv",   NULL,
+	"tlb",
+	"bbm",
+	"locks",
+	"lock-order",
+	"spec-l612",
+	"spec-l612-vm",
+	"l612-guest",
+	"l612-noeffect",
+	"l612-release",
+	"l612-fault",
+	"l612-inv",
+	"l612-final", /* __pkvm_prot_finalize, TTBR0_EL2 (5.1, 5.2) */
+	"l612-boot",  /* the boot state and its attributes (5.3) */
+	NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
@@ -100,14 +111,11 @@ static const char *const profile_l612_not_judged[] = {
 	"smc-return",
 	"trap-return",
 	"hyp-panic",
-	"boot-state",
 	"table-not-from-pool",
 	"pool-alloc",
 	"hyp-s1-without-host-s2",
 	"barrier-after-make",
 	"table-not-zeroed",
-	"hyp-s1-attributes",
-	"sysreg",
 	NULL,
 };
 
@@ -133,10 +141,10 @@ static const struct ck_profile profile_l612 = {
 	.unjudged_reason = "only the architecture and lock rules, host "
 			   "stage-2 faults, page invariants 1-3 and 5, "
 			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp, "
-			   "the VM lifecycle (ids 23-25) and the calls that "
-			   "own nothing are judged: the results of the other "
-			   "hypercalls, SMCs, invariants 4 and 6 and the boot "
-			   "rules are not (no linux-6.12 "
+			   "the VM lifecycle (ids 23-25), the calls that own "
+			   "nothing, __pkvm_prot_finalize and the boot state "
+			   "are judged: the results of the other hypercalls, "
+			   "SMCs and invariants 4 and 6 are not (no linux-6.12 "
 			   "specification of them in this checker yet)",
 };
 

@@ -35,6 +35,8 @@ extern const struct ck_rule rule_l612_noeffect;
 extern const struct ck_rule rule_l612_release;
 extern const struct ck_rule rule_l612_fault;
 extern const struct ck_rule rule_l612_inv;
+extern const struct ck_rule rule_l612_final;
+extern const struct ck_rule rule_l612_boot;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -61,6 +63,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_fault,
 	/* linux-6.12: the page invariants */
 	&rule_l612_inv,
+	&rule_l612_final, /* linux-6.12: __pkvm_prot_finalize, TTBR0_EL2 */
+	&rule_l612_boot,  /* linux-6.12: the boot state and its attributes */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,
