@@ -14,6 +14,14 @@
  * ISB of the ARM64_WORKAROUND_SPECULATIVE_AT alternative is not recorded:
  * extra barriers are allowed.)
  *
+ * Once the host has started finalisation (the static key it sets before
+ * its first `__pkvm_prot_finalize`: from that call's entry on, in counter
+ * time, on any CPU), ids 1-7 are not dispatched: x0 = -1
+ * (SMCCC_RET_NOT_SUPPORTED), x1 unchanged (`hcall-return`; LINUX-6.12.md
+ * 6). No lock orders such a call against another CPU's finalisation, so
+ * the rule compares entry timestamps, and a call the replay meets before
+ * any finalisation that started earlier waits for the end of the replay.
+ *
  * At boot, `__pkvm_init` writes TTBR0_EL2 once, inside its own trap, with
  * the PA of the hyp stage-1's pgd: the first page it handed out for the
  * hyp stage-1 (kvm_pgtable_hyp_init allocates it first).
@@ -62,7 +70,21 @@ struct l612f_cpu {
 	char bad[240];	  /* the first step out of place */
 };
 
+/** A call of ids 1-7: its entry, and (once it exits) its exit. */
+struct l612f_low {
+	unsigned id; /* 0: none */
+	uint64_t ts, x1, entry;
+	struct ck_event exit;
+};
+
+#define L612F_MAX_PENDING 256u
+
 struct l612f_rule {
+	struct l612f_low low[CK_MAX_CPUS]; /* each CPU's in progress */
+	/* Exits judged at the end: no finalisation before them yet. */
+	struct l612f_low pending[L612F_MAX_PENDING];
+	unsigned pending_count;
+	uint64_t fin_ts; /* the earliest finalisation entry, or ~0 */
 	struct l612f_cpu cpu[CK_MAX_CPUS];
 	int boot_cpu;		 /* the CPU in __pkvm_init, or -1 */
 	bool boot_seen;		 /* __pkvm_init was entered */
@@ -91,8 +113,15 @@ static void l612f_entry(void *self, const struct ck_env *env,
 		r->boot_entry = ev->index;
 		return;
 	}
+	r->low[ev->cpu].id = 0;
+	if (id >= 1 && id < PKVM_L612_HC_PKVM_PROT_FINALIZE)
+		r->low[ev->cpu] = (struct l612f_low){
+			id, ev->ts, ev->w[5], ev->index, { 0 }
+		};
 	if (id != PKVM_L612_HC_PKVM_PROT_FINALIZE)
 		return;
+	if (ev->ts < r->fin_ts)
+		r->fin_ts = ev->ts;
 	c->in_call = true;
 	c->expect_eperm = c->vm;
 	c->effect_seen = false;
@@ -243,12 +272,57 @@ static void l612f_store(void *self, const struct ck_env *env,
 		   (unsigned long long)ev->w[1], (unsigned long long)pa);
 }
 
+/* A call of ids 1-7 made once finalisation started: not dispatched. */
+static void l612f_judge_low(const struct l612f_rule *r,
+			    const struct ck_env *env, const struct l612f_low *l)
+{
+	const struct ck_event *ev = &l->exit;
+
+	if (ev->w[0] == (uint64_t)-1 && ev->w[1] == l->x1)
+		return;
+	ck_finding(env->out, "hcall-return", ev, 0, true, l->entry,
+		   "hypercall id %u, made after the host started finalisation "
+		   "(the first __pkvm_prot_finalize entered at tick %llu), "
+		   "returns x0=0x%llx x1=0x%llx; the spec: not dispatched, "
+		   "x0=-1 and x1 unchanged (0x%llx) (LINUX-6.12.md 6)",
+		   l->id, (unsigned long long)r->fin_ts,
+		   (unsigned long long)ev->w[0], (unsigned long long)ev->w[1],
+		   (unsigned long long)l->x1);
+}
+
+static void l612f_low_exit(struct l612f_rule *r, const struct ck_env *env,
+			   const struct ck_event *ev)
+{
+	struct l612f_low *l = &r->low[ev->cpu];
+
+	if (!l->id)
+		return;
+	l->exit = *ev;
+	if (view_cpu_lost(env->view, ev->cpu)) {
+		/* its entry's registers may be another call's */
+		l->id = 0;
+		return;
+	}
+	if (r->fin_ts < l->ts)
+		l612f_judge_low(r, env, l);
+	else if (r->pending_count < L612F_MAX_PENDING)
+		r->pending[r->pending_count++] = *l;
+	else
+		ck_inconclusive(env->out,
+				"hypercall id %u at event #%llu: too "
+				"many calls of ids 1-7 to keep",
+				l->id, (unsigned long long)ev->index);
+	l->id = 0;
+}
+
 static void l612f_exit(void *self, const struct ck_env *env,
 		       const struct ck_event *ev)
 {
 	struct l612f_rule *r = self;
 	struct l612f_cpu *c = &r->cpu[ev->cpu];
 	uint64_t want = c->expect_eperm ? L612F_EPERM : 0;
+
+	l612f_low_exit(r, env, ev);
 
 	if (r->boot_cpu == (int)ev->cpu)
 		r->boot_cpu = -1;
@@ -294,8 +368,18 @@ static void l612f_abandon(void *self, const struct ck_env *env, unsigned cpu,
 	(void)env;
 	(void)why;
 	r->cpu[cpu].in_call = false;
+	r->low[cpu].id = 0;
 	if (r->boot_cpu == (int)cpu)
 		r->boot_cpu = -1;
+}
+
+static void l612f_end(void *self, const struct ck_env *env)
+{
+	struct l612f_rule *r = self;
+
+	for (unsigned i = 0; i < r->pending_count; i++)
+		if (r->fin_ts < r->pending[i].ts)
+			l612f_judge_low(r, env, &r->pending[i]);
 }
 
 static void *l612f_create(const struct ck_env *env, unsigned cpu_count)
@@ -306,6 +390,7 @@ static void *l612f_create(const struct ck_env *env, unsigned cpu_count)
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
 	r->boot_cpu = -1;
+	r->fin_ts = ~0ull;
 	return r;
 }
 
@@ -321,4 +406,5 @@ const struct ck_rule rule_l612_final = {
 	.sysreg = l612f_sysreg,
 	.maintenance = l612f_maintenance,
 	.nondet = l612f_nondet,
+	.end = l612f_end,
 };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * linux-6.12's boot (format/LINUX-6.12.md 5): __pkvm_prot_finalize
- * (rule_l612_final.c: hcall-return, hcall-effect, sysreg), the TTBR0_EL2
+ * (rule_l612_final.c: hcall-return, hcall-effect, sysreg), ids below 8
+ * not dispatched once it started (hcall-return), the TTBR0_EL2
  * of __pkvm_init, and the boot state with its hyp stage-1 attributes
  * (rule_l612_boot.c: boot-state, hyp-s1-attributes), on hand-built traces
  * with `region` records: a clean boot, and one break per check.
@@ -34,6 +35,7 @@ enum lb_break {
 	LB_FINAL_NO_HCR,     /* ... without HCR_EL2.VM */
 	LB_FINAL_TWICE_ZERO, /* a second finalisation answers 0 */
 	LB_FINAL_STORE,	     /* a finalisation stores a descriptor */
+	LB_LOW_DISPATCHED,   /* id 1 after finalisation is dispatched */
 };
 
 static void lb_region(struct lk *t, unsigned what, uint64_t base, uint64_t size,
@@ -184,11 +186,20 @@ static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
 	lk_store(t, k, LK_S2_L2 + 1 * 8, LK_S2_L3 | 3);
 	lb_pages(t, k, ncpu, true, brk);
 	tb_exit(b, k, 0, 0);
+	/* before finalisation, __kvm_get_mdcr_el2 is dispatched */
+	lk_hvc(t, 0, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0);
+	tb_exit(b, 0, 0, 6);
 	for (unsigned c = 0; c < ncpu; c++)
 		lb_finalize(t, c, c == 0 ? brk : LB_CLEAN);
 	/* cpu0 again: its HCR_EL2 has VM, -EPERM and nothing written */
 	lk_hvc(t, 0, PKVM_L612_HC_PKVM_PROT_FINALIZE, 0);
 	tb_exit(b, 0, 0, brk == LB_FINAL_TWICE_ZERO ? 0 : (uint64_t)-1);
+	/* after it, on the last CPU, not dispatched: x0 -1, x1 unchanged */
+	lk_hvc(t, ncpu - 1, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0x5a5a);
+	if (brk == LB_LOW_DISPATCHED)
+		tb_exit(b, ncpu - 1, 0, 6);
+	else
+		tb_exit(b, ncpu - 1, (uint64_t)-1, 0x5a5a);
 }
 
 static struct tb_result lb_run(unsigned ncpu, unsigned boot_cpu,
@@ -288,4 +299,14 @@ Test(linux612_boot, a_store_in_finalize_is_hcall_effect)
 	struct tb_result r = lb_run(1, 0, LB_FINAL_STORE);
 
 	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+}
+
+/* 6: once finalisation started, ids below 8 are not dispatched. */
+Test(linux612_boot, id_1_dispatched_after_finalisation_is_hcall_return)
+{
+	for (unsigned ncpu = 1; ncpu <= 2; ncpu++) {
+		struct tb_result r = lb_run(ncpu, 0, LB_LOW_DISPATCHED);
+
+		lk_expect(&r, CK_EXIT_FINDINGS, "hcall-return", 1);
+	}
 }
