@@ -35,6 +35,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
@@ -79,16 +80,28 @@ struct l612b_rule {
 	bool hvhe;
 };
 
-static bool l612b_in(uint64_t pa, uint64_t base, uint64_t size)
+/* Set the class of the RAM pages [base, base + size) rounded out. */
+static void l612b_paint(uint8_t *cls, const struct ck_boot *b, uint64_t base,
+			uint64_t size, unsigned c)
 {
 	uint64_t lo = base & ~0xfffull, hi = (base + size + 0xfff) & ~0xfffull;
 
-	return pa >= lo && pa < hi;
+	if (lo < b->ram_base)
+		lo = b->ram_base;
+	if (hi > b->ram_base + b->ram_size)
+		hi = b->ram_base + b->ram_size;
+	for (uint64_t pa = lo; pa < hi; pa += 4096)
+		cls[(pa - b->ram_base) >> 12] = (uint8_t)c;
 }
 
-/* The class of RAM page `pa` (enum l612b_class). */
-static unsigned l612b_class_of(const struct l612b_rule *r,
-			       const struct ck_boot *b, uint64_t pa)
+/*
+ * The class of every RAM page (enum l612b_class), one byte each: MMIO
+ * outside every `region ram`, then the RAM, the reserved region and the
+ * regions painted from the lowest precedence to the highest, so that a
+ * page holding two is the first one's of the head comment's order.
+ */
+static uint8_t *l612b_classes(const struct l612b_rule *r,
+			      const struct ck_boot *b)
 {
 	static const unsigned rank[] = {
 		[PKVM_REGION_VGIC_GLOBAL_STATE] = L612B_VGIC,
@@ -100,33 +113,32 @@ static unsigned l612b_class_of(const struct l612b_rule *r,
 		[PKVM_REGION_HYP_BSS] = L612B_RW,
 		[PKVM_REGION_IDMAP] = L612B_IDMAP,
 	};
-	/* The order of precedence: the vGIC state over a stack over the
-	 * rest (a page holding two sections is the first one's). */
 	static const unsigned order[] = {
-		L612B_VGIC, L612B_STACK,  L612B_RW,
-		L612B_TEXT, L612B_RODATA, L612B_IDMAP
+		L612B_IDMAP, L612B_RODATA, L612B_TEXT,
+		L612B_RW,    L612B_STACK,  L612B_VGIC
 	};
-	bool ram = false, nomap = false;
+	uint8_t *cls = malloc(b->ram_size >> 12);
 
+	CK_CHECK(cls != NULL);
+	memset(cls, L612B_MMIO, b->ram_size >> 12);
+	for (unsigned i = 0; i < r->region_count; i++)
+		if (r->region[i].what == PKVM_REGION_RAM)
+			l612b_paint(cls, b, r->region[i].base,
+				    r->region[i].size,
+				    r->region[i].aux & 1 ? L612B_NOMAP
+							 : L612B_OTHER);
+	if (b->hyp_end > b->hyp_start)
+		l612b_paint(cls, b, b->hyp_start, b->hyp_end - b->hyp_start,
+			    L612B_RW);
 	for (unsigned o = 0; o < sizeof(order) / sizeof(order[0]); o++)
 		for (unsigned i = 0; i < r->region_count; i++) {
 			const struct l612b_region *g = &r->region[i];
 
 			if (g->what < sizeof(rank) / sizeof(rank[0]) &&
-			    rank[g->what] == order[o] &&
-			    l612b_in(pa, g->base, g->size))
-				return order[o];
+			    rank[g->what] == order[o])
+				l612b_paint(cls, b, g->base, g->size, order[o]);
 		}
-	if (pa >= b->hyp_start && pa < b->hyp_end)
-		return L612B_RW;
-	for (unsigned i = 0; i < r->region_count; i++)
-		if (r->region[i].what == PKVM_REGION_RAM &&
-		    pa >= r->region[i].base &&
-		    pa - r->region[i].base < r->region[i].size) {
-			ram = true;
-			nomap = r->region[i].aux & 1;
-		}
-	return !ram ? L612B_MMIO : nomap ? L612B_NOMAP : L612B_OTHER;
+	return cls;
 }
 
 /* The host side the class wants (SPEC_ST_*), or -1: not judged. */
@@ -228,6 +240,7 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 	uint64_t bad = 0, bad_attr = 0, first = 0, first_attr = 0;
 	char what[240] = "", attr[240] = "";
 	bool have_ram = false;
+	uint8_t *cls_of;
 
 	r->judged = true;
 	for (unsigned i = 0; i < r->region_count; i++)
@@ -247,9 +260,10 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 					: "records were lost");
 		return;
 	}
+	cls_of = l612b_classes(r, b);
 	for (uint64_t pa = b->ram_base; pa - b->ram_base < b->ram_size;
 	     pa += 4096) {
-		unsigned cls = l612b_class_of(r, b, pa);
+		unsigned cls = cls_of[(pa - b->ram_base) >> 12];
 		int wh = l612b_want_host(cls), wy = l612b_want_hyp(cls);
 		uint64_t out, host_out;
 		unsigned host, hyp;
@@ -291,6 +305,7 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 			}
 		}
 	}
+	free(cls_of);
 	if (bad)
 		ck_finding(env->out, "boot-state", ev, first, false, 0,
 			   "after __pkvm_init and the finalisations, each page "
