@@ -51,23 +51,14 @@ static const struct ck_profile profile_hyp = {
  * its order, its roots (announced by TTBR0_EL2 and VTTBR_EL2 writes,
  * section 2) and its exceptions (section 4: every store of __pkvm_init);
  * and its own rules: share and unshare (spec-l612), release stores
- * (10.5), host stage-2 faults (9.1) and the page invariants (11).
+ * (10.5), host stage-2 faults (9.1), the page invariants (11), and the
+ * boot: __pkvm_prot_finalize, TTBR0_EL2 and the boot state (5).
  */
 static const char *const profile_l612_rules[] = {
-	"tlb",
-	"bbm",
-	"locks",
-	"lock-order",
-	"spec-l612",
-	"spec-l612-vm",
-	"l612-guest",
-	"l612-noeffect",
-	"l612-release",
-	"l612-fault",
-	"l612-inv",
-	"l612-final", /* __pkvm_prot_finalize, TTBR0_EL2 (5.1, 5.2) */
-	"l612-boot",  /* the boot state and its attributes (5.3) */
-	NULL,
+	"tlb",		"bbm",		"locks",      "lock-order",
+	"spec-l612",	"spec-l612-vm", "l612-guest", "l612-noeffect",
+	"l612-release", "l612-fault",	"l612-inv",   "l612-final",
+	"l612-boot",	NULL,
 };
 
 /* LINUX-6.12.md 4: the component each lock role protects. */
