@@ -51,7 +51,8 @@ static const struct ck_profile profile_hyp = {
  * its order, its roots (announced by TTBR0_EL2 and VTTBR_EL2 writes,
  * section 2) and its exceptions (section 4: every store of __pkvm_init);
  * and its own rules: share and unshare (spec-l612), release stores
- * (10.5), host stage-2 faults (9.1) and the page invariants (11).
+ * (10.5), host stage-2 faults (9.1), the page invariants (11), and the
+ * boot: __pkvm_prot_finalize, TTBR0_EL2 and the boot state (5).
  */
 static const char *const profile_l612_rules[] = {
 	"tlb",
@@ -68,6 +69,8 @@ static const char *const profile_l612_rules[] = {
 	"l612-tables",
 	"l612-pins",
 	"l612-ret",
+	"l612-final",
+	"l612-boot",
 	"barrier-after-make", /* rule_barrier.c, LINUX-6.12.md 10.4 */
 	NULL,
 };
@@ -110,9 +113,6 @@ static const struct profile_order_pair profile_l612_order[] = {
  * PANICs (rule_l612_ret.c).
  */
 static const char *const profile_l612_not_judged[] = {
-	"boot-state",
-	"hyp-s1-attributes",
-	"sysreg",
 	NULL,
 };
 
@@ -141,10 +141,11 @@ static const struct ck_profile profile_l612 = {
 			   "__pkvm_host_share_hyp/__pkvm_host_unshare_hyp, "
 			   "the VM lifecycle (ids 23-25), the calls that "
 			   "own nothing, table pages, barriers, pins, every "
-			   "other hypercall's result, SMCs, guest traps and "
-			   "PANICs are judged: the result of "
-			   "__pkvm_prot_finalize and the boot rules are not "
-			   "(no linux-6.12 "
+			   "other hypercall's result, SMCs, guest traps, "
+			   "PANICs and the boot are judged: the results and "
+			   "effects of __pkvm_init and "
+			   "__pkvm_create_private_mapping are not (no "
+			   "linux-6.12 "
 			   "specification of them in this checker yet)",
 };
 

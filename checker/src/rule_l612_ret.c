@@ -5,11 +5,11 @@
  * 6.7, 8, 9 and 11).
  *
  * Hypercalls (EC 0x16). x0 & ~bit 16 minus 0xC6000000 is the id; the call
- * is not dispatched when the id is 0 or at least 26, or below 8 once this
- * CPU has entered __pkvm_prot_finalize (the host sets the static key
- * before its first call; another CPU's calls are not ordered with it in
- * the trace, so on them, and before, ids 1-7 may go either way): then
- * x0 = -1 and x1 as it was (`hcall-return`). Dispatched, x0 = 0 and x1:
+ * is not dispatched when the id is 0 or at least 26 (then x0 = -1 and x1
+ * as it was: `hcall-return`), or, for ids 1-7, once the host started
+ * finalisation (judged by rule_l612_final.c, in counter time; this rule
+ * leaves a CPU's ids 1-7 to it from that CPU's own finalisation on, and
+ * before that lets them go either way). Dispatched, x0 = 0 and x1:
  * as it was for the ids whose handler writes none (5, 6, 11, 13-22); 0 or
  * -EINVAL for __pkvm_cpu_set_vector (4) as its slot is one of the four
  * vectors; for __kvm_vcpu_run (12) -EINVAL exactly when the VM table
@@ -387,11 +387,14 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 	uint64_t x0 = ev->w[0], x1 = ev->w[1], in1 = c->e[5];
 	unsigned id = c->id;
 	bool refused = x0 == ~0ull && x1 == in1;
-	bool nd = id >= RET_HCALLS || id == 0 ||
-		  (id < PKVM_L612_HC_PKVM_PROT_FINALIZE && c->finalised);
+	bool nd = id >= RET_HCALLS || id == 0;
 	unsigned want = nd ? RET_X1_ELSEWHERE : ret_x1_of(id);
 
 	*checked = true;
+	/* ids 1-7 once this CPU finalised: rule_l612_final.c judges them
+	 * not dispatched from the first finalisation on any CPU */
+	if (!nd && id < PKVM_L612_HC_PKVM_PROT_FINALIZE && c->finalised)
+		return NULL;
 	if (nd)
 		return refused ? NULL
 			       : "LINUX-6.12.md 6: not dispatched, x0 = -1 "

@@ -38,6 +38,8 @@ extern const struct ck_rule rule_l612_inv;
 extern const struct ck_rule rule_l612_tables;
 extern const struct ck_rule rule_l612_pins;
 extern const struct ck_rule rule_l612_ret;
+extern const struct ck_rule rule_l612_final;
+extern const struct ck_rule rule_l612_boot;
 
 static const struct ck_rule *const rules_table[] = {
 	&rule_tlb,	  /* TLB invalidation after an unmap */
@@ -68,6 +70,8 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_l612_pins,   /* linux-6.12: pinned pages stay shared */
 	/* linux-6.12: every trap's results, SMCs, guest traps, panics */
 	&rule_l612_ret,
+	&rule_l612_final, /* linux-6.12: __pkvm_prot_finalize, TTBR0_EL2 */
+	&rule_l612_boot,  /* linux-6.12: the boot state and its attributes */
 };
 
 _Static_assert(sizeof(rules_table) / sizeof(rules_table[0]) <= CK_MAX_RULES,

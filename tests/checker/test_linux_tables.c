@@ -41,7 +41,7 @@ static void tt_link(struct lk *t, enum tt_how how)
 	if (how != TT_NO_ISB)
 		tb_barrier(&t->b, 0, PKVM_BARRIER_ISB);
 	lk_unlock(t, 0, LK_PGD);
-	tb_exit(&t->b, 0, 0, 0);
+	tb_exit(&t->b, 0, LK_REFUSED, 0);
 }
 
 /* A trap unlinking it (hyp_unmap_walker: clear, TLBI vae2is, then the
@@ -62,7 +62,7 @@ static void tt_unlink(struct lk *t, bool free, bool free_early)
 		tb_nondet(&t->b, 0, PKVM_NONDET_FREE_PAGE, TT_PAGE, 0,
 			  PKVM_COMP_HYP_S1);
 	lk_unlock(t, 0, LK_PGD);
-	tb_exit(&t->b, 0, 0, 0);
+	tb_exit(&t->b, 0, LK_REFUSED, 0);
 }
 
 static void tt_run(void (*build)(struct lk *t), int exit, const char *check)
@@ -141,7 +141,7 @@ static void tt_free_linked(struct lk *t)
 	tb_nondet(&t->b, 0, PKVM_NONDET_FREE_PAGE, TT_PAGE, 0,
 		  PKVM_COMP_HYP_S1);
 	lk_unlock(t, 0, LK_PGD);
-	tb_exit(&t->b, 0, 0, 0);
+	tb_exit(&t->b, 0, LK_REFUSED, 0);
 }
 
 Test(linux_tables, free_while_linked_is_table_reuse,
@@ -187,7 +187,7 @@ static void tt_unshare_unjudged(struct lk *t, uint64_t pa)
 	lk_s1_unmap(t, 0, pa, false);
 	lk_unlock(t, 0, LK_PGD);
 	lk_unlock(t, 0, LK_HOST);
-	tb_exit(&t->b, 0, 0, 0);
+	tb_exit(&t->b, 0, LK_REFUSED, 0);
 }
 
 Test(linux_tables, unpinned_page_unshared_conforms,
