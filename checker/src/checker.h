@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <pkvm/record.h>
+#include <pkvm/trace.h>
 
 /** CPUs the checker replays at most. */
 #define CK_MAX_CPUS 8u
@@ -250,6 +251,13 @@ void ck_memsrc_set(struct ck_memsrc *m, unsigned cpu,
 /* ---- names ----------------------------------------------------------- */
 
 const char *ck_hcall_name(uint64_t id);
+/**
+ * A trap entry `t` in words ("hypercall __pkvm_host_share_hyp(x1=0x4a)",
+ * "host stage-2 data abort at IPA ..."), its hypercalls named from
+ * `sys`'s table.
+ */
+void ck_trap_text(const struct ck_event *t, enum trace_system sys, char *buf,
+		  size_t len);
 const char *ck_errno_name(int64_t v);
 
 #endif /* PKVM_CHECKER_H */

@@ -76,6 +76,7 @@ struct export
 	bool full;
 	struct trace_tables *tables;
 	struct trace_sites sites; /* site bits are cleared before use */
+	enum trace_system sys;	  /* whose hypercall table names traps */
 	struct export_cpu *cpu;
 };
 
@@ -232,7 +233,7 @@ static void export_trap(struct export *x, unsigned cpu, uint64_t ts,
 	char name[160], args[1024];
 
 	memcpy(ev.w, w->w, sizeof(ev.w));
-	report_trap_text(&ev, name, sizeof(name));
+	ck_trap_text(&ev, x->sys, name, sizeof(name));
 	export_args(w, NULL, args, sizeof(args));
 	/* A trap never nests: an entry after lost records closes all. */
 	export_close_at(x, cpu, 0, ts);
@@ -548,6 +549,7 @@ static int export_run(struct export *x, struct trace_reader *r)
 		return rc;
 	x->cpu = calloc(ncpu, sizeof(*x->cpu));
 	x->tables = trace_tables_new();
+	x->sys = trace_system_of(trace_reader_info(r)->system);
 	trace_sites_init(&x->sites,
 			 trace_system_of(trace_reader_info(r)->system),
 			 trace_reader_info(r)->version_major);

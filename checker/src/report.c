@@ -55,6 +55,12 @@ void report_time(const struct report *r, uint64_t ts, char *buf, size_t len)
 	trace_format_time(buf, len, ts, r->cfg.counter_freq, r->cfg.ticks);
 }
 
+enum trace_system report_sys(const struct report *r)
+{
+	return r->cfg.run ? trace_system_of(r->cfg.run->info.system)
+			  : TRACE_SYS_HYP;
+}
+
 void report_event_line(const struct report *r, const struct ck_event *ev,
 		       char *buf, size_t len)
 {
@@ -65,7 +71,7 @@ void report_event_line(const struct report *r, const struct ck_event *ev,
 				 ev->recs[0].kind == PKVM_EV_PTE_WRITE ? &where
 								       : NULL,
 				 false,
-				 TRACE_SYS_HYP,
+				 report_sys(r),
 				 NULL };
 	char site[320] = "";
 
@@ -161,46 +167,6 @@ static unsigned report_ec(const struct ck_event *t)
 	return (unsigned)((t->w[0] >> 26) & 0x3f);
 }
 
-void report_trap_text(const struct ck_event *t, char *buf, size_t len)
-{
-	unsigned ec = report_ec(t);
-	uint64_t x0 = t->w[4];
-
-	if (ec == 0x16 && (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE) {
-		uint64_t id = x0 & PKVM_HC_ID_MASK;
-
-		if (id == PKVM_HC_HOST_DONATE_HYP ||
-		    id == PKVM_HC_HYP_DONATE_HOST)
-			snprintf(buf, len, "hypercall %s(pfn=0x%llx, nr=%llu)",
-				 ck_hcall_name(id), (unsigned long long)t->w[5],
-				 (unsigned long long)t->w[6]);
-		else if (id == PKVM_HC_TEST_PANIC)
-			snprintf(buf, len, "hypercall test_panic()");
-		else
-			snprintf(buf, len, "hypercall %s(%s=0x%llx)",
-				 ck_hcall_name(id),
-				 id == PKVM_HC_TRACE_LOAD ? "ctrl_pfn" : "pfn",
-				 (unsigned long long)t->w[5]);
-	} else if (ec == 0x16) {
-		snprintf(buf, len, "hvc with x0=0x%llx (not a pKVM hypercall)",
-			 (unsigned long long)x0);
-	} else if (ec == 0x17) {
-		snprintf(buf, len, "smc function 0x%llx",
-			 (unsigned long long)x0);
-	} else if (ec == 0x20 || ec == 0x24) {
-		uint64_t ipa = (((t->w[3] >> 4) & ((1ull << 36) - 1)) << 12) |
-			       (t->w[2] & 0xfff);
-
-		snprintf(buf, len,
-			 "host stage-2 %s abort at IPA 0x%llx "
-			 "(far 0x%llx)",
-			 ec == 0x20 ? "instruction" : "data",
-			 (unsigned long long)ipa, (unsigned long long)t->w[2]);
-	} else {
-		snprintf(buf, len, "exception class 0x%x", ec);
-	}
-}
-
 /*
  * The instruction that trapped: for hvc and smc rebuilt from ESR (an HVC
  * returns after itself, so it lies at ELR - 4; a trapped SMC returns to
@@ -269,7 +235,7 @@ static void report_full(struct report *r, const struct ck_finding *f)
 		(unsigned long long)ev->index, ev->cpu,
 		strncmp(t, "ticks=", 6) ? "t=" : "", t);
 	if (f->trap) {
-		report_trap_text(f->trap, line, sizeof(line));
+		ck_trap_text(f->trap, report_sys(r), line, sizeof(line));
 		fprintf(r->out, "  trap: %s, entered at event #%llu\n", line,
 			(unsigned long long)f->trap->index);
 		report_insn(r, f->trap, line, sizeof(line));

@@ -80,7 +80,9 @@ const char *report_verdict(int code);
 /** The group `f` joins (created if new); NULL if the table is full. */
 struct report_group *report_group_of(struct report *r,
 				     const struct ck_finding *f);
-void report_trap_text(const struct ck_event *t, char *buf, size_t len);
+/** The system whose tables name what the trace holds (the header's). */
+enum trace_system report_sys(const struct report *r);
+
 void report_insn(struct report *r, const struct ck_event *t, char *buf,
 		 size_t len);
 void report_event_line(const struct report *r, const struct ck_event *ev,

@@ -64,7 +64,7 @@ static void ci_first(struct report *r, const struct ck_finding *f,
 		     f->event->cpu, strncmp(tm, "ticks=", 6) ? "t=" : "", tm);
 	pos = n > 0 ? (size_t)n : 0;
 	if (f->trap && pos < len) {
-		report_trap_text(f->trap, buf, sizeof(buf));
+		ck_trap_text(f->trap, report_sys(r), buf, sizeof(buf));
 		n = snprintf(t->first + pos, len - pos, "trap: %s\n", buf);
 		pos += n > 0 ? (size_t)n : 0;
 	}

@@ -138,7 +138,7 @@ void report_json_finding(struct report *r, const struct ck_finding *f,
 	json_strf(r->out, "text", buf);
 	fprintf(r->out, "}");
 	if (f->trap) {
-		report_trap_text(f->trap, buf, sizeof(buf));
+		ck_trap_text(f->trap, report_sys(r), buf, sizeof(buf));
 		fprintf(r->out, ",\"trap\":{\"index\":%llu",
 			(unsigned long long)f->trap->index);
 		json_strf(r->out, "what", buf);

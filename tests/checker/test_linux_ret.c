@@ -342,3 +342,25 @@ Test(linux612_ret, a_pointer_into_an_unshared_page_is_host_pointer_not_shared)
 	cr_assert(strstr(r.sum.first_inconclusive, "host-pointer-not-shared"),
 		  "%s", r.sum.first_inconclusive);
 }
+
+/* A finding's "trap:" line names the call from the trace's own table. */
+Test(linux612_ret, the_trap_line_names_6_12_hypercalls)
+{
+	struct ck_event t = { 0 };
+	char buf[200];
+
+	t.w[0] = (uint64_t)0x16 << 26;
+	t.w[4] = PKVM_HC_BASE | PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP;
+	t.w[5] = 0x411b5;
+	ck_trap_text(&t, TRACE_SYS_LINUX612, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "hypercall __pkvm_host_unshare_hyp(x1=0x411b5)");
+	t.w[4] = PKVM_HC_BASE | (1u << 16) | PKVM_L612_HC_PKVM_INIT_VM;
+	t.w[6] = 0x2000;
+	t.w[7] = 0x3000;
+	ck_trap_text(&t, TRACE_SYS_LINUX612, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "hypercall __pkvm_init_vm(x1=0x411b5, x2=0x2000, "
+			      "x3=0x3000)");
+	t.w[4] = PKVM_HC_BASE | 26;
+	ck_trap_text(&t, TRACE_SYS_LINUX612, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "hypercall id 26 (not in 6.12's table)");
+}
