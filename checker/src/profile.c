@@ -112,9 +112,6 @@ static const struct profile_order_pair profile_l612_order[] = {
  * pins (rule_l612_pins.c), and every trap's result, SMCs, guest traps and
  * PANICs (rule_l612_ret.c).
  */
-static const char *const profile_l612_not_judged[] = {
-	NULL,
-};
 
 static const struct ck_profile profile_l612 = {
 	.system = PKVM_SYSTEM_LINUX612,
@@ -134,8 +131,6 @@ static const struct ck_profile profile_l612 = {
 	.boot_hcall = PKVM_L612_HC_PKVM_INIT,
 	.boot_pool = false,
 	.alloc_zeroed = true,
-	.not_judged = profile_l612_not_judged,
-	.not_judged_why = "no linux-6.12 specification in this checker yet",
 	/* Every promise of LINUX-6.12.md is judged: a clean, whole,
 	 * lossless run conforms (exit 0). */
 	.unjudged_reason = NULL,
