@@ -44,10 +44,10 @@
 /* The page the scenarios share, in the 2 MiB of the hyp page of boot. */
 #define LK_PAGE (0x40000000ull + 0x280000ull)
 #define LK_HYP_PAGE (0x40000000ull + 0x200000ull)
-/* An id whose effect this checker does not judge (LINUX-6.12.md 6: id 3,
- * is left to the lock and architecture rules): for scenarios about those
- * rules alone. After finalisation the hyp refuses it (x0 = -1, x1 kept:
- * LK_REFUSED). */
+/* Id 3 after finalisation, which the hyp refuses (x0 = -1, x1 kept:
+ * LK_REFUSED): a call for scenarios about the lock and architecture rules
+ * alone. A store inside one is also one hcall-effect (LINUX-6.12.md 6: a
+ * call not dispatched has no effect), which lk_expect_in_refused counts. */
 #define LK_UNJUDGED PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING
 #define LK_REFUSED (~0ull)
 
