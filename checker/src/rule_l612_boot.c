@@ -28,8 +28,15 @@
  * maps it, fix_host_ownership annotates every page it maps); the reserved
  * region [hyp_start, hyp_end) (host NOPAGE annotated hyp, hyp OWNED, RW);
  * any other page of a `region ram` (host OWNED and not mapped, hyp
- * NOPAGE; a NOMAP region's host side is not judged). Pages of BOOT's RAM
- * span outside every `region ram` are MMIO: not judged. Attributes
+ * NOPAGE; in a NOMAP region, whose host *state* is NOPAGE whatever the
+ * table says (3.3), the host stage-2 holds nothing either: it is created
+ * empty and fix_host_ownership annotates only what the hyp maps). MMIO,
+ * every address outside the `region ram` records: no valid host stage-2
+ * leaf or annotation and no valid leaf of the hyp's linear map covers
+ * it (one scan of each component's attached tables). A trace without
+ * region records, without __pkvm_init, or in which no CPU finalised has
+ * its boot state unjudged: an inconclusive note, so the run is not
+ * judged whole; a failed __pkvm_init promises nothing (5.1). Attributes
  * (nVHE: AP RW 1, RO 3; hVHE: RW 0, RO 2; XN bit 54 unless executable)
  * are judged on pages whose hyp side is as the table says.
  */
@@ -42,6 +49,7 @@
 
 #include "rule_spec_l612.h"
 #include "rules.h"
+#include "spec_l612.h"
 
 #define L612B_MAX_REGIONS 64u
 #define L612B_MAX_DIRTY 64u
@@ -78,6 +86,7 @@ struct l612b_rule {
 	bool dirty_overflow;
 	struct l612_where where;
 	bool hvhe;
+	bool no_regions; /* judged without usable region records */
 };
 
 /* Set the class of the RAM pages [base, base + size) rounded out. */
@@ -146,10 +155,10 @@ static int l612b_want_host(unsigned cls)
 {
 	switch (cls) {
 	case L612B_OTHER:
+	case L612B_NOMAP: /* the table's reading: nothing there */
 		return SPEC_ST_OWNED;
 	case L612B_VGIC:
 		return SPEC_ST_SHARED_BORROWED;
-	case L612B_NOMAP:
 	case L612B_MMIO:
 		return -1;
 	default:
@@ -231,6 +240,94 @@ static bool l612b_attrs_ok(const struct l612b_rule *r, const struct model *m,
 	return false;
 }
 
+/* [lo, hi) lies in `region ram` records (RAM, NOMAP or not). */
+static bool l612b_is_ram(const struct l612b_rule *r, uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		unsigned i;
+
+		for (i = 0; i < r->region_count; i++) {
+			const struct l612b_region *g = &r->region[i];
+
+			if (g->what == PKVM_REGION_RAM && lo >= g->base &&
+			    lo - g->base < g->size) {
+				lo = g->base + g->size;
+				break;
+			}
+		}
+		if (i == r->region_count)
+			return false;
+	}
+	return true;
+}
+
+static bool l612b_dirty_range(const struct l612b_rule *r, uint64_t lo,
+			      uint64_t hi)
+{
+	for (unsigned i = 0; i < r->dirty_count; i++)
+		if (lo < r->dirty_hi[i] && r->dirty_lo[i] < hi)
+			return true;
+	return false;
+}
+
+/*
+ * MMIO at boot (5.3): no valid host stage-2 leaf and no annotation, and no
+ * valid leaf of the hyp's linear map (VA = PA + offset), covers an address
+ * outside RAM. One scan of the attached tables of each component; the
+ * first such entry goes into `what`, and the count is returned.
+ */
+static unsigned l612b_mmio(const struct l612b_rule *r, const struct model *m,
+			   uint64_t *first, char *what, size_t len)
+{
+	unsigned bad = 0;
+
+	for (uint32_t ti = 0; ti < m->table_count; ti++) {
+		const struct model_table *t = m->tables[ti];
+		uint64_t size;
+
+		if (!t ||
+		    (t->comp != PKVM_COMP_HOST_S2 &&
+		     t->comp != PKVM_COMP_HYP_S1) ||
+		    !model_table_attached(m, (int)ti))
+			continue;
+		size = model_entry_size(t->level);
+		for (unsigned slot = 0; slot < MODEL_PTRS; slot++) {
+			uint64_t d = t->desc[slot], in, out;
+			bool host = t->comp == PKVM_COMP_HOST_S2;
+
+			if (!d || d == L612_PTE_LOCKED ||
+			    l612_is_table(d, t->level))
+				continue;
+			in = t->base + (uint64_t)slot * size;
+			out = d & 0x0000fffffffff000ull & ~(size - 1);
+			if (!l612_is_leaf(d, t->level)) {
+				if (!host)
+					continue; /* no hyp annotations */
+				out = in; /* an annotation of [in, +size) */
+			} else if (!host && in - r->where.hyp_off != out) {
+				continue; /* outside the linear map */
+			}
+			if (l612b_is_ram(r, out, out + size) ||
+			    l612b_dirty_range(r, out, out + size))
+				continue;
+			if (!bad++) {
+				*first = out;
+				snprintf(what, len,
+					 "the %s entry 0x%llx at %s 0x%llx "
+					 "(%llu KiB) covers 0x%llx, outside "
+					 "RAM",
+					 host ? "host stage-2" : "hyp stage-1",
+					 (unsigned long long)d,
+					 host ? "IPA" : "VA",
+					 (unsigned long long)in,
+					 (unsigned long long)(size >> 10),
+					 (unsigned long long)out);
+			}
+		}
+	}
+	return bad;
+}
+
 /* Judge every RAM page as 5.3's table says (see the head comment). */
 static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 			const struct ck_event *ev)
@@ -240,16 +337,14 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 	uint64_t bad = 0, bad_attr = 0, first = 0, first_attr = 0;
 	char what[240] = "", attr[240] = "";
 	bool have_ram = false;
+	unsigned mmio;
 	uint8_t *cls_of;
 
 	r->judged = true;
 	for (unsigned i = 0; i < r->region_count; i++)
 		have_ram |= r->region[i].what == PKVM_REGION_RAM;
 	if (!have_ram || r->too_many_regions) {
-		ck_not_judged(env->out, "boot-state",
-			      "the trace has no usable region records");
-		ck_not_judged(env->out, "hyp-s1-attributes",
-			      "the trace has no usable region records");
+		r->no_regions = true; /* said at the end */
 		return;
 	}
 	if (view_any_loss(env->view) || r->dirty_overflow) {
@@ -277,7 +372,8 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 		/* Host OWNED pages are not mapped yet; the vGIC state is. */
 		if ((wh >= 0 && host != (unsigned)wh) ||
 		    (wy >= 0 && hyp != (unsigned)wy) ||
-		    (cls == L612B_OTHER && host_out != ~0ull) ||
+		    ((cls == L612B_OTHER || cls == L612B_NOMAP) &&
+		     host_out != ~0ull) ||
 		    (cls == L612B_VGIC && host_out == ~0ull)) {
 			if (!bad++) {
 				first = pa;
@@ -306,6 +402,14 @@ static void l612b_judge(struct l612b_rule *r, const struct ck_env *env,
 		}
 	}
 	free(cls_of);
+	mmio = bad ? 0 : l612b_mmio(r, m, &first, what, sizeof(what));
+	if (mmio)
+		ck_finding(env->out, "boot-state", ev, first, false, 0,
+			   "after __pkvm_init and the finalisations, neither "
+			   "the host stage-2 nor the hyp's linear map maps "
+			   "MMIO (LINUX-6.12.md 5.3); %u entr(ies) do, first "
+			   "%s",
+			   mmio, what);
 	if (bad)
 		ck_finding(env->out, "boot-state", ev, first, false, 0,
 			   "after __pkvm_init and the finalisations, each page "
@@ -422,16 +526,30 @@ static void l612b_end(void *self, const struct ck_env *env)
 {
 	struct l612b_rule *r = self;
 
-	if (!r->boot_ok || r->judged)
-		return;
-	if (view_model(env->view)->root[PKVM_COMP_HOST_S2] < 0) {
-		r->judged = true;
-		ck_not_judged(env->out, "boot-state",
-			      "no CPU finalised: the host stage-2 was never "
-			      "named");
+	if (r->boot_cpu == -1) { /* never entered */
+		ck_inconclusive(env->out,
+				"boot state (boot-state) not judged: the "
+				"trace holds no __pkvm_init (LINUX-6.12.md "
+				"5.1)");
 		return;
 	}
-	l612b_judge(r, env, &r->boot_exit);
+	/* (a failed __pkvm_init promises nothing: 5.1) */
+	if (r->boot_ok && !r->judged &&
+	    view_model(env->view)->root[PKVM_COMP_HOST_S2] < 0) {
+		r->judged = true;
+		ck_inconclusive(env->out,
+				"boot state (boot-state) not judged: no CPU "
+				"finalised, the host stage-2 was never named "
+				"(LINUX-6.12.md 5.3)");
+	} else if (r->boot_ok && !r->judged) {
+		l612b_judge(r, env, &r->boot_exit);
+	}
+	/* Said last, after any other note of the run. */
+	if (r->no_regions)
+		ck_inconclusive(env->out,
+				"boot state (boot-state, hyp-s1-attributes) "
+				"not judged: the trace has no usable region "
+				"records (LINUX-6.12.md 5.3)");
 }
 
 static void *l612b_create(const struct ck_env *env, unsigned cpu_count)

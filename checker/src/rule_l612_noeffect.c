@@ -12,6 +12,15 @@
  * inside one of them, in its own handling, is a finding: one per call, at
  * its first store. A store in a guest trap nested in `__kvm_vcpu_run` is
  * the guest trap's (`trap-effect`, rule_l612_ret.c).
+ *
+ * A call the hyp does not dispatch (LINUX-6.12.md 6: x0 = -1, no effect)
+ * stores nothing either: an id of 0 or at least 26 is never dispatched
+ * (any store inside one is a finding at once), and `__pkvm_init` (2, but
+ * the boot call that opens the trace) and `__pkvm_create_private_mapping`
+ * (3) are judged at their exit: refused (x0 = -1), a store inside is
+ * `hcall-effect`. Dispatched, a second `__pkvm_init` and any id 3 map
+ * what this checker does not judge (5.1, 6.7): an inconclusive note per
+ * call, so a trace without one can be judged whole.
  */
 #include <stdlib.h>
 
@@ -23,15 +32,28 @@
 
 #define L612N_EC_HVC64 0x16u
 #define L612N_PA_MASK 0x0000ffffffffffffull
+#define L612N_HCALLS 26u /* ARRAY_SIZE(host_hcall) */
+
+/* What the call in progress may store (r->kind). */
+enum l612n_kind {
+	L612N_NONE,
+	L612N_NO_EFFECT, /* 1, 4-7, 11-22: nothing */
+	L612N_NOT_DISP,	 /* 0, >= 26: never dispatched, nothing */
+	L612N_AT_EXIT,	 /* 2 (not the boot), 3: nothing if refused */
+};
 
 struct l612n_rule {
-	unsigned id[CK_MAX_CPUS];    /* the call in progress, or 0 */
+	unsigned id[CK_MAX_CPUS];   /* the call in progress */
+	unsigned kind[CK_MAX_CPUS]; /* enum l612n_kind */
+	bool boot_seen;		    /* the boot's __pkvm_init was entered */
+	uint64_t x0[CK_MAX_CPUS];   /* its x0 at entry */
+	uint64_t store_pa[CK_MAX_CPUS], store_val[CK_MAX_CPUS];
 	bool reported[CK_MAX_CPUS];  /* its finding is made */
 	uint64_t entry[CK_MAX_CPUS]; /* the index of its entry */
 	bool guest[CK_MAX_CPUS];     /* inside a guest trap */
 };
 
-static const char *const l612n_names[] = {
+static const char *const l612n_names[L612N_HCALLS] = {
 #define L612N_NAME(name, id, nargs, str) [id] = str,
 	PKVM_L612_HCALL_LIST(L612N_NAME)
 #undef L612N_NAME
@@ -72,12 +94,21 @@ static void l612n_entry(void *self, const struct ck_env *env,
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	(void)env;
-	r->id[ev->cpu] = 0;
+	r->kind[ev->cpu] = L612N_NONE;
 	/* (the replay passes host traps only) */
-	if (((ev->w[0] >> 26) & 0x3f) != L612N_EC_HVC64 ||
-	    (x0 & ~0xffffull) != PKVM_HC_BASE || !l612n_no_effect(id))
+	if (((ev->w[0] >> 26) & 0x3f) != L612N_EC_HVC64)
 		return;
-	r->id[ev->cpu] = id;
+	if (x0 - PKVM_HC_BASE >= L612N_HCALLS || id == 0)
+		r->kind[ev->cpu] = L612N_NOT_DISP;
+	else if (l612n_no_effect(id))
+		r->kind[ev->cpu] = L612N_NO_EFFECT;
+	else if (id == PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING ||
+		 (id == PKVM_L612_HC_PKVM_INIT && r->boot_seen))
+		r->kind[ev->cpu] = L612N_AT_EXIT;
+	if (id == PKVM_L612_HC_PKVM_INIT && x0 - PKVM_HC_BASE == id)
+		r->boot_seen = true;
+	r->id[ev->cpu] = x0 - PKVM_HC_BASE < L612N_HCALLS ? id : 0;
+	r->x0[ev->cpu] = ev->w[4];
 	r->reported[ev->cpu] = false;
 	r->entry[ev->cpu] = ev->index;
 }
@@ -86,11 +117,28 @@ static void l612n_store(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612n_rule *r = self;
-	unsigned id = r->id[ev->cpu];
+	unsigned id = r->id[ev->cpu], kind = r->kind[ev->cpu];
 
-	if (!id || r->reported[ev->cpu] || r->guest[ev->cpu])
+	if (kind == L612N_NONE || r->reported[ev->cpu] || r->guest[ev->cpu])
 		return;
 	r->reported[ev->cpu] = true;
+	if (kind == L612N_AT_EXIT) { /* judged when x0 says it was refused */
+		r->store_pa[ev->cpu] = ev->w[0] & L612N_PA_MASK;
+		r->store_val[ev->cpu] = ev->w[1];
+		return;
+	}
+	if (kind == L612N_NOT_DISP) {
+		ck_finding(env->out, "hcall-effect", ev,
+			   ev->w[0] & L612N_PA_MASK, true, r->entry[ev->cpu],
+			   "a hypercall never dispatched (x0=0x%llx) stores "
+			   "0x%llx to the descriptor at PA 0x%llx: a call "
+			   "the hyp does not dispatch has no effect "
+			   "(LINUX-6.12.md 6)",
+			   (unsigned long long)r->x0[ev->cpu],
+			   (unsigned long long)ev->w[1],
+			   (unsigned long long)(ev->w[0] & L612N_PA_MASK));
+		return;
+	}
 	ck_finding(env->out, "hcall-effect", ev, ev->w[0] & L612N_PA_MASK, true,
 		   r->entry[ev->cpu],
 		   "%s (id %u) stores 0x%llx to the descriptor at PA 0x%llx: "
@@ -98,6 +146,38 @@ static void l612n_store(void *self, const struct ck_env *env,
 		   "changes no page's state (LINUX-6.12.md 6.7)",
 		   l612n_names[id], id, (unsigned long long)ev->w[1],
 		   (unsigned long long)(ev->w[0] & L612N_PA_MASK));
+}
+
+/* Ids 2 (not the boot) and 3 at their exit (see the head comment). */
+static void l612n_judge_exit(struct l612n_rule *r, const struct ck_env *env,
+			     const struct ck_event *ev)
+{
+	unsigned cpu = ev->cpu, id = r->id[cpu];
+
+	if (ev->incomplete || view_any_loss(env->view) ||
+	    ck_trap_is_unsure(env->out, cpu))
+		return;
+	if (ev->w[0] == ~0ull) {
+		if (r->reported[cpu])
+			ck_finding(env->out, "hcall-effect", ev,
+				   r->store_pa[cpu], true, r->entry[cpu],
+				   "%s (id %u) was refused (x0 = -1) but "
+				   "stored 0x%llx to the descriptor at PA "
+				   "0x%llx: a call the hyp does not dispatch "
+				   "has no effect (LINUX-6.12.md 6)",
+				   l612n_names[id], id,
+				   (unsigned long long)r->store_val[cpu],
+				   (unsigned long long)r->store_pa[cpu]);
+	} else if (ev->w[0] == 0) {
+		ck_inconclusive(env->out, "cpu%u %s at event #%llu: %s", cpu,
+				l612n_names[id], (unsigned long long)ev->index,
+				id == PKVM_L612_HC_PKVM_INIT
+					? "a second __pkvm_init's effect is "
+					  "not judged: LINUX-6.12.md 5.1"
+					: "__pkvm_create_private_mapping's "
+					  "mapping is not judged: "
+					  "LINUX-6.12.md 6.7");
+	}
 }
 
 static void l612n_guest_trap(void *self, const struct ck_env *env,
@@ -114,8 +194,9 @@ static void l612n_exit(void *self, const struct ck_env *env,
 {
 	struct l612n_rule *r = self;
 
-	(void)env;
-	r->id[ev->cpu] = 0;
+	if (r->kind[ev->cpu] == L612N_AT_EXIT)
+		l612n_judge_exit(r, env, ev);
+	r->kind[ev->cpu] = L612N_NONE;
 	r->guest[ev->cpu] = false;
 }
 
@@ -126,7 +207,7 @@ static void l612n_abandon(void *self, const struct ck_env *env, unsigned cpu,
 
 	(void)env;
 	(void)why;
-	r->id[cpu] = 0;
+	r->kind[cpu] = L612N_NONE;
 	r->guest[cpu] = false;
 }
 

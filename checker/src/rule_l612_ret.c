@@ -18,8 +18,10 @@
  * nothing was read (SME state: SVCR is not recorded), else an exit code
  * (ARM_EXCEPTION_* 0-3, bit 31 for a pending SError, sign-extended).
  * Ids 1, 3 and 7 return the hyp's values in x1 (loose: MDCR_EL2, a hyp
- * VA, the GIC configuration); the results of ids 2 and 8 (the boot, 5.1
- * and 5.2), 9, 10 and 23-25 are other rules'. No handler writes x2 or x3, and
+ * VA, the GIC configuration); __pkvm_init (2) returns 0 or a negative
+ * errno, sign-extended (5.1; dispatched: the boot call comes before any
+ * finalisation); the results of ids 8 (5.2), 9, 10 and 23-25 are other
+ * rules'. No handler writes x2 or x3, and
  * an HVC returns where it was (`trap-return`). A trap that reads one host word
  * twice is `host-read-twice` (but 23, 24: rule_spec_l612_vm.c).
  *
@@ -58,6 +60,7 @@
 #define RET_HINT (1ull << 16) /* ARM_SMCCC_CALL_HINTS */
 #define RET_HCALLS 26u	      /* ARRAY_SIZE(host_hcall) */
 #define RET_EINVAL 22
+#define RET_MAX_ERRNO 4095
 #define RET_MAX_READS 8u
 #define RET_PA_MASK 0x0000ffffffffffffull
 
@@ -69,6 +72,7 @@ enum ret_x1 {
 	RET_X1_SAME,	  /* as at entry */
 	RET_X1_VECTOR,	  /* 0 or -EINVAL by the slot */
 	RET_X1_VCPU_RUN,  /* 6.6 */
+	RET_X1_INIT,	  /* 0 or a negative errno (5.1) */
 	RET_X1_ELSEWHERE, /* another rule's */
 };
 
@@ -127,6 +131,8 @@ static unsigned ret_x1_of(unsigned id)
 		return RET_X1_VECTOR;
 	case PKVM_L612_HC_KVM_VCPU_RUN:
 		return RET_X1_VCPU_RUN;
+	case PKVM_L612_HC_PKVM_INIT:
+		return RET_X1_INIT;
 	case PKVM_L612_HC_KVM_GET_MDCR_EL2:
 	case PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING:
 	case PKVM_L612_HC_VGIC_V3_GET_GIC_CONFIG:
@@ -437,6 +443,12 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 		return ret_exit_code(x1) || x1 == (uint64_t)-RET_EINVAL
 			       ? NULL
 			       : "LINUX-6.12.md 6.6: an exit code or -EINVAL";
+	case RET_X1_INIT:
+		/* an int: 0 or -errno (MAX_ERRNO 4095), sign-extended */
+		return x1 == 0 || x1 >= (uint64_t)-RET_MAX_ERRNO
+			       ? NULL
+			       : "LINUX-6.12.md 5.1: 0 or a negative errno "
+				 "(-4095..-1), sign-extended";
 	default:
 		return NULL;
 	}

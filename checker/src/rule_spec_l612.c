@@ -590,18 +590,10 @@ static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
 	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
-	if (r->on) {
-		/* LINUX-6.12.md 5.1: the boot's; 8 is rule_l612_final.c's,
-		 * the other ids' results rule_l612_ret.c's */
-		ck_not_judged(env->out, "hcall-return",
-			      "id 2: no linux-6.12 specification of it in "
-			      "this checker yet");
-		/* 1, 4-7 and 11-22 by rule_l612_noeffect.c, 23-25 by
-		 * rule_spec_l612_vm.c, 8 by rule_l612_final.c */
-		ck_not_judged(env->out, "hcall-effect",
-			      "ids 2 and 3: no linux-6.12 "
-			      "specification of them in this checker yet");
-	}
+	/* The other ids: id 2's result is rule_l612_ret.c's, its effect
+	 * rule_l612_boot.c's (5.1, 5.3); 1-7 and 11-22 refused or not,
+	 * and 0 and >= 26, change nothing: rule_l612_noeffect.c; 23-25
+	 * rule_spec_l612_vm.c; 8 rule_l612_final.c. */
 	return r;
 }
 

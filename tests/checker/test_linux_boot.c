@@ -21,6 +21,7 @@
 #define LB_S1_L3B 0x40304000ull /* hyp stage-1 L3 of [0x40000000, +2M) */
 #define LB_S2_L3B 0x40314000ull /* host stage-2 L3 of the same */
 #define LB_HOST 0x40500000ull	/* a page the host owns */
+#define LB_NOMAP 0x40150000ull	/* LB_NOMAP_MAPPED: a NOMAP page */
 #define LB_RO 0x480ull		/* AF, hVHE AP RO (2) */
 /* The reserved region: the table pages (the builder keeps 256 stores) */
 #define LB_HYP_START TB_POOL_START
@@ -36,7 +37,20 @@ enum lb_break {
 	LB_FINAL_TWICE_ZERO, /* a second finalisation answers 0 */
 	LB_FINAL_STORE,	     /* a finalisation stores a descriptor */
 	LB_LOW_DISPATCHED,   /* id 1 after finalisation is dispatched */
+	LB_INIT_POSITIVE,    /* __pkvm_init answers x1 = 1 */
+	LB_INIT_UNEXTENDED,  /* ... -EINVAL not sign-extended */
+	LB_INIT_ENOMEM,	     /* ... -ENOMEM (allowed: nothing promised) */
+	LB_MMIO_HOST,	     /* the host stage-2 maps MMIO at boot */
+	LB_MMIO_HYP,	     /* the hyp's linear map maps MMIO */
+	LB_NOMAP_MAPPED,     /* a NOMAP page mapped for the host at boot */
+	LB_ID3_DISPATCHED,   /* id 3 dispatched before finalisation */
+	LB_ID3_STORE,	     /* id 3, refused, stores a descriptor */
+	LB_ID26_STORE,	     /* id 26 (never dispatched) stores one */
 };
+
+/* 1 GiB block leaves of [0, 1 GiB), all MMIO here (RAM is at 1 GiB) */
+#define LB_S2_MMIO_BLOCK 0x7fdull
+#define LB_S1_MMIO_BLOCK (0x401ull | 1ull << 54)
 
 static void lb_region(struct lk *t, unsigned what, uint64_t base, uint64_t size,
 		      uint64_t aux)
@@ -99,6 +113,12 @@ static void lb_pages(struct lk *t, unsigned k, unsigned ncpu, bool s2,
 		lb_hyp_page(t, k, s2, pa, lk_s1_page(pa, 0));
 	if (s2 && brk == LB_HOST_MAPPED)
 		lk_store(t, k, lb_s2(LB_HOST), lk_s2_page(LB_HOST, 0));
+	if (s2 && brk == LB_NOMAP_MAPPED)
+		lk_store(t, k, lb_s2(LB_NOMAP), lk_s2_page(LB_NOMAP, 0));
+	if (s2 && brk == LB_MMIO_HOST)
+		lk_store(t, k, LK_S2_ROOT, LB_S2_MMIO_BLOCK);
+	if (!s2 && brk == LB_MMIO_HYP) /* VA LK_OFF + 0: L1 entry 0 */
+		lk_store(t, k, LK_S1_L1, LB_S1_MMIO_BLOCK);
 }
 
 /* One finalisation on `cpu`, as LINUX-6.12.md 5.2 says (or broken). */
@@ -154,7 +174,15 @@ static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
 	b->abi = 1;
 	b->system = PKVM_SYSTEM_LINUX612;
 	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
-	lb_region(t, PKVM_REGION_RAM, TB_RAM_BASE, TB_RAM_SIZE, 0);
+	if (brk == LB_NOMAP_MAPPED) { /* LB_NOMAP's page is NOMAP */
+		lb_region(t, PKVM_REGION_RAM, TB_RAM_BASE,
+			  LB_NOMAP - TB_RAM_BASE, 0);
+		lb_region(t, PKVM_REGION_RAM, LB_NOMAP, 0x1000, 1);
+		lb_region(t, PKVM_REGION_RAM, LB_NOMAP + 0x1000,
+			  TB_RAM_BASE + TB_RAM_SIZE - LB_NOMAP - 0x1000, 0);
+	} else {
+		lb_region(t, PKVM_REGION_RAM, TB_RAM_BASE, TB_RAM_SIZE, 0);
+	}
 	lb_region(t, PKVM_REGION_HYP_TEXT, LB_TEXT + 0x10, 0xff0, 0);
 	lb_region(t, PKVM_REGION_HYP_RODATA, LB_RODATA, 0x1000, 0);
 	lb_region(t, PKVM_REGION_HYP_BSS, LB_BSS, 0x800, 0);
@@ -185,10 +213,20 @@ static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
 	lk_store(t, k, LK_S2_L2 + 0 * 8, LB_S2_L3B | 3);
 	lk_store(t, k, LK_S2_L2 + 1 * 8, LK_S2_L3 | 3);
 	lb_pages(t, k, ncpu, true, brk);
-	tb_exit(b, k, 0, 0);
-	/* before finalisation, __kvm_get_mdcr_el2 is dispatched */
-	lk_hvc(t, 0, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0);
-	tb_exit(b, 0, 0, 6);
+	tb_exit(b, k, 0,
+		brk == LB_INIT_POSITIVE	    ? 1
+		: brk == LB_INIT_UNEXTENDED ? 0xffffffeaull
+		: brk == LB_INIT_ENOMEM	    ? (uint64_t)-12
+					    : 0);
+	/* before finalisation, __kvm_get_mdcr_el2 is dispatched (or
+	 * __pkvm_create_private_mapping, answering a hyp VA) */
+	if (brk == LB_ID3_DISPATCHED) {
+		lk_hvc(t, 0, PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING, LB_HOST);
+		tb_exit(b, 0, 0, 0xffff800000001000ull);
+	} else {
+		lk_hvc(t, 0, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0);
+		tb_exit(b, 0, 0, 6);
+	}
 	for (unsigned c = 0; c < ncpu; c++)
 		lb_finalize(t, c, c == 0 ? brk : LB_CLEAN);
 	/* cpu0 again: its HCR_EL2 has VM, -EPERM and nothing written */
@@ -200,6 +238,17 @@ static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
 		tb_exit(b, ncpu - 1, 0, 6);
 	else
 		tb_exit(b, ncpu - 1, (uint64_t)-1, 0x5a5a);
+	/* the probes: id 3 refused, id 26 never dispatched, neither
+	 * storing anything (unless `brk` says: the same descriptor again) */
+	for (unsigned id = 3; id <= 26; id += 23) {
+		lk_hvc(t, 0, id, 0x5a5a);
+		if (brk == (id == 3 ? LB_ID3_STORE : LB_ID26_STORE)) {
+			lk_lock(t, 0, LK_HOST);
+			lk_store(t, 0, LK_S2_ROOT + 1 * 8, LK_S2_L2 | 3);
+			lk_unlock(t, 0, LK_HOST);
+		}
+		tb_exit(b, 0, (uint64_t)-1, 0x5a5a);
+	}
 }
 
 static struct tb_result lb_run(unsigned ncpu, unsigned boot_cpu,
@@ -219,10 +268,14 @@ Test(linux612_boot, a_clean_boot_conforms)
 	for (unsigned ncpu = 1; ncpu <= 2; ncpu++) {
 		struct tb_result r = lb_run(ncpu, ncpu - 1, LB_CLEAN);
 
-		lk_expect(&r, CK_EXIT_INCONCLUSIVE, "", 0);
+		/* every promise judged: a whole clean run conforms */
+		lk_expect(&r, CK_EXIT_OK, "", 0);
+		cr_assert(r.sum.unjudged == NULL);
 		cr_assert_eq(r.sum.inconclusive, 0, "%s",
 			     r.sum.first_inconclusive);
 		cr_assert(!strstr(r.sum.not_judged, "boot-state"), "%s",
+			  r.sum.not_judged);
+		cr_assert(!strstr(r.sum.not_judged, "specification"), "%s",
 			  r.sum.not_judged);
 		cr_assert(!strstr(r.sum.not_judged, "hyp-s1-attributes"));
 		cr_assert(!strstr(r.sum.not_judged, "sysreg"));
@@ -230,7 +283,10 @@ Test(linux612_boot, a_clean_boot_conforms)
 	}
 }
 
-/* Without region records the boot state is said not to be judged. */
+/*
+ * Without region records the boot state is not judged: an inconclusive
+ * note, so the run is not judged whole (exit 4, never 0).
+ */
 Test(linux612_boot, no_regions_is_not_judged)
 {
 	struct lk t;
@@ -238,11 +294,9 @@ Test(linux612_boot, no_regions_is_not_judged)
 
 	lk_boot(&t, 1);
 	lk_check(&t, &r);
-	lk_expect(&r, CK_EXIT_INCONCLUSIVE, "", 0);
-	cr_assert(strstr(r.sum.not_judged,
-			 "boot-state, hyp-s1-attributes (the trace has no "
-			 "usable region records)"),
-		  "%s", r.sum.not_judged);
+	lk_expect_unjudged(&r);
+	cr_assert(!lk_lists(r.sum.not_judged, "boot-state"), "%s",
+		  r.sum.not_judged);
 }
 
 /* 5.3: every other RAM page is the host's and not mapped. */
@@ -309,4 +363,59 @@ Test(linux612_boot, id_1_dispatched_after_finalisation_is_hcall_return)
 
 		lk_expect(&r, CK_EXIT_FINDINGS, "hcall-return", 1);
 	}
+}
+
+/* 5.1: __pkvm_init answers 0 or a negative errno, sign-extended. */
+Test(linux612_boot, init_answering_other_than_0_or_errno_is_hcall_return)
+{
+	struct tb_result r = lb_run(1, 0, LB_INIT_POSITIVE);
+
+	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-return", 1);
+	r = lb_run(2, 1, LB_INIT_UNEXTENDED);
+	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-return", 1);
+	/* an error promises nothing more: no boot state to judge */
+	r = lb_run(1, 0, LB_INIT_ENOMEM);
+	lk_expect(&r, CK_EXIT_OK, "", 0);
+}
+
+/* 5.3: MMIO is mapped neither by the host stage-2 nor the linear map. */
+Test(linux612_boot, mmio_mapped_at_boot_is_boot_state)
+{
+	struct tb_result r = lb_run(1, 0, LB_MMIO_HOST);
+
+	/* (no RAM page changes: only the scan of 5.3's MMIO sees it) */
+	lk_expect(&r, CK_EXIT_FINDINGS, "boot-state", 1);
+	r = lb_run(2, 0, LB_MMIO_HYP);
+	lk_expect(&r, CK_EXIT_FINDINGS, "boot-state", 1);
+}
+
+/* 5.3: the host stage-2 holds nothing over a NOMAP page at boot. */
+Test(linux612_boot, a_nomap_page_mapped_at_boot_is_boot_state)
+{
+	struct tb_result r = lb_run(1, 0, LB_NOMAP_MAPPED);
+
+	lk_expect(&r, CK_EXIT_FINDINGS, "boot-state", 1);
+}
+
+/* 6, 6.7: a refused or never-dispatched call stores nothing. */
+Test(linux612_boot, a_store_in_a_call_not_dispatched_is_hcall_effect)
+{
+	struct tb_result r = lb_run(1, 0, LB_ID3_STORE);
+
+	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+	r = lb_run(2, 1, LB_ID26_STORE);
+	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+}
+
+/* 6.7: id 3 dispatched (before finalisation) maps what is not judged. */
+Test(linux612_boot, a_dispatched_private_mapping_is_inconclusive)
+{
+	struct tb_result r = lb_run(1, 0, LB_ID3_DISPATCHED);
+
+	lk_expect(&r, CK_EXIT_INCONCLUSIVE, "", 0);
+	cr_assert_eq(r.sum.inconclusive, 1);
+	cr_assert(strstr(r.sum.first_inconclusive,
+			 "__pkvm_create_private_mapping's mapping is not "
+			 "judged: LINUX-6.12.md 6.7"),
+		  "%s", r.sum.first_inconclusive);
 }
