@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include <pkvm/abi.h>
-#include <pkvm/abi_linux612.h>
 
 #include "checker.h"
+#include "l612_hcalls.h"
 
 const char *ck_hcall_name(uint64_t id)
 {
@@ -45,17 +45,8 @@ static void ck_l612_hcall(const struct ck_event *t, char *buf, size_t len)
 	unsigned nargs = 0;
 	size_t pos;
 
-	switch (id) {
-#define REPORT_L612_HC(sym, num, n, str)                                       \
-	case num:                                                              \
-		name = str;                                                    \
-		nargs = n;                                                     \
-		break;
-		PKVM_L612_HCALL_LIST(REPORT_L612_HC)
-#undef REPORT_L612_HC
-	default:
-		break;
-	}
+	name = l612_hcall_name(id);
+	nargs = l612_hcall_nargs(id);
 	if (!name) {
 		snprintf(buf, len, "hypercall id %u (not in 6.12's table)", id);
 		return;

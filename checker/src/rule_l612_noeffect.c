@@ -28,11 +28,11 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
+#include "l612_hcalls.h"
 #include "rules.h"
 
 #define L612N_EC_HVC64 0x16u
 #define L612N_PA_MASK 0x0000ffffffffffffull
-#define L612N_HCALLS 26u /* ARRAY_SIZE(host_hcall) */
 
 /* What the call in progress may store (r->kind). */
 enum l612n_kind {
@@ -53,39 +53,6 @@ struct l612n_rule {
 	bool guest[CK_MAX_CPUS];     /* inside a guest trap */
 };
 
-static const char *const l612n_names[L612N_HCALLS] = {
-#define L612N_NAME(name, id, nargs, str) [id] = str,
-	PKVM_L612_HCALL_LIST(L612N_NAME)
-#undef L612N_NAME
-};
-
-/** LINUX-6.12.md 6.6, 6.7: the ids that change no descriptor. */
-static bool l612n_no_effect(unsigned id)
-{
-	switch (id) {
-	case PKVM_L612_HC_KVM_GET_MDCR_EL2:
-	case PKVM_L612_HC_PKVM_CPU_SET_VECTOR:
-	case PKVM_L612_HC_KVM_ENABLE_SSBS:
-	case PKVM_L612_HC_VGIC_V3_INIT_LRS:
-	case PKVM_L612_HC_VGIC_V3_GET_GIC_CONFIG:
-	case PKVM_L612_HC_KVM_ADJUST_PC:
-	case PKVM_L612_HC_KVM_VCPU_RUN:
-	case PKVM_L612_HC_KVM_FLUSH_VM_CONTEXT:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_IPA:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_IPA_NSH:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_RANGE:
-	case PKVM_L612_HC_KVM_FLUSH_CPU_CONTEXT:
-	case PKVM_L612_HC_KVM_TIMER_SET_CNTVOFF:
-	case PKVM_L612_HC_VGIC_V3_SAVE_VMCR_APRS:
-	case PKVM_L612_HC_VGIC_V3_RESTORE_VMCR_APRS:
-	case PKVM_L612_HC_PKVM_VCPU_INIT_TRAPS:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void l612n_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
@@ -98,16 +65,16 @@ static void l612n_entry(void *self, const struct ck_env *env,
 	/* (the replay passes host traps only) */
 	if (((ev->w[0] >> 26) & 0x3f) != L612N_EC_HVC64)
 		return;
-	if (x0 - PKVM_HC_BASE >= L612N_HCALLS || id == 0)
+	if (x0 - PKVM_HC_BASE >= PKVM_L612_HC_COUNT || id == 0)
 		r->kind[ev->cpu] = L612N_NOT_DISP;
-	else if (l612n_no_effect(id))
+	else if (l612_hcall_no_effect(id))
 		r->kind[ev->cpu] = L612N_NO_EFFECT;
 	else if (id == PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING ||
 		 (id == PKVM_L612_HC_PKVM_INIT && r->boot_seen))
 		r->kind[ev->cpu] = L612N_AT_EXIT;
 	if (id == PKVM_L612_HC_PKVM_INIT && x0 - PKVM_HC_BASE == id)
 		r->boot_seen = true;
-	r->id[ev->cpu] = x0 - PKVM_HC_BASE < L612N_HCALLS ? id : 0;
+	r->id[ev->cpu] = x0 - PKVM_HC_BASE < PKVM_L612_HC_COUNT ? id : 0;
 	r->x0[ev->cpu] = ev->w[4];
 	r->reported[ev->cpu] = false;
 	r->entry[ev->cpu] = ev->index;
@@ -144,7 +111,7 @@ static void l612n_store(void *self, const struct ck_env *env,
 		   "%s (id %u) stores 0x%llx to the descriptor at PA 0x%llx: "
 		   "it writes no host stage-2 or hyp stage-1 descriptor and "
 		   "changes no page's state (LINUX-6.12.md 6.7)",
-		   l612n_names[id], id, (unsigned long long)ev->w[1],
+		   l612_hcall_name(id), id, (unsigned long long)ev->w[1],
 		   (unsigned long long)(ev->w[0] & L612N_PA_MASK));
 }
 
@@ -165,12 +132,13 @@ static void l612n_judge_exit(struct l612n_rule *r, const struct ck_env *env,
 				   "stored 0x%llx to the descriptor at PA "
 				   "0x%llx: a call the hyp does not dispatch "
 				   "has no effect (LINUX-6.12.md 6)",
-				   l612n_names[id], id,
+				   l612_hcall_name(id), id,
 				   (unsigned long long)r->store_val[cpu],
 				   (unsigned long long)r->store_pa[cpu]);
 	} else if (ev->w[0] == 0) {
 		ck_inconclusive(env->out, "cpu%u %s at event #%llu: %s", cpu,
-				l612n_names[id], (unsigned long long)ev->index,
+				l612_hcall_name(id),
+				(unsigned long long)ev->index,
 				id == PKVM_L612_HC_PKVM_INIT
 					? "a second __pkvm_init's effect is "
 					  "not judged: LINUX-6.12.md 5.1"

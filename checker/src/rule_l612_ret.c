@@ -51,6 +51,7 @@
 #include <pkvm/record.h>
 
 #include "rule_spec_l612.h"
+#include "l612_hcalls.h"
 #include "rules.h"
 
 #define RET_EC_HVC64 0x16u
@@ -58,23 +59,13 @@
 #define RET_EC_IABT_LOW 0x20u
 #define RET_EC_DABT_LOW 0x24u
 #define RET_HINT (1ull << 16) /* ARM_SMCCC_CALL_HINTS */
-#define RET_HCALLS 26u	      /* ARRAY_SIZE(host_hcall) */
+#define RET_HCALLS PKVM_L612_HC_COUNT
 #define RET_EINVAL 22
 #define RET_MAX_ERRNO 4095
 #define RET_MAX_READS 8u
 #define RET_PA_MASK 0x0000ffffffffffffull
 
 enum ret_kind { RET_NONE, RET_HVC, RET_SMC, RET_ABORT, RET_OTHER };
-
-/* What x0/x1 of a dispatched call may be. */
-enum ret_x1 {
-	RET_X1_LOOSE,	  /* the hyp's value */
-	RET_X1_SAME,	  /* as at entry */
-	RET_X1_VECTOR,	  /* 0 or -EINVAL by the slot */
-	RET_X1_VCPU_RUN,  /* 6.6 */
-	RET_X1_INIT,	  /* 0 or a negative errno (5.1) */
-	RET_X1_ELSEWHERE, /* another rule's */
-};
 
 struct ret_cpu {
 	unsigned kind;	 /* enum ret_kind of the host trap in progress */
@@ -97,49 +88,11 @@ struct ret_rule {
 	struct ret_cpu cpu[CK_MAX_CPUS];
 };
 
-static const char *const ret_names[RET_HCALLS] = {
-#define RET_NAME(name, id, nargs, str) [id] = str,
-	PKVM_L612_HCALL_LIST(RET_NAME)
-#undef RET_NAME
-};
-
 static const char *ret_name(unsigned id)
 {
-	return id < RET_HCALLS && ret_names[id] ? ret_names[id]
-						: "an unknown id";
-}
+	const char *name = l612_hcall_name(id);
 
-/* LINUX-6.12.md 6's table: x1 of a dispatched call. */
-static unsigned ret_x1_of(unsigned id)
-{
-	switch (id) {
-	case PKVM_L612_HC_KVM_ENABLE_SSBS:
-	case PKVM_L612_HC_VGIC_V3_INIT_LRS:
-	case PKVM_L612_HC_KVM_ADJUST_PC:
-	case PKVM_L612_HC_KVM_FLUSH_VM_CONTEXT:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_IPA:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_IPA_NSH:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID:
-	case PKVM_L612_HC_KVM_TLB_FLUSH_VMID_RANGE:
-	case PKVM_L612_HC_KVM_FLUSH_CPU_CONTEXT:
-	case PKVM_L612_HC_KVM_TIMER_SET_CNTVOFF:
-	case PKVM_L612_HC_VGIC_V3_SAVE_VMCR_APRS:
-	case PKVM_L612_HC_VGIC_V3_RESTORE_VMCR_APRS:
-	case PKVM_L612_HC_PKVM_VCPU_INIT_TRAPS:
-		return RET_X1_SAME;
-	case PKVM_L612_HC_PKVM_CPU_SET_VECTOR:
-		return RET_X1_VECTOR;
-	case PKVM_L612_HC_KVM_VCPU_RUN:
-		return RET_X1_VCPU_RUN;
-	case PKVM_L612_HC_PKVM_INIT:
-		return RET_X1_INIT;
-	case PKVM_L612_HC_KVM_GET_MDCR_EL2:
-	case PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING:
-	case PKVM_L612_HC_VGIC_V3_GET_GIC_CONFIG:
-		return RET_X1_LOOSE;
-	default:
-		return RET_X1_ELSEWHERE;
-	}
+	return name ? name : "an unknown id";
 }
 
 static void ret_boot(void *self, const struct ck_env *env,
@@ -394,7 +347,7 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 	unsigned id = c->id;
 	bool refused = x0 == ~0ull && x1 == in1;
 	bool nd = id >= RET_HCALLS || id == 0;
-	unsigned want = nd ? RET_X1_ELSEWHERE : ret_x1_of(id);
+	unsigned want = nd ? L612_X1_ELSEWHERE : l612_hcall_x1(id);
 
 	*checked = true;
 	/* ids 1-7 once this CPU finalised: rule_l612_final.c judges them
@@ -408,23 +361,23 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 	/* ids 1-7 before this CPU's finalisation: dispatched or not */
 	if (id < PKVM_L612_HC_PKVM_PROT_FINALIZE && refused)
 		return NULL;
-	if (want == RET_X1_ELSEWHERE) {
+	if (want == L612_X1_ELSEWHERE) {
 		*checked = false;
 		return NULL;
 	}
 	if (x0 != 0)
 		return "LINUX-6.12.md 6: a dispatched call returns x0 = 0";
 	switch (want) {
-	case RET_X1_SAME:
+	case L612_X1_SAME:
 		return x1 == in1 ? NULL
 				 : "LINUX-6.12.md 6: its handler does not "
 				   "write x1";
-	case RET_X1_VECTOR:
+	case L612_X1_VECTOR:
 		return x1 == ((uint32_t)in1 <= 3 ? 0 : (uint64_t)-RET_EINVAL)
 			       ? NULL
 			       : "LINUX-6.12.md 6: 0 for the four vector "
 				 "slots (0-3), else -EINVAL";
-	case RET_X1_VCPU_RUN:
+	case L612_X1_VCPU_RUN:
 		if (c->nreads == 0 || c->lookup == 0)
 			return x1 == (uint64_t)-RET_EINVAL
 				       ? NULL
@@ -443,7 +396,7 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 		return ret_exit_code(x1) || x1 == (uint64_t)-RET_EINVAL
 			       ? NULL
 			       : "LINUX-6.12.md 6.6: an exit code or -EINVAL";
-	case RET_X1_INIT:
+	case L612_X1_INIT:
 		/* an int: 0 or -errno (MAX_ERRNO 4095), sign-extended */
 		return x1 == 0 || x1 >= (uint64_t)-RET_MAX_ERRNO
 			       ? NULL
