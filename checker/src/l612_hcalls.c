@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* linux-6.12's host hypercall table (l612_hcalls.h). */
-#include <stddef.h>
+#include <pkvm/trace.h>
 
 #include "l612_hcalls.h"
 
@@ -33,15 +33,7 @@ static const struct {
 
 const char *l612_hcall_name(unsigned id)
 {
-	switch (id) {
-#define L612_NAME(sym, num, n, str)                                            \
-	case num:                                                              \
-		return str;
-		PKVM_L612_HCALL_LIST(L612_NAME)
-#undef L612_NAME
-	default:
-		return NULL;
-	}
+	return trace_sys_hcall_name(TRACE_SYS_LINUX612, id);
 }
 
 unsigned l612_hcall_nargs(unsigned id)
