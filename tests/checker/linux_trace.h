@@ -340,6 +340,20 @@ static inline void lk_expect_unjudged(const struct tb_result *r)
 	cr_assert(!strstr(r->sum.not_judged, "lock-order"));
 }
 
+/* A successful unshare of LK_PAGE, as 6.12 does it (without its TLB
+ * invalidation if `no_tlbi`). */
+static inline void lk_unshare(struct lk *t, unsigned cpu, bool no_tlbi)
+{
+	lk_hvc(t, cpu, PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP, LK_PAGE >> 12);
+	lk_lock(t, cpu, LK_HOST);
+	lk_lock(t, cpu, LK_PGD);
+	lk_store(t, cpu, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 0));
+	lk_s1_unmap(t, cpu, LK_PAGE, no_tlbi);
+	lk_unlock(t, cpu, LK_PGD);
+	lk_unlock(t, cpu, LK_HOST);
+	tb_exit(&t->b, cpu, 0, 0);
+}
+
 /* share then unshare LK_PAGE with the hyp, as 6.12's ids 9 and 10 do. */
 static inline void lk_share_unshare(struct lk *t, unsigned cpu, bool no_tlbi,
 				    bool pgd_unlocked)
@@ -357,15 +371,7 @@ static inline void lk_share_unshare(struct lk *t, unsigned cpu, bool no_tlbi,
 		lk_unlock(t, cpu, LK_PGD);
 	lk_unlock(t, cpu, LK_HOST);
 	tb_exit(&t->b, cpu, 0, 0);
-
-	lk_hvc(t, cpu, PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP, LK_PAGE >> 12);
-	lk_lock(t, cpu, LK_HOST);
-	lk_lock(t, cpu, LK_PGD);
-	lk_store(t, cpu, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 0));
-	lk_s1_unmap(t, cpu, LK_PAGE, no_tlbi);
-	lk_unlock(t, cpu, LK_PGD);
-	lk_unlock(t, cpu, LK_HOST);
-	tb_exit(&t->b, cpu, 0, 0);
+	lk_unshare(t, cpu, no_tlbi);
 }
 
 /*

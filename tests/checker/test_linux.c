@@ -312,19 +312,6 @@ Test(linux612, an_unshare_that_keeps_the_hyp_mapping_is_hcall_effect)
 	lk_expect_with_inv(&r, "hcall-effect", "hyp-maps-foreign-page");
 }
 
-/* A successful unshare of LK_PAGE, as 6.12 does it. */
-static void lk_unshare(struct lk *t, unsigned cpu, uint64_t ret)
-{
-	lk_hvc(t, cpu, PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP, LK_PAGE >> 12);
-	lk_lock(t, cpu, LK_HOST);
-	lk_lock(t, cpu, LK_PGD);
-	lk_store(t, cpu, lk_s2_leaf(LK_PAGE), lk_s2_page(LK_PAGE, 0));
-	lk_s1_unmap(t, cpu, LK_PAGE, false);
-	lk_unlock(t, cpu, LK_PGD);
-	lk_unlock(t, cpu, LK_HOST);
-	tb_exit(&t->b, cpu, 0, ret);
-}
-
 Test(linux612, unshare_of_a_page_init_vm_pinned_must_be_ebusy)
 {
 	struct lk t;
@@ -334,7 +321,7 @@ Test(linux612, unshare_of_a_page_init_vm_pinned_must_be_ebusy)
 	lk_pinned(&t, 1);
 	lk_unshare_refused(&t, 0, LK_PAGE, -16);
 	lk_teardown(&t, 0, NULL, 0, LK_VM_OK);
-	lk_unshare(&t, 0, 0);
+	lk_unshare(&t, 0, false);
 	lk_check(&t, &r);
 	lk_expect_unjudged(&r);
 	/* two shares, init_vm, unshare, teardown, unshare */
@@ -344,7 +331,7 @@ Test(linux612, unshare_of_a_page_init_vm_pinned_must_be_ebusy)
 	/* the pin ignored: unshared while pinned (and the pinned page no
 	 * longer shared: invariant 6, judged when the locks go) */
 	lk_pinned(&t, 1);
-	lk_unshare(&t, 0, 0);
+	lk_unshare(&t, 0, false);
 	lk_check(&t, &r);
 	lk_expect_with_inv(&r, "hcall-return", "pin-violation");
 
@@ -358,7 +345,7 @@ Test(linux612, unshare_of_a_page_init_vm_pinned_must_be_ebusy)
 	/* a teardown in flight on another CPU: either answer */
 	lk_pinned(&t, 2);
 	lk_teardown_body(&t, 1, NULL, 0, LK_VM_OK);
-	lk_unshare(&t, 0, 0);
+	lk_unshare(&t, 0, false);
 	tb_exit(&t.b, 1, 0, 0);
 	lk_check(&t, &r);
 	lk_expect_unjudged(&r);

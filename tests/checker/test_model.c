@@ -57,11 +57,9 @@ static struct model *tree(void)
 	return m;
 }
 
-/** model_walk of every RAM page equals the view the model derived. */
-Test(model, walk_matches_the_incremental_view)
+/* Every page's walk (remembered or not) equals the incremental view. */
+static void walks_match_view(struct model *m, const char *after)
 {
-	struct model *m = tree();
-
 	for (uint64_t i = 0; i < m->ram_pages; i++) {
 		struct model_side s;
 		uint64_t addr = RAM_BASE + (i << 12);
@@ -69,9 +67,17 @@ Test(model, walk_matches_the_incremental_view)
 		model_walk(m, PKVM_COMP_HOST_S2, addr, &s);
 		cr_assert(memcmp(&s, &m->side[PKVM_COMP_HOST_S2][i],
 				 sizeof(s)) == 0,
-			  "page 0x%llx: the walk and the view differ",
-			  (unsigned long long)addr);
+			  "after %s, page 0x%llx: the walk and the view differ",
+			  after, (unsigned long long)addr);
 	}
+}
+
+/** model_walk of every RAM page equals the view the model derived. */
+Test(model, walk_matches_the_incremental_view)
+{
+	struct model *m = tree();
+
+	walks_match_view(m, "the tree is built");
 	model_destroy(m);
 }
 
@@ -124,21 +130,6 @@ Test(model, walk_crosses_concatenated_root_pages)
 	model_walk(m, PKVM_COMP_HOST_S2, 2ull << 39, &s);
 	cr_assert_eq(s.flags, 0);
 	model_destroy(m);
-}
-
-/* Every page's walk (remembered or not) equals the incremental view. */
-static void walks_match_view(struct model *m, const char *after)
-{
-	for (uint64_t i = 0; i < m->ram_pages; i++) {
-		struct model_side s;
-		uint64_t addr = RAM_BASE + (i << 12);
-
-		model_walk(m, PKVM_COMP_HOST_S2, addr, &s);
-		cr_assert(memcmp(&s, &m->side[PKVM_COMP_HOST_S2][i],
-				 sizeof(s)) == 0,
-			  "after %s, page 0x%llx: the walk and the view differ",
-			  after, (unsigned long long)addr);
-	}
 }
 
 /**
