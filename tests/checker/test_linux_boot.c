@@ -20,7 +20,7 @@
 #define LB_VGIC 0x40040000ull
 #define LB_S1_L3B 0x40304000ull /* hyp stage-1 L3 of [0x40000000, +2M) */
 #define LB_S2_L3B 0x40314000ull /* host stage-2 L3 of the same */
-#define LB_HOST 0x40500000ull	/* a page the host owns */
+#define LB_HOST 0x40380000ull	/* a host page, under LK_S2_L3 */
 #define LB_NOMAP 0x40150000ull	/* LB_NOMAP_MAPPED: a NOMAP page */
 #define LB_RO 0x480ull		/* AF, hVHE AP RO (2) */
 /* The reserved region: the table pages (the builder keeps 256 stores) */
