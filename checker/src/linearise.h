@@ -115,6 +115,13 @@ static inline int sched_pick_full(struct ck *ck)
 
 	if (!ck->boot_seen && ck->sched_state[0])
 		return 0; /* BOOT comes first, on cpu0 */
+	/* Then, for a profile whose other CPUs start after the boot, the
+	 * whole of cpu0's boot: any order that keeps each CPU's order and
+	 * each lock's is as good, and cpu0 takes no lock another CPU holds
+	 * before it enters the host. (If it waits for one all the same, the
+	 * others run: the trace says it may.) */
+	if (ck->boot_alone && (m & 1u))
+		m = 1u;
 	ck->sched_last = -1;
 	if (m) {
 		/* The lowest CPU wins a tie: it is looked at first. */

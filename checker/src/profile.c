@@ -42,6 +42,7 @@ static const struct ck_profile profile_hyp = {
 	.locks = PROFILE_LOCKS_BY_ID,
 	.roots = PROFILE_ROOTS_BOOT,
 	.boot_pool = true,
+	.boot_cpu_alone = true,
 };
 
 /*

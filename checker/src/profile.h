@@ -100,6 +100,12 @@ struct ck_profile {
 	 * page when it joins a free list, unrecorded): the model forgets a
 	 * detached table's old entries there. */
 	bool alloc_zeroed;
+	/* The other CPUs start only once cpu0 has built the tables (our
+	 * hyp's arch_tables_ready): none of their events may come before
+	 * cpu0's boot stores. The replay runs none of theirs while cpu0 can
+	 * run, until cpu0 enters the host (linearise.h, sched_pick_full), so
+	 * that the boot is judged whole whatever the file order. */
+	bool boot_cpu_alone;
 	/* The checks it does not judge, and why (NULL-terminated); a
 	 * profile with any is never "conforms": a clean whole run is
 	 * inconclusive for `unjudged_reason`. */

@@ -50,6 +50,7 @@ void replay_loss(struct ck *ck, unsigned cpu)
 	struct ck_view_cpu *c = &ck->view.cpu[cpu];
 
 	ck->view.any_loss = true;
+	ck->boot_alone = false; /* its HOST_ENTER may be among them */
 	c->lost = true;
 	c->entry_maybe_lost = true;
 	rules_loss(ck->rules, &ck->env, cpu);
@@ -185,6 +186,8 @@ static void replay_trap_entry(struct ck *ck, const struct ck_event *ev)
 	if (c->trap.active)
 		replay_trap_abandon(ck, ev->cpu, "a trap entry without exit");
 	c->entry_maybe_lost = false;
+	if (ev->cpu == 0)
+		ck->boot_alone = false; /* (a HOST_ENTER never recorded) */
 	replay_trap_begin(ck, ev->cpu, ev);
 	rules_call(&ck->rules->trap_entry, &ck->env, ev);
 }
@@ -370,6 +373,7 @@ static int replay_boot(struct ck *ck, const struct ck_event *ev)
 		return -1;
 	}
 	ck->boot_seen = true;
+	ck->boot_alone = ck->view.profile->boot_cpu_alone;
 	rules_call(&ck->rules->boot, &ck->env, ev);
 	return 0;
 }
@@ -437,6 +441,8 @@ static void replay_mark(struct ck *ck, const struct ck_event *ev)
 	if (ev->w[0] == PKVM_MARK_HOST_ENTER) {
 		ck->view.cpu[ev->cpu].entered_host = true;
 		ck->view.boot_done = true;
+		if (ev->cpu == 0)
+			ck->boot_alone = false;
 	}
 	rules_call(&ck->rules->mark, &ck->env, ev);
 }

@@ -67,6 +67,9 @@ struct ck {
 	/* Whether records carry sites, from BOOT (read first: cpu0). */
 	struct trace_sites sites;
 	bool boot_seen;
+	/* Profile boot_cpu_alone, and cpu0 has not entered the host yet (nor
+	 * lost records, nor trapped): while cpu0 can run, only cpu0 runs. */
+	bool boot_alone;
 	uint32_t trap_serial;
 	/* Bit per lock id: the locks of components the spec reads, whose
 	 * holding is a trap's critical section (profile.h). */

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The boot state (HYPERCALLS.md "Boot state", check `boot-state`), judged
- * when the host is first entered on any CPU: [hyp_start, hyp_end) is host
+ * when the host is first entered, which is on cpu0: the replay runs no
+ * other CPU before cpu0's HOST_ENTER while cpu0 can run (the profile's
+ * boot_cpu_alone: they start after its boot), whatever the order of the
+ * CPUs' pages in the file. [hyp_start, hyp_end) is host
  * NOPAGE (annotated owner hyp) and hyp OWNED, mapped identity; every other
  * RAM page is host OWNED, not mapped, and hyp NOPAGE.
  */

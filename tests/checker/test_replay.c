@@ -370,6 +370,33 @@ Test(replay, bad_boot_state)
 	cr_assert(tb_only(&r, "boot-state", 1));
 }
 
+/*
+ * The other CPUs start once cpu0 has built the tables, but their pages may
+ * come first in the file (here: earlier timestamps, which order CPUs at
+ * the same source position). cpu1 entering the host before cpu0's boot
+ * stores are replayed must not judge a boot still under way.
+ */
+Test(replay, secondary_first_in_the_source_conforms)
+{
+	struct tb b2;
+
+	tb_init(&b2, 2);
+	b2.ts = 1000;
+	tb_boot_tables(&b2);
+	tb_sysregs(&b2, 0, false);
+	tb_mark(&b2, 0, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
+	b2.ts = 0; /* cpu1's records are older than cpu0's boot stores */
+	tb_mark(&b2, 1, PKVM_MARK_CPU_UP, 1);
+	tb_sysregs(&b2, 1, true);
+	tb_mark(&b2, 1, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
+	tb_check(&b2, &r);
+	tb_free(&b2);
+	cr_assert_eq(r.count, 0, "%u findings, first %s", r.count,
+		     r.count ? r.checks[0] : "");
+	cr_assert_eq(r.exit, CK_EXIT_OK, "exit %d (%s)", r.exit,
+		     r.sum.first_inconclusive);
+}
+
 /* ---- linearisation -------------------------------------------------- */
 
 Test(replay, repeated_ticket_is_inconsistent)
