@@ -45,7 +45,8 @@ static uint32_t lockmap_hash(uint64_t raw, uint32_t cap)
 	return (uint32_t)((raw * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
 }
 
-static struct lockmap_entry *lockmap_find(struct lockmap *m, uint64_t raw)
+static inline struct lockmap_entry *lockmap_find(struct lockmap *m,
+						 uint64_t raw)
 {
 	for (uint32_t h = lockmap_hash(raw, m->cap);;
 	     h = (h + 1) & (m->cap - 1)) {
@@ -175,13 +176,23 @@ void lockmap_free(struct ck *ck)
 void lockmap_translate(struct ck *ck, struct ck_event *ev)
 {
 	uint64_t raw = ev->w[0];
+	const struct lockmap_entry *e;
 
 	if (!ck->locks)
 		return;
 	ev->w[2] = raw;
-	ev->w[0] = pkvm_lock_is_addr(raw)
-			   ? lockmap_bind(ck, lockmap_get(ck->locks, raw))
-			   : 0;
+	if (!pkvm_lock_is_addr(raw)) {
+		ev->w[0] = 0;
+		return;
+	}
+	/* Nearly always a lock seen before that still has its slot: one
+	 * look at the table does (this runs for every lock event). */
+	e = ck->locks->cap ? lockmap_find(ck->locks, raw) : NULL;
+	if (e && e->raw == raw && e->slot) {
+		ev->w[0] = e->slot;
+		return;
+	}
+	ev->w[0] = lockmap_bind(ck, lockmap_get(ck->locks, raw));
 }
 
 /** A LOCK_INFO record: the lock's role, so its component and class. */

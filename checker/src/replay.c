@@ -494,6 +494,10 @@ static void replay_event(struct ck *ck, const struct ck_event *ev)
 		lockmap_info(ck, ev);
 		return;
 	case PKVM_EV_NONDET:
+		if (ev->w[0] == PKVM_NONDET_HOST_READ) {
+			rules_call(&r->host_read, &ck->env, ev);
+			return;
+		}
 		if (ev->w[0] == PKVM_NONDET_ALLOC_PAGE && ev->w[1] &&
 		    ck->view.profile->alloc_zeroed)
 			model_page_zeroed(ck->view.model, ev->w[1]);

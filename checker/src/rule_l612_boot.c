@@ -575,6 +575,7 @@ const struct ck_rule rule_l612_boot = {
 	.store_after = l612b_store,
 	.sysreg = l612b_other,
 	.nondet = l612b_other,
+	.host_read = l612b_other,
 	.maintenance = l612b_other,
 	.lock_acquire = l612b_other,
 	.boot_linux = l612b_other,

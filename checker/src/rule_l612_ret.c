@@ -193,13 +193,12 @@ static void ret_entry(void *self, const struct ck_env *env,
 }
 
 /* A host word read through a host pointer (NONDET host_read). */
-static void ret_nondet(void *self, const struct ck_env *env,
-		       const struct ck_event *ev)
+static void ret_host_read(void *self, const struct ck_env *env,
+			  const struct ck_event *ev)
 {
 	struct ret_cpu *c = &((struct ret_rule *)self)->cpu[ev->cpu];
 
-	if (c->kind != RET_HVC || ev->w[0] != PKVM_NONDET_HOST_READ ||
-	    c->id == PKVM_L612_HC_PKVM_INIT_VM ||
+	if (c->kind != RET_HVC || c->id == PKVM_L612_HC_PKVM_INIT_VM ||
 	    c->id == PKVM_L612_HC_PKVM_INIT_VCPU)
 		return;
 	for (unsigned i = 0; i < c->nreads && i < RET_MAX_READS; i++)
@@ -523,7 +522,7 @@ const struct ck_rule rule_l612_ret = {
 	.boot = ret_boot,
 	.boot_linux = ret_boot_linux,
 	.trap_entry = ret_entry,
-	.nondet = ret_nondet,
+	.host_read = ret_host_read,
 	.lock_acquire = ret_acquire,
 	.store_before = ret_store,
 	.guest_trap = ret_guest_trap,

@@ -621,6 +621,7 @@ const struct ck_rule rule_spec = {
 	.trap_exit = trap_end,
 	.trap_abandon = trap_abandon,
 	.nondet = trap_nondet,
+	.host_read = trap_nondet,
 	.mark = trap_mark,
 	.panic = trap_panic,
 	.comp_unknown = trap_comp_unknown,

@@ -488,14 +488,13 @@ static void vm_release(void *self, const struct ck_env *env,
 		vm_section_end(r, env, c);
 }
 
-static void vm_nondet(void *self, const struct ck_env *env,
-		      const struct ck_event *ev)
+static void vm_host_read(void *self, const struct ck_env *env,
+			 const struct ck_event *ev)
 {
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, ev->cpu);
 
-	if (!c || !c->active || ev->w[0] != PKVM_NONDET_HOST_READ ||
-	    c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
+	if (!c || !c->active || c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
 		return;
 	for (unsigned i = 0; i < c->read_count && i < VM_MAX_READS; i++)
 		if (c->read_pa[i] == ev->w[2]) {
@@ -792,7 +791,7 @@ const struct ck_rule rule_spec_l612_vm = {
 	.lock_acquire = vm_acquire,
 	.lock_release = vm_release,
 	.sysreg = vm_sysreg,
-	.nondet = vm_nondet,
+	.host_read = vm_host_read,
 	.mark = vm_mark,
 	.panic = vm_panic,
 	.boot_linux = vm_boot_linux,

@@ -51,7 +51,10 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
  *   lock_release  a LOCK_RELEASE, before it is let go
  *   maintenance   a TLBI or BARRIER
  *   sysreg        a SYSREG_WRITE
- *   nondet        a NONDET
+ *   nondet        a NONDET other than a host read
+ *   host_read     a NONDET of PKVM_NONDET_HOST_READ: the host memory a
+ *                 trap read. A list of its own: a third of all events are
+ *                 these, and most rules that want NONDETs want the others.
  *   mark          a MARK
  *   panic         a PANIC
  *   boot_linux    a BOOT_LINUX (linux-6.12: conversions and sizes)
@@ -72,6 +75,7 @@ typedef void (*ck_hook)(void *self, const struct ck_env *env,
 	X(maintenance)                                                         \
 	X(sysreg)                                                              \
 	X(nondet)                                                              \
+	X(host_read)                                                           \
 	X(mark)                                                                \
 	X(panic)                                                               \
 	X(boot_linux)                                                          \

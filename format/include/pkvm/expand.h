@@ -114,6 +114,9 @@ unsigned trace_expand_words(struct trace_expand_cpu *st,
 			    const struct pkvm_record *recs, unsigned n,
 			    struct trace_words *out);
 
+/** Records of this CPU were lost: forget the open entry. */
+void trace_expand_loss(struct trace_expand_cpu *st);
+
 /**
  * The cheap half of trace_expand() for the common case: if the event in
  * `recs` (as for trace_expand) is canonical already, update `st` exactly as
@@ -121,11 +124,42 @@ unsigned trace_expand_words(struct trace_expand_cpu *st,
  * and the caller can use `recs` where trace_expand() would have copied
  * them. Returns false, changing nothing, for a compact event, an unknown
  * kind or an event cut short: call trace_expand().
+ *
+ * Inline: a replay asks it of nearly every event it reads, and has often
+ * just checked the kind and the record count itself, which the compiler
+ * then need not check twice.
  */
-bool trace_expand_follow(struct trace_expand_cpu *st,
-			 const struct pkvm_record *recs, unsigned n);
+static inline bool trace_expand_follow(struct trace_expand_cpu *st,
+				       const struct pkvm_record *recs,
+				       unsigned n)
+{
+	unsigned kind = recs[0].kind;
 
-/** Records of this CPU were lost: forget the open entry. */
-void trace_expand_loss(struct trace_expand_cpu *st);
+	/* Kinds 1-13 and (4.1) 20-23 are canonical (FORMAT.md 3). */
+	if (kind == 0 || (kind > PKVM_EV_MARK && kind < PKVM_EV_REGION) ||
+	    kind > PKVM_EV_TRAP_REGS || n != 1 + pkvm_event_ncont(kind))
+		return false; /* compact (14-19), unknown, or cut short */
+	switch (kind) {
+	case PKVM_EV_TLBI:
+		/* Flag bits (barriers, FORMAT.md 3.1): expand_tlbi. */
+		return !(recs[0].flags & PKVM_REC_F_KIND_MASK);
+	case PKVM_EV_TRAP_ENTRY:
+		/* esr elr far hpfar x0 x1 x2 x3: remember x2, x3 and elr; a
+		 * trap entry takes no locks. */
+		*st = (struct trace_expand_cpu){ .open = true,
+						 .x2 = recs[3].a,
+						 .x3 = recs[3].b,
+						 .elr = recs[0].b };
+		return true;
+	case PKVM_EV_TRAP_EXIT:
+		st->open = st->locked = false;
+		return true;
+	case PKVM_EV_LOST:
+		trace_expand_loss(st);
+		return true;
+	default:
+		return true;
+	}
+}
 
 #endif /* PKVM_EXPAND_H */

@@ -21,17 +21,19 @@ enum pkvm_event_kind {
 	PKVM_EV_MAX_KNOWN = 23,
 };
 
-/** Continuation records each kind carries after its head record. */
+/**
+ * Continuation records each kind carries after its head record (0 for a
+ * kind not in the list). A table, not a switch: readers ask it of every
+ * record, and a switch became a jump per call.
+ */
 static inline unsigned pkvm_event_ncont(unsigned kind)
 {
-	switch (kind) {
-#define PKVM_EVENT(name, value, ncont, str, fields)                            \
-	case value:                                                            \
-		return ncont;
+	static const uint8_t ncont_of[] = {
+#define PKVM_EVENT(name, value, ncont, str, fields) [value] = ncont,
 #include <pkvm/events.def>
-	default:
-		return 0;
-	}
+	};
+
+	return kind < sizeof(ncont_of) ? ncont_of[kind] : 0;
 }
 
 /*
