@@ -373,49 +373,56 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 }
 
 /*
- * Decode a page's records in place (FORMAT.md "Page encoding"), widening
- * [*lo, *hi] by their timestamps.
+ * Decode every page's records in place (FORMAT.md "Page encoding") and
+ * give the frame's time range: the smallest and largest `ts`, 0 and 0 if
+ * it has no records. Pure, so the prefetch thread runs it too; a page
+ * whose `used` is out of bounds is left alone (page_check rejects it).
  */
-static void page_decode(struct pkvm_record *rec, unsigned n, uint64_t *lo,
-			uint64_t *hi)
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi)
 {
-	uint64_t ts = 0, min = *lo, max = *hi;
-	uint32_t seq = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		ts += rec[i].ts;
-		seq += rec[i].seq;
-		rec[i].ts = ts;
-		rec[i].seq = seq;
-		min = ts < min ? ts : min;
-		max = ts > max ? ts : max;
-	}
-	*lo = min;
-	*hi = max;
-}
-
-/** Check every page header of a decoded frame, in order, and decode its
- * records, noting the frame's time range. */
-int reader_pages_check(struct trace_reader *r, int slot)
-{
-	struct rframe *f = &r->frames[slot];
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t min = UINT64_MAX, max = 0;
 	bool any = false;
 
-	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
-		uint8_t *p = f->data + (size_t)i * TRACE_PAGE_SIZE;
-		unsigned n;
+	for (size_t off = 0; off + TRACE_PAGE_SIZE <= size;
+	     off += TRACE_PAGE_SIZE) {
+		struct pkvm_record *rec =
+			(struct pkvm_record *)(data + off + TRACE_PAGE_HEADER);
+		uint32_t used = trace_le32(data + off + 12);
+		unsigned n = used % PKVM_RECORD_SIZE ||
+					     used > TRACE_PAGE_SIZE -
+							     TRACE_PAGE_HEADER
+				     ? 0
+				     : used / PKVM_RECORD_SIZE;
+		uint64_t ts = 0;
+		uint32_t seq = 0;
 
-		if (page_check(r, p, f->offset, i) < 0)
-			return -1;
-		/* page_check bounded `used`; decode once, in place. */
-		n = trace_le32(p + 12) / PKVM_RECORD_SIZE;
-		page_decode((struct pkvm_record *)(p + TRACE_PAGE_HEADER), n,
-			    &lo, &hi);
+		for (unsigned i = 0; i < n; i++) {
+			ts += rec[i].ts;
+			seq += rec[i].seq;
+			rec[i].ts = ts;
+			rec[i].seq = seq;
+			min = ts < min ? ts : min;
+			max = ts > max ? ts : max;
+		}
 		any |= n > 0;
 	}
-	f->ts_lo = any ? lo : 0;
-	f->ts_hi = hi;
+	*ts_lo = any ? min : 0;
+	*ts_hi = max;
+}
+
+/**
+ * Check every page header of a decoded frame, in order. Its records were
+ * decoded (reader_pages_decode) and its time range set before.
+ */
+int reader_pages_check(struct trace_reader *r, int slot)
+{
+	const struct rframe *f = &r->frames[slot];
+
+	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++)
+		if (page_check(r, f->data + (size_t)i * TRACE_PAGE_SIZE,
+			       f->offset, i) < 0)
+			return -1;
 	return 0;
 }
 
@@ -539,6 +546,7 @@ static int frame_decode(struct trace_reader *r, int slot, size_t csize,
 			    ZSTD_isError(got) ? ZSTD_getErrorName(got)
 					      : "wrong decoded size");
 	f->size = got;
+	reader_pages_decode(f->data, f->size, &f->ts_lo, &f->ts_hi);
 	return 0;
 }
 
@@ -758,8 +766,11 @@ static int load_sync(struct trace_reader *r)
  */
 int reader_load_frame(struct trace_reader *r)
 {
-	int slot = r->job.pending ? reader_prefetch_collect(r) : load_sync(r);
+	int slot;
 
+	if (r->failed)
+		return -1;
+	slot = r->job.count ? reader_prefetch_collect(r) : load_sync(r);
 	if (slot >= 0)
 		reader_prefetch_next(r);
 	return slot;

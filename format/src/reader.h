@@ -73,29 +73,45 @@ struct rcpu {
 	struct trace_error bad_err;
 };
 
+/*
+ * Frames the prefetch thread may decode ahead of the caller: a constant
+ * (1 MiB of 256 KiB frames), whatever the trace's length. The caller tops
+ * the queue up only once half of it is collected, so a worker that is
+ * ahead is woken once per TRACE_PREFETCH_DEPTH / 2 frames, not per frame.
+ */
+#define TRACE_PREFETCH_DEPTH 4u
+
+/** One frame handed to the prefetch thread. */
+struct rjob_frame {
+	int state;    /* JOB_* (reader_prefetch.c), under the job's lock */
+	uint8_t *src; /* copy of the compressed frame */
+	size_t src_cap, csize;
+	uint8_t *dst; /* the slot's buffer */
+	size_t dst_cap, dsize, result;
+	int slot;
+	uint64_t offset;       /* file offset of the frame */
+	uint64_t ts_lo, ts_hi; /* reader_pages_decode's time range */
+};
+
 /**
- * The prefetch thread: while the caller walks the records of one frame, it
- * decompresses the next (design section 8). It only ever runs
- * ZSTD_decompressDCtx on a private copy of the compressed frame into a
- * reserved pool slot; every check and every change to the reader's state
- * stays on the caller's thread, in file order.
+ * The prefetch thread (design section 8): while the caller walks records,
+ * it decompresses the next frames into reserved pool slots and decodes
+ * their pages' deltas (reader_pages_decode), both pure. Every check and
+ * every change to the reader's state stays on the caller's thread, in
+ * file order. When the caller needs a frame the worker is still on, it
+ * decodes a later queued one itself meanwhile (bursts of frames, as when
+ * a quiet CPU's records are far ahead, then run on both cores).
  */
 struct rjob {
 	pthread_t thread;
 	bool wanted; /* trace_reader_prefetch: on unless the environment says */
 	bool started, disabled;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool pending; /* submitted and not yet collected (caller's view) */
-	bool running; /* the worker owns the job (under `lock`) */
-	bool quit;
+	pthread_cond_t work, done;
+	bool worker_idle, caller_waiting, quit; /* under `lock` */
 	ZSTD_DCtx *dctx;
-	uint8_t *src; /* copy of the compressed frame */
-	size_t src_cap, csize;
-	uint8_t *dst; /* the slot's buffer */
-	size_t dst_cap, dsize, result;
-	int slot;
-	uint64_t offset; /* file offset of the frame */
+	struct rjob_frame f[TRACE_PREFETCH_DEPTH];
+	unsigned head, count; /* submitted, not collected (caller's) */
 };
 
 /*
@@ -213,6 +229,8 @@ int reader_load_frame(struct trace_reader *r);
 ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
 int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
 		    bool quiet);
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi);
 int reader_pages_check(struct trace_reader *r, int slot);
 int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize);
 void reader_release(struct trace_reader *r, int frame);
