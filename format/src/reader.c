@@ -5,10 +5,11 @@
  * (zstd frames of pages, skippable frames for the summary and seek table),
  * the page checks, and the record checks behind the two cursors.
  *
- * Decoded frames live in a small pool. The per-CPU cursor queues references
- * to pages of other CPUs instead of copying them, and a frame goes back to
- * the pool once every page in it has been read. The pool is capped: a file
- * whose CPUs are too far apart to read in bounded memory gives SKEW.
+ * Decoded frames live in a small pool (reader_pool.c). The per-CPU cursor
+ * queues references to pages of other CPUs instead of copying them, and a
+ * frame goes back to the pool once every page in it has been read. The
+ * pool is capped: a file whose CPUs are too far apart to read in bounded
+ * memory gives SKEW.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -274,70 +275,6 @@ static int header_read(struct trace_reader *r)
 	return 0;
 }
 
-/* ---- frame pool ------------------------------------------------------ */
-
-/*
- * A free slot able to hold `dsize` decoded bytes. Growing the pool past
- * TRACE_SKEW_LIMIT means the caller wants pages too far apart in the file.
- */
-int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
-		    bool quiet)
-{
-	size_t i;
-	struct rframe *f;
-
-	for (i = 0; i < r->frame_slots && r->frames[i].busy; i++)
-		;
-	if (i == r->frame_slots) {
-		f = realloc(r->frames, (i + 1) * sizeof(*f));
-		if (!f)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_NOMEM, offset,
-					    "no memory for frame slots");
-		r->frames = f;
-		memset(&f[i], 0, sizeof(*f));
-		r->frame_slots++;
-	}
-	f = &r->frames[i];
-	if (f->cap < dsize) {
-		uint8_t *p;
-
-		if (r->pool_bytes - f->cap + dsize > TRACE_SKEW_LIMIT)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_SKEW, offset,
-					    "reading one CPU would hold more "
-					    "than %u "
-					    "MiB of other CPUs' pages; read in "
-					    "file "
-					    "order instead",
-					    TRACE_SKEW_LIMIT >> 20);
-		p = realloc(f->data, dsize);
-		if (!p)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_NOMEM, offset,
-					    "no memory for a decoded frame");
-		r->pool_bytes += dsize - f->cap;
-		f->data = p;
-		f->cap = dsize;
-	}
-	f->busy = true;
-	f->refs = 0;
-	f->size = 0;
-	f->offset = offset;
-	return (int)i;
-}
-
-/** Drop one reference to a frame; the last one frees the slot. */
-void reader_release(struct trace_reader *r, int frame)
-{
-	struct rframe *f = &r->frames[frame];
-
-	if (f->refs > 0)
-		f->refs--;
-	if (f->refs == 0)
-		f->busy = false;
-}
-
 /* ---- pages ----------------------------------------------------------- */
 
 /* Check one page header; pages must follow each other per CPU. */
@@ -437,6 +374,7 @@ int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize)
 
 	if (reader_check_frame_ts(r, f) < 0)
 		return -1;
+	r->frames[slot].csize = (uint32_t)csize;
 	r->valid_end = f->offset + csize;
 	r->data_index++;
 	r->frames_decoded++;
@@ -826,6 +764,7 @@ static int reader_setup(struct trace_reader *r, const char *path)
 	for (unsigned i = 0; i < r->info.cpu_count; i++)
 		r->cpus[i].cur_frame = -1;
 	r->any_frame = -1;
+	r->pin_frame = -1;
 	return r->seekable ? reader_tail_load(r) : 0;
 }
 
@@ -867,6 +806,7 @@ void trace_reader_close(struct trace_reader *r)
 	for (unsigned i = 0; r->cpus && i < r->info.cpu_count; i++)
 		free(r->cpus[i].q);
 	free(r->frames);
+	free(r->reload);
 	free(r->cpus);
 	free(r->in);
 	reader_chain_free(&r->seen_sizes);

@@ -25,6 +25,15 @@
  */
 #define TRACE_SKEW_LIMIT (48u << 20)
 
+/*
+ * Decoded bytes of frames a seekable reader keeps at most while CPUs are
+ * far apart (reader_pool.c): past it, frames waiting for a CPU that lags
+ * are dropped, to be read and decoded again when it gets there. So the
+ * reader's memory stays the same whatever the trace's length, while the
+ * skew limit above keeps its meaning.
+ */
+#define TRACE_RESIDENT_LIMIT (8u << 20)
+
 /** One decoded zstd frame of pages. */
 struct rframe {
 	uint8_t *data;
@@ -35,7 +44,9 @@ struct rframe {
 	/* The smallest and largest `ts` of its records, 0 and 0 if it has
 	 * none (for the summary's frame index, FORMAT.md 5.3). */
 	uint64_t ts_lo, ts_hi;
+	uint32_t csize; /* its compressed bytes, to read it again */
 	bool busy;
+	bool dropped; /* busy, its buffer given to another (reader_pool.c) */
 };
 
 /** A page waiting in a CPU's queue: which frame, which page of it. */
@@ -163,7 +174,11 @@ struct trace_reader {
 	ZSTD_DCtx *dctx;
 	struct rframe *frames;
 	size_t frame_slots;
-	size_t pool_bytes;
+	size_t pool_bytes;    /* decoded buffers allocated */
+	size_t dropped_bytes; /* decoded bytes of the dropped frames */
+	int pin_frame;	      /* a frame that must stay, or -1 */
+	uint8_t *reload;      /* compressed bytes of a dropped frame */
+	size_t reload_cap;
 	struct rcpu *cpus;
 	int mode;	   /* 0 unset, 1 per CPU, 2 file order */
 	int any_frame;	   /* file-order cursor: frame being read */
@@ -227,16 +242,20 @@ struct trace_reader {
 	 (r)->failed = true, -1)
 int reader_load_frame(struct trace_reader *r);
 ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
-int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
-		    bool quiet);
 void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
 			 uint64_t *ts_hi);
 int reader_pages_check(struct trace_reader *r, int slot);
 int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize);
-void reader_release(struct trace_reader *r, int frame);
 int reader_in_seek(struct trace_reader *r, uint64_t offset);
 ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,
 		     uint64_t offset);
+
+/* reader_pool.c */
+int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
+		    bool quiet);
+void reader_release(struct trace_reader *r, int frame);
+int reader_frame_keep(struct trace_reader *r, int frame);
+void reader_pool_reset(struct trace_reader *r);
 
 /* reader_prefetch.c */
 void reader_prefetch_next(struct trace_reader *r);

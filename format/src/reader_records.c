@@ -404,6 +404,8 @@ static int cpu_run(struct trace_reader *r, unsigned cpu, unsigned max,
 		pg = c->q[c->qhead];
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
+		if (reader_frame_keep(r, (int)pg.frame) < 0)
+			return fail_copy(r, err);
 		page_begin(r, c, (int)pg.frame, pg.index);
 	}
 }
@@ -536,6 +538,8 @@ static int cpu_drain(struct trace_reader *r, unsigned cpu)
 		pg = c->q[c->qhead];
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
+		if (reader_frame_keep(r, (int)pg.frame) < 0)
+			return -1;
 		page_begin(r, c, (int)pg.frame, pg.index);
 	}
 }
@@ -559,8 +563,10 @@ static int finish_per_cpu(struct trace_reader *r)
 		if (frame < 0)
 			return -1;
 		f = &r->frames[frame];
-		/* A reference of its own keeps the frame while its pages go. */
+		/* A reference of its own keeps the frame while its pages go,
+		 * and the pin keeps it in memory. */
 		r->frames[frame].refs++;
+		r->pin_frame = frame;
 		for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
 			unsigned cpu = trace_le16(
 				f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
@@ -569,6 +575,7 @@ static int finish_per_cpu(struct trace_reader *r)
 			    cpu_drain(r, cpu) < 0)
 				return -1;
 		}
+		r->pin_frame = -1;
 		reader_release(r, frame);
 	}
 	for (unsigned cpu = 0; cpu < r->info.cpu_count; cpu++)
@@ -609,10 +616,7 @@ int trace_reader_finish(struct trace_reader *r, struct trace_error *err)
 static void cursors_reset(struct trace_reader *r)
 {
 	reader_prefetch_cancel(r);
-	for (size_t i = 0; i < r->frame_slots; i++) {
-		r->frames[i].busy = false;
-		r->frames[i].refs = 0;
-	}
+	reader_pool_reset(r);
 	for (unsigned i = 0; i < r->info.cpu_count; i++) {
 		struct rcpu *c = &r->cpus[i];
 		struct rpage *q = c->q;
