@@ -32,7 +32,7 @@
  * reader's memory stays the same whatever the trace's length, while the
  * skew limit above keeps its meaning.
  */
-#define TRACE_RESIDENT_LIMIT (8u << 20)
+#define TRACE_RESIDENT_LIMIT (12u << 20)
 
 /** One decoded zstd frame of pages. */
 struct rframe {
