@@ -758,6 +758,7 @@ static int reader_setup(struct trace_reader *r, const char *path)
 	}
 	if (header_read(r) < 0)
 		return -1;
+	reader_records_setup(r);
 	r->cpus = calloc(r->info.cpu_count, sizeof(*r->cpus));
 	if (!r->cpus)
 		return FAIL(r, TRACE_E_NOMEM, 0, "no memory for CPU cursors");

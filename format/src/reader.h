@@ -161,6 +161,11 @@ struct trace_reader {
 	/* What the file's major version defines: its last kind and the last
 	 * minor this reader knows entirely (reader.c, header_read). */
 	unsigned max_kind, known_minor;
+	/* For each kind, what a good head record's flags are once its
+	 * allowed kind bits are masked off (its continuation count), or
+	 * 0xff for a kind the common path leaves to the full checks, and
+	 * those bits (reader_records.c, rec_fast). */
+	uint8_t head_flags[256], head_bits[256];
 	/* Its layout: fixed header bytes, fixed and per-CPU summary bytes. */
 	uint32_t header_fixed, summary_fixed, summary_cpu;
 
@@ -268,6 +273,9 @@ static inline size_t reader_summary_head(const struct trace_reader *r)
 {
 	return r->summary_fixed + (size_t)r->info.cpu_count * r->summary_cpu;
 }
+
+/* reader_records.c */
+void reader_records_setup(struct trace_reader *r);
 
 /* reader_tail.c */
 int reader_tail_load(struct trace_reader *r);

@@ -167,6 +167,32 @@ Test(format, sequence_going_backwards_is_seq_backwards)
 	bad_records(in, 4, TRACE_E_SEQ_BACKWARDS, 3);
 }
 
+Test(format, a_record_naming_another_cpu_is_bad_record)
+{
+	/* Property: a record in a CPU's page that names another CPU is
+	 * BAD_RECORD there, after the good ones before it, in sequence as
+	 * they are (the common path, not only a page's first record). */
+	struct pkvm_record in[4];
+	struct trace_info info = info_make(2);
+	struct trace_error err;
+	struct trace_writer *w;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "rec-cpu");
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	for (unsigned i = 0; i < 4; i++) {
+		in[i] = rec_make(0, i, i, PKVM_EV_BARRIER, 0, 1, 0);
+		in[i].cpu = i == 2 ? 1 : 0;
+		cr_assert_eq(trace_writer_add(w, 0, &in[i], 1, &err), 0, "%s",
+			     err.message);
+	}
+	cr_assert_eq(trace_writer_close(w, &err), 0, "%s", err.message);
+	err = expect_error(path, TRACE_E_BAD_RECORD, 2);
+	cr_assert(strstr(err.message, "another CPU"), "%s", err.message);
+	unlink(path);
+}
+
 Test(format, reserved_flag_bits_are_reserved_bits)
 {
 	/* Property: a kind-specific flag bit its kind does not define is
