@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reader's state, shared by its four parts: reader.c (input, header,
- * frame loop), reader_tail.c (seek table and end summary),
- * reader_records.c (record checks, the two cursors, seeking) and
- * reader_prefetch.c (the optional decompression thread).
+ * The reader's state, shared by its parts: reader.c (input, header,
+ * frame loop), reader_pool.c (the decoded frames held), reader_tail.c
+ * (seek table and end summary), reader_records.c (record checks, the two
+ * cursors, seeking), reader_chain.c (what a pipe reader remembers of the
+ * frames) and reader_prefetch.c (the optional decompression thread).
  */
 #ifndef PKVM_FORMAT_READER_H
 #define PKVM_FORMAT_READER_H
