@@ -5,10 +5,11 @@
  * (zstd frames of pages, skippable frames for the summary and seek table),
  * the page checks, and the record checks behind the two cursors.
  *
- * Decoded frames live in a small pool. The per-CPU cursor queues references
- * to pages of other CPUs instead of copying them, and a frame goes back to
- * the pool once every page in it has been read. The pool is capped: a file
- * whose CPUs are too far apart to read in bounded memory gives SKEW.
+ * Decoded frames live in a small pool (reader_pool.c). The per-CPU cursor
+ * queues references to pages of other CPUs instead of copying them, and a
+ * frame goes back to the pool once every page in it has been read. The
+ * pool is capped: a file whose CPUs are too far apart to read in bounded
+ * memory gives SKEW.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -274,70 +275,6 @@ static int header_read(struct trace_reader *r)
 	return 0;
 }
 
-/* ---- frame pool ------------------------------------------------------ */
-
-/*
- * A free slot able to hold `dsize` decoded bytes. Growing the pool past
- * TRACE_SKEW_LIMIT means the caller wants pages too far apart in the file.
- */
-int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
-		    bool quiet)
-{
-	size_t i;
-	struct rframe *f;
-
-	for (i = 0; i < r->frame_slots && r->frames[i].busy; i++)
-		;
-	if (i == r->frame_slots) {
-		f = realloc(r->frames, (i + 1) * sizeof(*f));
-		if (!f)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_NOMEM, offset,
-					    "no memory for frame slots");
-		r->frames = f;
-		memset(&f[i], 0, sizeof(*f));
-		r->frame_slots++;
-	}
-	f = &r->frames[i];
-	if (f->cap < dsize) {
-		uint8_t *p;
-
-		if (r->pool_bytes - f->cap + dsize > TRACE_SKEW_LIMIT)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_SKEW, offset,
-					    "reading one CPU would hold more "
-					    "than %u "
-					    "MiB of other CPUs' pages; read in "
-					    "file "
-					    "order instead",
-					    TRACE_SKEW_LIMIT >> 20);
-		p = realloc(f->data, dsize);
-		if (!p)
-			return quiet ? -1
-				     : FAIL(r, TRACE_E_NOMEM, offset,
-					    "no memory for a decoded frame");
-		r->pool_bytes += dsize - f->cap;
-		f->data = p;
-		f->cap = dsize;
-	}
-	f->busy = true;
-	f->refs = 0;
-	f->size = 0;
-	f->offset = offset;
-	return (int)i;
-}
-
-/** Drop one reference to a frame; the last one frees the slot. */
-void reader_release(struct trace_reader *r, int frame)
-{
-	struct rframe *f = &r->frames[frame];
-
-	if (f->refs > 0)
-		f->refs--;
-	if (f->refs == 0)
-		f->busy = false;
-}
-
 /* ---- pages ----------------------------------------------------------- */
 
 /* Check one page header; pages must follow each other per CPU. */
@@ -373,49 +310,56 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 }
 
 /*
- * Decode a page's records in place (FORMAT.md "Page encoding"), widening
- * [*lo, *hi] by their timestamps.
+ * Decode every page's records in place (FORMAT.md "Page encoding") and
+ * give the frame's time range: the smallest and largest `ts`, 0 and 0 if
+ * it has no records. Pure, so the prefetch thread runs it too; a page
+ * whose `used` is out of bounds is left alone (page_check rejects it).
  */
-static void page_decode(struct pkvm_record *rec, unsigned n, uint64_t *lo,
-			uint64_t *hi)
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi)
 {
-	uint64_t ts = 0, min = *lo, max = *hi;
-	uint32_t seq = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		ts += rec[i].ts;
-		seq += rec[i].seq;
-		rec[i].ts = ts;
-		rec[i].seq = seq;
-		min = ts < min ? ts : min;
-		max = ts > max ? ts : max;
-	}
-	*lo = min;
-	*hi = max;
-}
-
-/** Check every page header of a decoded frame, in order, and decode its
- * records, noting the frame's time range. */
-int reader_pages_check(struct trace_reader *r, int slot)
-{
-	struct rframe *f = &r->frames[slot];
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t min = UINT64_MAX, max = 0;
 	bool any = false;
 
-	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
-		uint8_t *p = f->data + (size_t)i * TRACE_PAGE_SIZE;
-		unsigned n;
+	for (size_t off = 0; off + TRACE_PAGE_SIZE <= size;
+	     off += TRACE_PAGE_SIZE) {
+		struct pkvm_record *rec =
+			(struct pkvm_record *)(data + off + TRACE_PAGE_HEADER);
+		uint32_t used = trace_le32(data + off + 12);
+		unsigned n = used % PKVM_RECORD_SIZE ||
+					     used > TRACE_PAGE_SIZE -
+							     TRACE_PAGE_HEADER
+				     ? 0
+				     : used / PKVM_RECORD_SIZE;
+		uint64_t ts = 0;
+		uint32_t seq = 0;
 
-		if (page_check(r, p, f->offset, i) < 0)
-			return -1;
-		/* page_check bounded `used`; decode once, in place. */
-		n = trace_le32(p + 12) / PKVM_RECORD_SIZE;
-		page_decode((struct pkvm_record *)(p + TRACE_PAGE_HEADER), n,
-			    &lo, &hi);
+		for (unsigned i = 0; i < n; i++) {
+			ts += rec[i].ts;
+			seq += rec[i].seq;
+			rec[i].ts = ts;
+			rec[i].seq = seq;
+			min = ts < min ? ts : min;
+			max = ts > max ? ts : max;
+		}
 		any |= n > 0;
 	}
-	f->ts_lo = any ? lo : 0;
-	f->ts_hi = hi;
+	*ts_lo = any ? min : 0;
+	*ts_hi = max;
+}
+
+/**
+ * Check every page header of a decoded frame, in order. Its records were
+ * decoded (reader_pages_decode) and its time range set before.
+ */
+int reader_pages_check(struct trace_reader *r, int slot)
+{
+	const struct rframe *f = &r->frames[slot];
+
+	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++)
+		if (page_check(r, f->data + (size_t)i * TRACE_PAGE_SIZE,
+			       f->offset, i) < 0)
+			return -1;
 	return 0;
 }
 
@@ -430,6 +374,7 @@ int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize)
 
 	if (reader_check_frame_ts(r, f) < 0)
 		return -1;
+	r->frames[slot].csize = (uint32_t)csize;
 	r->valid_end = f->offset + csize;
 	r->data_index++;
 	r->frames_decoded++;
@@ -539,6 +484,7 @@ static int frame_decode(struct trace_reader *r, int slot, size_t csize,
 			    ZSTD_isError(got) ? ZSTD_getErrorName(got)
 					      : "wrong decoded size");
 	f->size = got;
+	reader_pages_decode(f->data, f->size, &f->ts_lo, &f->ts_hi);
 	return 0;
 }
 
@@ -758,8 +704,11 @@ static int load_sync(struct trace_reader *r)
  */
 int reader_load_frame(struct trace_reader *r)
 {
-	int slot = r->job.pending ? reader_prefetch_collect(r) : load_sync(r);
+	int slot;
 
+	if (r->failed)
+		return -1;
+	slot = r->job.count ? reader_prefetch_collect(r) : load_sync(r);
 	if (slot >= 0)
 		reader_prefetch_next(r);
 	return slot;
@@ -809,12 +758,14 @@ static int reader_setup(struct trace_reader *r, const char *path)
 	}
 	if (header_read(r) < 0)
 		return -1;
+	reader_records_setup(r);
 	r->cpus = calloc(r->info.cpu_count, sizeof(*r->cpus));
 	if (!r->cpus)
 		return FAIL(r, TRACE_E_NOMEM, 0, "no memory for CPU cursors");
 	for (unsigned i = 0; i < r->info.cpu_count; i++)
 		r->cpus[i].cur_frame = -1;
 	r->any_frame = -1;
+	r->pin_frame = -1;
 	return r->seekable ? reader_tail_load(r) : 0;
 }
 
@@ -856,6 +807,7 @@ void trace_reader_close(struct trace_reader *r)
 	for (unsigned i = 0; r->cpus && i < r->info.cpu_count; i++)
 		free(r->cpus[i].q);
 	free(r->frames);
+	free(r->reload);
 	free(r->cpus);
 	free(r->in);
 	reader_chain_free(&r->seen_sizes);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reader's state, shared by its four parts: reader.c (input, header,
- * frame loop), reader_tail.c (seek table and end summary),
- * reader_records.c (record checks, the two cursors, seeking) and
- * reader_prefetch.c (the optional decompression thread).
+ * The reader's state, shared by its parts: reader.c (input, header,
+ * frame loop), reader_pool.c (the decoded frames held), reader_tail.c
+ * (seek table and end summary), reader_records.c (record checks, the two
+ * cursors, seeking), reader_chain.c (what a pipe reader remembers of the
+ * frames) and reader_prefetch.c (the optional decompression thread).
  */
 #ifndef PKVM_FORMAT_READER_H
 #define PKVM_FORMAT_READER_H
@@ -25,6 +26,15 @@
  */
 #define TRACE_SKEW_LIMIT (48u << 20)
 
+/*
+ * Decoded bytes of frames a seekable reader keeps at most while CPUs are
+ * far apart (reader_pool.c): past it, frames waiting for a CPU that lags
+ * are dropped, to be read and decoded again when it gets there. So the
+ * reader's memory stays the same whatever the trace's length, while the
+ * skew limit above keeps its meaning.
+ */
+#define TRACE_RESIDENT_LIMIT (12u << 20)
+
 /** One decoded zstd frame of pages. */
 struct rframe {
 	uint8_t *data;
@@ -35,7 +45,9 @@ struct rframe {
 	/* The smallest and largest `ts` of its records, 0 and 0 if it has
 	 * none (for the summary's frame index, FORMAT.md 5.3). */
 	uint64_t ts_lo, ts_hi;
+	uint32_t csize; /* its compressed bytes, to read it again */
 	bool busy;
+	bool dropped; /* busy, its buffer given to another (reader_pool.c) */
 };
 
 /** A page waiting in a CPU's queue: which frame, which page of it. */
@@ -73,29 +85,45 @@ struct rcpu {
 	struct trace_error bad_err;
 };
 
+/*
+ * Frames the prefetch thread may decode ahead of the caller: a constant
+ * (1 MiB of 256 KiB frames), whatever the trace's length. The caller tops
+ * the queue up only once half of it is collected, so a worker that is
+ * ahead is woken once per TRACE_PREFETCH_DEPTH / 2 frames, not per frame.
+ */
+#define TRACE_PREFETCH_DEPTH 4u
+
+/** One frame handed to the prefetch thread. */
+struct rjob_frame {
+	int state;    /* JOB_* (reader_prefetch.c), under the job's lock */
+	uint8_t *src; /* copy of the compressed frame */
+	size_t src_cap, csize;
+	uint8_t *dst; /* the slot's buffer */
+	size_t dst_cap, dsize, result;
+	int slot;
+	uint64_t offset;       /* file offset of the frame */
+	uint64_t ts_lo, ts_hi; /* reader_pages_decode's time range */
+};
+
 /**
- * The prefetch thread: while the caller walks the records of one frame, it
- * decompresses the next (design section 8). It only ever runs
- * ZSTD_decompressDCtx on a private copy of the compressed frame into a
- * reserved pool slot; every check and every change to the reader's state
- * stays on the caller's thread, in file order.
+ * The prefetch thread (design section 8): while the caller walks records,
+ * it decompresses the next frames into reserved pool slots and decodes
+ * their pages' deltas (reader_pages_decode), both pure. Every check and
+ * every change to the reader's state stays on the caller's thread, in
+ * file order. When the caller needs a frame the worker is still on, it
+ * decodes a later queued one itself meanwhile (bursts of frames, as when
+ * a quiet CPU's records are far ahead, then run on both cores).
  */
 struct rjob {
 	pthread_t thread;
 	bool wanted; /* trace_reader_prefetch: on unless the environment says */
 	bool started, disabled;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool pending; /* submitted and not yet collected (caller's view) */
-	bool running; /* the worker owns the job (under `lock`) */
-	bool quit;
+	pthread_cond_t work, done;
+	bool worker_idle, caller_waiting, quit; /* under `lock` */
 	ZSTD_DCtx *dctx;
-	uint8_t *src; /* copy of the compressed frame */
-	size_t src_cap, csize;
-	uint8_t *dst; /* the slot's buffer */
-	size_t dst_cap, dsize, result;
-	int slot;
-	uint64_t offset; /* file offset of the frame */
+	struct rjob_frame f[TRACE_PREFETCH_DEPTH];
+	unsigned head, count; /* submitted, not collected (caller's) */
 };
 
 /*
@@ -134,6 +162,11 @@ struct trace_reader {
 	/* What the file's major version defines: its last kind and the last
 	 * minor this reader knows entirely (reader.c, header_read). */
 	unsigned max_kind, known_minor;
+	/* For each kind, what a good head record's flags are once its
+	 * allowed kind bits are masked off (its continuation count), or
+	 * 0xff for a kind the common path leaves to the full checks, and
+	 * those bits (reader_records.c, rec_fast). */
+	uint8_t head_flags[256], head_bits[256];
 	/* Its layout: fixed header bytes, fixed and per-CPU summary bytes. */
 	uint32_t header_fixed, summary_fixed, summary_cpu;
 
@@ -147,7 +180,11 @@ struct trace_reader {
 	ZSTD_DCtx *dctx;
 	struct rframe *frames;
 	size_t frame_slots;
-	size_t pool_bytes;
+	size_t pool_bytes;    /* decoded buffers allocated */
+	size_t dropped_bytes; /* decoded bytes of the dropped frames */
+	int pin_frame;	      /* a frame that must stay, or -1 */
+	uint8_t *reload;      /* compressed bytes of a dropped frame */
+	size_t reload_cap;
 	struct rcpu *cpus;
 	int mode;	   /* 0 unset, 1 per CPU, 2 file order */
 	int any_frame;	   /* file-order cursor: frame being read */
@@ -211,14 +248,20 @@ struct trace_reader {
 	 (r)->failed = true, -1)
 int reader_load_frame(struct trace_reader *r);
 ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
-int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
-		    bool quiet);
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi);
 int reader_pages_check(struct trace_reader *r, int slot);
 int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize);
-void reader_release(struct trace_reader *r, int frame);
 int reader_in_seek(struct trace_reader *r, uint64_t offset);
 ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,
 		     uint64_t offset);
+
+/* reader_pool.c */
+int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
+		    bool quiet);
+void reader_release(struct trace_reader *r, int frame);
+int reader_frame_keep(struct trace_reader *r, int frame);
+void reader_pool_reset(struct trace_reader *r);
 
 /* reader_prefetch.c */
 void reader_prefetch_next(struct trace_reader *r);
@@ -231,6 +274,9 @@ static inline size_t reader_summary_head(const struct trace_reader *r)
 {
 	return r->summary_fixed + (size_t)r->info.cpu_count * r->summary_cpu;
 }
+
+/* reader_records.c */
+void reader_records_setup(struct trace_reader *r);
 
 /* reader_tail.c */
 int reader_tail_load(struct trace_reader *r);

@@ -1,24 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Decompression on a second core (design section 8). After the reader hands
- * out a frame, it looks at the next bytes of the input: if they hold a whole
- * zstd frame of pages, it copies the compressed bytes, reserves a pool slot
- * and lets a worker thread decompress them while the caller walks the
- * current frame's records. The next reader_load_frame collects the result
- * and makes every check there, so errors, truncation and the seek table
- * checks come out exactly as without the thread.
+ * out a frame, it looks at the next bytes of the input: while they hold
+ * whole zstd frames of pages, it copies the compressed bytes, reserves a
+ * pool slot for each and queues them, up to TRACE_PREFETCH_DEPTH, for a
+ * worker thread that decompresses them and decodes their pages' deltas
+ * while the caller walks records. The next reader_load_frame collects the
+ * first and makes every check there, so errors, truncation and the seek
+ * table checks come out exactly as without the thread.
  *
  * Anything unusual (a skippable frame next, an incomplete or odd frame, no
- * memory, the skew limit) simply leaves the work to the synchronous path.
+ * memory, the skew limit) simply leaves the work to the synchronous path
+ * once the queue is collected.
  *
  * The thread is off unless the caller asks for it (trace_reader_prefetch)
  * or PKVM_TRACE_THREAD=1 is in the environment, which overrides the
  * caller either way. It pays when the caller does much more per record
- * than decompressing it, as pkvm-check does: replaying a 50M-record trace
- * it takes decompression (about a third of the time) off the critical
- * path. A caller that only walks the records gains little, since the
- * hand-offs cost about as much as the walk when the second core is busy.
- * It also makes fork() after open unsafe.
+ * than decompressing it, as pkvm-check does. It also makes fork() after
+ * open unsafe.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +30,53 @@
 #include "internal.h"
 #include "reader.h"
 
+enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+/* Decompress one queued frame and decode its pages: no reader state. */
+static void job_run(ZSTD_DCtx *dctx, struct rjob_frame *f)
+{
+	f->result =
+		ZSTD_decompressDCtx(dctx, f->dst, f->dst_cap, f->src, f->csize);
+	f->ts_lo = f->ts_hi = 0;
+	if (!ZSTD_isError(f->result) && f->result == f->dsize)
+		reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi);
+}
+
+/* The first queued frame in queue order, or NULL; under the lock. */
+static struct rjob_frame *job_queued(struct rjob *j, unsigned from)
+{
+	for (unsigned i = from; i < j->count; i++) {
+		struct rjob_frame *f =
+			&j->f[(j->head + i) % TRACE_PREFETCH_DEPTH];
+
+		if (f->state == JOB_QUEUED)
+			return f;
+	}
+	return NULL;
+}
+
 static void *prefetch_main(void *arg)
 {
 	struct rjob *j = arg;
-	size_t res;
 
 	pthread_mutex_lock(&j->lock);
-	for (;;) {
-		while (!j->running && !j->quit)
-			pthread_cond_wait(&j->cond, &j->lock);
-		if (j->quit)
-			break;
+	while (!j->quit) {
+		struct rjob_frame *f = job_queued(j, 0);
+
+		if (!f) {
+			j->worker_idle = true;
+			pthread_cond_wait(&j->work, &j->lock);
+			j->worker_idle = false;
+			continue;
+		}
+		f->state = JOB_RUNNING;
 		pthread_mutex_unlock(&j->lock);
-		/* Only the worker touches src, dst and dctx while running. */
-		res = ZSTD_decompressDCtx(j->dctx, j->dst, j->dst_cap, j->src,
-					  j->csize);
+		/* Only the worker touches this frame's buffers now. */
+		job_run(j->dctx, f);
 		pthread_mutex_lock(&j->lock);
-		j->result = res;
-		j->running = false;
-		pthread_cond_broadcast(&j->cond);
+		f->state = JOB_DONE;
+		if (j->caller_waiting)
+			pthread_cond_signal(&j->done);
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;
@@ -77,9 +104,11 @@ static bool prefetch_start(struct trace_reader *r)
 	if (!j->dctx)
 		return false;
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
+	pthread_cond_init(&j->work, NULL);
+	pthread_cond_init(&j->done, NULL);
 	if (pthread_create(&j->thread, NULL, prefetch_main, j) != 0) {
-		pthread_cond_destroy(&j->cond);
+		pthread_cond_destroy(&j->work);
+		pthread_cond_destroy(&j->done);
 		pthread_mutex_destroy(&j->lock);
 		ZSTD_freeDCtx(j->dctx);
 		j->dctx = NULL;
@@ -127,95 +156,174 @@ static bool peek_frame(struct trace_reader *r, size_t *dsize, size_t *csize)
 	}
 }
 
-/** Hand the next data frame, if it is whole, to the worker. */
-void reader_prefetch_next(struct trace_reader *r)
+/* Queue the whole data frame at the input position; false if not. */
+static bool prefetch_one(struct trace_reader *r)
 {
 	struct rjob *j = &r->job;
+	struct rjob_frame *f =
+		&j->f[(j->head + j->count) % TRACE_PREFETCH_DEPTH];
 	size_t dsize, csize;
 	uint64_t offset = r->in_off + r->in_pos;
 	int slot;
 
-	if (r->failed || r->at_end || j->pending || !prefetch_start(r) ||
-	    !peek_frame(r, &dsize, &csize))
-		return;
-	if (j->src_cap < csize) {
-		uint8_t *p = realloc(j->src, csize);
+	if (!peek_frame(r, &dsize, &csize))
+		return false;
+	if (f->src_cap < csize) {
+		uint8_t *p = realloc(f->src, csize);
 
 		if (!p)
-			return;
-		j->src = p;
-		j->src_cap = csize;
+			return false;
+		f->src = p;
+		f->src_cap = csize;
 	}
 	slot = reader_slot_get(r, dsize, offset, true);
 	if (slot < 0)
-		return;
-	memcpy(j->src, r->in + r->in_pos, csize);
+		return false;
+	memcpy(f->src, r->in + r->in_pos, csize);
 	r->in_pos += csize;
-	j->csize = csize;
-	j->dsize = dsize;
-	j->slot = slot;
-	j->offset = offset;
-	j->dst = r->frames[slot].data;
-	j->dst_cap = r->frames[slot].cap;
-	j->pending = true;
+	f->csize = csize;
+	f->dsize = dsize;
+	f->slot = slot;
+	f->offset = offset;
+	f->dst = r->frames[slot].data;
+	f->dst_cap = r->frames[slot].cap;
 	pthread_mutex_lock(&j->lock);
-	j->running = true;
-	pthread_cond_broadcast(&j->cond);
+	f->state = JOB_QUEUED;
+	j->count++;
 	pthread_mutex_unlock(&j->lock);
-}
-
-static void prefetch_wait(struct rjob *j)
-{
-	pthread_mutex_lock(&j->lock);
-	while (j->running)
-		pthread_cond_wait(&j->cond, &j->lock);
-	pthread_mutex_unlock(&j->lock);
-	j->pending = false;
+	return true;
 }
 
 /**
- * Wait for the prefetched frame and check it exactly as the synchronous
+ * Queue the next data frames, if they are whole, for the worker: once half
+ * the queue is collected, fill it, and wake the worker if it sleeps.
+ */
+void reader_prefetch_next(struct trace_reader *r)
+{
+	struct rjob *j = &r->job;
+	bool queued = false;
+
+	if (r->failed || r->at_end || j->count > TRACE_PREFETCH_DEPTH / 2 ||
+	    !prefetch_start(r))
+		return;
+	while (j->count < TRACE_PREFETCH_DEPTH && prefetch_one(r))
+		queued = true;
+	if (!queued)
+		return;
+	pthread_mutex_lock(&j->lock);
+	if (j->worker_idle)
+		pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/*
+ * Wait until the first queued frame is decoded; meanwhile decode it, or a
+ * later one the worker has not begun, on this thread. Under the lock.
+ */
+static void prefetch_wait(struct trace_reader *r)
+{
+	struct rjob *j = &r->job;
+	struct rjob_frame *first = &j->f[j->head];
+
+	while (first->state != JOB_DONE) {
+		struct rjob_frame *f =
+			first->state == JOB_QUEUED ? first : job_queued(j, 1);
+
+		if (!f) {
+			j->caller_waiting = true;
+			pthread_cond_wait(&j->done, &j->lock);
+			j->caller_waiting = false;
+			continue;
+		}
+		f->state = JOB_RUNNING;
+		pthread_mutex_unlock(&j->lock);
+		job_run(r->dctx, f);
+		pthread_mutex_lock(&j->lock);
+		f->state = JOB_DONE;
+	}
+}
+
+/**
+ * Take the first prefetched frame and check it exactly as the synchronous
  * path does. Returns its slot, or -1 with r->err.
  */
 int reader_prefetch_collect(struct trace_reader *r)
 {
 	struct rjob *j = &r->job;
+	struct rjob_frame *jf = &j->f[j->head];
 	struct rframe *f;
 
-	prefetch_wait(j);
-	f = &r->frames[j->slot];
-	if (reader_check_frame(r, (uint32_t)j->csize, (uint32_t)j->dsize,
-			       j->offset) < 0)
+	pthread_mutex_lock(&j->lock);
+	prefetch_wait(r);
+	jf->state = JOB_FREE;
+	j->head = (j->head + 1) % TRACE_PREFETCH_DEPTH;
+	j->count--;
+	pthread_mutex_unlock(&j->lock);
+	f = &r->frames[jf->slot];
+	if (reader_check_frame(r, (uint32_t)jf->csize, (uint32_t)jf->dsize,
+			       jf->offset) < 0)
 		return -1;
-	if (ZSTD_isError(j->result) &&
-	    ZSTD_getErrorCode(j->result) == ZSTD_error_checksum_wrong)
-		return FAIL(r, TRACE_E_CHECKSUM, j->offset,
+	if (ZSTD_isError(jf->result) &&
+	    ZSTD_getErrorCode(jf->result) == ZSTD_error_checksum_wrong)
+		return FAIL(r, TRACE_E_CHECKSUM, jf->offset,
 			    "zstd frame at offset %llu fails its content "
 			    "checksum",
-			    (unsigned long long)j->offset);
-	if (ZSTD_isError(j->result) || j->result != j->dsize)
-		return FAIL(r, TRACE_E_ZSTD, j->offset,
+			    (unsigned long long)jf->offset);
+	if (ZSTD_isError(jf->result) || jf->result != jf->dsize)
+		return FAIL(r, TRACE_E_ZSTD, jf->offset,
 			    "zstd frame at offset %llu cannot be decoded: %s",
-			    (unsigned long long)j->offset,
-			    ZSTD_isError(j->result)
-				    ? ZSTD_getErrorName(j->result)
+			    (unsigned long long)jf->offset,
+			    ZSTD_isError(jf->result)
+				    ? ZSTD_getErrorName(jf->result)
 				    : "wrong decoded size");
-	f->size = j->dsize;
-	if (reader_pages_check(r, j->slot) < 0)
+	f->size = jf->dsize;
+	f->ts_lo = jf->ts_lo;
+	f->ts_hi = jf->ts_hi;
+	if (reader_pages_check(r, jf->slot) < 0)
 		return -1;
-	return reader_frame_done(r, j->slot, j->csize);
+	return reader_frame_done(r, jf->slot, jf->csize);
 }
 
-/** Drop a prefetched frame (before a seek): wait, free its slot. */
+/* Wait until the worker holds no queued frame; under the lock. */
+static void prefetch_quiesce(struct rjob *j)
+{
+	for (;;) {
+		bool running = false;
+
+		for (unsigned i = 0; i < TRACE_PREFETCH_DEPTH; i++) {
+			/* Queued frames are withdrawn before the worker
+			 * takes them. */
+			if (j->f[i].state == JOB_QUEUED)
+				j->f[i].state = JOB_FREE;
+			running |= j->f[i].state == JOB_RUNNING;
+		}
+		if (!running)
+			return;
+		j->caller_waiting = true;
+		pthread_cond_wait(&j->done, &j->lock);
+		j->caller_waiting = false;
+	}
+}
+
+/** Drop the prefetched frames (before a seek): wait, free their slots. */
 void reader_prefetch_cancel(struct trace_reader *r)
 {
 	struct rjob *j = &r->job;
 
-	if (!j->pending)
+	if (!j->count)
 		return;
-	prefetch_wait(j);
-	r->frames[j->slot].busy = false;
-	r->frames[j->slot].refs = 0;
+	pthread_mutex_lock(&j->lock);
+	prefetch_quiesce(j);
+	for (unsigned i = 0; i < j->count; i++) {
+		struct rjob_frame *f =
+			&j->f[(j->head + i) % TRACE_PREFETCH_DEPTH];
+
+		r->frames[f->slot].busy = false;
+		r->frames[f->slot].refs = 0;
+		f->state = JOB_FREE;
+	}
+	j->head = j->count = 0;
+	pthread_mutex_unlock(&j->lock);
 }
 
 /** Stop the worker and free what it used (reader close). */
@@ -225,18 +333,20 @@ void reader_prefetch_stop(struct trace_reader *r)
 
 	if (j->started) {
 		pthread_mutex_lock(&j->lock);
-		while (j->running)
-			pthread_cond_wait(&j->cond, &j->lock);
+		prefetch_quiesce(j);
 		j->quit = true;
-		pthread_cond_broadcast(&j->cond);
+		pthread_cond_signal(&j->work);
 		pthread_mutex_unlock(&j->lock);
 		pthread_join(j->thread, NULL);
-		pthread_cond_destroy(&j->cond);
+		pthread_cond_destroy(&j->work);
+		pthread_cond_destroy(&j->done);
 		pthread_mutex_destroy(&j->lock);
 		j->started = false;
 	}
 	ZSTD_freeDCtx(j->dctx);
 	j->dctx = NULL;
-	free(j->src);
-	j->src = NULL;
+	for (unsigned i = 0; i < TRACE_PREFETCH_DEPTH; i++) {
+		free(j->f[i].src);
+		j->f[i].src = NULL;
+	}
 }

@@ -140,6 +140,82 @@ static int rec_check(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 	return rec_head(r, c, cpu, rec);
 }
 
+/** The tables of rec_fast, for the file's version (after its header). */
+void reader_records_setup(struct trace_reader *r)
+{
+	for (unsigned kind = 0; kind < 256; kind++) {
+		bool known = kind >= 1 && kind <= r->max_kind;
+
+		r->head_bits[kind] =
+			known ? (uint8_t)kind_bits_allowed(r, kind) : 0;
+		r->head_flags[kind] =
+			known ? (uint8_t)pkvm_event_ncont(kind) : 0xff;
+	}
+}
+
+/*
+ * The common case of rec_check, a tight loop over the records of the
+ * current page of `c` from the cursor on, at most `max`: records of this
+ * CPU, each one step on in sequence, each a known kind's good head or the
+ * expected continuation of one. Stops before anything else (rec_check
+ * decides) and moves the cursor past those it took, with the changes
+ * rec_check would have made. Returns how many.
+ */
+static unsigned run_fast(const struct trace_reader *r, struct rcpu *c,
+			 unsigned cpu, unsigned max)
+{
+	const struct pkvm_record *rec = c->rec, *start = c->rec;
+	const struct pkvm_record *end = rec + (c->left < max ? c->left : max);
+	uint64_t seq = c->ext_seq, lost = c->lost;
+	unsigned left = c->cont_left, next = c->cont_next;
+	unsigned head_kind = c->cont_kind;
+	bool head = false;
+	unsigned n;
+
+	if (!c->seq_started || c->skipping)
+		return 0;
+	for (; rec < end; rec++) {
+		unsigned flags = rec->flags, kind = rec->kind;
+		uint32_t delta = rec->seq - (uint32_t)seq;
+
+		if (rec->cpu != cpu || delta - 1 >= 0x7fffffffu)
+			break;
+		if (flags & PKVM_REC_F_CONT) {
+			if (!left || kind != head_kind ||
+			    (flags & (PKVM_REC_F_KIND_MASK |
+				      PKVM_REC_F_NCONT_MASK)) != next)
+				break;
+			next++;
+			left--;
+		} else {
+			if (left || (flags & ~(unsigned)r->head_bits[kind]) !=
+					    r->head_flags[kind])
+				break;
+			head = true;
+			head_kind = kind;
+			next = 1;
+			left = flags & PKVM_REC_F_NCONT_MASK;
+			if (kind == PKVM_EV_LOST)
+				lost += rec->a;
+		}
+		seq += delta;
+	}
+	n = (unsigned)(rec - start);
+	if (!n)
+		return 0;
+	c->rec = rec;
+	c->left -= n;
+	c->records += n;
+	c->ext_seq = seq;
+	c->lost = lost;
+	c->cont_left = left;
+	c->cont_next = next;
+	c->cont_kind = (uint8_t)head_kind;
+	if (head)
+		c->syncing = false;
+	return n;
+}
+
 /* ---- cursors --------------------------------------------------------- */
 
 static void page_begin(struct trace_reader *r, struct rcpu *c, int frame,
@@ -306,9 +382,17 @@ static int page_run(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 	unsigned n = 0;
 
 	while (c->left && n < max) {
-		const struct pkvm_record *rec = c->rec++;
+		unsigned fast = run_fast(r, c, cpu, max - n);
+		const struct pkvm_record *rec;
 		int rc;
 
+		if (fast) {
+			if (n == 0)
+				*run = c->rec - fast;
+			n += fast;
+			continue;
+		}
+		rec = c->rec++;
 		c->left--;
 		rc = rec_check(r, c, cpu, rec);
 		if (rc < 0 && n == 0)
@@ -404,6 +488,8 @@ static int cpu_run(struct trace_reader *r, unsigned cpu, unsigned max,
 		pg = c->q[c->qhead];
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
+		if (reader_frame_keep(r, (int)pg.frame) < 0)
+			return fail_copy(r, err);
 		page_begin(r, c, (int)pg.frame, pg.index);
 	}
 }
@@ -536,6 +622,8 @@ static int cpu_drain(struct trace_reader *r, unsigned cpu)
 		pg = c->q[c->qhead];
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
+		if (reader_frame_keep(r, (int)pg.frame) < 0)
+			return -1;
 		page_begin(r, c, (int)pg.frame, pg.index);
 	}
 }
@@ -559,8 +647,10 @@ static int finish_per_cpu(struct trace_reader *r)
 		if (frame < 0)
 			return -1;
 		f = &r->frames[frame];
-		/* A reference of its own keeps the frame while its pages go. */
+		/* A reference of its own keeps the frame while its pages go,
+		 * and the pin keeps it in memory. */
 		r->frames[frame].refs++;
+		r->pin_frame = frame;
 		for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++) {
 			unsigned cpu = trace_le16(
 				f->data + (size_t)i * TRACE_PAGE_SIZE + 4);
@@ -569,6 +659,7 @@ static int finish_per_cpu(struct trace_reader *r)
 			    cpu_drain(r, cpu) < 0)
 				return -1;
 		}
+		r->pin_frame = -1;
 		reader_release(r, frame);
 	}
 	for (unsigned cpu = 0; cpu < r->info.cpu_count; cpu++)
@@ -609,10 +700,7 @@ int trace_reader_finish(struct trace_reader *r, struct trace_error *err)
 static void cursors_reset(struct trace_reader *r)
 {
 	reader_prefetch_cancel(r);
-	for (size_t i = 0; i < r->frame_slots; i++) {
-		r->frames[i].busy = false;
-		r->frames[i].refs = 0;
-	}
+	reader_pool_reset(r);
 	for (unsigned i = 0; i < r->info.cpu_count; i++) {
 		struct rcpu *c = &r->cpus[i];
 		struct rpage *q = c->q;

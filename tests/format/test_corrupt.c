@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <zstd.h>
@@ -14,6 +15,7 @@
 
 #include "helpers.h"
 #include "internal.h"
+#include "reader.h"
 
 /* A file of one CPU in three data frames of 10 records each. */
 static void three_frames(const char *path)
@@ -163,6 +165,32 @@ Test(format, sequence_going_backwards_is_seq_backwards)
 	cr_assert_gt(err.offset, 0);
 	in[3].seq = 2;
 	bad_records(in, 4, TRACE_E_SEQ_BACKWARDS, 3);
+}
+
+Test(format, a_record_naming_another_cpu_is_bad_record)
+{
+	/* Property: a record in a CPU's page that names another CPU is
+	 * BAD_RECORD there, after the good ones before it, in sequence as
+	 * they are (the common path, not only a page's first record). */
+	struct pkvm_record in[4];
+	struct trace_info info = info_make(2);
+	struct trace_error err;
+	struct trace_writer *w;
+	char path[128];
+
+	tmp_path(path, sizeof(path), "rec-cpu");
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	for (unsigned i = 0; i < 4; i++) {
+		in[i] = rec_make(0, i, i, PKVM_EV_BARRIER, 0, 1, 0);
+		in[i].cpu = i == 2 ? 1 : 0;
+		cr_assert_eq(trace_writer_add(w, 0, &in[i], 1, &err), 0, "%s",
+			     err.message);
+	}
+	cr_assert_eq(trace_writer_close(w, &err), 0, "%s", err.message);
+	err = expect_error(path, TRACE_E_BAD_RECORD, 2);
+	cr_assert(strstr(err.message, "another CPU"), "%s", err.message);
+	unlink(path);
 }
 
 Test(format, reserved_flag_bits_are_reserved_bits)
@@ -546,6 +574,94 @@ Test(format, a_quiet_cpu_is_not_ready_until_the_others_are_read)
 		n1++;
 	cr_assert_eq(n1, SKEW_BIG);
 	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 0);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+/*
+ * cpu0's record, then 20 MiB of cpu1's (past the resident limit, within
+ * the skew limit), then cpu0's second record.
+ */
+#define DROP_N ((size_t)(20u << 20) / 32)
+static void drop_file(char *path, size_t len, const char *name)
+{
+	struct trace_info info = info_make(2);
+	struct trace_error err;
+	struct trace_writer *w;
+	struct pkvm_record rec;
+
+	tmp_path(path, len, name);
+	w = trace_writer_open(path, &info, &err);
+	cr_assert_not_null(w);
+	rec = rec_make(0, 0, 0, PKVM_EV_BARRIER, 0, 1, 0);
+	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
+	for (uint32_t i = 0; i < DROP_N; i++) {
+		rec = rec_make(1, i, (uint64_t)i + 1, PKVM_EV_BARRIER, 0, 1, 0);
+		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
+	}
+	rec = rec_make(0, 1, DROP_N + 1, PKVM_EV_BARRIER, 0, 1, 0);
+	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
+	cr_assert_eq(trace_writer_close(w, &err), 0);
+}
+
+Test(format, far_apart_cpus_keep_bounded_memory)
+{
+	/* Property: reading cpu0's second record queues 20 MiB of cpu1's
+	 * pages, yet the reader keeps at most TRACE_RESIDENT_LIMIT of them
+	 * decoded (plus the frame being read); the frames it dropped read
+	 * back whole and in order. */
+	struct trace_error err;
+	struct pkvm_record rec;
+	struct trace_reader *r;
+	char path[128];
+	size_t n1 = 0;
+
+	drop_file(path, sizeof(path), "drop");
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	cr_assert_eq(rec.ts, DROP_N + 1);
+	cr_assert_leq(r->pool_bytes,
+		      TRACE_RESIDENT_LIMIT +
+			      2 * TRACE_FRAME_PAGES * TRACE_PAGE_SIZE,
+		      "%zu bytes decoded", r->pool_bytes);
+	cr_assert_gt(r->dropped_bytes, 0);
+	while (trace_reader_next(r, 1, &rec, &err) == 1) {
+		cr_assert_eq(rec.seq, (uint32_t)n1);
+		cr_assert_eq(rec.ts, n1 + 1, "record %zu", n1);
+		n1++;
+	}
+	cr_assert_eq(n1, DROP_N, "%s", err.message);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 0);
+	cr_assert_eq(trace_reader_finish(r, &err), 0, "%s", err.message);
+	cr_assert_eq(r->dropped_bytes, 0);
+	trace_reader_close(r);
+	unlink(path);
+}
+
+Test(format, a_dropped_frame_that_changed_on_disk_is_io)
+{
+	/* Property: a dropped frame is read again; if the file no longer
+	 * holds it (here cut short meanwhile), that is IO, not a crash or
+	 * other records. */
+	struct trace_error err;
+	struct pkvm_record rec;
+	struct trace_reader *r;
+	char path[128];
+	int rc;
+
+	drop_file(path, sizeof(path), "drop-cut");
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	cr_assert_eq(truncate(path, 4096), 0);
+	while ((rc = trace_reader_next(r, 1, &rec, &err)) == 1)
+		;
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(err.code, TRACE_E_IO, "%s", trace_error_name(err.code));
+	cr_assert(strstr(err.message, "changed"), "%s", err.message);
 	trace_reader_close(r);
 	unlink(path);
 }
