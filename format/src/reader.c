@@ -354,13 +354,32 @@ void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
  */
 int reader_pages_check(struct trace_reader *r, int slot)
 {
-	const struct rframe *f = &r->frames[slot];
+	struct rframe *f = &r->frames[slot];
 
 	for (unsigned i = 0; i < f->size / TRACE_PAGE_SIZE; i++)
 		if (page_check(r, f->data + (size_t)i * TRACE_PAGE_SIZE,
 			       f->offset, i) < 0)
 			return -1;
+	f->hdr_sum = reader_pages_sum(f->data, f->size);
 	return 0;
+}
+
+/** See reader.h. */
+uint64_t reader_pages_sum(const uint8_t *data, size_t size)
+{
+	uint64_t h = 1;
+
+	for (size_t off = 0; off + TRACE_PAGE_SIZE <= size;
+	     off += TRACE_PAGE_SIZE) {
+		uint32_t used = trace_le32(data + off + 12);
+
+		if (used % PKVM_RECORD_SIZE ||
+		    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+			return 0;
+		for (unsigned k = 0; k < TRACE_PAGE_HEADER; k += 8)
+			h = (h ^ trace_le64(data + off + k)) * 0x100000001b3ull;
+	}
+	return h | 1;
 }
 
 /**

@@ -46,6 +46,10 @@ struct rframe {
 	 * none (for the summary's frame index, FORMAT.md 5.3). */
 	uint64_t ts_lo, ts_hi;
 	uint32_t csize; /* its compressed bytes, to read it again */
+	/* A sum of its page headers as checked (reader_pages_sum): a frame
+	 * read again must have the same, since its pages are not checked
+	 * again (reader_pool.c). */
+	uint64_t hdr_sum;
 	bool busy;
 	bool dropped; /* busy, its buffer given to another (reader_pool.c) */
 };
@@ -251,6 +255,9 @@ ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
 void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
 			 uint64_t *ts_hi);
 int reader_pages_check(struct trace_reader *r, int slot);
+/** The sum of a decoded frame's page headers, or 0 if one's `used` is out
+ * of bounds (no frame that passed reader_pages_check has 0). */
+uint64_t reader_pages_sum(const uint8_t *data, size_t size);
 int reader_frame_done(struct trace_reader *r, int slot, uint64_t csize);
 int reader_in_seek(struct trace_reader *r, uint64_t offset);
 ssize_t reader_pread(struct trace_reader *r, void *buf, size_t len,

@@ -12,7 +12,8 @@
  *   cursor is reading is dropped, its buffer given to the new frame, and it
  *   is read and decoded again (reader_frame_keep) when a CPU reaches its
  *   pages, which are then near. Its pages were checked when first decoded;
- *   the second decoding must give the same bytes (size and time range).
+ *   the second decoding must give the same frame (size, time range and a
+ *   sum of its page headers).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,10 @@ static int frame_reload(struct trace_reader *r, int frame)
 					     r->reload, f->csize);
 	if (!ZSTD_isError(size) && size == f->size) {
 		reader_pages_decode(f->data, f->size, &lo, &hi);
-		if (lo == f->ts_lo && hi == f->ts_hi)
+		/* Its pages are read on unchecked: their headers must be
+		 * those page_check passed (and `used` in bounds). */
+		if (lo == f->ts_lo && hi == f->ts_hi &&
+		    reader_pages_sum(f->data, f->size) == f->hdr_sum)
 			return 0;
 	}
 	return FAIL(r, TRACE_E_IO, f->offset,
