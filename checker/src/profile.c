@@ -130,6 +130,7 @@ static const struct ck_profile profile_l612 = {
 	.roots = PROFILE_ROOTS_SYSREG,
 	.boot_trap_unlocked = true,
 	.boot_hcall = PKVM_L612_HC_PKVM_INIT,
+	.after_boot_hcall = PKVM_L612_HC_PKVM_PROT_FINALIZE,
 	.boot_pool = false,
 	.alloc_zeroed = true,
 	/* Every promise of LINUX-6.12.md is judged: a clean, whole,

@@ -106,6 +106,12 @@ struct ck_profile {
 	 * run, until cpu0 enters the host (linearise.h, sched_pick_full), so
 	 * that the boot is judged whole whatever the file order. */
 	bool boot_cpu_alone;
+	/* A hypercall the host makes only after boot_hcall has returned
+	 * (0: none). linux-6.12: __pkvm_prot_finalize, which every CPU calls
+	 * once __pkvm_init is done (LINUX-6.12.md 5.2); no lock orders the
+	 * two, so the replay holds its entries until boot_hcall's exit, and
+	 * the boot state is judged before any CPU's host stage-2 maps. */
+	unsigned after_boot_hcall;
 	/* The checks it does not judge, and why (NULL-terminated); a
 	 * profile with any is never "conforms": a clean whole run is
 	 * inconclusive for `unjudged_reason`. */

@@ -24,6 +24,8 @@ enum ck_sched {
 	CK_SCHED_NONE,	  /* the CPU's stream has ended */
 	CK_SCHED_READY,	  /* its next event can always run */
 	CK_SCHED_ACQUIRE, /* its next event waits for a lock ticket */
+	CK_SCHED_HELD,	  /* it enters the profile's after_boot_hcall, which
+			     waits for the boot hypercall's return */
 };
 
 struct ck_cpu {
@@ -70,6 +72,10 @@ struct ck {
 	/* Profile boot_cpu_alone, and cpu0 has not entered the host yet (nor
 	 * lost records, nor trapped): while cpu0 can run, only cpu0 runs. */
 	bool boot_alone;
+	/* Profile after_boot_hcall, as the x0 of its entry, until the boot
+	 * hypercall returns (0: nothing held): CPUs whose lookahead enters it
+	 * are CK_SCHED_HELD meanwhile (linearise.h). */
+	uint64_t hold_x0;
 	uint32_t trap_serial;
 	/* Bit per lock id: the locks of components the spec reads, whose
 	 * holding is a trap's critical section (profile.h). */

@@ -141,7 +141,14 @@ judged() {
 		! grep -q '"unjudged":' "$tmp/$2.check" &&
 		{ [ $rc = 0 ] || { [ $rc = 4 ] &&
 			! grep -q '"lost":0[,}]' "$tmp/$2.check"; }; } ||
-		{ "$check" "$1" >&2; fail "$2: pkvm-check exit $rc, expected 0 (4 if records were lost) with no finding (above)"; }
+		{
+			"$check" "$1" >&2
+			# Keep the trace: a finding on a clean run is a checker
+			# false alarm or a pKVM bug, and the run may not repeat.
+			mkdir -p "$build/linux/failed"
+			cp "$1" "$build/linux/failed/$2.zst"
+			fail "$2: pkvm-check exit $rc, expected 0 (4 if records were lost) with no finding (above); trace kept in $build/linux/failed/$2.zst"
+		}
 }
 
 # no-false-alarms: SEEDS (default 20, $PKVM_LINUX_SEEDS) seeds x 1, 2 and
