@@ -326,6 +326,49 @@ Test(linux612_boot, a_finalisation_first_in_the_source_conforms)
 	lk_expect(&r, CK_EXIT_OK, "", 0);
 }
 
+/*
+ * ... and with no __pkvm_init in the trace at all, the held finalisation
+ * runs once nothing else can: every event is replayed, no deadlock and no
+ * inconsistent-trace (without the let-go: 3 of the 5 events).
+ */
+Test(linux612_boot, a_finalisation_without_init_is_let_go)
+{
+	struct lk t;
+	struct tb_result r;
+
+	memset(&t, 0, sizeof(t));
+	tb_init(&t.b, 2);
+	t.b.abi = 1;
+	t.b.system = PKVM_SYSTEM_LINUX612;
+	{
+		uint64_t boot[14] = { 1 | 2ull << 32,
+				      62500000,
+				      TB_RAM_BASE,
+				      TB_RAM_SIZE,
+				      LB_HYP_START,
+				      LB_HYP_END,
+				      TB_POOL_START,
+				      TB_POOL_END,
+				      0,
+				      0,
+				      0,
+				      LK_TCR,
+				      LK_OFF,
+				      PKVM_L612_BOOT_HVHE };
+
+		tb_event(&t.b, 0, PKVM_EV_BOOT, boot, 14);
+	}
+	lk_hvc(&t, 1, PKVM_L612_HC_PKVM_PROT_FINALIZE, 0);
+	tb_exit(&t.b, 1, (uint64_t)-1, 0);
+	lk_hvc(&t, 0, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0);
+	tb_exit(&t.b, 0, 0, 6);
+	lk_check(&t, &r);
+	cr_assert_eq(r.sum.events, 5, "%llu events replayed",
+		     (unsigned long long)r.sum.events);
+	cr_assert(!tb_only(&r, "inconsistent-trace", 1));
+	/* (What the calls answered is other tests' business.) */
+}
+
 /* 5.3: every other RAM page is the host's and not mapped. */
 Test(linux612_boot, a_host_page_mapped_at_boot_is_boot_state)
 {
