@@ -149,10 +149,9 @@ static void lb_finalize(struct lk *t, unsigned cpu, enum lb_break brk)
  * both tables as 5.1 says, every CPU's finalisation, and a second one on
  * cpu0, refused with -EPERM (or broken as `brk` says).
  */
-static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
-		    enum lb_break brk)
+/* A linux-6.12 trace of `ncpu` CPUs with its BOOT (hVHE) and nothing else. */
+static void lb_boot_record(struct lk *t, unsigned ncpu)
 {
-	struct tb *b = &t->b;
 	uint64_t boot[14] = { 1 | (uint64_t)ncpu << 32,
 			      62500000,
 			      TB_RAM_BASE,
@@ -167,14 +166,22 @@ static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
 			      LK_TCR,
 			      LK_OFF,
 			      PKVM_L612_BOOT_HVHE };
+
+	memset(t, 0, sizeof(*t));
+	tb_init(&t->b, ncpu);
+	t->b.abi = 1;
+	t->b.system = PKVM_SYSTEM_LINUX612;
+	tb_event(&t->b, 0, PKVM_EV_BOOT, boot, 14);
+}
+
+static void lb_boot(struct lk *t, unsigned ncpu, unsigned boot_cpu,
+		    enum lb_break brk)
+{
+	struct tb *b = &t->b;
 	uint64_t va = TB_RAM_BASE + LK_OFF;
 	unsigned k = boot_cpu;
 
-	memset(t, 0, sizeof(*t));
-	tb_init(b, ncpu);
-	b->abi = 1;
-	b->system = PKVM_SYSTEM_LINUX612;
-	tb_event(b, 0, PKVM_EV_BOOT, boot, 14);
+	lb_boot_record(t, ncpu);
 	if (brk == LB_NOMAP_MAPPED) { /* LB_NOMAP's page is NOMAP */
 		lb_region(t, PKVM_REGION_RAM, TB_RAM_BASE,
 			  LB_NOMAP - TB_RAM_BASE, 0);
@@ -336,28 +343,7 @@ Test(linux612_boot, a_finalisation_without_init_is_let_go)
 	struct lk t;
 	struct tb_result r;
 
-	memset(&t, 0, sizeof(t));
-	tb_init(&t.b, 2);
-	t.b.abi = 1;
-	t.b.system = PKVM_SYSTEM_LINUX612;
-	{
-		uint64_t boot[14] = { 1 | 2ull << 32,
-				      62500000,
-				      TB_RAM_BASE,
-				      TB_RAM_SIZE,
-				      LB_HYP_START,
-				      LB_HYP_END,
-				      TB_POOL_START,
-				      TB_POOL_END,
-				      0,
-				      0,
-				      0,
-				      LK_TCR,
-				      LK_OFF,
-				      PKVM_L612_BOOT_HVHE };
-
-		tb_event(&t.b, 0, PKVM_EV_BOOT, boot, 14);
-	}
+	lb_boot_record(&t, 2);
 	lk_hvc(&t, 1, PKVM_L612_HC_PKVM_PROT_FINALIZE, 0);
 	tb_exit(&t.b, 1, (uint64_t)-1, 0);
 	lk_hvc(&t, 0, PKVM_L612_HC_KVM_GET_MDCR_EL2, 0);
