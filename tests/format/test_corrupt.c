@@ -501,9 +501,13 @@ Test(format, truncation_at_every_offset_keeps_a_prefix)
 	unlink(cut);
 }
 
-/* More than the skew limit of cpu1's records, then cpu0's one record. */
-#define SKEW_BIG ((size_t)((48u << 20) / 32) + 200000)
-static void skew_file(char *path, size_t len, const char *name)
+/*
+ * `n1` records of cpu1 between cpu0's: `lead` (0 or 1) records of cpu0
+ * first, then cpu1's, then cpu0's last. `varied`: cpu1's payloads vary,
+ * so that zstd's level 1 packs them worse than level 19 does.
+ */
+static void far_file(char *path, size_t len, const char *name, size_t n1,
+		     unsigned lead, bool varied)
 {
 	struct trace_info info = info_make(2);
 	struct trace_error err;
@@ -513,13 +517,25 @@ static void skew_file(char *path, size_t len, const char *name)
 	tmp_path(path, len, name);
 	w = trace_writer_open(path, &info, &err);
 	cr_assert_not_null(w);
-	for (uint32_t i = 0; i < SKEW_BIG; i++) {
-		rec = rec_make(1, i, i, PKVM_EV_BARRIER, 0, 1, 0);
+	if (lead) {
+		rec = rec_make(0, 0, 0, PKVM_EV_BARRIER, 0, 1, 0);
+		cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
+	}
+	for (uint32_t i = 0; i < n1; i++) {
+		rec = rec_make(1, i, (uint64_t)i + lead, PKVM_EV_BARRIER, 0,
+			       varied ? (i * 2654435761u) >> 22 : 1, 0);
 		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
 	}
-	rec = rec_make(0, 0, SKEW_BIG, PKVM_EV_BARRIER, 0, 1, 0);
+	rec = rec_make(0, lead, n1 + lead, PKVM_EV_BARRIER, 0, 1, 0);
 	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
 	cr_assert_eq(trace_writer_close(w, &err), 0);
+}
+
+/* More than the skew limit of cpu1's records, then cpu0's one record. */
+#define SKEW_BIG ((size_t)((48u << 20) / 32) + 200000)
+static void skew_file(char *path, size_t len, const char *name)
+{
+	far_file(path, len, name, SKEW_BIG, 0, false);
 }
 
 Test(format, cpus_too_far_apart_is_skew)
@@ -585,25 +601,7 @@ Test(format, a_quiet_cpu_is_not_ready_until_the_others_are_read)
 #define DROP_N ((size_t)(20u << 20) / 32)
 static void drop_file(char *path, size_t len, const char *name, bool varied)
 {
-	struct trace_info info = info_make(2);
-	struct trace_error err;
-	struct trace_writer *w;
-	struct pkvm_record rec;
-
-	tmp_path(path, len, name);
-	w = trace_writer_open(path, &info, &err);
-	cr_assert_not_null(w);
-	rec = rec_make(0, 0, 0, PKVM_EV_BARRIER, 0, 1, 0);
-	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
-	for (uint32_t i = 0; i < DROP_N; i++) {
-		/* (`varied`: payloads zstd's level 1 packs worse than 19.) */
-		rec = rec_make(1, i, (uint64_t)i + 1, PKVM_EV_BARRIER, 0,
-			       varied ? (i * 2654435761u) >> 22 : 1, 0);
-		cr_assert_eq(trace_writer_add(w, 1, &rec, 1, &err), 0);
-	}
-	rec = rec_make(0, 1, DROP_N + 1, PKVM_EV_BARRIER, 0, 1, 0);
-	cr_assert_eq(trace_writer_add(w, 0, &rec, 1, &err), 0);
-	cr_assert_eq(trace_writer_close(w, &err), 0);
+	far_file(path, len, name, DROP_N, 1, varied);
 }
 
 Test(format, far_apart_cpus_keep_bounded_memory)
