@@ -43,7 +43,7 @@ static inline void ck_sched_lock(struct ck *ck, unsigned id)
 /* The boot hypercall returned (or never will): the held CPUs may run. */
 static inline void ck_sched_unhold(struct ck *ck)
 {
-	ck->hold_x0 = 0;
+	ck->hold_hcall = 0;
 	for (unsigned i = 0; i < ck->ncpu; i++)
 		if (ck->sched_state[i] == CK_SCHED_HELD) {
 			ck->sched_state[i] = CK_SCHED_READY;
@@ -70,9 +70,8 @@ static inline void ck_sched_note(struct ck *ck, unsigned cpu,
 	ck->sched_state[cpu] = CK_SCHED_READY;
 	if (!has_next) {
 		ck->sched_state[cpu] = CK_SCHED_NONE;
-	} else if (ev->kind == PKVM_EV_TRAP_ENTRY && ck->hold_x0 &&
-		   ev->w[4] == ck->hold_x0 &&
-		   ((ev->w[0] >> 26) & 0x3f) == 0x16) {
+	} else if (ev->kind == PKVM_EV_TRAP_ENTRY && ck->hold_hcall &&
+		   profile_is_hcall(ev->w, ck->hold_hcall)) {
 		ck->sched_state[cpu] = CK_SCHED_HELD;
 	} else if (ev->kind == PKVM_EV_LOCK_ACQUIRE && id != 0 &&
 		   id < CK_LOCK_COUNT) {
@@ -161,7 +160,7 @@ static inline int sched_pick_full(struct ck *ck)
 	}
 	if (read_wake_one(ck))
 		return sched_pick_full(ck);
-	if (ck->hold_x0) {
+	if (ck->hold_hcall) {
 		/* Nothing else can run: the boot hypercall's return is not in
 		 * the trace (or not before these). Let them go. */
 		ck_sched_unhold(ck);

@@ -13,6 +13,9 @@
 #define PKVM_CHECKER_PROFILE_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <pkvm/abi.h>
 
 /** Every piece of state the spec talks about, page tables and ghost. */
 enum profile_state {
@@ -119,6 +122,16 @@ struct ck_profile {
 	const char *not_judged_why;
 	const char *unjudged_reason;
 };
+
+/**
+ * Whether the words of a TRAP_ENTRY, `w`, are a host HVC of hypercall `id`:
+ * x0 = PKVM_HC_BASE | id, SMCCC's hint bit (16) aside.
+ */
+static inline bool profile_is_hcall(const uint64_t *w, unsigned id)
+{
+	return ((w[0] >> 26) & 0x3f) == 0x16 &&
+	       (w[4] & ~(1ull << 16)) == (PKVM_HC_BASE | id);
+}
 
 /** The profile of `system`, or NULL. */
 const struct ck_profile *profile_find(const char *system);

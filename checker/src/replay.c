@@ -219,8 +219,8 @@ static void replay_trap_exit(struct ck *ck, const struct ck_event *ev)
 		replay_section_end(ck, ev->cpu, ev);
 	rules_call(&ck->rules->trap_exit, &ck->env, ev);
 	c->trap.active = false;
-	if (ck->hold_x0 && c->trap.entry.w[4] == (0xC6000000ull |
-						  ck->view.profile->boot_hcall))
+	if (ck->hold_hcall &&
+	    profile_is_hcall(c->trap.entry.w, ck->view.profile->boot_hcall))
 		ck_sched_unhold(ck);
 }
 
@@ -574,9 +574,7 @@ static int replay_init(struct ck *ck, struct ck_source *src,
 				 ? profile_spec_locks()
 				 : 0;
 	lockmap_init(ck);
-	if (ck->view.profile->after_boot_hcall)
-		ck->hold_x0 =
-			0xC6000000ull | ck->view.profile->after_boot_hcall;
+	ck->hold_hcall = ck->view.profile->after_boot_hcall;
 	ck->rules = rules_create(&ck->env, ck->ncpu);
 	ck->env.rules = ck->rules;
 	/* CPU 0's lookahead, read first below, is its BOOT: whether the

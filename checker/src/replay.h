@@ -72,10 +72,10 @@ struct ck {
 	/* Profile boot_cpu_alone, and cpu0 has not entered the host yet (nor
 	 * lost records, nor trapped): while cpu0 can run, only cpu0 runs. */
 	bool boot_alone;
-	/* Profile after_boot_hcall, as the x0 of its entry, until the boot
-	 * hypercall returns (0: nothing held): CPUs whose lookahead enters it
-	 * are CK_SCHED_HELD meanwhile (linearise.h). */
-	uint64_t hold_x0;
+	/* Profile after_boot_hcall until the boot hypercall returns (0:
+	 * nothing held): CPUs whose lookahead enters it are CK_SCHED_HELD
+	 * meanwhile (linearise.h). */
+	unsigned hold_hcall;
 	uint32_t trap_serial;
 	/* Bit per lock id: the locks of components the spec reads, whose
 	 * holding is a trap's critical section (profile.h). */

@@ -166,8 +166,8 @@ static bool locks_boot_trap(const struct ck_env *env, unsigned cpu)
 	const struct ck_profile *p = view_profile(env->view);
 	const struct ck_event *t = view_trap(env->view, cpu);
 
-	return p->boot_trap_unlocked && t && ((t->w[0] >> 26) & 0x3f) == 0x16 &&
-	       t->w[4] == (0xC6000000ull | p->boot_hcall);
+	return p->boot_trap_unlocked && t &&
+	       profile_is_hcall(t->w, p->boot_hcall);
 }
 
 /* The store went to a table of some component, under its lock? */
