@@ -3,8 +3,10 @@
  * The reader's state, shared by its parts: reader.c (input, header,
  * frame loop), reader_pool.c (the decoded frames held), reader_tail.c
  * (seek table and end summary), reader_records.c (record checks, the two
- * cursors, seeking), reader_chain.c (what a pipe reader remembers of the
- * frames) and reader_prefetch.c (the optional decompression thread).
+ * cursors, seeking), reader_pagesum.c (what a page's records say of
+ * themselves, for the cursor to take it whole), reader_chain.c (what a
+ * pipe reader remembers of the frames) and reader_prefetch.c (the
+ * optional decompression thread).
  */
 #ifndef PKVM_FORMAT_READER_H
 #define PKVM_FORMAT_READER_H
@@ -18,6 +20,8 @@
 #include <zstd.h>
 
 #include <pkvm/trace.h>
+
+#include "internal.h"
 
 /*
  * Decoded frames the reader may hold at once (the per-CPU cursor keeps
@@ -34,6 +38,44 @@
  * skew limit above keeps its meaning.
  */
 #define TRACE_RESIDENT_LIMIT (12u << 20)
+
+/**
+ * What a page's records say of themselves, computed where its frame is
+ * decoded (on the prefetch thread when there is one) and independent of
+ * the cursor's state (reader_pagesum.c): whether every record is plainly
+ * good relative to the one before it, by run_fast's conditions
+ * (reader_records.c), and how the page starts and ends. The cursor then
+ * joins it to its state in O(1) instead of walking the records.
+ */
+struct rpagesum {
+	uint64_t seq_span;  /* sum of the seq steps after the first record */
+	uint64_t lost;	    /* sum of the LOST counts of its heads */
+	uint32_t first_seq; /* the first record's 32-bit seq */
+	uint8_t records;    /* records in the page (at most 127) */
+	bool ok;	    /* every record plainly good; else none of this */
+	bool head;	    /* a head record is among them */
+	/* Its leading continuation records: how many, their kind and the
+	 * first one's index (its flags' kind and count bits). */
+	uint8_t lead_count, lead_kind, lead_first;
+	/* After its last record, if a head was seen: the continuations
+	 * still open, the next one's index, their kind. */
+	uint8_t end_left, end_next, end_kind;
+};
+
+/*
+ * A frame buffer of `cap` decoded bytes (a whole number of pages) holds a
+ * struct rpagesum per page after them, so the summaries move with the
+ * buffer (reader_pool.c) and the memory stays bounded with it (1% more).
+ */
+static inline size_t reader_buffer_bytes(size_t cap)
+{
+	return cap + cap / TRACE_PAGE_SIZE * sizeof(struct rpagesum);
+}
+
+static inline struct rpagesum *reader_buffer_sums(uint8_t *data, size_t cap)
+{
+	return (struct rpagesum *)(void *)(data + cap);
+}
 
 /** One decoded zstd frame of pages. */
 struct rframe {
@@ -70,6 +112,7 @@ struct rcpu {
 	uint64_t cur_offset;	       /* its file offset */
 	unsigned cur_page;	       /* its index in the frame */
 	bool page_started;	       /* a page of this CPU was seen */
+	bool page_fresh; /* nothing of the current page was read yet */
 	uint32_t next_page_seq;
 	uint32_t page_seq_hi; /* seq_hi of the current page */
 	bool seq_started;
@@ -104,6 +147,7 @@ struct rjob_frame {
 	size_t src_cap, csize;
 	uint8_t *dst; /* the slot's buffer */
 	size_t dst_cap, dsize, result;
+	struct rpagesum *sums; /* the buffer's page summaries */
 	int slot;
 	uint64_t offset;       /* file offset of the frame */
 	uint64_t ts_lo, ts_hi; /* reader_pages_decode's time range */
@@ -126,6 +170,9 @@ struct rjob {
 	pthread_cond_t work, done;
 	bool worker_idle, caller_waiting, quit; /* under `lock` */
 	ZSTD_DCtx *dctx;
+	/* The reader's tables for reader_pagesum_frame, read-only once the
+	 * header is read, so the worker may read them too. */
+	const uint8_t *head_bits, *head_flags;
 	struct rjob_frame f[TRACE_PREFETCH_DEPTH];
 	unsigned head, count; /* submitted, not collected (caller's) */
 };
@@ -284,6 +331,12 @@ static inline size_t reader_summary_head(const struct trace_reader *r)
 
 /* reader_records.c */
 void reader_records_setup(struct trace_reader *r);
+
+/* reader_pagesum.c */
+void reader_pagesum_frame(const uint8_t *head_bits, const uint8_t *head_flags,
+			  const uint8_t *data, size_t size,
+			  struct rpagesum *sums);
+unsigned reader_pagesum_take(const struct trace_reader *r, struct rcpu *c);
 
 /* reader_tail.c */
 int reader_tail_load(struct trace_reader *r);

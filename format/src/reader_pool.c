@@ -142,7 +142,7 @@ int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
 					    "read in file order instead",
 					    TRACE_SKEW_LIMIT >> 20);
 		if (!buffer_from_victim(r, i, dsize)) {
-			p = realloc(f->data, dsize);
+			p = realloc(f->data, reader_buffer_bytes(dsize));
 			if (!p)
 				return quiet ? -1
 					     : FAIL(r, TRACE_E_NOMEM, offset,
@@ -202,6 +202,9 @@ static int frame_reload(struct trace_reader *r, int frame)
 					     r->reload, f->csize);
 	if (!ZSTD_isError(size) && size == f->size) {
 		reader_pages_decode(f->data, f->size, &lo, &hi);
+		reader_pagesum_frame(r->head_bits, r->head_flags, f->data,
+				     f->size,
+				     reader_buffer_sums(f->data, f->cap));
 		/* Its pages are read on unchecked: their headers must be
 		 * those page_check passed (and `used` in bounds). */
 		if (lo == f->ts_lo && hi == f->ts_hi &&
@@ -233,7 +236,7 @@ int reader_frame_keep(struct trace_reader *r, int frame)
 	if (j < (int)r->frame_slots) {
 		buffer_move(r, j, frame);
 	} else if (!buffer_from_victim(r, frame, size)) {
-		f->data = malloc(size);
+		f->data = malloc(reader_buffer_bytes(size));
 		if (!f->data)
 			return FAIL(r, TRACE_E_NOMEM, f->offset,
 				    "no memory for a decoded frame");

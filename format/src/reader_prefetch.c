@@ -32,14 +32,20 @@
 
 enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
-/* Decompress one queued frame and decode its pages: no reader state. */
-static void job_run(ZSTD_DCtx *dctx, struct rjob_frame *f)
+/*
+ * Decompress one queued frame, decode its pages and sum them up
+ * (reader_pagesum.c): no reader state but its read-only tables.
+ */
+static void job_run(const struct rjob *j, ZSTD_DCtx *dctx, struct rjob_frame *f)
 {
 	f->result =
 		ZSTD_decompressDCtx(dctx, f->dst, f->dst_cap, f->src, f->csize);
 	f->ts_lo = f->ts_hi = 0;
-	if (!ZSTD_isError(f->result) && f->result == f->dsize)
-		reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi);
+	if (ZSTD_isError(f->result) || f->result != f->dsize)
+		return;
+	reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi);
+	reader_pagesum_frame(j->head_bits, j->head_flags, f->dst, f->dsize,
+			     f->sums);
 }
 
 /* The first queued frame in queue order, or NULL; under the lock. */
@@ -72,7 +78,7 @@ static void *prefetch_main(void *arg)
 		f->state = JOB_RUNNING;
 		pthread_mutex_unlock(&j->lock);
 		/* Only the worker touches this frame's buffers now. */
-		job_run(j->dctx, f);
+		job_run(j, j->dctx, f);
 		pthread_mutex_lock(&j->lock);
 		f->state = JOB_DONE;
 		if (j->caller_waiting)
@@ -103,6 +109,8 @@ static bool prefetch_start(struct trace_reader *r)
 	j->dctx = ZSTD_createDCtx();
 	if (!j->dctx)
 		return false;
+	j->head_bits = r->head_bits;
+	j->head_flags = r->head_flags;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->work, NULL);
 	pthread_cond_init(&j->done, NULL);
@@ -187,6 +195,7 @@ static bool prefetch_one(struct trace_reader *r)
 	f->offset = offset;
 	f->dst = r->frames[slot].data;
 	f->dst_cap = r->frames[slot].cap;
+	f->sums = reader_buffer_sums(f->dst, f->dst_cap);
 	pthread_mutex_lock(&j->lock);
 	f->state = JOB_QUEUED;
 	j->count++;
@@ -237,7 +246,7 @@ static void prefetch_wait(struct trace_reader *r)
 		}
 		f->state = JOB_RUNNING;
 		pthread_mutex_unlock(&j->lock);
-		job_run(r->dctx, f);
+		job_run(j, r->dctx, f);
 		pthread_mutex_lock(&j->lock);
 		f->state = JOB_DONE;
 	}

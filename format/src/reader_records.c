@@ -230,6 +230,7 @@ static void page_begin(struct trace_reader *r, struct rcpu *c, int frame,
 	c->cur_offset = r->frames[frame].offset;
 	c->cur_page = index;
 	c->page_seq_hi = trace_le32(p + 24);
+	c->page_fresh = true;
 	c->pages++;
 }
 
@@ -371,6 +372,9 @@ static int queue_fill(struct trace_reader *r, struct rcpu *c)
  * bad record. Returns its length, 0 when the page has nothing more to hand
  * out, -1 on error.
  *
+ * A page begun in the cursor's plain state whose summary and junction
+ * hold (reader_pagesum.c) is one run, checked in O(1).
+ *
  * A bad record found after good ones is not an error yet: the caller has
  * not asked for it. Its error waits in c->bad until the next call for this
  * CPU (cpu_run), and meanwhile the other CPUs read on, so records and
@@ -381,6 +385,13 @@ static int page_run(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 {
 	unsigned n = 0;
 
+	/* The common case: the whole page at once, from its summary. */
+	if (c->page_fresh && c->left && c->left <= max) {
+		n = reader_pagesum_take(r, c);
+		if (n)
+			*run = c->rec - n;
+	}
+	c->page_fresh = false;
 	while (c->left && n < max) {
 		unsigned fast = run_fast(r, c, cpu, max - n);
 		const struct pkvm_record *rec;
