@@ -504,8 +504,10 @@ static int frame_decode(struct trace_reader *r, int slot, size_t csize,
 					      : "wrong decoded size");
 	f->size = got;
 	reader_pages_decode(f->data, f->size, &f->ts_lo, &f->ts_hi);
-	reader_pagesum_frame(r->head_bits, r->head_flags, f->data, f->size,
-			     reader_buffer_sums(f->data, f->cap));
+	if (reader_pagesum_wanted(r))
+		reader_pagesum_frame(r->head_bits, r->head_flags, f->data,
+				     f->size,
+				     reader_buffer_sums(f->data, f->cap));
 	return 0;
 }
 

@@ -147,7 +147,7 @@ struct rjob_frame {
 	size_t src_cap, csize;
 	uint8_t *dst; /* the slot's buffer */
 	size_t dst_cap, dsize, result;
-	struct rpagesum *sums; /* the buffer's page summaries */
+	struct rpagesum *sums; /* the buffer's page summaries, or NULL */
 	int slot;
 	uint64_t offset;       /* file offset of the frame */
 	uint64_t ts_lo, ts_hi; /* reader_pages_decode's time range */
@@ -337,6 +337,17 @@ void reader_pagesum_frame(const uint8_t *head_bits, const uint8_t *head_flags,
 			  const uint8_t *data, size_t size,
 			  struct rpagesum *sums);
 unsigned reader_pagesum_take(const struct trace_reader *r, struct rcpu *c);
+
+/*
+ * Whether frames decoded now get page summaries: not for the file-order
+ * cursor, which reads one record at a time and never takes a page whole
+ * (a reader never leaves that mode, so the per-CPU cursor, which takes
+ * pages whole only in its own mode, never meets a frame without them).
+ */
+static inline bool reader_pagesum_wanted(const struct trace_reader *r)
+{
+	return r->mode != 2;
+}
 
 /* reader_tail.c */
 int reader_tail_load(struct trace_reader *r);

@@ -202,9 +202,10 @@ static int frame_reload(struct trace_reader *r, int frame)
 					     r->reload, f->csize);
 	if (!ZSTD_isError(size) && size == f->size) {
 		reader_pages_decode(f->data, f->size, &lo, &hi);
-		reader_pagesum_frame(r->head_bits, r->head_flags, f->data,
-				     f->size,
-				     reader_buffer_sums(f->data, f->cap));
+		if (reader_pagesum_wanted(r))
+			reader_pagesum_frame(
+				r->head_bits, r->head_flags, f->data, f->size,
+				reader_buffer_sums(f->data, f->cap));
 		/* Its pages are read on unchecked: their headers must be
 		 * those page_check passed (and `used` in bounds). */
 		if (lo == f->ts_lo && hi == f->ts_hi &&

@@ -44,8 +44,9 @@ static void job_run(const struct rjob *j, ZSTD_DCtx *dctx, struct rjob_frame *f)
 	if (ZSTD_isError(f->result) || f->result != f->dsize)
 		return;
 	reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi);
-	reader_pagesum_frame(j->head_bits, j->head_flags, f->dst, f->dsize,
-			     f->sums);
+	if (f->sums)
+		reader_pagesum_frame(j->head_bits, j->head_flags, f->dst,
+				     f->dsize, f->sums);
 }
 
 /* The first queued frame in queue order, or NULL; under the lock. */
@@ -195,7 +196,9 @@ static bool prefetch_one(struct trace_reader *r)
 	f->offset = offset;
 	f->dst = r->frames[slot].data;
 	f->dst_cap = r->frames[slot].cap;
-	f->sums = reader_buffer_sums(f->dst, f->dst_cap);
+	f->sums = reader_pagesum_wanted(r)
+			  ? reader_buffer_sums(f->dst, f->dst_cap)
+			  : NULL;
 	pthread_mutex_lock(&j->lock);
 	f->state = JOB_QUEUED;
 	j->count++;

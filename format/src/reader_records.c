@@ -386,7 +386,7 @@ static int page_run(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 	unsigned n = 0;
 
 	/* The common case: the whole page at once, from its summary. */
-	if (c->page_fresh && c->left && c->left <= max) {
+	if (c->page_fresh && c->left && c->left <= max && r->mode == 1) {
 		n = reader_pagesum_take(r, c);
 		if (n)
 			*run = c->rec - n;
