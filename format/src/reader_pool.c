@@ -70,15 +70,35 @@ static void buffer_move(struct trace_reader *r, int from, int to)
 }
 
 /*
+ * Decoded bytes of the frames queued for the prefetch thread and not yet
+ * collected (reader_prefetch.c): a bounded allowance (TRACE_PREFETCH_DEPTH
+ * frames) on top of both limits, which are about the frames the cursors
+ * hold. Counted in them, a deep queue would make the pool drop held frames
+ * (each read and decoded again on the caller's thread) and would shrink
+ * the skew a file may have.
+ */
+static size_t prefetch_bytes(const struct trace_reader *r)
+{
+	const struct rjob *j = &r->job;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < j->count; i++)
+		n += r->frames[j->f[(j->head + i) % TRACE_PREFETCH_DEPTH].slot]
+			     .cap;
+	return n;
+}
+
+/*
  * Give frame `to` a buffer of `dsize` bytes by dropping another frame, if
  * the resident limit says so and there is one to drop. Returns true if so.
  */
-static bool buffer_from_victim(struct trace_reader *r, int to, size_t dsize)
+static bool buffer_from_victim(struct trace_reader *r, int to, size_t dsize,
+			       size_t allow)
 {
 	int v;
 
-	if (!r->seekable ||
-	    r->pool_bytes - r->frames[to].cap + dsize <= TRACE_RESIDENT_LIMIT)
+	if (!r->seekable || r->pool_bytes - r->frames[to].cap + dsize <=
+				    TRACE_RESIDENT_LIMIT + allow)
 		return false;
 	v = frame_victim(r, dsize, to);
 	if (v < 0)
@@ -118,11 +138,14 @@ static int slot_free(struct trace_reader *r, size_t dsize)
 /*
  * A free slot able to hold `dsize` decoded bytes. Holding more than
  * TRACE_SKEW_LIMIT means the caller wants pages too far apart in the file.
+ * `quiet`: for the prefetch queue (within its allowance), and -1 without
+ * an error when there is no room.
  */
 int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
 		    bool quiet)
 {
 	int i = slot_free(r, dsize);
+	size_t allow = prefetch_bytes(r) + (quiet ? dsize : 0);
 	struct rframe *f;
 
 	if (i < 0)
@@ -134,14 +157,14 @@ int reader_slot_get(struct trace_reader *r, size_t dsize, uint64_t offset,
 		uint8_t *p;
 
 		if (r->pool_bytes + r->dropped_bytes - f->cap + dsize >
-		    TRACE_SKEW_LIMIT)
+		    TRACE_SKEW_LIMIT + allow)
 			return quiet ? -1
 				     : FAIL(r, TRACE_E_SKEW, offset,
 					    "reading one CPU would hold more "
 					    "than %u MiB of other CPUs' pages; "
 					    "read in file order instead",
 					    TRACE_SKEW_LIMIT >> 20);
-		if (!buffer_from_victim(r, i, dsize)) {
+		if (!buffer_from_victim(r, i, dsize, allow)) {
 			p = realloc(f->data, reader_buffer_bytes(dsize));
 			if (!p)
 				return quiet ? -1
@@ -236,7 +259,7 @@ int reader_frame_keep(struct trace_reader *r, int frame)
 			break;
 	if (j < (int)r->frame_slots) {
 		buffer_move(r, j, frame);
-	} else if (!buffer_from_victim(r, frame, size)) {
+	} else if (!buffer_from_victim(r, frame, size, prefetch_bytes(r))) {
 		f->data = malloc(reader_buffer_bytes(size));
 		if (!f->data)
 			return FAIL(r, TRACE_E_NOMEM, f->offset,
