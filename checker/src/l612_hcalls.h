@@ -9,8 +9,21 @@
 #define PKVM_CHECKER_L612_HCALLS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <pkvm/abi_linux612.h>
+
+/* SMCCC's hint bit (ARM_SMCCC_CALL_HINTS), which a caller may set in x0. */
+#define L612_HC_HINT (1ull << 16)
+
+/**
+ * x0 of a trap entry's words `w` (w[4]) without SMCCC's hint bit: what the
+ * l612 rules compare with PKVM_HC_BASE | id (profile_is_hcall's test).
+ */
+static inline uint64_t l612_hc_x0(const uint64_t *w)
+{
+	return w[4] & ~L612_HC_HINT;
+}
 
 /* What x1 holds when a call is dispatched (LINUX-6.12.md 6's table). */
 enum l612_x1 {

@@ -32,6 +32,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
 
+#include "l612_hcalls.h"
 #include "rules.h"
 
 #define L612F_EC_HVC64 0x16u
@@ -100,7 +101,7 @@ static void l612f_entry(void *self, const struct ck_env *env,
 {
 	struct l612f_rule *r = self;
 	struct l612f_cpu *c = &r->cpu[ev->cpu];
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
+	uint64_t x0 = l612_hc_x0(ev->w);
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	c->in_call = false;

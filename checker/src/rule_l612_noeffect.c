@@ -57,7 +57,7 @@ static void l612n_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612n_rule *r = self;
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
+	uint64_t x0 = l612_hc_x0(ev->w);
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	(void)env;

@@ -40,6 +40,7 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
+#include "l612_hcalls.h"
 #include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
@@ -300,7 +301,7 @@ static void l612_entry(void *self, const struct ck_env *env,
 {
 	struct l612_rule *r = self;
 	struct l612_call *c = &r->call[ev->cpu];
-	uint64_t x0 = ev->w[4] & ~(1ull << 16), scratch;
+	uint64_t x0 = l612_hc_x0(ev->w), scratch;
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	c->active = false;

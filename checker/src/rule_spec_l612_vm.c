@@ -39,6 +39,7 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
+#include "l612_hcalls.h"
 #include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
@@ -422,7 +423,7 @@ static void vm_entry(void *self, const struct ck_env *env,
 {
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, ev->cpu);
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
+	uint64_t x0 = l612_hc_x0(ev->w);
 	unsigned id = (unsigned)(x0 & 0xffff);
 
 	(void)env;
