@@ -41,7 +41,6 @@
 #include <pkvm/record.h>
 
 #include "l612_hcalls.h"
-#include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
@@ -85,7 +84,6 @@ struct l612_vmcall {
 };
 
 struct l612_rule {
-	bool on; /* the profile is linux-6.12 */
 	/* BOOT_LINUX: kernel pointer -> hyp VA, and the sizes pinned */
 	bool conv;
 	uint64_t kva_mask, kva_tag, kvm_size, vcpu_size;
@@ -307,7 +305,7 @@ static void l612_entry(void *self, const struct ck_env *env,
 	c->active = false;
 	r->vm[ev->cpu].id = 0;
 	/* (the replay passes host traps only) */
-	if (!r->on || ((ev->w[0] >> 26) & 0x3f) != L612_EC_HVC64 ||
+	if (((ev->w[0] >> 26) & 0x3f) != L612_EC_HVC64 ||
 	    (x0 & ~0xffffull) != PKVM_HC_BASE)
 		return;
 	if (id == PKVM_L612_HC_KVM_ADJUST_PC ||
@@ -586,11 +584,11 @@ static void l612_abandon(void *self, const struct ck_env *env, unsigned cpu,
 static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct l612_rule *r = calloc(1, sizeof(*r));
-	const struct ck_profile *p = view_profile(env->view);
 
+	/* Created for a linux-6.12 trace only (.system below). */
+	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	/* The other ids: id 2's result is rule_l612_ret.c's, its effect
 	 * rule_l612_boot.c's (5.1, 5.3); 1-7 and 11-22 refused or not,
 	 * and 0 and >= 26, change nothing: rule_l612_noeffect.c; 23-25
@@ -619,5 +617,5 @@ bool l612_pin_held(const struct ck_rules *rules, uint64_t pfn)
 {
 	const struct l612_rule *r = rules_self(rules, &rule_spec_l612);
 
-	return r && r->on && l612_pin_of(r, CK_MAX_CPUS, pfn) == L612_PIN_YES;
+	return r && l612_pin_of(r, CK_MAX_CPUS, pfn) == L612_PIN_YES;
 }

@@ -40,7 +40,6 @@
 #include <pkvm/record.h>
 
 #include "l612_hcalls.h"
-#include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
@@ -78,21 +77,19 @@ struct vm_call {
 };
 
 struct vm_rule {
-	bool on;
 	struct l612_where where;
 	bool el2_debug;
 	unsigned ia_bits;
-	struct l612_vm_env env; /* BOOT_LINUX; per call: the rest */
-	/* Allocated for a linux-6.12 trace only (the rule idles on others). */
+	struct l612_vm_env env;	      /* BOOT_LINUX; per call: the rest */
 	struct l612_vm *table;	      /* VM_MAX_SLOTS */
 	struct vm_call *call;	      /* CK_MAX_CPUS */
 	int loaded_slot[CK_MAX_CPUS]; /* the VM a CPU's vCPU is of, or -1 */
 };
 
-/* `cpu`'s call, or NULL on a trace of another system. */
+/* `cpu`'s call, or NULL for a CPU out of range. */
 static struct vm_call *vm_call_of(struct vm_rule *r, unsigned cpu)
 {
-	return r->on && cpu < CK_MAX_CPUS ? &r->call[cpu] : NULL;
+	return cpu < CK_MAX_CPUS ? &r->call[cpu] : NULL;
 }
 
 static const char *vm_name(unsigned id)
@@ -524,8 +521,6 @@ static void vm_mark(void *self, const struct ck_env *env,
 	int *slot = &r->loaded_slot[ev->cpu];
 
 	(void)env;
-	if (!r->on)
-		return;
 	if (ev->w[0] == PKVM_MARK_VCPU_LOAD) {
 		*slot = l612_vm_slot(&r->env, ev->w[1] & 0xffffffffull);
 		if (*slot >= 0 && *slot < (int)VM_MAX_SLOTS)
@@ -753,18 +748,16 @@ static void vm_abandon(void *self, const struct ck_env *env, unsigned cpu,
 static void *vm_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct vm_rule *r = calloc(1, sizeof(*r));
-	const struct ck_profile *p = view_profile(env->view);
 
+	/* Created for a linux-6.12 trace only (.system below). */
+	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	for (unsigned i = 0; i < CK_MAX_CPUS; i++)
 		r->loaded_slot[i] = -1;
-	if (r->on) {
-		r->table = calloc(VM_MAX_SLOTS, sizeof(*r->table));
-		r->call = calloc(CK_MAX_CPUS, sizeof(*r->call));
-		CK_CHECK(r->table != NULL && r->call != NULL);
-	}
+	r->table = calloc(VM_MAX_SLOTS, sizeof(*r->table));
+	r->call = calloc(CK_MAX_CPUS, sizeof(*r->call));
+	CK_CHECK(r->table != NULL && r->call != NULL);
 	return r;
 }
 
@@ -805,7 +798,7 @@ int l612_vm_lookup(const struct ck_env *env, uint64_t handle,
 	const struct vm_rule *r = rules_self(env->rules, &rule_spec_l612_vm);
 	int slot;
 
-	if (!r || !r->on || !r->env.known)
+	if (!r || !r->env.known)
 		return -1;
 	slot = l612_vm_slot(&r->env, handle);
 	if (slot < 0 || slot >= (int)VM_MAX_SLOTS || !r->table[slot].used)
