@@ -12,6 +12,8 @@
 
 #include <pkvm/abi_linux612.h>
 
+#include "../src/model.h"
+
 bool l612_is_table(uint64_t d, int level)
 {
 	return level < 3 && (d & 3) == 3;
@@ -22,19 +24,16 @@ bool l612_is_leaf(uint64_t d, int level)
 	return level == 3 ? (d & 3) == 3 : (d & 3) == 1;
 }
 
-/* The software bits of a valid leaf (3.2): 11 is reserved. */
+/* The software bits of a valid leaf (3.2, 11 reserved): the same bits
+ * (56:55) and the same states as our hyp's, so model_state's mapping. */
 static unsigned l612_sw_state(uint64_t d)
 {
-	switch ((d & L612_PTE_SW_MASK) >> L612_PTE_SW_SHIFT) {
-	case 0:
-		return SPEC_ST_OWNED;
-	case 1:
-		return SPEC_ST_SHARED_OWNED;
-	case 2:
-		return SPEC_ST_SHARED_BORROWED;
-	default:
-		return SPEC_ST_BAD;
-	}
+	struct model_side s = {
+		.flags = MODEL_SIDE_VALID,
+		.state = (uint8_t)((d & L612_PTE_SW_MASK) >> L612_PTE_SW_SHIFT),
+	};
+
+	return model_state(PKVM_COMP_HYP_S1, &s);
 }
 
 unsigned l612_host_state(uint64_t d, int level, bool memory)

@@ -47,13 +47,13 @@
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
 
+#include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
 
 #define L612B_MAX_REGIONS 64u
 #define L612B_MAX_DIRTY 64u
-#define L612B_EC_HVC64 0x16u
 
 /* What a page is at boot, in the order a page's region is chosen. */
 enum l612b_class {
@@ -468,11 +468,9 @@ static void l612b_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612b_rule *r = self;
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
 
 	if (r->boot_cpu < 0 && !r->boot_ok &&
-	    ((ev->w[0] >> 26) & 0x3f) == L612B_EC_HVC64 &&
-	    x0 == (PKVM_HC_BASE | PKVM_L612_HC_PKVM_INIT))
+	    profile_is_hcall(ev->w, PKVM_L612_HC_PKVM_INIT))
 		r->boot_cpu = (int)ev->cpu;
 	l612b_maybe(r, env, ev);
 }

@@ -32,9 +32,9 @@
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
 
+#include "l612_hcalls.h"
 #include "rules.h"
 
-#define L612F_EC_HVC64 0x16u
 #define L612F_EPERM ((uint64_t)-1)
 #define L612F_ADDR 0x0000fffffffff000ull
 #define L612F_HCR_VM 1ull
@@ -100,12 +100,11 @@ static void l612f_entry(void *self, const struct ck_env *env,
 {
 	struct l612f_rule *r = self;
 	struct l612f_cpu *c = &r->cpu[ev->cpu];
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
-	unsigned id = (unsigned)(x0 & 0xffff);
+	int hc = l612_hc_id(ev->w);
+	unsigned id = (unsigned)hc;
 
 	c->in_call = false;
-	if (((ev->w[0] >> 26) & 0x3f) != L612F_EC_HVC64 ||
-	    (x0 & ~0xffffull) != PKVM_HC_BASE)
+	if (hc < 0)
 		return;
 	if (id == PKVM_L612_HC_PKVM_INIT && !r->boot_seen) {
 		r->boot_seen = true;

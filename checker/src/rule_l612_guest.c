@@ -23,10 +23,10 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
+#include "profile.h"
 #include "rules.h"
 
 #define L612G_VMID_SHIFT 48
-#define L612G_EC_HVC64 0x16u
 
 struct l612g_cpu {
 	/* The host trap in progress: known (from its entry on, until a
@@ -73,13 +73,11 @@ static void l612g_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612g_cpu *c = &((struct l612g_rule *)self)->cpu[ev->cpu];
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
 
 	(void)env;
 	c->host_known = true;
 	c->in_host = true;
-	c->in_run = ((ev->w[0] >> 26) & 0x3f) == L612G_EC_HVC64 &&
-		    x0 == (PKVM_HC_BASE | PKVM_L612_HC_KVM_VCPU_RUN);
+	c->in_run = profile_is_hcall(ev->w, PKVM_L612_HC_KVM_VCPU_RUN);
 	c->run_entry = ev->index;
 }
 

@@ -57,24 +57,25 @@ static void l612n_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612n_rule *r = self;
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
-	unsigned id = (unsigned)(x0 & 0xffff);
+	int hc = l612_hc_id(ev->w);
+	/* 0: an id 6.12 does not dispatch, or not PKVM_HC_BASE | id */
+	unsigned id = hc > 0 && hc < (int)PKVM_L612_HC_COUNT ? (unsigned)hc : 0;
 
 	(void)env;
 	r->kind[ev->cpu] = L612N_NONE;
 	/* (the replay passes host traps only) */
 	if (((ev->w[0] >> 26) & 0x3f) != L612N_EC_HVC64)
 		return;
-	if (x0 - PKVM_HC_BASE >= PKVM_L612_HC_COUNT || id == 0)
+	if (id == 0)
 		r->kind[ev->cpu] = L612N_NOT_DISP;
 	else if (l612_hcall_no_effect(id))
 		r->kind[ev->cpu] = L612N_NO_EFFECT;
 	else if (id == PKVM_L612_HC_PKVM_CREATE_PRIVATE_MAPPING ||
 		 (id == PKVM_L612_HC_PKVM_INIT && r->boot_seen))
 		r->kind[ev->cpu] = L612N_AT_EXIT;
-	if (id == PKVM_L612_HC_PKVM_INIT && x0 - PKVM_HC_BASE == id)
+	if (id == PKVM_L612_HC_PKVM_INIT)
 		r->boot_seen = true;
-	r->id[ev->cpu] = x0 - PKVM_HC_BASE < PKVM_L612_HC_COUNT ? id : 0;
+	r->id[ev->cpu] = id;
 	r->x0[ev->cpu] = ev->w[4];
 	r->reported[ev->cpu] = false;
 	r->entry[ev->cpu] = ev->index;

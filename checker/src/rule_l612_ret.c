@@ -58,7 +58,6 @@
 #define RET_EC_SMC64 0x17u
 #define RET_EC_IABT_LOW 0x20u
 #define RET_EC_DABT_LOW 0x24u
-#define RET_HINT (1ull << 16) /* ARM_SMCCC_CALL_HINTS */
 #define RET_HCALLS PKVM_L612_HC_COUNT
 #define RET_EINVAL 22
 #define RET_MAX_ERRNO 4095
@@ -166,7 +165,7 @@ static void ret_entry(void *self, const struct ck_env *env,
 	struct ret_rule *r = self;
 	struct ret_cpu *c = &r->cpu[ev->cpu];
 	unsigned ec = (unsigned)((ev->w[0] >> 26) & 0x3f);
-	uint64_t x0 = ev->w[4] & ~RET_HINT;
+	uint64_t x0 = l612_hc_x0(ev->w);
 
 	memcpy(c->e, ev->w, sizeof(c->e));
 	c->at = ev->index;
@@ -406,10 +405,11 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
 	}
 }
 
-/* PSCI 0.2 function ids (kvm_host_psci_handler relays them). */
-static bool ret_psci(uint64_t x0)
+/* An SMC's entry words `e` call a PSCI 0.2 function (kvm_host_psci_handler
+ * relays them). */
+static bool ret_psci(const uint64_t *e)
 {
-	uint64_t f = x0 & ~RET_HINT;
+	uint64_t f = l612_hc_x0(e);
 
 	return f - 0x84000000ull < 32 || f - 0xc4000000ull < 32;
 }
@@ -445,8 +445,7 @@ static void ret_exit(void *self, const struct ck_env *env,
 			ret_bad(env, c, ev, "trap-return",
 				"LINUX-6.12.md 9.2: ELR moves past the SMC "
 				"(+4)");
-		else if (ret_psci(c->e[4]) &&
-			 (ev->w[1] || ev->w[2] || ev->w[3]))
+		else if (ret_psci(c->e) && (ev->w[1] || ev->w[2] || ev->w[3]))
 			ret_bad(env, c, ev, "smc-return",
 				"LINUX-6.12.md 9.2: a PSCI call returns x1-x3 "
 				"zero");

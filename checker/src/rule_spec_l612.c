@@ -40,23 +40,19 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
-#include "profile.h"
+#include "l612_hcalls.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
 
-#define L612_EC_HVC64 0x16u
-
 /** One CPU's call in progress. */
 struct l612_call {
-	bool active;
-	unsigned id;
-	uint64_t x[3];
-	uint64_t pa;		/* the page the call names */
-	bool sectioned;		/* it took a component lock */
-	struct spec_page pre;	/* both sides when it took the locks */
-	struct spec_page post;	/* ... when it let the last one go */
-	uint64_t post_host_out; /* the output of a valid leaf, or ~0 */
+	struct l612_call_head h; /* active, id, x1-x3 */
+	uint64_t pa;		 /* the page the call names */
+	bool sectioned;		 /* it took a component lock */
+	struct spec_page pre;	 /* both sides when it took the locks */
+	struct spec_page post;	 /* ... when it let the last one go */
+	uint64_t post_host_out;	 /* the output of a valid leaf, or ~0 */
 	uint64_t post_hyp_out;
 	unsigned pin;	    /* enum l612_pin of the page when it locked */
 	bool other_changed; /* a finding about another page was made */
@@ -84,7 +80,6 @@ struct l612_vmcall {
 };
 
 struct l612_rule {
-	bool on; /* the profile is linux-6.12 */
 	/* BOOT_LINUX: kernel pointer -> hyp VA, and the sizes pinned */
 	bool conv;
 	uint64_t kva_mask, kva_tag, kvm_size, vcpu_size;
@@ -300,29 +295,22 @@ static void l612_entry(void *self, const struct ck_env *env,
 {
 	struct l612_rule *r = self;
 	struct l612_call *c = &r->call[ev->cpu];
-	uint64_t x0 = ev->w[4] & ~(1ull << 16), scratch;
-	unsigned id = (unsigned)(x0 & 0xffff);
+	int id = l612_hc_id(ev->w); /* the replay passes host traps only */
+	uint64_t scratch;
 
-	c->active = false;
 	r->vm[ev->cpu].id = 0;
-	/* (the replay passes host traps only) */
-	if (!r->on || ((ev->w[0] >> 26) & 0x3f) != L612_EC_HVC64 ||
-	    (x0 & ~0xffffull) != PKVM_HC_BASE)
-		return;
 	if (id == PKVM_L612_HC_KVM_ADJUST_PC ||
 	    id == PKVM_L612_HC_KVM_VCPU_RUN ||
 	    id == PKVM_L612_HC_PKVM_INIT_VM ||
 	    id == PKVM_L612_HC_PKVM_INIT_VCPU ||
 	    id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
-		l612_vm_entry(r, ev->cpu, id, &ev->w[5]);
-	if (id != PKVM_L612_HC_PKVM_HOST_SHARE_HYP &&
-	    id != PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP)
-		return; /* 23-25: rule_spec_l612_vm.c */
-	memset(c, 0, sizeof(*c));
-	c->active = true;
-	c->id = id;
-	memcpy(c->x, &ev->w[5], sizeof(c->x));
-	c->pa = c->x[0] << 12;
+		l612_vm_entry(r, ev->cpu, (unsigned)id, &ev->w[5]);
+	/* 9 and 10 (23-25: rule_spec_l612_vm.c) */
+	if (!l612_call_begin(&c->h, sizeof(*c), ev->w,
+			     PKVM_L612_HC_PKVM_HOST_SHARE_HYP,
+			     PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP))
+		return;
+	c->pa = c->h.x[0] << 12;
 	c->pre = l612_read(r, env, c->pa, &scratch, &scratch);
 	c->pin = l612_pin_of(r, ev->cpu, c->pa >> 12);
 }
@@ -335,7 +323,7 @@ static void l612_acquire(void *self, const struct ck_env *env,
 	unsigned comp = view_lock_comp(env->view, (unsigned)ev->w[0]);
 	uint64_t scratch;
 
-	if (!c->active)
+	if (!c->h.active)
 		return;
 	/* Each side as the call found it when it locked that side. */
 	if (comp == PKVM_COMP_HOST_S2 && !c->sectioned) {
@@ -357,7 +345,7 @@ static void l612_release(void *self, const struct ck_env *env,
 	unsigned other = comp == PKVM_COMP_HOST_S2 ? PKVM_COMP_HYP_S1
 						   : PKVM_COMP_HOST_S2;
 
-	if (!c->active || !comp || comp == PKVM_COMP_GUEST_S2 ||
+	if (!c->h.active || !comp || comp == PKVM_COMP_GUEST_S2 ||
 	    view_cpu_holds_comp(env->view, ev->cpu, other))
 		return;
 	/* The last of the two is let go: the effect is what the tables say. */
@@ -376,7 +364,7 @@ static void l612_store(void *self, const struct ck_env *env,
 	unsigned slot, before, after;
 	int ti;
 
-	if (!c->active || c->other_changed || !m)
+	if (!c->h.active || c->other_changed || !m)
 		return;
 	ti = model_table_find(m, ev->w[0] & ~0xfffull);
 	if (ti < 0 || !model_table_attached(m, ti))
@@ -407,24 +395,17 @@ static void l612_store(void *self, const struct ck_env *env,
 		   "%s of page 0x%llx changed the %s side of 0x%llx (%llu "
 		   "KiB) from %s to %s; it changes no other page "
 		   "(LINUX-6.12.md 6.%u)",
-		   c->id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP
+		   c->h.id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP
 			   ? "__pkvm_host_share_hyp"
 			   : "__pkvm_host_unshare_hyp",
 		   (unsigned long long)c->pa,
 		   t->comp == PKVM_COMP_HOST_S2 ? "host" : "hyp",
 		   (unsigned long long)first, (unsigned long long)(size >> 10),
 		   spec_state_name(before), spec_state_name(after),
-		   c->id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP ? 1u : 2u);
+		   c->h.id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP ? 1u : 2u);
 }
 
 /* ---- the verdict at the exit ------------------------------------------ */
-
-static const char *l612_name(unsigned id)
-{
-	return id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP
-		       ? "__pkvm_host_share_hyp"
-		       : "__pkvm_host_unshare_hyp";
-}
 
 static unsigned l612_section(unsigned id)
 {
@@ -462,7 +443,7 @@ static const char *l612_effect_wrong(const struct l612_call *c,
 		return "the host stage-2 leaf's output address";
 	if (c->post_hyp_out != ~0ull && c->post_hyp_out != c->pa)
 		return "the hyp stage-1 leaf's output address";
-	if (c->id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP &&
+	if (c->h.id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP &&
 	    (c->post_host_out == ~0ull || c->post_hyp_out == ~0ull)) {
 		*check = "missing-mapping";
 		return "a mapping";
@@ -487,12 +468,12 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 	bool changed = c->post.host != c->pre.host || c->post.hyp != c->pre.hyp;
 	const char *what, *check;
 
-	l612_hcall(&m, c->id, c->x, &o);
+	l612_hcall(&m, c->h.id, c->h.x, &o);
 	if (o.unknown) {
 		ck_inconclusive(env->out,
 				"cpu%u %s at event #%llu: the page's state is "
 				"unknown",
-				ev->cpu, l612_name(c->id),
+				ev->cpu, l612_hcall_name(c->h.id),
 				(unsigned long long)ev->index);
 		return;
 	}
@@ -502,9 +483,10 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 		ck_finding(env->out, "hcall-return", ev, c->pa, false, 0,
 			   "%s(0x%llx) returned x0=%lld x1=%lld; LINUX-6.12.md "
 			   "6.%u says x0=0 x1=%lld%s (host %s, hyp %s)",
-			   l612_name(c->id), (unsigned long long)c->x[0],
-			   (long long)ev->w[0], (long long)x1,
-			   l612_section(c->id), (long long)o.x1,
+			   l612_hcall_name(c->h.id),
+			   (unsigned long long)c->h.x[0], (long long)ev->w[0],
+			   (long long)x1, l612_section(c->h.id),
+			   (long long)o.x1,
 			   o.may_ebusy ? " or -EBUSY (a pin may be held)" : "",
 			   spec_state_name(c->pre.host),
 			   spec_state_name(c->pre.hyp));
@@ -519,9 +501,10 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 				"is not as LINUX-6.12.md 6.%u says: host "
 				"%s -> %s, hyp %s -> %s expected, found "
 				"host %s, hyp %s",
-				l612_name(c->id), (unsigned long long)c->x[0],
-				what, (unsigned long long)c->pa,
-				l612_section(c->id),
+				l612_hcall_name(c->h.id),
+				(unsigned long long)c->h.x[0], what,
+				(unsigned long long)c->pa,
+				l612_section(c->h.id),
 				spec_state_name(c->pre.host),
 				spec_state_name(o.effect.after.host),
 				spec_state_name(c->pre.hyp),
@@ -535,8 +518,9 @@ static void l612_judge(struct l612_rule *r, const struct ck_env *env,
 			   "%s(0x%llx) returned %lld but changed page 0x%llx "
 			   "(host %s -> %s, hyp %s -> %s): an error return "
 			   "changes nothing (LINUX-6.12.md 6)",
-			   l612_name(c->id), (unsigned long long)c->x[0],
-			   (long long)x1, (unsigned long long)c->pa,
+			   l612_hcall_name(c->h.id),
+			   (unsigned long long)c->h.x[0], (long long)x1,
+			   (unsigned long long)c->pa,
 			   spec_state_name(c->pre.host),
 			   spec_state_name(c->post.host),
 			   spec_state_name(c->pre.hyp),
@@ -552,16 +536,16 @@ static void l612_exit(void *self, const struct ck_env *env,
 	if (r->vm[ev->cpu].id)
 		l612_vm_exit(r, ev->cpu, true,
 			     ev->w[0] == 0 ? (int64_t)ev->w[1] : -1);
-	if (!c->active)
+	if (!c->h.active)
 		return;
-	c->active = false;
+	c->h.active = false;
 	if (!c->sectioned) /* no lock taken: what it left at its exit */
 		c->post = l612_read(r, env, c->pa, &c->post_host_out,
 				    &c->post_hyp_out);
 	if (view_any_loss(env->view) || ck_trap_is_unsure(env->out, ev->cpu)) {
 		ck_inconclusive(env->out,
 				"cpu%u %s at event #%llu: records were lost",
-				ev->cpu, l612_name(c->id),
+				ev->cpu, l612_hcall_name(c->h.id),
 				(unsigned long long)ev->index);
 		return;
 	}
@@ -572,24 +556,20 @@ static void l612_abandon(void *self, const struct ck_env *env, unsigned cpu,
 			 const char *why)
 {
 	struct l612_rule *r = self;
-	struct l612_call *c = &r->call[cpu];
 
 	if (r->vm[cpu].id)
 		l612_vm_exit(r, cpu, false, 0);
-	if (!c->active)
-		return;
-	c->active = false;
-	ck_inconclusive(env->out, "cpu%u %s: %s", cpu, l612_name(c->id), why);
+	l612_call_abandon(&r->call[cpu].h, env, cpu, why);
 }
 
 static void *l612_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct l612_rule *r = calloc(1, sizeof(*r));
-	const struct ck_profile *p = view_profile(env->view);
 
+	/* Created for a linux-6.12 trace only (.system below). */
+	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	/* The other ids: id 2's result is rule_l612_ret.c's, its effect
 	 * rule_l612_boot.c's (5.1, 5.3); 1-7 and 11-22 refused or not,
 	 * and 0 and >= 26, change nothing: rule_l612_noeffect.c; 23-25
@@ -614,9 +594,36 @@ const struct ck_rule rule_spec_l612 = {
 };
 
 /** See rule_spec_l612.h. */
+bool l612_call_begin(struct l612_call_head *h, size_t size, const uint64_t *w,
+		     unsigned first, unsigned last)
+{
+	int id = l612_hc_id(w);
+
+	h->active = false;
+	if (id < 0 || (unsigned)id < first || (unsigned)id > last)
+		return false;
+	memset(h, 0, size);
+	h->active = true;
+	h->id = (unsigned)id;
+	memcpy(h->x, &w[5], sizeof(h->x));
+	return true;
+}
+
+/** See rule_spec_l612.h. */
+void l612_call_abandon(struct l612_call_head *h, const struct ck_env *env,
+		       unsigned cpu, const char *why)
+{
+	if (!h->active)
+		return;
+	h->active = false;
+	ck_inconclusive(env->out, "cpu%u %s: %s", cpu, l612_hcall_name(h->id),
+			why);
+}
+
+/** See rule_spec_l612.h. */
 bool l612_pin_held(const struct ck_rules *rules, uint64_t pfn)
 {
 	const struct l612_rule *r = rules_self(rules, &rule_spec_l612);
 
-	return r && r->on && l612_pin_of(r, CK_MAX_CPUS, pfn) == L612_PIN_YES;
+	return r && l612_pin_of(r, CK_MAX_CPUS, pfn) == L612_PIN_YES;
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the two linux-6.12 spec rules share: reading one side of a page
- * from the machine model's tables as format/LINUX-6.12.md 3 encodes it.
+ * from the machine model's tables as format/LINUX-6.12.md 3 encodes it,
+ * and starting and giving up the judgement of a call.
  * rule_spec_l612.c judges share and unshare (ids 9, 10),
  * rule_spec_l612_vm.c the VM lifecycle (ids 23-25).
  */
 #ifndef PKVM_CHECKER_RULE_SPEC_L612_H
 #define PKVM_CHECKER_RULE_SPEC_L612_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rules.h"
@@ -17,6 +19,29 @@ struct l612_where {
 	uint64_t ram_base, ram_size;
 	uint64_t hyp_off;
 };
+
+/** What both rules keep first of a call they judge on a CPU. */
+struct l612_call_head {
+	bool active;
+	unsigned id;   /* PKVM_L612_HC_* */
+	uint64_t x[3]; /* x1-x3 at its entry */
+};
+
+/**
+ * Start judging the host hypercall whose TRAP_ENTRY words are `w` if its
+ * id is in [first, last]: clear the call (`h` begins a struct of `size`
+ * bytes), make it active with its id and x1-x3, and return true. Any
+ * other trap leaves the call inactive (false).
+ */
+bool l612_call_begin(struct l612_call_head *h, size_t size, const uint64_t *w,
+		     unsigned first, unsigned last);
+
+/**
+ * Give up call `h` on `cpu` (its trap was abandoned, `why`): if it was
+ * active, it is no longer, and the run is inconclusive naming it.
+ */
+void l612_call_abandon(struct l612_call_head *h, const struct ck_env *env,
+		       unsigned cpu, const char *why);
 
 /**
  * The state of one side (`comp`: host stage-2 or hyp stage-1) of page

@@ -39,12 +39,11 @@
 #include <pkvm/abi_linux612.h>
 #include <pkvm/record.h>
 
-#include "profile.h"
+#include "l612_hcalls.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
 
-#define VM_EC_HVC64 0x16u
 #define VM_MAX_PAGES 128u  /* pages of one call followed */
 #define VM_RANGE_PAGES 32u /* ... of each range at most */
 #define VM_MAX_READS 8u
@@ -60,10 +59,8 @@ struct vm_page {
 
 /** One CPU's VM call in progress. */
 struct vm_call {
-	bool active;
-	unsigned id;
-	uint64_t x[3];
-	bool table_seen; /* it took vm_table_lock */
+	struct l612_call_head h; /* active, id, x1-x3 */
+	bool table_seen;	 /* it took vm_table_lock */
 	int free_slot;
 	struct l612_vm named;
 	unsigned read_count;
@@ -77,28 +74,19 @@ struct vm_call {
 };
 
 struct vm_rule {
-	bool on;
 	struct l612_where where;
 	bool el2_debug;
 	unsigned ia_bits;
-	struct l612_vm_env env; /* BOOT_LINUX; per call: the rest */
-	/* Allocated for a linux-6.12 trace only (the rule idles on others). */
+	struct l612_vm_env env;	      /* BOOT_LINUX; per call: the rest */
 	struct l612_vm *table;	      /* VM_MAX_SLOTS */
 	struct vm_call *call;	      /* CK_MAX_CPUS */
 	int loaded_slot[CK_MAX_CPUS]; /* the VM a CPU's vCPU is of, or -1 */
 };
 
-/* `cpu`'s call, or NULL on a trace of another system. */
+/* `cpu`'s call, or NULL for a CPU out of range. */
 static struct vm_call *vm_call_of(struct vm_rule *r, unsigned cpu)
 {
-	return r->on && cpu < CK_MAX_CPUS ? &r->call[cpu] : NULL;
-}
-
-static const char *vm_name(unsigned id)
-{
-	return id == PKVM_L612_HC_PKVM_INIT_VM	   ? "__pkvm_init_vm"
-	       : id == PKVM_L612_HC_PKVM_INIT_VCPU ? "__pkvm_init_vcpu"
-						   : "__pkvm_teardown_vm";
+	return cpu < CK_MAX_CPUS ? &r->call[cpu] : NULL;
 }
 
 static unsigned vm_section(unsigned id)
@@ -174,7 +162,7 @@ static void vm_spec(const struct vm_rule *r, struct vm_call *c,
 		.vm = &e,
 	};
 
-	l612_hcall(&m, c->id, c->x, o);
+	l612_hcall(&m, c->h.id, c->h.x, o);
 }
 
 /* The ranges of the call as known now. */
@@ -183,9 +171,9 @@ static unsigned vm_ranges(const struct vm_rule *r, const struct vm_call *c,
 {
 	struct l612_vm_env e = vm_env(r, c);
 
-	if (c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM && !c->table_seen)
+	if (c->h.id == PKVM_L612_HC_PKVM_TEARDOWN_VM && !c->table_seen)
 		return 0;
-	return l612_vm_call_ranges(&e, c->id, c->x, rg);
+	return l612_vm_call_ranges(&e, c->h.id, c->h.x, rg);
 }
 
 static bool vm_in_ranges(const struct vm_rule *r, const struct vm_call *c,
@@ -271,14 +259,14 @@ static int vm_free_slot(const struct vm_rule *r)
 
 static void vm_table_locked(struct vm_rule *r, struct vm_call *c)
 {
-	int slot = l612_vm_slot(&r->env, c->x[0]);
+	int slot = l612_vm_slot(&r->env, c->h.x[0]);
 
 	if (c->table_seen)
 		return; /* (each call takes it once) */
 	c->table_seen = true;
 	c->free_slot = vm_free_slot(r);
 	memset(&c->named, 0, sizeof(c->named));
-	if (c->id != PKVM_L612_HC_PKVM_INIT_VM && slot >= 0 &&
+	if (c->h.id != PKVM_L612_HC_PKVM_INIT_VM && slot >= 0 &&
 	    slot < (int)VM_MAX_SLOTS)
 		c->named = r->table[slot];
 }
@@ -292,12 +280,12 @@ static void vm_table_change(struct vm_rule *r, struct vm_call *c,
 	if (o->slot < 0 || o->slot >= (int)VM_MAX_SLOTS)
 		return;
 	vm = &r->table[o->slot];
-	if (c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM) {
+	if (c->h.id == PKVM_L612_HC_PKVM_TEARDOWN_VM) {
 		if (undo)
 			*vm = c->named;
 		else
 			memset(vm, 0, sizeof(*vm));
-	} else if (c->id == PKVM_L612_HC_PKVM_INIT_VM) {
+	} else if (c->h.id == PKVM_L612_HC_PKVM_INIT_VM) {
 		memset(vm, 0, sizeof(*vm));
 		if (undo)
 			return;
@@ -327,7 +315,7 @@ static void vm_table_follow(struct vm_rule *r, struct vm_call *c,
 			    const struct l612_outcome *o, int64_t x1)
 {
 	struct l612_outcome as_done = *o;
-	bool ok = c->id == PKVM_L612_HC_PKVM_INIT_VM ? x1 > 0 : x1 == 0;
+	bool ok = c->h.id == PKVM_L612_HC_PKVM_INIT_VM ? x1 > 0 : x1 == 0;
 	struct l612_range rg[L612_MAX_RANGES];
 	unsigned n;
 
@@ -338,17 +326,17 @@ static void vm_table_follow(struct vm_rule *r, struct vm_call *c,
 	if (c->applied || !ok || !c->table_seen)
 		return;
 	/* a success the spec refused: as the hyp must have done it */
-	as_done.slot = c->id == PKVM_L612_HC_PKVM_INIT_VM
+	as_done.slot = c->h.id == PKVM_L612_HC_PKVM_INIT_VM
 			       ? l612_vm_slot(&r->env, (uint64_t)x1)
-			       : l612_vm_slot(&r->env, c->x[0]);
+			       : l612_vm_slot(&r->env, c->h.x[0]);
 	n = vm_ranges(r, c, rg);
-	if (c->id == PKVM_L612_HC_PKVM_INIT_VM && n == 3) {
+	if (c->h.id == PKVM_L612_HC_PKVM_INIT_VM && n == 3) {
 		as_done.range[0] = rg[2];
 		as_done.range[1] = rg[1];
-	} else if (c->id == PKVM_L612_HC_PKVM_INIT_VCPU && n) {
+	} else if (c->h.id == PKVM_L612_HC_PKVM_INIT_VCPU && n) {
 		as_done.range[0] = rg[0];
 	}
-	if (c->id != PKVM_L612_HC_PKVM_INIT_VM || n == 3)
+	if (c->h.id != PKVM_L612_HC_PKVM_INIT_VM || n == 3)
 		vm_table_change(r, c, &as_done, false);
 }
 
@@ -422,23 +410,12 @@ static void vm_entry(void *self, const struct ck_env *env,
 {
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, ev->cpu);
-	uint64_t x0 = ev->w[4] & ~(1ull << 16);
-	unsigned id = (unsigned)(x0 & 0xffff);
 
 	(void)env;
-	if (!c)
-		return;
-	c->active = false;
-	if (((ev->w[0] >> 26) & 0x3f) != VM_EC_HVC64 ||
-	    (x0 & ~0xffffull) != PKVM_HC_BASE ||
-	    id < PKVM_L612_HC_PKVM_INIT_VM ||
-	    id > PKVM_L612_HC_PKVM_TEARDOWN_VM)
-		return;
-	memset(c, 0, sizeof(*c));
-	c->active = true;
-	c->id = id;
-	c->free_slot = -1;
-	memcpy(c->x, &ev->w[5], sizeof(c->x));
+	if (c &&
+	    l612_call_begin(&c->h, sizeof(*c), ev->w, PKVM_L612_HC_PKVM_INIT_VM,
+			    PKVM_L612_HC_PKVM_TEARDOWN_VM))
+		c->free_slot = -1;
 }
 
 static void vm_acquire(void *self, const struct ck_env *env,
@@ -449,7 +426,7 @@ static void vm_acquire(void *self, const struct ck_env *env,
 	unsigned id = (unsigned)ev->w[0];
 	unsigned comp = view_lock_comp(env->view, id);
 
-	if (!c || !c->active)
+	if (!c || !c->h.active)
 		return;
 	if (view_lock_class(env->view, id) == PKVM_LOCK_ROLE_VM_TABLE)
 		vm_table_locked(r, c);
@@ -469,7 +446,7 @@ static void vm_release(void *self, const struct ck_env *env,
 	unsigned other = comp == PKVM_COMP_HOST_S2 ? PKVM_COMP_HYP_S1
 						   : PKVM_COMP_HOST_S2;
 
-	if (!c || !c->active)
+	if (!c || !c->h.active)
 		return;
 	if (view_lock_class(env->view, id) == PKVM_LOCK_ROLE_VM_TABLE) {
 		/* the table as the spec says the call leaves it */
@@ -494,7 +471,7 @@ static void vm_host_read(void *self, const struct ck_env *env,
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, ev->cpu);
 
-	if (!c || !c->active || c->id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
+	if (!c || !c->h.active || c->h.id == PKVM_L612_HC_PKVM_TEARDOWN_VM)
 		return;
 	for (unsigned i = 0; i < c->read_count && i < VM_MAX_READS; i++)
 		if (c->read_pa[i] == ev->w[2]) {
@@ -503,10 +480,11 @@ static void vm_host_read(void *self, const struct ck_env *env,
 				   "%s read host memory at 0x%llx twice "
 				   "(0x%llx, then 0x%llx); LINUX-6.12.md 6.%u "
 				   "reads each host value once",
-				   vm_name(c->id), (unsigned long long)ev->w[2],
+				   l612_hcall_name(c->h.id),
+				   (unsigned long long)ev->w[2],
 				   (unsigned long long)c->read_val[i],
 				   (unsigned long long)ev->w[1],
-				   vm_section(c->id));
+				   vm_section(c->h.id));
 			break;
 		}
 	if (c->read_count < VM_MAX_READS) {
@@ -523,8 +501,6 @@ static void vm_mark(void *self, const struct ck_env *env,
 	int *slot = &r->loaded_slot[ev->cpu];
 
 	(void)env;
-	if (!r->on)
-		return;
 	if (ev->w[0] == PKVM_MARK_VCPU_LOAD) {
 		*slot = l612_vm_slot(&r->env, ev->w[1] & 0xffffffffull);
 		if (*slot >= 0 && *slot < (int)VM_MAX_SLOTS)
@@ -550,7 +526,7 @@ static void vm_store(void *self, const struct ck_env *env,
 	unsigned slot, before, after;
 	int ti;
 
-	if (!c || !c->active || c->other_changed || !m)
+	if (!c || !c->h.active || c->other_changed || !m)
 		return;
 	ti = model_table_find(m, ev->w[0] & ~0xfffull);
 	if (ti < 0 || !model_table_attached(m, ti))
@@ -583,11 +559,11 @@ static void vm_store(void *self, const struct ck_env *env,
 		   "%s changed the %s side of 0x%llx (%llu KiB) from %s to "
 		   "%s: not a page it pins, donates or gives back "
 		   "(LINUX-6.12.md 6.%u)",
-		   vm_name(c->id),
+		   l612_hcall_name(c->h.id),
 		   t->comp == PKVM_COMP_HOST_S2 ? "host" : "hyp",
 		   (unsigned long long)first, (unsigned long long)(size >> 10),
 		   spec_state_name(before), spec_state_name(after),
-		   vm_section(c->id));
+		   vm_section(c->h.id));
 }
 
 /* ---- the verdict at the exit ----------------------------------------- */
@@ -641,7 +617,7 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 	if (o.unknown || c->interfered || !r->env.pgd_size) {
 		ck_inconclusive(
 			env->out, "cpu%u %s at event #%llu: %s", ev->cpu,
-			vm_name(c->id), (unsigned long long)ev->index,
+			l612_hcall_name(c->h.id), (unsigned long long)ev->index,
 			c->interfered ? "another CPU changed its pages "
 					"between its critical sections"
 				      : "a page, a host read or BOOT_LINUX "
@@ -655,10 +631,11 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 		ck_finding(env->out, "hcall-return", ev, 0, false, 0,
 			   "%s(0x%llx, 0x%llx, 0x%llx) returned x0=%lld "
 			   "x1=%lld; LINUX-6.12.md 6.%u says %s%lld",
-			   vm_name(c->id), (unsigned long long)c->x[0],
-			   (unsigned long long)c->x[1],
-			   (unsigned long long)c->x[2], (long long)ev->w[0],
-			   (long long)x1, vm_section(c->id),
+			   l612_hcall_name(c->h.id),
+			   (unsigned long long)c->h.x[0],
+			   (unsigned long long)c->h.x[1],
+			   (unsigned long long)c->h.x[2], (long long)ev->w[0],
+			   (long long)x1, vm_section(c->h.id),
 			   o.panic ? "a hyp panic (a vCPU of the VM is "
 				     "loaded), never a return; not "
 				   : "x0=0 x1=",
@@ -673,12 +650,12 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 				   "%s returned %lld but page 0x%llx is "
 				   "host %s, hyp %s%s; LINUX-6.12.md 6.%u "
 				   "leaves it host %s, hyp %s%s",
-				   vm_name(c->id), (long long)x1,
+				   l612_hcall_name(c->h.id), (long long)x1,
 				   (unsigned long long)p->pfn << 12,
 				   spec_state_name(p->last.host),
 				   spec_state_name(p->last.hyp),
 				   *check == 'b' ? " (mapped elsewhere)" : "",
-				   vm_section(c->id),
+				   vm_section(c->h.id),
 				   spec_state_name(want.host),
 				   spec_state_name(want.hyp),
 				   *check == 'b' ? " at its linear VA" : "");
@@ -690,12 +667,12 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 			   "%s returned %lld but changed page 0x%llx (host "
 			   "%s -> %s, hyp %s -> %s): an error changes "
 			   "nothing overall (LINUX-6.12.md 6.%u)",
-			   vm_name(c->id), (long long)x1,
+			   l612_hcall_name(c->h.id), (long long)x1,
 			   (unsigned long long)p->pfn << 12,
 			   spec_state_name(p->pre.host),
 			   spec_state_name(p->last.host),
 			   spec_state_name(p->pre.hyp),
-			   spec_state_name(p->last.hyp), vm_section(c->id));
+			   spec_state_name(p->last.hyp), vm_section(c->h.id));
 }
 
 static void vm_exit(void *self, const struct ck_env *env,
@@ -704,13 +681,14 @@ static void vm_exit(void *self, const struct ck_env *env,
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, ev->cpu);
 
-	if (!c || !c->active)
+	if (!c || !c->h.active)
 		return;
-	c->active = false;
+	c->h.active = false;
 	if (view_any_loss(env->view) || ck_trap_is_unsure(env->out, ev->cpu)) {
-		ck_inconclusive(
-			env->out, "cpu%u %s at event #%llu: records were lost",
-			ev->cpu, vm_name(c->id), (unsigned long long)ev->index);
+		ck_inconclusive(env->out,
+				"cpu%u %s at event #%llu: records were lost",
+				ev->cpu, l612_hcall_name(c->h.id),
+				(unsigned long long)ev->index);
 		return;
 	}
 	vm_judge(r, env, c, ev);
@@ -723,17 +701,18 @@ static void vm_panic(void *self, const struct ck_env *env,
 	struct vm_call *c = vm_call_of(r, ev->cpu);
 	struct l612_outcome o;
 
-	if (!c || !c->active)
+	if (!c || !c->h.active)
 		return;
 	vm_spec(r, c, &o);
 	if (!o.panic)
 		return; /* the trap is abandoned: inconclusive */
-	c->active = false;
+	c->h.active = false;
 	ck_inconclusive(env->out,
 			"cpu%u %s(0x%llx) at event #%llu: host-caused-panic: "
 			"a vCPU of the VM is loaded, and 6.12 panics "
 			"(LINUX-6.12.md 6.5 case 2)",
-			ev->cpu, vm_name(c->id), (unsigned long long)c->x[0],
+			ev->cpu, l612_hcall_name(c->h.id),
+			(unsigned long long)c->h.x[0],
 			(unsigned long long)ev->index);
 }
 
@@ -743,27 +722,23 @@ static void vm_abandon(void *self, const struct ck_env *env, unsigned cpu,
 	struct vm_rule *r = self;
 	struct vm_call *c = vm_call_of(r, cpu);
 
-	if (!c || !c->active)
-		return;
-	c->active = false;
-	ck_inconclusive(env->out, "cpu%u %s: %s", cpu, vm_name(c->id), why);
+	if (c)
+		l612_call_abandon(&c->h, env, cpu, why);
 }
 
 static void *vm_create(const struct ck_env *env, unsigned cpu_count)
 {
 	struct vm_rule *r = calloc(1, sizeof(*r));
-	const struct ck_profile *p = view_profile(env->view);
 
+	/* Created for a linux-6.12 trace only (.system below). */
+	(void)env;
 	(void)cpu_count;
 	CK_CHECK(r != NULL);
-	r->on = p && strcmp(p->system, PKVM_SYSTEM_LINUX612) == 0;
 	for (unsigned i = 0; i < CK_MAX_CPUS; i++)
 		r->loaded_slot[i] = -1;
-	if (r->on) {
-		r->table = calloc(VM_MAX_SLOTS, sizeof(*r->table));
-		r->call = calloc(CK_MAX_CPUS, sizeof(*r->call));
-		CK_CHECK(r->table != NULL && r->call != NULL);
-	}
+	r->table = calloc(VM_MAX_SLOTS, sizeof(*r->table));
+	r->call = calloc(CK_MAX_CPUS, sizeof(*r->call));
+	CK_CHECK(r->table != NULL && r->call != NULL);
 	return r;
 }
 
@@ -804,7 +779,7 @@ int l612_vm_lookup(const struct ck_env *env, uint64_t handle,
 	const struct vm_rule *r = rules_self(env->rules, &rule_spec_l612_vm);
 	int slot;
 
-	if (!r || !r->on || !r->env.known)
+	if (!r || !r->env.known)
 		return -1;
 	slot = l612_vm_slot(&r->env, handle);
 	if (slot < 0 || slot >= (int)VM_MAX_SLOTS || !r->table[slot].used)

@@ -17,19 +17,12 @@
 # as the last good one, an ancestor. Uses the kernel cache of
 # $PKVM_LINUX_BUILD (default SRC/build), like the rest of the suite.
 set -euo pipefail
-src=$1 record=$2 check=$3
-build=${PKVM_LINUX_BUILD:-$src/build}
+src=$1 record=$2 check=$3 me=bisect-linux
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mutant=$src/tests/mutants/linux-6.12/05-hyp-unmap-no-tlbi.patch
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-fail() {
-	echo "bisect-linux: $*" >&2
-	exit 1
-}
-
-eval "$("$src/tools/linux" paths --build "$build" | sed 's/^/linux_/')" ||
-	fail "no cached kernel: run tools/linux build"
+linux_paths
 repo=$tmp/kernel
 git clone -q --shared --no-checkout "$linux_srcdir" "$repo" || fail "git clone of $linux_srcdir"
 g() { git -C "$repo" -c user.name=nightly -c user.email=nightly@pkvm-check "$@"; }
@@ -77,8 +70,7 @@ for c in "$S" "$G" "$B" "$L"; do
 	image=$("$src/tools/linux" paths --build "$build" --git "$repo" --rev "$c" | sed -n 's/^image=//p')
 	built=$((SECONDS - t0))
 	t=$tmp/nightly/night-$n.zst
-	"$record" --system linux-6.12 --cpus 2 --seed 1 --image "$image" \
-		--initramfs "$linux_initramfs" --timeout 900 -o "$t" >"$tmp/record.log" 2>&1 ||
+	record612 2 1 "$image" --timeout 900 -o "$t" >"$tmp/record.log" 2>&1 ||
 		{ tail -5 "$tmp/record.log" >&2; fail "pkvm-record of $c exited $?"; }
 	named=$(head -c 65536 "$t" | grep -ao 'hyp_commit=[0-9a-z-]*' || true)
 	[ "$named" = "hyp_commit=$c" ] ||

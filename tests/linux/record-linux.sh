@@ -27,21 +27,15 @@
 #              pkvm-record exits 1 and the trace ends in the PANIC record
 set -euo pipefail
 case_=$1 src=$2 record=$3 verify=$4 check=$5
-build=${PKVM_LINUX_BUILD:-$src/build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "record-linux $case_: $*" >&2
-	exit 1
-}
+me="record-linux $case_"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ "$case_" = build ]; then
 	"$src/tools/linux" build --build "$build"
 	exit 0
 fi
-eval "$("$src/tools/linux" paths --build "$build" | sed 's/^/linux_/')" ||
-	fail "no cached kernel: run tools/linux build"
+linux_paths
 
 # run NAME CPUS MODE [QEMU ARGS...]: record, then the checks every run must
 # pass. WAIT mode must lose nothing; DROP mode may, accounted for.
@@ -50,8 +44,7 @@ run() {
 	shift 3
 	[ "$mode" = wait ] || loss=''
 	t=$tmp/$name.zst
-	"$record" --system linux-6.12 --cpus "$cpus" --seed 7 --mode "$mode" \
-		--image "$linux_image" --initramfs "$linux_initramfs" \
+	record612 "$cpus" 7 "$linux_image" --mode "$mode" \
 		--timeout 900 -o "$t" -- "$@" >"$tmp/$name.record" 2>&1 ||
 		fail "pkvm-record exited $? ($(tail -1 "$tmp/$name.record"); console: $(tail -3 "$t.console"))"
 	grep -q '^driver: ok' "$t.console" || fail "driver did not finish: $(grep driver: "$t.console" | tail -3)"
@@ -160,8 +153,7 @@ no_false_alarms() {
 	for cpus in 1 2 4; do
 		for s in $(seq 1 "$seeds"); do
 			t=$tmp/nfa-$cpus-$s.zst
-			"$record" --system linux-6.12 --cpus "$cpus" --seed "$s" \
-				--image "$linux_image" --initramfs "$linux_initramfs" \
+			record612 "$cpus" "$s" "$linux_image" \
 				--timeout 900 --quiet -o "$t" >"$tmp/nfa.record" 2>&1 ||
 				fail "cpus $cpus seed $s: pkvm-record exited $? ($(tail -1 "$tmp/nfa.record"))"
 			judged "$t" "nfa-$cpus-$s"
@@ -318,8 +310,7 @@ known_panic() {
 	local t=$tmp/panic.zst rc=0 image
 	"$src/tools/linux" build --build "$build" --extra "$src/linux/6.12/known-panic.fragment"
 	image=$("$src/tools/linux" paths --build "$build" --extra "$src/linux/6.12/known-panic.fragment" | sed -n 's/^image=//p')
-	"$record" --system linux-6.12 --cpus 2 --seed 7 --image "$image" \
-		--initramfs "$linux_initramfs" --timeout 300 --quiet -o "$t" || rc=$?
+	record612 2 7 "$image" --timeout 300 --quiet -o "$t" || rc=$?
 	[ $rc = 1 ] || fail "pkvm-record exited $rc, expected 1 (hyp panic)"
 	grep -q 'HYP panic' "$t.console" || fail "no HYP panic on the console"
 	"$verify" --no-loss --complete --any-kinds boot,panic "$t" >"$tmp/panic.verify" ||
