@@ -28,6 +28,26 @@ enum spec_state {
 	SPEC_ST_BAD = 5,     /* reserved state bits (0b11) in a descriptor */
 };
 
+/*
+ * The state a valid leaf's two software bits (56:55) give its page, in our
+ * hyp and in Linux 6.12's pKVM alike (HYPERCALLS.md "Page state per side",
+ * LINUX-6.12.md 3.2): 0 owned, 1 shared and owned, 2 shared and borrowed,
+ * 3 reserved.
+ */
+static inline unsigned spec_sw_state(unsigned bits)
+{
+	switch (bits) {
+	case 0:
+		return SPEC_ST_OWNED;
+	case 1:
+		return SPEC_ST_SHARED_OWNED;
+	case 2:
+		return SPEC_ST_SHARED_BORROWED;
+	default:
+		return SPEC_ST_BAD;
+	}
+}
+
 /** Both sides of one page. */
 struct spec_page {
 	uint8_t host; /* enum spec_state */

@@ -12,8 +12,6 @@
 
 #include <pkvm/abi_linux612.h>
 
-#include "../src/model.h"
-
 bool l612_is_table(uint64_t d, int level)
 {
 	return level < 3 && (d & 3) == 3;
@@ -25,15 +23,11 @@ bool l612_is_leaf(uint64_t d, int level)
 }
 
 /* The software bits of a valid leaf (3.2, 11 reserved): the same bits
- * (56:55) and the same states as our hyp's, so model_state's mapping. */
+ * (56:55) and the same states as our hyp's (spec.h). */
 static unsigned l612_sw_state(uint64_t d)
 {
-	struct model_side s = {
-		.flags = MODEL_SIDE_VALID,
-		.state = (uint8_t)((d & L612_PTE_SW_MASK) >> L612_PTE_SW_SHIFT),
-	};
-
-	return model_state(PKVM_COMP_HYP_S1, &s);
+	return spec_sw_state(
+		(unsigned)((d & L612_PTE_SW_MASK) >> L612_PTE_SW_SHIFT));
 }
 
 unsigned l612_host_state(uint64_t d, int level, bool memory)

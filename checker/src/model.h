@@ -163,18 +163,8 @@ bool model_leaf(const struct model *m, unsigned comp, uint64_t addr,
 /** The spec state of a side view (HYPERCALLS.md "Page state per side"). */
 static inline unsigned model_state(unsigned comp, const struct model_side *s)
 {
-	if (s->flags & MODEL_SIDE_VALID) {
-		switch (s->state) {
-		case 0:
-			return SPEC_ST_OWNED;
-		case 1:
-			return SPEC_ST_SHARED_OWNED;
-		case 2:
-			return SPEC_ST_SHARED_BORROWED;
-		default:
-			return SPEC_ST_BAD;
-		}
-	}
+	if (s->flags & MODEL_SIDE_VALID)
+		return spec_sw_state(s->state);
 	if (comp == PKVM_COMP_HOST_S2 && s->owner == PKVM_OWNER_HOST)
 		return SPEC_ST_OWNED; /* host page, not mapped yet */
 	return SPEC_ST_NOPAGE;
