@@ -68,7 +68,10 @@ struct vm_call {
 	unsigned npages;
 	struct vm_page page[VM_MAX_PAGES];
 	bool interfered; /* another CPU changed a page between sections */
-	bool applied;	 /* the VM-table change made at vm_table release */
+	/* Pages of its ranges past VM_RANGE_PAGES of a range or VM_MAX_PAGES
+	 * of the call: not followed, so not judged (said at the exit). */
+	bool capped;
+	bool applied; /* the VM-table change made at vm_table release */
 	struct l612_outcome at_table; /* the spec then */
 	bool other_changed;
 };
@@ -204,20 +207,26 @@ static void vm_section_begin(struct vm_rule *r, const struct ck_env *env,
 		if (now.host != p->last.host || now.hyp != p->last.hyp)
 			c->interfered = true;
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		if (rg[i].pages > VM_RANGE_PAGES)
+			c->capped = true;
 		for (uint64_t k = 0; k < rg[i].pages && k < VM_RANGE_PAGES;
 		     k++) {
 			struct vm_page *p;
 
-			if (vm_find(c, rg[i].pfn + k) ||
-			    c->npages == VM_MAX_PAGES)
+			if (vm_find(c, rg[i].pfn + k))
 				continue;
+			if (c->npages == VM_MAX_PAGES) {
+				c->capped = true;
+				continue;
+			}
 			p = &c->page[c->npages++];
 			p->pfn = rg[i].pfn + k;
 			p->pre = vm_read(r, env, p->pfn, &p->hyp_out);
 			p->last = p->pre;
 			p->fresh = true;
 		}
+	}
 }
 
 /* pkvm_pgd_lock taken: the hyp side of the pages this section found. */
@@ -627,6 +636,14 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 		return;
 	}
 	ck_trap_checked(env->out);
+	if (c->capped)
+		ck_inconclusive(env->out,
+				"cpu%u %s at event #%llu: pages of its ranges "
+				"past the first %u of a range or %u of the "
+				"call are not followed, so not judged",
+				ev->cpu, l612_hcall_name(c->h.id),
+				(unsigned long long)ev->index, VM_RANGE_PAGES,
+				VM_MAX_PAGES);
 	if (ev->w[0] != 0 || o.panic || x1 != o.x1) {
 		ck_finding(env->out, "hcall-return", ev, 0, false, 0,
 			   "%s(0x%llx, 0x%llx, 0x%llx) returned x0=%lld "

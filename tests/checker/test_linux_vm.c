@@ -231,3 +231,26 @@ Test(linux612, the_vm_table_is_ghost_state_of_vm_table_lock)
 	cr_assert(strstr(r.sum.first_inconclusive, "host-caused-panic"), "%s",
 		  r.sum.first_inconclusive);
 }
+
+/*
+ * A call's pages are followed up to 32 a range and 128 a call: past that,
+ * a page is not judged, and the call says so rather than pass in silence.
+ * Created with 20,000 vCPUs, the VM's range is 41 pages: __pkvm_init_vm
+ * is unknown (the spec reads pages not followed), and the teardown, whose
+ * ranges come from the table, judges 32 of them and notes the rest.
+ */
+Test(linux612, a_call_past_the_pages_followed_says_so)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_vm_boot(&t, 1);
+	lk_init_vm(&t, 0, LK_VMP, 20000, LK_VM_OK, 0);
+	lk_teardown(&t, 0, NULL, 0, LK_VM_OK);
+	lk_check(&t, &r);
+	lk_expect(&r, CK_EXIT_INCONCLUSIVE, "", 0);
+	/* init_vm's, the teardown's, and the boot state's (no regions) */
+	cr_assert_eq(r.sum.inconclusive, 3, "%llu inconclusive: %s",
+		     (unsigned long long)r.sum.inconclusive,
+		     r.sum.first_inconclusive);
+}
