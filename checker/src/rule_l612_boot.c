@@ -517,7 +517,9 @@ static void l612b_store(void *self, const struct ck_env *env,
 static void l612b_other(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
-	l612b_maybe(self, env, ev);
+	/* (Once judged, nothing: it is on most events' path.) */
+	if (!((struct l612b_rule *)self)->judged)
+		l612b_maybe(self, env, ev);
 }
 
 static void l612b_end(void *self, const struct ck_env *env)
