@@ -381,4 +381,48 @@ bool reader_chain_check(const struct rchain *c,
 			const void *ctx, uint64_t *lo, uint64_t *hi);
 void reader_chain_free(struct rchain *c);
 
+/*
+ * One step of the plain common case of the record checks, shared by the
+ * cursor's run_fast and the page summaries (reader_pagesum.c): the event
+ * under way, and the LOST counts its heads added.
+ */
+struct rec_walk {
+	unsigned left; /* its continuations still due */
+	unsigned next; /* the index of the next one */
+	unsigned kind; /* its head's kind */
+	uint64_t lost;
+};
+
+/*
+ * Take record `x` if it plainly follows: the next continuation due, or,
+ * with none due, a known kind's good head (the reader's tables,
+ * reader_records_setup). Returns false, changing nothing, otherwise. The
+ * record's CPU and sequence number are the caller's to check.
+ */
+static inline bool rec_walk_take(struct rec_walk *w,
+				 const struct pkvm_record *x,
+				 const uint8_t *head_bits,
+				 const uint8_t *head_flags)
+{
+	unsigned flags = x->flags, k = x->kind;
+
+	if (flags & PKVM_REC_F_CONT) {
+		if (!w->left || k != w->kind ||
+		    (flags & (PKVM_REC_F_KIND_MASK | PKVM_REC_F_NCONT_MASK)) !=
+			    w->next)
+			return false;
+		w->next++;
+		w->left--;
+		return true;
+	}
+	if (w->left || (flags & ~(unsigned)head_bits[k]) != head_flags[k])
+		return false;
+	w->kind = k;
+	w->next = 1;
+	w->left = flags & PKVM_REC_F_NCONT_MASK;
+	if (k == PKVM_EV_LOST)
+		w->lost += x->a;
+	return true;
+}
+
 #endif /* PKVM_FORMAT_READER_H */

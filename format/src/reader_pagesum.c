@@ -35,11 +35,11 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 {
 	const struct pkvm_record *x = rec, *end = rec + n;
 	unsigned first = rec[0].flags & PAGESUM_SHAPE;
-	unsigned left = 0, next = 0, kind = 0;
+	struct rec_walk w = { 0, 0, 0, 0 };
 	/* The first record's step from the one before it is the junction's
 	 * to check: take it as one here, and leave it out of the span. */
 	uint32_t prev = rec[0].seq - 1;
-	uint64_t span = 0, lost = 0;
+	uint64_t span = 0;
 
 	/* Leading continuations: of the event the previous page left
 	 * open, which the junction checks. */
@@ -57,38 +57,22 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 	s->head = x < end;
 	/* Then run_fast's loop from a head with no continuation open. */
 	for (; x < end; x++) {
-		unsigned flags = x->flags, k = x->kind;
 		uint32_t delta = x->seq - prev;
 
-		if (x->cpu != cpu || delta - 1 >= 0x7fffffffu)
+		if (x->cpu != cpu || delta - 1 >= 0x7fffffffu ||
+		    !rec_walk_take(&w, x, head_bits, head_flags))
 			return;
-		if (flags & PKVM_REC_F_CONT) {
-			if (!left || k != kind ||
-			    (flags & PAGESUM_SHAPE) != next)
-				return;
-			next++;
-			left--;
-		} else {
-			if (left ||
-			    (flags & ~(unsigned)head_bits[k]) != head_flags[k])
-				return;
-			kind = k;
-			next = 1;
-			left = flags & PKVM_REC_F_NCONT_MASK;
-			if (k == PKVM_EV_LOST)
-				lost += x->a;
-		}
 		span += delta;
 		prev = x->seq;
 	}
 	s->seq_span = span - 1;
-	s->lost = lost;
+	s->lost = w.lost;
 	s->first_seq = rec[0].seq;
 	s->lead_kind = rec[0].kind;
 	s->lead_first = (uint8_t)first;
-	s->end_left = (uint8_t)left;
-	s->end_next = (uint8_t)next;
-	s->end_kind = (uint8_t)kind;
+	s->end_left = (uint8_t)w.left;
+	s->end_next = (uint8_t)w.next;
+	s->end_kind = (uint8_t)w.kind;
 	s->ok = true;
 }
 

@@ -166,38 +166,21 @@ static unsigned run_fast(const struct trace_reader *r, struct rcpu *c,
 {
 	const struct pkvm_record *rec = c->rec, *start = c->rec;
 	const struct pkvm_record *end = rec + (c->left < max ? c->left : max);
-	uint64_t seq = c->ext_seq, lost = c->lost;
-	unsigned left = c->cont_left, next = c->cont_next;
-	unsigned head_kind = c->cont_kind;
+	uint64_t seq = c->ext_seq;
+	struct rec_walk w = { c->cont_left, c->cont_next, c->cont_kind,
+			      c->lost };
 	bool head = false;
 	unsigned n;
 
 	if (!c->seq_started || c->skipping)
 		return 0;
 	for (; rec < end; rec++) {
-		unsigned flags = rec->flags, kind = rec->kind;
 		uint32_t delta = rec->seq - (uint32_t)seq;
 
-		if (rec->cpu != cpu || delta - 1 >= 0x7fffffffu)
+		if (rec->cpu != cpu || delta - 1 >= 0x7fffffffu ||
+		    !rec_walk_take(&w, rec, r->head_bits, r->head_flags))
 			break;
-		if (flags & PKVM_REC_F_CONT) {
-			if (!left || kind != head_kind ||
-			    (flags & (PKVM_REC_F_KIND_MASK |
-				      PKVM_REC_F_NCONT_MASK)) != next)
-				break;
-			next++;
-			left--;
-		} else {
-			if (left || (flags & ~(unsigned)r->head_bits[kind]) !=
-					    r->head_flags[kind])
-				break;
-			head = true;
-			head_kind = kind;
-			next = 1;
-			left = flags & PKVM_REC_F_NCONT_MASK;
-			if (kind == PKVM_EV_LOST)
-				lost += rec->a;
-		}
+		head |= !(rec->flags & PKVM_REC_F_CONT);
 		seq += delta;
 	}
 	n = (unsigned)(rec - start);
@@ -207,10 +190,10 @@ static unsigned run_fast(const struct trace_reader *r, struct rcpu *c,
 	c->left -= n;
 	c->records += n;
 	c->ext_seq = seq;
-	c->lost = lost;
-	c->cont_left = left;
-	c->cont_next = next;
-	c->cont_kind = (uint8_t)head_kind;
+	c->lost = w.lost;
+	c->cont_left = w.left;
+	c->cont_next = w.next;
+	c->cont_kind = (uint8_t)w.kind;
 	if (head)
 		c->syncing = false;
 	return n;
