@@ -62,6 +62,29 @@ static struct rjob_frame *job_queued(struct rjob *j, unsigned from)
 	return NULL;
 }
 
+/* Wait on `cond` under the job's lock, saying so in `*waiting` (the other
+ * thread signals only a waiter). */
+static void job_sleep(struct rjob *j, pthread_cond_t *cond, bool *waiting)
+{
+	*waiting = true;
+	pthread_cond_wait(cond, &j->lock);
+	*waiting = false;
+}
+
+/*
+ * Run queued frame `f` on this thread (the worker, or the caller while it
+ * waits): called and returning under the job's lock, which it lets go
+ * meanwhile. Only the thread that marked it running touches its buffers.
+ */
+static void job_take(struct rjob *j, ZSTD_DCtx *dctx, struct rjob_frame *f)
+{
+	f->state = JOB_RUNNING;
+	pthread_mutex_unlock(&j->lock);
+	job_run(j, dctx, f);
+	pthread_mutex_lock(&j->lock);
+	f->state = JOB_DONE;
+}
+
 static void *prefetch_main(void *arg)
 {
 	struct rjob *j = arg;
@@ -71,17 +94,10 @@ static void *prefetch_main(void *arg)
 		struct rjob_frame *f = job_queued(j, 0);
 
 		if (!f) {
-			j->worker_idle = true;
-			pthread_cond_wait(&j->work, &j->lock);
-			j->worker_idle = false;
+			job_sleep(j, &j->work, &j->worker_idle);
 			continue;
 		}
-		f->state = JOB_RUNNING;
-		pthread_mutex_unlock(&j->lock);
-		/* Only the worker touches this frame's buffers now. */
-		job_run(j, j->dctx, f);
-		pthread_mutex_lock(&j->lock);
-		f->state = JOB_DONE;
+		job_take(j, j->dctx, f);
 		if (j->caller_waiting)
 			pthread_cond_signal(&j->done);
 	}
@@ -242,16 +258,10 @@ static void prefetch_wait(struct trace_reader *r)
 			first->state == JOB_QUEUED ? first : job_queued(j, 1);
 
 		if (!f) {
-			j->caller_waiting = true;
-			pthread_cond_wait(&j->done, &j->lock);
-			j->caller_waiting = false;
+			job_sleep(j, &j->done, &j->caller_waiting);
 			continue;
 		}
-		f->state = JOB_RUNNING;
-		pthread_mutex_unlock(&j->lock);
-		job_run(j, r->dctx, f);
-		pthread_mutex_lock(&j->lock);
-		f->state = JOB_DONE;
+		job_take(j, r->dctx, f);
 	}
 }
 
@@ -311,9 +321,7 @@ static void prefetch_quiesce(struct rjob *j)
 		}
 		if (!running)
 			return;
-		j->caller_waiting = true;
-		pthread_cond_wait(&j->done, &j->lock);
-		j->caller_waiting = false;
+		job_sleep(j, &j->done, &j->caller_waiting);
 	}
 }
 

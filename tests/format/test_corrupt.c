@@ -604,6 +604,41 @@ static void drop_file(char *path, size_t len, const char *name, bool varied)
 	far_file(path, len, name, DROP_N, 1, varied);
 }
 
+/*
+ * A reader of a drop_file that has read cpu0's two records: cpu1's 20 MiB
+ * between them are queued, and some of their frames dropped. `rec` holds
+ * cpu0's second record.
+ */
+static struct trace_reader *drop_open(char *path, size_t len, const char *name,
+				      bool varied, struct pkvm_record *rec)
+{
+	struct trace_error err;
+	struct trace_reader *r;
+
+	drop_file(path, len, name, varied);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	cr_assert_eq(trace_reader_next(r, 0, rec, &err), 1, "%s", err.message);
+	cr_assert_eq(trace_reader_next(r, 0, rec, &err), 1, "%s", err.message);
+	return r;
+}
+
+/* Reading cpu1 on from a drop_open reader meets IO: a frame read again
+ * is not what it was. Closes the reader. */
+static void drop_read_changed(struct trace_reader *r)
+{
+	struct trace_error err;
+	struct pkvm_record rec;
+	int rc;
+
+	while ((rc = trace_reader_next(r, 1, &rec, &err)) == 1)
+		;
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(err.code, TRACE_E_IO, "%s", trace_error_name(err.code));
+	cr_assert(strstr(err.message, "changed"), "%s", err.message);
+	trace_reader_close(r);
+}
+
 Test(format, far_apart_cpus_keep_bounded_memory)
 {
 	/* Property: reading cpu0's second record queues 20 MiB of cpu1's
@@ -619,11 +654,7 @@ Test(format, far_apart_cpus_keep_bounded_memory)
 	char path[128];
 	size_t n1 = 0;
 
-	drop_file(path, sizeof(path), "drop", false);
-	r = trace_reader_open(path, &err);
-	cr_assert_not_null(r);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	r = drop_open(path, sizeof(path), "drop", false, &rec);
 	cr_assert_eq(rec.ts, DROP_N + 1);
 	ahead = r->job.started ? TRACE_PREFETCH_DEPTH * frame : 0;
 	cr_assert_leq(r->pool_bytes, TRACE_RESIDENT_LIMIT + 2 * frame + ahead,
@@ -647,24 +678,13 @@ Test(format, a_dropped_frame_that_changed_on_disk_is_io)
 	/* Property: a dropped frame is read again; if the file no longer
 	 * holds it (here cut short meanwhile), that is IO, not a crash or
 	 * other records. */
-	struct trace_error err;
 	struct pkvm_record rec;
 	struct trace_reader *r;
 	char path[128];
-	int rc;
 
-	drop_file(path, sizeof(path), "drop-cut", false);
-	r = trace_reader_open(path, &err);
-	cr_assert_not_null(r);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	r = drop_open(path, sizeof(path), "drop-cut", false, &rec);
 	cr_assert_eq(truncate(path, 4096), 0);
-	while ((rc = trace_reader_next(r, 1, &rec, &err)) == 1)
-		;
-	cr_assert_eq(rc, -1);
-	cr_assert_eq(err.code, TRACE_E_IO, "%s", trace_error_name(err.code));
-	cr_assert(strstr(err.message, "changed"), "%s", err.message);
-	trace_reader_close(r);
+	drop_read_changed(r);
 	unlink(path);
 }
 
@@ -674,20 +694,14 @@ Test(format, a_dropped_frame_whose_page_headers_changed_is_io)
 	 * so a frame that reads back with the same size and time range but
 	 * other page headers (here a middle page's `used` out of bounds,
 	 * written meanwhile) is IO too, not records read past the page. */
-	struct trace_error err;
 	struct pkvm_record rec;
 	struct trace_reader *r;
 	const struct rframe *f = NULL;
 	char path[128];
 	uint8_t *buf, *dec, *enc;
 	size_t len, nb, pad, pages;
-	int rc;
 
-	drop_file(path, sizeof(path), "drop-hdr", true);
-	r = trace_reader_open(path, &err);
-	cr_assert_not_null(r);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
-	cr_assert_eq(trace_reader_next(r, 0, &rec, &err), 1, "%s", err.message);
+	r = drop_open(path, sizeof(path), "drop-hdr", true, &rec);
 	for (size_t i = 0; i < r->frame_slots && !f; i++)
 		if (r->frames[i].dropped)
 			f = &r->frames[i];
@@ -717,12 +731,7 @@ Test(format, a_dropped_frame_whose_page_headers_changed_is_io)
 	memset(enc + nb + 8, 0, pad - 8);
 	memcpy(buf + f->offset, enc, f->csize);
 	file_store(path, buf, len);
-	while ((rc = trace_reader_next(r, 1, &rec, &err)) == 1)
-		;
-	cr_assert_eq(rc, -1);
-	cr_assert_eq(err.code, TRACE_E_IO, "%s", trace_error_name(err.code));
-	cr_assert(strstr(err.message, "changed"), "%s", err.message);
-	trace_reader_close(r);
+	drop_read_changed(r);
 	free(buf);
 	free(dec);
 	free(enc);
