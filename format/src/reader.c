@@ -291,8 +291,7 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 			    "page %u of the frame at offset %llu has a bad "
 			    "magic or nonzero reserved fields",
 			    index, (unsigned long long)offset);
-	if (cpu >= r->info.cpu_count || used % PKVM_RECORD_SIZE != 0 ||
-	    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+	if (cpu >= r->info.cpu_count || reader_page_records(p) < 0)
 		return FAIL(r, TRACE_E_BAD_PAGE, offset,
 			    "page %u of the frame at offset %llu claims CPU %u "
 			    "and %u bytes of records",
@@ -325,12 +324,8 @@ void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
 	     off += TRACE_PAGE_SIZE) {
 		struct pkvm_record *rec =
 			(struct pkvm_record *)(data + off + TRACE_PAGE_HEADER);
-		uint32_t used = trace_le32(data + off + 12);
-		unsigned n = used % PKVM_RECORD_SIZE ||
-					     used > TRACE_PAGE_SIZE -
-							     TRACE_PAGE_HEADER
-				     ? 0
-				     : used / PKVM_RECORD_SIZE;
+		int used = reader_page_records(data + off);
+		unsigned n = used < 0 ? 0 : (unsigned)used;
 		uint64_t ts = 0;
 		uint32_t seq = 0;
 
@@ -371,10 +366,7 @@ uint64_t reader_pages_sum(const uint8_t *data, size_t size)
 
 	for (size_t off = 0; off + TRACE_PAGE_SIZE <= size;
 	     off += TRACE_PAGE_SIZE) {
-		uint32_t used = trace_le32(data + off + 12);
-
-		if (used % PKVM_RECORD_SIZE ||
-		    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+		if (reader_page_records(data + off) < 0)
 			return 0;
 		for (unsigned k = 0; k < TRACE_PAGE_HEADER; k += 8)
 			h = (h ^ trace_le64(data + off + k)) * 0x100000001b3ull;

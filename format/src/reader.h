@@ -77,6 +77,21 @@ static inline struct rpagesum *reader_buffer_sums(uint8_t *data, size_t cap)
 	return (struct rpagesum *)(void *)(data + cap);
 }
 
+/*
+ * The records a decoded page holds by its header's `used`, or -1 if that
+ * is out of bounds (not a whole number of records, or past the page):
+ * page_check rejects such a page, and what runs before it leaves it alone.
+ */
+static inline int reader_page_records(const uint8_t *page)
+{
+	uint32_t used = trace_le32(page + 12);
+
+	if (used % PKVM_RECORD_SIZE ||
+	    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+		return -1;
+	return (int)(used / PKVM_RECORD_SIZE);
+}
+
 /** One decoded zstd frame of pages. */
 struct rframe {
 	uint8_t *data;
@@ -141,9 +156,10 @@ struct rcpu {
  * when a quiet CPU's records are far ahead, the per-CPU cursor collects
  * tens of frames at once, and what the worker has not decoded by then the
  * caller decodes itself. With 4, the caller decoded 18% of the frames of a
- * 57M-record linux-6.12 trace (1,226 of 6,900); with 32, 2% (135), at
- * 10 MiB more peak RSS on long and short traces alike; with 64, 0.4%, but
- * the long trace's peak grew 12% over the short one's.
+ * 57M-record linux-6.12 trace (1,226 of 6,900); with 32, 2% (135; 4-5%
+ * since the worker also sums the pages up), at 10 MiB more peak RSS on
+ * long and short traces alike; with 64, 0.4%, but the long trace's peak
+ * grew 12% over the short one's.
  */
 #define TRACE_PREFETCH_DEPTH 32u
 
@@ -223,7 +239,7 @@ struct trace_reader {
 	/* For each kind, what a good head record's flags are once its
 	 * allowed kind bits are masked off (its continuation count), or
 	 * 0xff for a kind the common path leaves to the full checks, and
-	 * those bits (reader_records.c, rec_fast). */
+	 * those bits (reader_records.c, run_fast). */
 	uint8_t head_flags[256], head_bits[256];
 	/* Its layout: fixed header bytes, fixed and per-CPU summary bytes. */
 	uint32_t header_fixed, summary_fixed, summary_cpu;

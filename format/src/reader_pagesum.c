@@ -88,15 +88,14 @@ void reader_pagesum_frame(const uint8_t *head_bits, const uint8_t *head_flags,
 {
 	for (size_t i = 0; i < size / TRACE_PAGE_SIZE; i++) {
 		const uint8_t *p = data + i * TRACE_PAGE_SIZE;
-		uint32_t used = trace_le32(p + 12);
+		int n = reader_page_records(p);
 		struct rpagesum *s = &sums[i];
 
 		s->ok = false;
 		s->records = 0;
-		if (used == 0 || used % PKVM_RECORD_SIZE ||
-		    used > TRACE_PAGE_SIZE - TRACE_PAGE_HEADER)
+		if (n <= 0)
 			continue;
-		s->records = (uint8_t)(used / PKVM_RECORD_SIZE);
+		s->records = (uint8_t)n;
 		pagesum_page(head_bits, head_flags,
 			     (const struct pkvm_record
 				      *)(const void *)(p + TRACE_PAGE_HEADER),

@@ -140,7 +140,7 @@ static int rec_check(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 	return rec_head(r, c, cpu, rec);
 }
 
-/** The tables of rec_fast, for the file's version (after its header). */
+/** The tables of run_fast, for the file's version (after its header). */
 void reader_records_setup(struct trace_reader *r)
 {
 	for (unsigned kind = 0; kind < 256; kind++) {
