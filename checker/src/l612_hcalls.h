@@ -9,36 +9,8 @@
 #define PKVM_CHECKER_L612_HCALLS_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
-#include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
-
-/* SMCCC's hint bit (ARM_SMCCC_CALL_HINTS), which a caller may set in x0. */
-#define L612_HC_HINT (1ull << 16)
-
-/**
- * x0 of a trap entry's words `w` (w[4]) without SMCCC's hint bit: what the
- * l612 rules compare with PKVM_HC_BASE | id (profile_is_hcall's test).
- */
-static inline uint64_t l612_hc_x0(const uint64_t *w)
-{
-	return w[4] & ~L612_HC_HINT;
-}
-
-/**
- * The id of the host HVC whose TRAP_ENTRY words are `w` (x0 is
- * PKVM_HC_BASE | id, SMCCC's hint bit aside), or -1 for any other trap.
- */
-static inline int l612_hc_id(const uint64_t *w)
-{
-	uint64_t x0 = l612_hc_x0(w);
-
-	if (((w[0] >> 26) & 0x3f) != 0x16 ||
-	    (x0 & ~(uint64_t)PKVM_HC_ID_MASK) != PKVM_HC_BASE)
-		return -1;
-	return (int)(x0 & PKVM_HC_ID_MASK);
-}
 
 /* What x1 holds when a call is dispatched (LINUX-6.12.md 6's table). */
 enum l612_x1 {

@@ -7,6 +7,7 @@
 
 #include "checker.h"
 #include "l612_hcalls.h"
+#include "profile.h"
 
 const char *ck_hcall_name(uint64_t id)
 {
@@ -40,7 +41,7 @@ const char *ck_errno_name(int64_t v)
  * of x1-x3 as it takes. */
 static void ck_l612_hcall(const struct ck_event *t, char *buf, size_t len)
 {
-	unsigned id = (unsigned)(l612_hc_x0(t->w) & PKVM_HC_ID_MASK);
+	unsigned id = (unsigned)(profile_hc_x0(t->w) & PKVM_HC_ID_MASK);
 	const char *name = NULL;
 	unsigned nargs = 0;
 	size_t pos;
@@ -68,7 +69,8 @@ void ck_trap_text(const struct ck_event *t, enum trace_system sys, char *buf,
 	uint64_t x0 = t->w[4];
 
 	if (sys == TRACE_SYS_LINUX612 && ec == 0x16 &&
-	    (l612_hc_x0(t->w) & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE) {
+	    (profile_hc_x0(t->w) & ~(uint64_t)PKVM_HC_ID_MASK) ==
+		    PKVM_HC_BASE) {
 		ck_l612_hcall(t, buf, len);
 	} else if (ec == 0x16 &&
 		   (x0 & ~(uint64_t)PKVM_HC_ID_MASK) == PKVM_HC_BASE) {

@@ -123,14 +123,34 @@ struct ck_profile {
 	const char *unjudged_reason;
 };
 
+/* SMCCC's hint bit (ARM_SMCCC_CALL_HINTS), which a caller may set in x0. */
+#define PROFILE_HC_HINT (1ull << 16)
+
+/** x0 of a TRAP_ENTRY's words `w` (w[4]) without SMCCC's hint bit. */
+static inline uint64_t profile_hc_x0(const uint64_t *w)
+{
+	return w[4] & ~PROFILE_HC_HINT;
+}
+
 /**
- * Whether the words of a TRAP_ENTRY, `w`, are a host HVC of hypercall `id`:
- * x0 = PKVM_HC_BASE | id, SMCCC's hint bit (16) aside.
+ * The hypercall id of a TRAP_ENTRY whose words are `w`: a host HVC with
+ * x0 = PKVM_HC_BASE | id (SMCCC's hint bit aside); -1 for any other trap.
  */
+static inline int profile_hcall_id(const uint64_t *w)
+{
+	uint64_t x0 = profile_hc_x0(w);
+
+	if (((w[0] >> 26) & 0x3f) != 0x16 ||
+	    (x0 & ~(uint64_t)PKVM_HC_ID_MASK) != PKVM_HC_BASE)
+		return -1;
+	return (int)(x0 & PKVM_HC_ID_MASK);
+}
+
+/** Whether the words of a TRAP_ENTRY, `w`, are a host HVC of hypercall
+ * `id`. */
 static inline bool profile_is_hcall(const uint64_t *w, unsigned id)
 {
-	return ((w[0] >> 26) & 0x3f) == 0x16 &&
-	       (w[4] & ~(1ull << 16)) == (PKVM_HC_BASE | id);
+	return profile_hcall_id(w) == (int)id;
 }
 
 /** The profile of `system`, or NULL. */

@@ -32,7 +32,7 @@
 #include <pkvm/abi.h>
 #include <pkvm/abi_linux612.h>
 
-#include "l612_hcalls.h"
+#include "profile.h"
 #include "rules.h"
 
 #define L612F_EPERM ((uint64_t)-1)
@@ -100,7 +100,7 @@ static void l612f_entry(void *self, const struct ck_env *env,
 {
 	struct l612f_rule *r = self;
 	struct l612f_cpu *c = &r->cpu[ev->cpu];
-	int hc = l612_hc_id(ev->w);
+	int hc = profile_hcall_id(ev->w);
 	unsigned id = (unsigned)hc;
 
 	c->in_call = false;

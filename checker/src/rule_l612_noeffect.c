@@ -29,6 +29,7 @@
 #include <pkvm/record.h>
 
 #include "l612_hcalls.h"
+#include "profile.h"
 #include "rules.h"
 
 #define L612N_EC_HVC64 0x16u
@@ -57,7 +58,7 @@ static void l612n_entry(void *self, const struct ck_env *env,
 			const struct ck_event *ev)
 {
 	struct l612n_rule *r = self;
-	int hc = l612_hc_id(ev->w);
+	int hc = profile_hcall_id(ev->w);
 	/* 0: an id 6.12 does not dispatch, or not PKVM_HC_BASE | id */
 	unsigned id = hc > 0 && hc < (int)PKVM_L612_HC_COUNT ? (unsigned)hc : 0;
 

@@ -52,6 +52,7 @@
 
 #include "rule_spec_l612.h"
 #include "l612_hcalls.h"
+#include "profile.h"
 #include "rules.h"
 
 #define RET_EC_HVC64 0x16u
@@ -165,7 +166,7 @@ static void ret_entry(void *self, const struct ck_env *env,
 	struct ret_rule *r = self;
 	struct ret_cpu *c = &r->cpu[ev->cpu];
 	unsigned ec = (unsigned)((ev->w[0] >> 26) & 0x3f);
-	uint64_t x0 = l612_hc_x0(ev->w);
+	uint64_t x0 = profile_hc_x0(ev->w);
 
 	memcpy(c->e, ev->w, sizeof(c->e));
 	c->at = ev->index;
@@ -409,7 +410,7 @@ static const char *ret_hvc_wrong(const struct ret_cpu *c, bool *checked,
  * relays them). */
 static bool ret_psci(const uint64_t *e)
 {
-	uint64_t f = l612_hc_x0(e);
+	uint64_t f = profile_hc_x0(e);
 
 	return f - 0x84000000ull < 32 || f - 0xc4000000ull < 32;
 }

@@ -41,6 +41,7 @@
 #include <pkvm/record.h>
 
 #include "l612_hcalls.h"
+#include "profile.h"
 #include "rule_spec_l612.h"
 #include "rules.h"
 #include "spec_l612.h"
@@ -295,7 +296,8 @@ static void l612_entry(void *self, const struct ck_env *env,
 {
 	struct l612_rule *r = self;
 	struct l612_call *c = &r->call[ev->cpu];
-	int id = l612_hc_id(ev->w); /* the replay passes host traps only */
+	int id =
+		profile_hcall_id(ev->w); /* the replay passes host traps only */
 	uint64_t scratch;
 
 	r->vm[ev->cpu].id = 0;
@@ -597,7 +599,7 @@ const struct ck_rule rule_spec_l612 = {
 bool l612_call_begin(struct l612_call_head *h, size_t size, const uint64_t *w,
 		     unsigned first, unsigned last)
 {
-	int id = l612_hc_id(w);
+	int id = profile_hcall_id(w);
 
 	h->active = false;
 	if (id < 0 || (unsigned)id < first || (unsigned)id > last)
