@@ -126,7 +126,7 @@ _Static_assert(sizeof(struct trace_page_header) == TRACE_PAGE_HEADER,
  * (the first record's from zero), modulo 2^64 and 2^32. Consecutive records
  * of a CPU are close in time and sequence, so the differences are small and
  * repetitive, and zstd compresses them about twice as well as the raw values.
- * Each page still decodes on its own (reader_pages_decode, reader.c).
+ * Each page still decodes on its own (reader_pages_decode, reader_pagesum.c).
  */
 static inline void trace_page_delta_encode(struct pkvm_record *rec, unsigned n)
 {

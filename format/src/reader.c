@@ -308,41 +308,6 @@ static int page_check(struct trace_reader *r, const uint8_t *p, uint64_t offset,
 	return 0;
 }
 
-/*
- * Decode every page's records in place (FORMAT.md "Page encoding") and
- * give the frame's time range: the smallest and largest `ts`, 0 and 0 if
- * it has no records. Pure, so the prefetch thread runs it too; a page
- * whose `used` is out of bounds is left alone (page_check rejects it).
- */
-void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
-			 uint64_t *ts_hi)
-{
-	uint64_t min = UINT64_MAX, max = 0;
-	bool any = false;
-
-	for (size_t off = 0; off + TRACE_PAGE_SIZE <= size;
-	     off += TRACE_PAGE_SIZE) {
-		struct pkvm_record *rec =
-			(struct pkvm_record *)(data + off + TRACE_PAGE_HEADER);
-		int used = reader_page_records(data + off);
-		unsigned n = used < 0 ? 0 : (unsigned)used;
-		uint64_t ts = 0;
-		uint32_t seq = 0;
-
-		for (unsigned i = 0; i < n; i++) {
-			ts += rec[i].ts;
-			seq += rec[i].seq;
-			rec[i].ts = ts;
-			rec[i].seq = seq;
-			min = ts < min ? ts : min;
-			max = ts > max ? ts : max;
-		}
-		any |= n > 0;
-	}
-	*ts_lo = any ? min : 0;
-	*ts_hi = max;
-}
-
 /**
  * Check every page header of a decoded frame, in order. Its records were
  * decoded (reader_pages_decode) and its time range set before.
@@ -495,11 +460,11 @@ static int frame_decode(struct trace_reader *r, int slot, size_t csize,
 			    ZSTD_isError(got) ? ZSTD_getErrorName(got)
 					      : "wrong decoded size");
 	f->size = got;
-	reader_pages_decode(f->data, f->size, &f->ts_lo, &f->ts_hi);
-	if (reader_pagesum_wanted(r))
-		reader_pagesum_frame(r->head_bits, r->head_flags, f->data,
-				     f->size,
-				     reader_buffer_sums(f->data, f->cap));
+	reader_pages_decode(f->data, f->size, &f->ts_lo, &f->ts_hi,
+			    r->head_bits, r->head_flags,
+			    reader_pagesum_wanted(r)
+				    ? reader_buffer_sums(f->data, f->cap)
+				    : NULL);
 	return 0;
 }
 

@@ -3,10 +3,10 @@
  * The reader's state, shared by its parts: reader.c (input, header,
  * frame loop), reader_pool.c (the decoded frames held), reader_tail.c
  * (seek table and end summary), reader_records.c (record checks, the two
- * cursors, seeking), reader_pagesum.c (what a page's records say of
- * themselves, for the cursor to take it whole), reader_chain.c (what a
- * pipe reader remembers of the frames) and reader_prefetch.c (the
- * optional decompression thread).
+ * cursors, seeking), reader_pagesum.c (the pages' decoding, and what a
+ * page's records say of themselves, for the cursor to take it whole),
+ * reader_chain.c (what a pipe reader remembers of the frames) and
+ * reader_prefetch.c (the optional decompression thread).
  */
 #ifndef PKVM_FORMAT_READER_H
 #define PKVM_FORMAT_READER_H
@@ -193,8 +193,8 @@ struct rjob {
 	pthread_cond_t work, done;
 	bool worker_idle, caller_waiting, quit; /* under `lock` */
 	ZSTD_DCtx *dctx;
-	/* The reader's tables for reader_pagesum_frame, read-only once the
-	 * header is read, so the worker may read them too. */
+	/* The reader's tables for reader_pages_decode's summaries, read-only
+	 * once the header is read, so the worker may read them too. */
 	const uint8_t *head_bits, *head_flags;
 	struct rjob_frame f[TRACE_PREFETCH_DEPTH];
 	unsigned head, count; /* submitted, not collected (caller's) */
@@ -322,8 +322,6 @@ struct trace_reader {
 	 (r)->failed = true, -1)
 int reader_load_frame(struct trace_reader *r);
 ssize_t reader_in_fill(struct trace_reader *r, size_t n, bool quiet);
-void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
-			 uint64_t *ts_hi);
 int reader_pages_check(struct trace_reader *r, int slot);
 /** The sum of a decoded frame's page headers, or 0 if one's `used` is out
  * of bounds (no frame that passed reader_pages_check has 0). */
@@ -356,9 +354,9 @@ static inline size_t reader_summary_head(const struct trace_reader *r)
 void reader_records_setup(struct trace_reader *r);
 
 /* reader_pagesum.c */
-void reader_pagesum_frame(const uint8_t *head_bits, const uint8_t *head_flags,
-			  const uint8_t *data, size_t size,
-			  struct rpagesum *sums);
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi, const uint8_t *head_bits,
+			 const uint8_t *head_flags, struct rpagesum *sums);
 unsigned reader_pagesum_take(const struct trace_reader *r, struct rcpu *c);
 
 /*

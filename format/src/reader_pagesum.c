@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Page summaries (FORMAT.md 7): the record checks of the common case,
- * split between the two threads. Most of what the per-CPU cursor checks of
- * a record (reader_records.c, run_fast) is a pure function of its page:
- * that it names the page's CPU, that its seq is one step on from the
- * record before it, that it is a known kind's good head or the expected
- * continuation of the head before it. So where a frame is decoded (the
- * prefetch thread, or the caller's thread without one, or a dropped frame
- * read again), reader_pagesum_frame sums each page up; the cursor, when it
- * begins a page in its plain state, needs only check the junction of the
- * page with what came before (reader_pagesum_take) to hand the whole page
- * out at once, with the state changes run_fast would have made.
+ * Page decoding and page summaries (FORMAT.md 7): the record checks of the
+ * common case, split between the two threads. Most of what the per-CPU
+ * cursor checks of a record (reader_records.c, run_fast) is a pure
+ * function of its page: that it names the page's CPU, that its seq is one
+ * step on from the record before it, that it is a known kind's good head
+ * or the expected continuation of the head before it. So where a frame is
+ * decoded (the prefetch thread, or the caller's thread without one, or a
+ * dropped frame read again), reader_pages_decode sums each page up in the
+ * same pass as it decodes its records, while they are at hand; the cursor,
+ * when it begins a page in its plain state, needs only check the junction
+ * of the page with what came before (reader_pagesum_take) to hand the
+ * whole page out at once, with the state changes run_fast would have made.
  *
  * A page that is not plainly good throughout, or a junction that does not
  * hold, goes the per-record way, which finds and reports its error exactly
@@ -24,48 +25,79 @@
 #define PAGESUM_SHAPE (PKVM_REC_F_KIND_MASK | PKVM_REC_F_NCONT_MASK)
 
 /*
- * Sum up the `n` records of a page of `cpu` into `s`, leaving s->ok false
- * at the first that is not plainly good. The tables are the reader's
- * (reader_records_setup): for each kind, the flags of a good head once its
- * allowed kind bits are masked off, 0xff for kinds left to the full checks.
+ * Decoding a page's records in place (FORMAT.md "Page encoding"): the
+ * running `ts` and `seq` sums of the page so far, and the smallest and
+ * largest `ts` of the frame so far.
+ */
+struct page_dec {
+	uint64_t ts, lo, hi;
+	uint32_t seq;
+};
+
+static inline void dec_take(struct page_dec *d, struct pkvm_record *x)
+{
+	d->ts += x->ts;
+	d->seq += x->seq;
+	x->ts = d->ts;
+	x->seq = d->seq;
+	d->lo = d->ts < d->lo ? d->ts : d->lo;
+	d->hi = d->ts > d->hi ? d->ts : d->hi;
+}
+
+/*
+ * Decode the `n` records of a page of `cpu` and sum them up into `s` in
+ * the same pass, while each record is at hand, leaving s->ok false at the
+ * first that is not plainly good (the rest are only decoded). The tables
+ * are the reader's (reader_records_setup): for each kind, the flags of a
+ * good head once its allowed kind bits are masked off, 0xff for kinds left
+ * to the full checks. A record's stored `seq` is its step from the one
+ * before it, which is what the sum checks and adds up; the first record's
+ * step is the junction's to check (reader_pagesum_take).
  */
 static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
-			 const struct pkvm_record *rec, unsigned n,
-			 unsigned cpu, struct rpagesum *s)
+			 struct pkvm_record *rec, unsigned n, unsigned cpu,
+			 struct rpagesum *s, struct page_dec *d)
 {
-	const struct pkvm_record *x = rec, *end = rec + n;
+	struct pkvm_record *x = rec + 1, *end = rec + n;
 	unsigned first = rec[0].flags & PAGESUM_SHAPE;
+	bool lead = rec[0].flags & PKVM_REC_F_CONT;
 	struct rec_walk w = { 0, 0, 0, 0 };
-	/* The first record's step from the one before it is the junction's
-	 * to check: take it as one here, and leave it out of the span. */
-	uint32_t prev = rec[0].seq - 1;
 	uint64_t span = 0;
 
+	s->ok = false;
+	dec_take(d, rec);
+	if (rec[0].cpu != cpu ||
+	    (!lead && !rec_walk_take(&w, rec, head_bits, head_flags)))
+		goto rest;
 	/* Leading continuations: of the event the previous page left
 	 * open, which the junction checks. */
-	for (; x < end && (x->flags & PKVM_REC_F_CONT); x++) {
-		uint32_t delta = x->seq - prev;
+	for (; lead && x < end && (x->flags & PKVM_REC_F_CONT); x++) {
+		uint32_t delta = x->seq;
 
+		dec_take(d, x);
 		if (x->cpu != cpu || delta - 1 >= 0x7fffffffu ||
 		    x->kind != rec[0].kind ||
-		    (x->flags & PAGESUM_SHAPE) != first + (unsigned)(x - rec))
-			return;
+		    (x->flags & PAGESUM_SHAPE) != first + (unsigned)(x - rec)) {
+			x++;
+			goto rest;
+		}
 		span += delta;
-		prev = x->seq;
 	}
-	s->lead_count = (uint8_t)(x - rec);
-	s->head = x < end;
+	s->lead_count = lead ? (uint8_t)(x - rec) : 0;
+	s->head = !lead || x < end;
 	/* Then run_fast's loop from a head with no continuation open. */
 	for (; x < end; x++) {
-		uint32_t delta = x->seq - prev;
+		uint32_t delta = x->seq;
 
+		dec_take(d, x);
 		if (x->cpu != cpu || delta - 1 >= 0x7fffffffu ||
-		    !rec_walk_take(&w, x, head_bits, head_flags))
-			return;
+		    !rec_walk_take(&w, x, head_bits, head_flags)) {
+			x++;
+			goto rest;
+		}
 		span += delta;
-		prev = x->seq;
 	}
-	s->seq_span = span - 1;
+	s->seq_span = span;
 	s->lost = w.lost;
 	s->first_seq = rec[0].seq;
 	s->lead_kind = rec[0].kind;
@@ -74,33 +106,51 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 	s->end_next = (uint8_t)w.next;
 	s->end_kind = (uint8_t)w.kind;
 	s->ok = true;
+	return;
+rest:
+	for (; x < end; x++)
+		dec_take(d, x);
 }
 
 /**
- * Sum up every page of a frame whose records were just decoded
- * (reader_pages_decode), one struct rpagesum per page in `sums`. Pure, so
- * the prefetch thread runs it; a page whose `used` is out of bounds, or
- * that has no records, gets none (page_check rejects the first kind).
+ * Decode every page's records in place (FORMAT.md "Page encoding") and
+ * give the frame's time range: the smallest and largest `ts`, 0 and 0 if
+ * it has no records. With `sums`, also sum each page up in the same pass
+ * (pagesum_page), one struct rpagesum per page; the tables are the
+ * reader's (reader_records_setup). Pure, so the prefetch thread runs it
+ * too; a page whose `used` is out of bounds is left alone and, like a page
+ * with no records, gets no summary (page_check rejects the first kind).
  */
-void reader_pagesum_frame(const uint8_t *head_bits, const uint8_t *head_flags,
-			  const uint8_t *data, size_t size,
-			  struct rpagesum *sums)
+void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
+			 uint64_t *ts_hi, const uint8_t *head_bits,
+			 const uint8_t *head_flags, struct rpagesum *sums)
 {
-	for (size_t i = 0; i < size / TRACE_PAGE_SIZE; i++) {
-		const uint8_t *p = data + i * TRACE_PAGE_SIZE;
-		int n = reader_page_records(p);
-		struct rpagesum *s = &sums[i];
+	struct page_dec d = { 0, UINT64_MAX, 0, 0 };
+	bool any = false;
 
-		s->ok = false;
-		s->records = 0;
-		if (n <= 0)
+	for (size_t i = 0; i < size / TRACE_PAGE_SIZE; i++) {
+		uint8_t *p = data + i * TRACE_PAGE_SIZE;
+		struct pkvm_record *rec =
+			(struct pkvm_record *)(void *)(p + TRACE_PAGE_HEADER);
+		int used = reader_page_records(p);
+		unsigned n = used < 0 ? 0 : (unsigned)used;
+
+		d.ts = 0;
+		d.seq = 0;
+		any |= n > 0;
+		if (sums) {
+			sums[i].ok = false;
+			sums[i].records = (uint8_t)n;
+			if (n)
+				pagesum_page(head_bits, head_flags, rec, n,
+					     trace_le16(p + 4), &sums[i], &d);
 			continue;
-		s->records = (uint8_t)n;
-		pagesum_page(head_bits, head_flags,
-			     (const struct pkvm_record
-				      *)(const void *)(p + TRACE_PAGE_HEADER),
-			     s->records, trace_le16(p + 4), s);
+		}
+		for (unsigned k = 0; k < n; k++)
+			dec_take(&d, &rec[k]);
 	}
+	*ts_lo = any ? d.lo : 0;
+	*ts_hi = d.hi;
 }
 
 /**

@@ -224,11 +224,11 @@ static int frame_reload(struct trace_reader *r, int frame)
 		       : ZSTD_decompressDCtx(r->dctx, f->data, f->cap,
 					     r->reload, f->csize);
 	if (!ZSTD_isError(size) && size == f->size) {
-		reader_pages_decode(f->data, f->size, &lo, &hi);
-		if (reader_pagesum_wanted(r))
-			reader_pagesum_frame(
-				r->head_bits, r->head_flags, f->data, f->size,
-				reader_buffer_sums(f->data, f->cap));
+		reader_pages_decode(
+			f->data, f->size, &lo, &hi, r->head_bits, r->head_flags,
+			reader_pagesum_wanted(r)
+				? reader_buffer_sums(f->data, f->cap)
+				: NULL);
 		/* Its pages are read on unchecked: their headers must be
 		 * those page_check passed (and `used` in bounds). */
 		if (lo == f->ts_lo && hi == f->ts_hi &&

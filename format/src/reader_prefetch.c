@@ -43,10 +43,8 @@ static void job_run(const struct rjob *j, ZSTD_DCtx *dctx, struct rjob_frame *f)
 	f->ts_lo = f->ts_hi = 0;
 	if (ZSTD_isError(f->result) || f->result != f->dsize)
 		return;
-	reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi);
-	if (f->sums)
-		reader_pagesum_frame(j->head_bits, j->head_flags, f->dst,
-				     f->dsize, f->sums);
+	reader_pages_decode(f->dst, f->dsize, &f->ts_lo, &f->ts_hi,
+			    j->head_bits, j->head_flags, f->sums);
 }
 
 /* The first queued frame in queue order, or NULL; under the lock. */
