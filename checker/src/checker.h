@@ -96,6 +96,14 @@ struct ck_source {
 	 */
 	int (*next)(struct ck_source *s, unsigned cpu,
 		    const struct pkvm_record **recs);
+	/*
+	 * Set by `next` beside each run it returns: true if the run is plain
+	 * throughout (trace_reader_run_plain: no seq gap in it, each record
+	 * a known kind's good head or the next continuation due), so the
+	 * reading need not check its events' records again (read.c,
+	 * ck_read_plain). A source that never sets it leaves it false.
+	 */
+	bool run_plain;
 	/* True if the stream ended early (truncated file): may be NULL. */
 	bool (*truncated)(struct ck_source *s);
 	/*

@@ -12,6 +12,7 @@ static int filesrc_next(struct ck_source *s, unsigned cpu,
 	struct trace_error err;
 	int rc = trace_reader_next_run(f->reader, cpu, recs, &err);
 
+	s->run_plain = rc > 0 && trace_reader_run_plain(f->reader, cpu);
 	if (rc < 0)
 		snprintf(s->error, sizeof(s->error), "%s: offset %llu: %s (%s)",
 			 f->path, (unsigned long long)err.offset, err.message,

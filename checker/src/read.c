@@ -44,6 +44,7 @@ static int ck_read(struct ck *ck, unsigned cpu, struct pkvm_record *r)
 		if (rc <= 0)
 			return rc;
 		c->run_left = (unsigned)rc;
+		c->run_plain = ck->src->run_plain;
 		c->run_pos = ck->src->position ? ck->src->position(ck->src) : 0;
 	}
 	*r = *c->run++;
@@ -79,8 +80,12 @@ static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
  * continuations all there, every record in sequence after the one before.
  * Nearly all events are; for them one look at each record does instead of
  * ck_read's bookkeeping per record, and what ck_read_checked would do
- * with them comes to the same. Returns the count of continuations, or -1,
- * having taken nothing, for anything else: ck_read_checked reads it.
+ * with them comes to the same. In a run the source says is plain (nearly
+ * every run of a good trace), the reader has looked already: a record
+ * that is no continuation is a known kind's head with its kind's count of
+ * continuations, and those that follow it in the run are its own, in
+ * sequence. Returns the count of continuations, or -1, having taken
+ * nothing, for anything else: ck_read_checked reads it.
  */
 static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
 {
@@ -91,19 +96,28 @@ static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
 		return -1;
 	/* A continuation bit on the head makes `ncont` match no kind. */
 	ncont = h->flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK);
-	if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN ||
-	    ncont != pkvm_event_ncont(h->kind) || ncont >= c->run_left)
-		return -1;
-	/* Each continuation is copied as it is checked: if one is not as
-	 * it should be, ck_read_checked reads the event again over these
-	 * copies. */
-	ev->recs[0] = h[0];
-	for (unsigned i = 1; i <= ncont; i++) {
-		if ((h[i].flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK)) !=
-			    (PKVM_REC_F_CONT | i) ||
-		    h[i].kind != h->kind || h[i].seq != h->seq + i)
+	if (c->run_plain) {
+		if ((ncont & PKVM_REC_F_CONT) || ncont >= c->run_left)
 			return -1;
-		ev->recs[i] = h[i];
+		ev->recs[0] = h[0];
+		for (unsigned i = 1; i <= ncont; i++)
+			ev->recs[i] = h[i];
+	} else {
+		if (h->kind == 0 || h->kind > PKVM_EV_MAX_KNOWN ||
+		    ncont != pkvm_event_ncont(h->kind) || ncont >= c->run_left)
+			return -1;
+		/* Each continuation is copied as it is checked: if one is
+		 * not as it should be, ck_read_checked reads the event
+		 * again over these copies. */
+		ev->recs[0] = h[0];
+		for (unsigned i = 1; i <= ncont; i++) {
+			if ((h[i].flags &
+			     (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK)) !=
+				    (PKVM_REC_F_CONT | i) ||
+			    h[i].kind != h->kind || h[i].seq != h->seq + i)
+				return -1;
+			ev->recs[i] = h[i];
+		}
 	}
 	c->expect_seq = h->seq + ncont + 1;
 	c->run += ncont + 1;

@@ -43,6 +43,7 @@ struct ck_cpu {
 	const struct pkvm_record *run;
 	unsigned run_left;
 	uint64_t run_pos;
+	bool run_plain; /* the source said the run is plain (ck_source) */
 	bool has_next, done;
 	/* The canonical events of the last record read (ck_fetch), the
 	 * next one to hand out, and what expanding HCALL_EXIT needs. */

@@ -141,6 +141,9 @@ struct rcpu {
 	uint64_t lost;	/* sum of the LOST counts read */
 	uint64_t pages; /* pages of this CPU begun */
 	bool ended;
+	/* The run page_run last handed out is a page taken whole with no
+	 * seq gap in it (trace_reader_run_plain). */
+	bool run_plain;
 	/* A bad record met after a run of good ones: its error, for when
 	 * the caller asks for it (reader_records.c, page_run). */
 	bool bad;

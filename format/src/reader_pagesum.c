@@ -160,8 +160,9 @@ void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
  * its junction with the cursor's state good: its first record one step on
  * in sequence, its leading continuations those of the event left open,
  * none left open before its first head. Moves the cursor past the page
- * with run_fast's state changes and returns its records, or returns 0 and
- * changes nothing.
+ * with run_fast's state changes, says whether the page has no seq gap
+ * (c->run_plain, trace_reader_run_plain) and returns its records, or
+ * returns 0 and changes nothing.
  */
 unsigned reader_pagesum_take(const struct trace_reader *r, struct rcpu *c)
 {
@@ -180,6 +181,9 @@ unsigned reader_pagesum_take(const struct trace_reader *r, struct rcpu *c)
 		return 0;
 	if (s->head && c->cont_left != s->lead_count)
 		return 0;
+	/* Each step 1 or more: all 1 if their sum is one less than the
+	 * records. */
+	c->run_plain = s->seq_span == n - 1u;
 	c->rec += n;
 	c->left = 0;
 	c->records += n;

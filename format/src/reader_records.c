@@ -368,6 +368,7 @@ static int page_run(struct trace_reader *r, struct rcpu *c, unsigned cpu,
 {
 	unsigned n = 0;
 
+	c->run_plain = false;
 	/* The common case: the whole page at once, from its summary. */
 	if (c->page_fresh && c->left && c->left <= max && r->mode == 1) {
 		n = reader_pagesum_take(r, c);
@@ -511,6 +512,12 @@ int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
 			  struct trace_error *err)
 {
 	return cpu_run(r, cpu, UINT_MAX, recs, err);
+}
+
+/** See trace.h. */
+bool trace_reader_run_plain(const struct trace_reader *r, unsigned cpu)
+{
+	return r && cpu < r->info.cpu_count && r->cpus[cpu].run_plain;
 }
 
 /** See trace.h. */

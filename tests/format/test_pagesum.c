@@ -491,3 +491,93 @@ Test(pagesum, lost_records_inside_pages_count)
 	cr_assert_eq(o.err.code, TRACE_E_RESERVED_BITS, "%s", o.err.message);
 	unlink(path);
 }
+
+/* Check what trace_reader_run_plain promises of `run`, walking it: each
+ * seq one on, each head of its kind's count, each continuation the next
+ * one due (the run may begin with some of an earlier event's). */
+static void run_check_plain(const struct pkvm_record *run, int n)
+{
+	unsigned left = 0, next = 0, kind = 0;
+	bool leading = true;
+
+	for (int i = 0; i < n; i++) {
+		const struct pkvm_record *x = &run[i];
+
+		if (i)
+			cr_assert_eq(x->seq, run[i - 1].seq + 1, "seq %u",
+				     x->seq);
+		if (x->flags & PKVM_REC_F_CONT) {
+			if (leading && i == 0) {
+				kind = x->kind;
+				next = x->flags & PKVM_REC_F_NCONT_MASK;
+				left = 1;
+			}
+			cr_assert(left && x->kind == kind &&
+					  x->flags == (PKVM_REC_F_CONT | next),
+				  "seq %u: not the continuation due", x->seq);
+			next++;
+			left--;
+			continue;
+		}
+		leading = false;
+		left = 0; /* a plain run's leading ones end the event */
+		cr_assert(x->kind >= 1 && x->kind <= PKVM_EV_MAX_KNOWN);
+		cr_assert_eq(x->flags & PKVM_REC_F_NCONT_MASK,
+			     pkvm_event_ncont(x->kind), "seq %u", x->seq);
+		kind = x->kind;
+		next = 1;
+		left = pkvm_event_ncont(x->kind);
+	}
+}
+
+Test(pagesum, runs_said_plain_are_plain)
+{
+	/* Property: trace_reader_run_plain holds of the pages read whole
+	 * with no seq gap, and of no run with a gap (LOST records with
+	 * their loss) or a bad record; what it says of a run is true. */
+	enum { N = 3000 };
+	static struct pkvm_record in[N];
+	const struct pkvm_record *run;
+	struct trace_error err;
+	char path[128];
+	unsigned plain = 0, other = 0, count = 0;
+	uint32_t seq = 1;
+	struct trace_reader *r;
+	int n;
+
+	tmp_path(path, sizeof(path), "pagesum-plain");
+	while (count < N - 8) {
+		unsigned kind = count > 1500 && count % 211 == 5 ? PKVM_EV_LOST
+				: count % 7 == 3 ? PKVM_EV_TRAP_ENTRY
+						 : PKVM_EV_MARK;
+
+		if (kind == PKVM_EV_LOST)
+			seq += 3;
+		for (unsigned c = 0; c <= pkvm_event_ncont(kind); c++, seq++)
+			in[count++] =
+				rec_make(0, seq, seq, kind, c, c ? c : 3, 0);
+	}
+	write_records(path, 1, in, count);
+	r = trace_reader_open(path, &err);
+	cr_assert_not_null(r, "%s", err.message);
+	while ((n = trace_reader_next_run(r, 0, &run, &err)) > 0) {
+		bool gap = false;
+
+		for (int i = 1; i < n; i++)
+			gap |= run[i].seq != run[i - 1].seq + 1;
+		if (trace_reader_run_plain(r, 0)) {
+			cr_assert(!gap);
+			run_check_plain(run, n);
+			plain++;
+		} else {
+			other++;
+		}
+	}
+	cr_assert_eq(n, 0, "%s", err.message);
+	cr_assert(!trace_reader_run_plain(r, 1));
+	trace_reader_close(r);
+	unlink(path);
+	/* 12 pages before the first loss, each read whole. */
+	cr_assert_geq(plain, 11, "%u plain runs", plain);
+	cr_assert_geq(other, 5, "%u other runs", other);
+}

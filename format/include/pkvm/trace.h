@@ -257,6 +257,20 @@ int trace_reader_next_run(struct trace_reader *r, unsigned cpu,
 			  struct trace_error *err);
 
 /**
+ * Whether the run trace_reader_next_run last handed out for `cpu` is plain
+ * throughout, beyond passing the reader's checks: each record's seq one
+ * more than the one before it in the run (no loss inside it), each a head
+ * of a kind the file's version defines, with the continuation count that
+ * kind has and only its allowed flag bits, or the next continuation due
+ * (its head's kind, its index, no other flag bits), the first ones
+ * perhaps continuing an event begun before the run. So a caller that has
+ * a head of such a run in hand, and its continuations in the run, need
+ * not look at them again. False says nothing: most runs that are not
+ * said plain are good too (the reader says it of pages taken whole).
+ */
+bool trace_reader_run_plain(const struct trace_reader *r, unsigned cpu);
+
+/**
  * Whether trace_reader_next_run(`cpu`) would answer from what is decoded
  * already: the CPU's page has records left, or pages of it are queued, or
  * its stream (or the file) has ended. False when its next record lies in
