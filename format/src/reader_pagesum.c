@@ -17,6 +17,9 @@
  * hold, goes the per-record way, which finds and reports its error exactly
  * as before: the summary never decides an error, only that there is none.
  */
+#include <stddef.h>
+#include <string.h>
+
 #include <pkvm/trace.h>
 
 #include "internal.h"
@@ -26,22 +29,98 @@
 
 /*
  * Decoding a page's records in place (FORMAT.md "Page encoding"): the
- * running `ts` and `seq` sums of the page so far, and the smallest and
- * largest `ts` of the frame so far.
+ * running `ts` and `seq` sums of the page so far, whether a `ts` sum
+ * wrapped in it, and the smallest and largest `ts` of the frame so far.
+ * A page's `ts` do not go down unless a sum wraps, so without a wrap its
+ * first and last are its smallest and largest (dec_page), and a record
+ * costs one carry, not two comparisons.
  */
 struct page_dec {
 	uint64_t ts, lo, hi;
 	uint32_t seq;
+	bool wrap;
 };
 
 static inline void dec_take(struct page_dec *d, struct pkvm_record *x)
 {
-	d->ts += x->ts;
+	d->wrap |= __builtin_add_overflow(d->ts, x->ts, &d->ts);
 	d->seq += x->seq;
 	x->ts = d->ts;
 	x->seq = d->seq;
-	d->lo = d->ts < d->lo ? d->ts : d->lo;
-	d->hi = d->ts > d->hi ? d->ts : d->hi;
+}
+
+/* Fold the `n` records (1 or more) of a page just decoded into the
+ * frame's time range. */
+static void dec_page(struct page_dec *d, const struct pkvm_record *rec,
+		     unsigned n)
+{
+	unsigned from = d->wrap ? 0 : n - 1;
+
+	/* Without a wrap, the first is the smallest and the last the
+	 * largest: the loop looks at the last only. */
+	if (!d->wrap && rec[0].ts < d->lo)
+		d->lo = rec[0].ts;
+	for (unsigned i = from; i < n; i++) {
+		d->lo = rec[i].ts < d->lo ? rec[i].ts : d->lo;
+		d->hi = rec[i].ts > d->hi ? rec[i].ts : d->hi;
+	}
+}
+
+/*
+ * The summing walk over a page's heads and their continuations: the same
+ * conditions as rec_walk_take's (reader.h) and the CPU's, but on a
+ * record's kind, flags and CPU read as one little-endian word (its bytes 8
+ * to 11: kind, flags, cpu), so that a continuation is one comparison with
+ * the word it must have.
+ */
+struct sum_walk {
+	uint32_t due;  /* the word of the next continuation due */
+	unsigned left; /* continuations still due */
+	uint64_t lost;
+};
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "records are read in place as little-endian");
+_Static_assert(offsetof(struct pkvm_record, kind) == 8 &&
+		       offsetof(struct pkvm_record, flags) == 9 &&
+		       offsetof(struct pkvm_record, cpu) == 10,
+	       "kind, flags, cpu make one word");
+
+static inline uint32_t rec_word(const struct pkvm_record *x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x->kind, sizeof(u));
+	return u;
+}
+
+/*
+ * Take record `x`, whose word is `u`, if it plainly follows: the next
+ * continuation due, or with none due a known kind's good head (the
+ * reader's tables: no continuation bit passes as a head's flags), and in
+ * both cases of the CPU `cpu_bits` says (the word's high half).
+ */
+static inline bool sum_take(struct sum_walk *w, const struct pkvm_record *x,
+			    uint32_t u, const uint8_t *head_bits,
+			    const uint8_t *head_flags, uint32_t cpu_bits)
+{
+	unsigned k = u & 0xffu;
+
+	if (w->left) {
+		if (u != w->due)
+			return false;
+		w->due += 1u << 8;
+		w->left--;
+		return true;
+	}
+	if ((u & ~((uint32_t)head_bits[k] << 8)) !=
+	    (k | (uint32_t)head_flags[k] << 8 | cpu_bits))
+		return false;
+	w->left = (u >> 8) & PKVM_REC_F_NCONT_MASK;
+	w->due = (u & 0xffff00ffu) | (PKVM_REC_F_CONT | 1u) << 8;
+	if (k == PKVM_EV_LOST)
+		w->lost += x->a;
+	return true;
 }
 
 /*
@@ -61,13 +140,15 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 	struct pkvm_record *x = rec + 1, *end = rec + n;
 	unsigned first = rec[0].flags & PAGESUM_SHAPE;
 	bool lead = rec[0].flags & PKVM_REC_F_CONT;
-	struct rec_walk w = { 0, 0, 0, 0 };
+	uint32_t cpu_bits = (uint32_t)cpu << 16;
+	struct sum_walk w = { 0, 0, 0 };
 	uint64_t span = 0;
 
 	s->ok = false;
 	dec_take(d, rec);
-	if (rec[0].cpu != cpu ||
-	    (!lead && !rec_walk_take(&w, rec, head_bits, head_flags)))
+	if (lead ? rec[0].cpu != cpu
+		 : !sum_take(&w, rec, rec_word(rec), head_bits, head_flags,
+			     cpu_bits))
 		goto rest;
 	/* Leading continuations: of the event the previous page left
 	 * open, which the junction checks. */
@@ -87,11 +168,11 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 	s->head = !lead || x < end;
 	/* Then run_fast's loop from a head with no continuation open. */
 	for (; x < end; x++) {
-		uint32_t delta = x->seq;
+		uint32_t delta = x->seq, u = rec_word(x);
 
 		dec_take(d, x);
-		if (x->cpu != cpu || delta - 1 >= 0x7fffffffu ||
-		    !rec_walk_take(&w, x, head_bits, head_flags)) {
+		if (delta - 1 >= 0x7fffffffu ||
+		    !sum_take(&w, x, u, head_bits, head_flags, cpu_bits)) {
 			x++;
 			goto rest;
 		}
@@ -103,8 +184,8 @@ static void pagesum_page(const uint8_t *head_bits, const uint8_t *head_flags,
 	s->lead_kind = rec[0].kind;
 	s->lead_first = (uint8_t)first;
 	s->end_left = (uint8_t)w.left;
-	s->end_next = (uint8_t)w.next;
-	s->end_kind = (uint8_t)w.kind;
+	s->end_next = (uint8_t)((w.due >> 8) & PAGESUM_SHAPE);
+	s->end_kind = (uint8_t)w.due;
 	s->ok = true;
 	return;
 rest:
@@ -125,7 +206,7 @@ void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
 			 uint64_t *ts_hi, const uint8_t *head_bits,
 			 const uint8_t *head_flags, struct rpagesum *sums)
 {
-	struct page_dec d = { 0, UINT64_MAX, 0, 0 };
+	struct page_dec d = { 0, UINT64_MAX, 0, 0, false };
 	bool any = false;
 
 	for (size_t i = 0; i < size / TRACE_PAGE_SIZE; i++) {
@@ -137,17 +218,22 @@ void reader_pages_decode(uint8_t *data, size_t size, uint64_t *ts_lo,
 
 		d.ts = 0;
 		d.seq = 0;
-		any |= n > 0;
+		d.wrap = false;
 		if (sums) {
 			sums[i].ok = false;
 			sums[i].records = (uint8_t)n;
-			if (n)
-				pagesum_page(head_bits, head_flags, rec, n,
-					     trace_le16(p + 4), &sums[i], &d);
-			continue;
 		}
-		for (unsigned k = 0; k < n; k++)
-			dec_take(&d, &rec[k]);
+		if (n == 0)
+			continue;
+		any = true;
+		if (sums) {
+			pagesum_page(head_bits, head_flags, rec, n,
+				     trace_le16(p + 4), &sums[i], &d);
+		} else {
+			for (unsigned k = 0; k < n; k++)
+				dec_take(&d, &rec[k]);
+		}
+		dec_page(&d, rec, n);
 	}
 	*ts_lo = any ? d.lo : 0;
 	*ts_hi = d.hi;

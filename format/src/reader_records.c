@@ -146,8 +146,10 @@ void reader_records_setup(struct trace_reader *r)
 	for (unsigned kind = 0; kind < 256; kind++) {
 		bool known = kind >= 1 && kind <= r->max_kind;
 
-		r->head_bits[kind] =
-			known ? (uint8_t)kind_bits_allowed(r, kind) : 0;
+		/* For other kinds, the continuation bit: no record's flags
+		 * masked so are 0xff (reader_pagesum.c, sum_take). */
+		r->head_bits[kind] = known ? (uint8_t)kind_bits_allowed(r, kind)
+					   : PKVM_REC_F_CONT;
 		r->head_flags[kind] =
 			known ? (uint8_t)pkvm_event_ncont(kind) : 0xff;
 	}

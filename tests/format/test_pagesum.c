@@ -369,13 +369,14 @@ Test(pagesum, a_page_start_that_breaks_the_event_is_bad_record)
 	}
 }
 
-/* Spoil record `at` of page 1 in one of 7 ways; the error it gives. */
+/* Spoil record `at` of page 1 in one of 8 ways; the error it gives. */
 static unsigned spoil(struct pages *p, unsigned at, unsigned how,
 		      const char **what)
 {
 	static const char *const whats[] = {
-		"goes backwards", "goes backwards", "another CPU",    "kind 0",
-		"reserved flag",  "without a head", "without a head",
+		"goes backwards", "goes backwards", "another CPU",
+		"kind 0",	  "reserved flag",  "without a head",
+		"without a head", "without a head",
 	};
 	struct pkvm_record *x = &p->rec[1][at];
 
@@ -396,6 +397,10 @@ static unsigned spoil(struct pages *p, unsigned at, unsigned how,
 	case 4:
 		x->flags |= 1u << 6;
 		return TRACE_E_RESERVED_BITS;
+	case 7: /* every flag bit, of a kind no version defines */
+		x->kind = 200;
+		x->flags = 0xff;
+		break;
 	default: /* of another kind, or one more than a MARK has */
 		*x = rec_make(0, x->seq, x->ts,
 			      how == 5 ? PKVM_EV_NONDET : PKVM_EV_MARK, 1, 0,
@@ -414,7 +419,7 @@ Test(pagesum, a_bad_record_inside_a_page_is_found_there)
 	struct pages p;
 
 	for (unsigned i = 0; i < 2; i++) {
-		for (unsigned how = 0; how < 7; how++) {
+		for (unsigned how = 0; how < 8; how++) {
 			const char *what;
 			unsigned code;
 
@@ -490,6 +495,35 @@ Test(pagesum, lost_records_inside_pages_count)
 	cr_assert_eq(o.rc, -1);
 	cr_assert_eq(o.err.code, TRACE_E_RESERVED_BITS, "%s", o.err.message);
 	unlink(path);
+}
+
+Test(pagesum, a_page_whose_times_go_down_gives_its_frame_range)
+{
+	/* Property: a frame's time range is its records' smallest and
+	 * largest ts, also where ts goes down or wraps around inside a page
+	 * (the writer's frame index must match it at the end). */
+	static const uint64_t ts[] = { 1000, 10, 5000, 3, UINT64_MAX - 5, 7 };
+	enum { N = 300 };
+	static struct pkvm_record in[N];
+	char path[128];
+	struct outcome o;
+
+	for (unsigned wrap = 0; wrap < 2; wrap++) {
+		for (unsigned i = 0; i < N; i++)
+			in[i] = rec_make(0, i + 1, 2000 + i, PKVM_EV_MARK, 0, i,
+					 0);
+		/* In the middle of the second page, and the third's first. */
+		for (unsigned i = 0; i < 6; i++)
+			if (wrap || ts[i] != UINT64_MAX - 5)
+				in[127 + 60 + i].ts = ts[i];
+		in[2 * 127].ts = wrap ? UINT64_MAX : 1;
+		tmp_path(path, sizeof(path), "pagesum-ts");
+		write_records(path, 1, in, N);
+		o = read_both(path, false);
+		unlink(path);
+		cr_assert_eq(o.rc, 0, "%s", o.err.message);
+		cr_assert_eq(o.count, N);
+	}
 }
 
 /* Check what trace_reader_run_plain promises of `run`, walking it: each
