@@ -362,8 +362,12 @@ Test(salvage, refuses_another_layout)
 
 /* ---- the image's symbols (tracer/record/elfsym.c) ------------------------ */
 
-/* A global the test finds in its own symbol table. */
-uint64_t elfsym_probe[7];
+/*
+ * A global the test finds in its own symbol table: kept, and global, under
+ * the link-time optimisation of an optimised build too, which otherwise
+ * drops it (nothing uses it by name).
+ */
+__attribute__((used, visibility("default"))) uint64_t elfsym_probe[7];
 
 Test(elfsym, finds_symbols_refuses_bad_files)
 {
