@@ -169,30 +169,53 @@ void lockmap_free(struct ck *ck)
 }
 
 /**
+ * lockmap_translate when `ev`'s lock has a slot already (nearly always),
+ * else false, having changed nothing: call lockmap_translate. (Apart for
+ * read.c's common case, which inlines it and, so, need save no registers
+ * for the calls that binding a slot makes.)
+ */
+bool lockmap_translate_known(struct ck *ck, struct ck_event *ev)
+{
+	uint64_t raw = ev->w[0];
+	const struct lockmap_entry *e;
+
+	if (!ck->locks)
+		return true;
+	if (!pkvm_lock_is_addr(raw)) {
+		ev->w[2] = raw;
+		ev->w[0] = 0;
+		return true;
+	}
+	/* Nearly always a lock seen before that still has its slot: one
+	 * look at the table does (this runs for every lock event). */
+	e = ck->locks->cap ? lockmap_find(ck->locks, raw) : NULL;
+	if (e && e->raw == raw && e->slot) {
+		ev->w[2] = raw;
+		ev->w[0] = e->slot;
+		return true;
+	}
+	return false;
+}
+
+/* lockmap_translate of a lock without a slot (apart: it is rare). */
+static __attribute__((noinline)) void lockmap_translate_new(struct ck *ck,
+							    struct ck_event *ev)
+{
+	uint64_t raw = ev->w[0];
+
+	ev->w[2] = raw;
+	ev->w[0] = lockmap_bind(ck, lockmap_get(ck->locks, raw));
+}
+
+/**
  * `ev` (a LOCK_ACQUIRE or LOCK_RELEASE) becomes a CPU's lookahead: name
  * its lock by slot. An id the profile does not know, or no free slot,
  * leaves 0, which the replay reports as an unknown lock.
  */
 void lockmap_translate(struct ck *ck, struct ck_event *ev)
 {
-	uint64_t raw = ev->w[0];
-	const struct lockmap_entry *e;
-
-	if (!ck->locks)
-		return;
-	ev->w[2] = raw;
-	if (!pkvm_lock_is_addr(raw)) {
-		ev->w[0] = 0;
-		return;
-	}
-	/* Nearly always a lock seen before that still has its slot: one
-	 * look at the table does (this runs for every lock event). */
-	e = ck->locks->cap ? lockmap_find(ck->locks, raw) : NULL;
-	if (e && e->raw == raw && e->slot) {
-		ev->w[0] = e->slot;
-		return;
-	}
-	ev->w[0] = lockmap_bind(ck, lockmap_get(ck->locks, raw));
+	if (!lockmap_translate_known(ck, ev))
+		lockmap_translate_new(ck, ev);
 }
 
 /** A LOCK_INFO record: the lock's role, so its component and class. */

@@ -126,6 +126,7 @@ void replay_unknown_lock(struct ck *ck, unsigned id, const char *why);
 void lockmap_init(struct ck *ck);
 void lockmap_free(struct ck *ck);
 void lockmap_translate(struct ck *ck, struct ck_event *ev);
+bool lockmap_translate_known(struct ck *ck, struct ck_event *ev);
 void lockmap_info(struct ck *ck, const struct ck_event *ev);
 
 /* verdict.c */
