@@ -309,6 +309,28 @@ static __attribute__((noinline)) void read_refill_full(struct ck *ck,
 		read_wake_ready(ck);
 }
 
+/*
+ * The records of `c`'s next event, `h` and its `ncont` continuations, are
+ * taken from the run at hand into its lookahead `ev` (ck_read_plain) and
+ * stand for the canonical events there: `ev`'s header as ck_expand has it.
+ */
+static inline __attribute__((always_inline)) void
+read_take(struct ck *ck, struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
+	  const struct pkvm_record *h, unsigned ncont)
+{
+	c->expect_seq = h->seq + ncont + 1;
+	c->run += ncont + 1;
+	c->run_left -= ncont + 1;
+	ck->read_pos = c->run_pos;
+	ev->site = 0;
+	ev->ts = ev->recs[0].ts;
+	ev->seq = ev->recs[0].seq;
+	ev->cpu = (uint16_t)cpu;
+	ev->nrec = (uint8_t)(ncont + 1);
+	c->has_next = true;
+	c->done = false;
+}
+
 /* The end of read_refill_plain for a lock not seen before (see there). */
 static __attribute__((noinline)) void
 read_refill_lock(struct ck *ck, unsigned cpu, struct ck_event *ev)
@@ -318,13 +340,41 @@ read_refill_lock(struct ck *ck, unsigned cpu, struct ck_event *ev)
 }
 
 /*
+ * read_refill_plain for a compact record, copied into `c`'s lookahead
+ * already: its first canonical event, the others to follow (ck_expand).
+ * A kind this checker does not know expands to nothing, changing nothing:
+ * read_refill_full skips it.
+ */
+static __attribute__((noinline)) void
+read_refill_compact(struct ck *ck, unsigned cpu, struct ck_cpu *c,
+		    const struct pkvm_record *h, unsigned ncont)
+{
+	struct ck_event *ev = ck_next(c);
+	unsigned count =
+		trace_expand_words(&c->expand, ev->recs, ncont + 1, c->parts);
+
+	if (count == 0) {
+		read_refill_full(ck, cpu);
+		return;
+	}
+	read_take(ck, c, ev, cpu, h, ncont);
+	c->part_count = count;
+	c->part_next = 1;
+	ck_part(c, ev, 0);
+	if (ev->kind == PKVM_EV_LOCK_ACQUIRE ||
+	    ev->kind == PKVM_EV_LOCK_RELEASE)
+		lockmap_translate(ck, ev);
+	ck_sched_note(ck, cpu, ev, true);
+}
+
+/*
  * The common case of read_refill (see there): `h`, the head of the next
- * event, lies whole in the plain run at hand with `ncont` continuations,
- * and is of a kind that stands for itself. This is what read_fetch would
- * do with it, step for step; it goes there if trace_expand_follow finds
- * the event is not canonical after all, nothing having been changed.
- * What needs calls of its own (read_refill_full, read_refill_lock) is
- * called last, so that nothing here is kept across a call.
+ * event, lies whole in the plain run at hand with `ncont` continuations.
+ * This is what read_fetch would do with it, step for step, for an event
+ * that stands for itself (trace_expand_follow); a compact record goes to
+ * read_refill_compact. What needs calls of its own (those, and
+ * read_refill_lock) is called last, so that nothing here is kept across
+ * a call.
  */
 static __attribute__((flatten, noinline)) void
 read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
@@ -337,25 +387,15 @@ read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 	for (unsigned i = 1; i <= ncont; i++)
 		ev->recs[i] = h[i];
 	if (!trace_expand_follow(&c->expand, ev->recs, ncont + 1)) {
-		read_refill_full(ck, cpu);
+		read_refill_compact(ck, cpu, c, h, ncont);
 		return;
 	}
-	c->expect_seq = h->seq + ncont + 1;
-	c->run += ncont + 1;
-	c->run_left -= ncont + 1;
-	ck->read_pos = c->run_pos;
-	ev->site = 0;
-	ev->ts = ev->recs[0].ts;
-	ev->seq = ev->recs[0].seq;
-	ev->cpu = (uint16_t)cpu;
-	ev->nrec = (uint8_t)(ncont + 1);
+	read_take(ck, c, ev, cpu, h, ncont);
 	ck_words(ev, ev->recs, ncont + 1);
 	ev->part = 0;
 	ev->parts = 1;
 	ev->incomplete = ev->invalid = false;
 	c->part_count = c->part_next = 0;
-	c->has_next = true;
-	c->done = false;
 	if ((kind == PKVM_EV_LOCK_ACQUIRE || kind == PKVM_EV_LOCK_RELEASE) &&
 	    !lockmap_translate_known(ck, ev)) {
 		read_refill_lock(ck, cpu, ev);
@@ -366,33 +406,30 @@ read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 
 /*
  * Read `cpu`'s next event into its lookahead; a sequence gap is a loss.
+ * The caller has handed out every part of the last compact record.
  *
  * Nearly every call finds the next event whole in a plain run at hand
- * (as ck_read_plain takes it), of a kind that stands for itself (neither
- * compact nor unknown: trace_expand_follow) and with no sites to take.
- * Such an event goes to read_refill_plain, a function small enough to
- * need few registers saved; all else to read_refill_full, which is as big
- * as its many cases make it: its entry and exit alone came to 2% of a
- * replay's instructions when every event went there. This one decides
- * which, saving nothing.
+ * (as ck_read_plain takes it), with no sites to take: such an event goes
+ * to read_refill_plain, a function small enough to need few registers
+ * saved; all else to read_refill_full, which is as big as its many cases
+ * make it: its entry and exit alone came to 2% of a replay's
+ * instructions when every event went there. This one decides which,
+ * saving nothing.
  */
 void read_refill(struct ck *ck, unsigned cpu)
 {
 	struct ck_cpu *c = &ck->cpu[cpu];
 	const struct pkvm_record *h = c->run;
-	unsigned ncont, kind;
+	unsigned ncont;
 
-	if (c->part_next < c->part_count || c->run_left == 0 || !c->run_plain ||
-	    !c->seq_started || h->seq != c->expect_seq || ck->sites.on) {
+	if (c->run_left == 0 || !c->run_plain || !c->seq_started ||
+	    h->seq != c->expect_seq || ck->sites.on) {
 		read_refill_full(ck, cpu);
 		return;
 	}
 	ncont = h->flags & (PKVM_REC_F_CONT | PKVM_REC_F_NCONT_MASK);
-	kind = h->kind;
 	if ((ncont & PKVM_REC_F_CONT) || ncont >= c->run_left ||
-	    kind == PKVM_EV_BOOT || kind == 0 ||
-	    (kind > PKVM_EV_MARK && kind < PKVM_EV_REGION) ||
-	    kind > PKVM_EV_TRAP_REGS) {
+	    h->kind == PKVM_EV_BOOT) {
 		read_refill_full(ck, cpu);
 		return;
 	}
