@@ -193,6 +193,37 @@ static void ret_entry(void *self, const struct ck_env *env,
 }
 
 /* A host word read through a host pointer (NONDET host_read). */
+/* Keep host read `ev` of the trap on `c`. */
+static inline void ret_read_keep(struct ret_cpu *c, const struct ck_event *ev)
+{
+	if (c->nreads < RET_MAX_READS) {
+		c->read_pa[c->nreads] = ev->w[2];
+		c->read_val[c->nreads] = ev->w[1];
+	}
+	c->nreads++;
+}
+
+/*
+ * Host read `ev` reads again what read `i` of the trap did. Apart, and
+ * called last, so that ret_host_read, once per host read, need save no
+ * registers for it.
+ */
+static __attribute__((noinline)) void ret_read_twice(const struct ck_env *env,
+						     const struct ck_event *ev,
+						     struct ret_cpu *c,
+						     unsigned i)
+{
+	ck_finding(env->out, "host-read-twice", ev, ev->w[2], true, c->at,
+		   "%s (id %u) read host memory at 0x%llx "
+		   "twice (0x%llx, then 0x%llx); "
+		   "LINUX-6.12.md 6.6 reads each host value "
+		   "once",
+		   ret_name(c->id), c->id, (unsigned long long)ev->w[2],
+		   (unsigned long long)c->read_val[i],
+		   (unsigned long long)ev->w[1]);
+	ret_read_keep(c, ev);
+}
+
 static void ret_host_read(void *self, const struct ck_env *env,
 			  const struct ck_event *ev)
 {
@@ -203,23 +234,10 @@ static void ret_host_read(void *self, const struct ck_env *env,
 		return;
 	for (unsigned i = 0; i < c->nreads && i < RET_MAX_READS; i++)
 		if (c->read_pa[i] == ev->w[2]) {
-			ck_finding(env->out, "host-read-twice", ev, ev->w[2],
-				   true, c->at,
-				   "%s (id %u) read host memory at 0x%llx "
-				   "twice (0x%llx, then 0x%llx); "
-				   "LINUX-6.12.md 6.6 reads each host value "
-				   "once",
-				   ret_name(c->id), c->id,
-				   (unsigned long long)ev->w[2],
-				   (unsigned long long)c->read_val[i],
-				   (unsigned long long)ev->w[1]);
-			break;
+			ret_read_twice(env, ev, c, i);
+			return;
 		}
-	if (c->nreads < RET_MAX_READS) {
-		c->read_pa[c->nreads] = ev->w[2];
-		c->read_val[c->nreads] = ev->w[1];
-	}
-	c->nreads++;
+	ret_read_keep(c, ev);
 }
 
 /*

@@ -474,6 +474,36 @@ static void vm_release(void *self, const struct ck_env *env,
 		vm_section_end(r, env, c);
 }
 
+/* Keep host read `ev` of the hypercall on `c`. */
+static inline void vm_read_keep(struct vm_call *c, const struct ck_event *ev)
+{
+	if (c->read_count < VM_MAX_READS) {
+		c->read_pa[c->read_count] = ev->w[2];
+		c->read_val[c->read_count] = ev->w[1];
+	}
+	c->read_count++;
+}
+
+/*
+ * Host read `ev` reads again what read `i` of the hypercall did. Apart,
+ * and called last, so that vm_host_read, once per host read, need save
+ * no registers for it.
+ */
+static __attribute__((noinline)) void vm_read_twice(const struct ck_env *env,
+						    const struct ck_event *ev,
+						    struct vm_call *c,
+						    unsigned i)
+{
+	ck_finding(env->out, "host-read-twice", ev, ev->w[2], false, 0,
+		   "%s read host memory at 0x%llx twice "
+		   "(0x%llx, then 0x%llx); LINUX-6.12.md 6.%u "
+		   "reads each host value once",
+		   l612_hcall_name(c->h.id), (unsigned long long)ev->w[2],
+		   (unsigned long long)c->read_val[i],
+		   (unsigned long long)ev->w[1], vm_section(c->h.id));
+	vm_read_keep(c, ev);
+}
+
 static void vm_host_read(void *self, const struct ck_env *env,
 			 const struct ck_event *ev)
 {
@@ -484,23 +514,10 @@ static void vm_host_read(void *self, const struct ck_env *env,
 		return;
 	for (unsigned i = 0; i < c->read_count && i < VM_MAX_READS; i++)
 		if (c->read_pa[i] == ev->w[2]) {
-			ck_finding(env->out, "host-read-twice", ev, ev->w[2],
-				   false, 0,
-				   "%s read host memory at 0x%llx twice "
-				   "(0x%llx, then 0x%llx); LINUX-6.12.md 6.%u "
-				   "reads each host value once",
-				   l612_hcall_name(c->h.id),
-				   (unsigned long long)ev->w[2],
-				   (unsigned long long)c->read_val[i],
-				   (unsigned long long)ev->w[1],
-				   vm_section(c->h.id));
-			break;
+			vm_read_twice(env, ev, c, i);
+			return;
 		}
-	if (c->read_count < VM_MAX_READS) {
-		c->read_pa[c->read_count] = ev->w[2];
-		c->read_val[c->read_count] = ev->w[1];
-	}
-	c->read_count++;
+	vm_read_keep(c, ev);
 }
 
 static void vm_mark(void *self, const struct ck_env *env,
