@@ -14,7 +14,9 @@
  * when it lets the last of them go; a call that takes neither is read at
  * its entry and its exit. The exit's x1 then decides which outcome was
  * taken: the spec's result with exactly its effect, or (for an unshare
- * while a pin may be held) -EBUSY with no change.
+ * while a pin may be held) -EBUSY with no change. An effect includes the
+ * leaves' permissions (3.4): the host's identity map RWX, after a share
+ * and an unshare, and the hyp's PAGE_HYP (RW, XN) after a share.
  *
  * Pins (LINUX-6.12.md 7.1) are not recorded: they are derived from the
  * calls that take them, with BOOT_LINUX's kern_hyp_va and sizes:
@@ -55,6 +57,8 @@ struct l612_call {
 	struct spec_page post;	 /* ... when it let the last one go */
 	uint64_t post_host_out;	 /* the output of a valid leaf, or ~0 */
 	uint64_t post_hyp_out;
+	uint64_t post_host_leaf; /* the valid leaves themselves, or 0 */
+	uint64_t post_hyp_leaf;
 	unsigned pin;	    /* enum l612_pin of the page when it locked */
 	bool other_changed; /* a finding about another page was made */
 };
@@ -146,6 +150,30 @@ static struct spec_page l612_read(const struct l612_rule *r,
 	p.host = (uint8_t)l612_side(r, env, PKVM_COMP_HOST_S2, pa, host_out);
 	p.hyp = (uint8_t)l612_side(r, env, PKVM_COMP_HYP_S1, pa, hyp_out);
 	return p;
+}
+
+/* The valid leaf that maps `va` in `comp`, or 0. */
+static uint64_t l612_valid_leaf(const struct ck_env *env, unsigned comp,
+				uint64_t va)
+{
+	const struct model *m = view_model(env->view);
+	uint64_t d = 0;
+	int level = 3;
+
+	if (!m || !model_leaf(m, comp, va, &d, &level) ||
+	    !l612_is_leaf(d, level))
+		return 0;
+	return d;
+}
+
+/* The call's post-state: both sides, their output addresses and leaves. */
+static void l612_read_post(const struct l612_rule *r, const struct ck_env *env,
+			   struct l612_call *c)
+{
+	c->post = l612_read(r, env, c->pa, &c->post_host_out, &c->post_hyp_out);
+	c->post_host_leaf = l612_valid_leaf(env, PKVM_COMP_HOST_S2, c->pa);
+	c->post_hyp_leaf =
+		l612_valid_leaf(env, PKVM_COMP_HYP_S1, c->pa + r->hyp_off);
 }
 
 /* ---- the call's life -------------------------------------------------- */
@@ -351,7 +379,7 @@ static void l612_release(void *self, const struct ck_env *env,
 	    view_cpu_holds_comp(env->view, ev->cpu, other))
 		return;
 	/* The last of the two is let go: the effect is what the tables say. */
-	c->post = l612_read(r, env, c->pa, &c->post_host_out, &c->post_hyp_out);
+	l612_read_post(r, env, c);
 }
 
 /* A store of the call that changes another page's state. */
@@ -428,6 +456,27 @@ static unsigned l612_pin_cb(const void *ctx, uint64_t pfn)
 	return ((const struct l612_call *)ctx)->pin;
 }
 
+/*
+ * 3.4's permissions of the leaves a share leaves (6.1.4) or an unshare
+ * keeps (6.2.5): the host's identity map RWX (S2AP bits 7:6 = 11, XN bits
+ * 54:53 = 0); the hyp's PAGE_HYP, writable (AP[2], bit 7, clear: RW with
+ * nVHE's encoding and hVHE's alike) and XN (bit 54). NULL if they are,
+ * else which leaf is not.
+ */
+static const char *l612_perms_wrong(const struct l612_call *c)
+{
+	uint64_t h = c->post_host_leaf, y = c->post_hyp_leaf;
+
+	if (h && (((h >> 6) & 3) != 3 || ((h >> 53) & 3) != 0))
+		return "the host stage-2 leaf (RWX wanted, "
+		       "LINUX-6.12.md 3.4)";
+	if (c->h.id == PKVM_L612_HC_PKVM_HOST_SHARE_HYP && y &&
+	    (((y >> 7) & 1) || !((y >> 54) & 1)))
+		return "the hyp stage-1 leaf (PAGE_HYP: RW and "
+		       "XN wanted, LINUX-6.12.md 3.4)";
+	return NULL;
+}
+
 /* The outcome's effect against the post-state, or NULL if it is there. */
 static const char *l612_effect_wrong(const struct l612_call *c,
 				     const struct l612_outcome *o,
@@ -450,7 +499,7 @@ static const char *l612_effect_wrong(const struct l612_call *c,
 		*check = "missing-mapping";
 		return "a mapping";
 	}
-	return NULL;
+	return l612_perms_wrong(c);
 }
 
 static void l612_judge(struct l612_rule *r, const struct ck_env *env,
@@ -542,8 +591,7 @@ static void l612_exit(void *self, const struct ck_env *env,
 		return;
 	c->h.active = false;
 	if (!c->sectioned) /* no lock taken: what it left at its exit */
-		c->post = l612_read(r, env, c->pa, &c->post_host_out,
-				    &c->post_hyp_out);
+		l612_read_post(r, env, c);
 	if (view_any_loss(env->view) || ck_trap_is_unsure(env->out, ev->cpu)) {
 		ck_inconclusive(env->out,
 				"cpu%u %s at event #%llu: records were lost",

@@ -31,6 +31,12 @@
  * Host reads: a call that reads the same host address twice (two NONDET
  * host_read of one PA) is host-read-twice: 6.3 and 6.4 read each value
  * once. The spec takes the first read of each call.
+ *
+ * The VMID (6.5 step 3): a __pkvm_teardown_vm that answers 0 issued a
+ * `tlbi vmalls12e1is` while its CPU's last VTTBR_EL2 named the VM's VMID
+ * (bits 63:48: slot + 1, 6.3 step 6), before the slot, and so the VMID,
+ * went to the next VM; else hcall-effect (the next VM may hit the old
+ * one's TLB entries).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +77,8 @@ struct vm_call {
 	/* Pages of its ranges past VM_RANGE_PAGES of a range or VM_MAX_PAGES
 	 * of the call: not followed, so not judged (said at the exit). */
 	bool capped;
-	bool applied; /* the VM-table change made at vm_table release */
+	bool applied;	   /* the VM-table change made at vm_table release */
+	bool vmid_flushed; /* teardown: vmalls12e1is under the VM's VMID */
 	struct l612_outcome at_table; /* the spec then */
 	bool other_changed;
 };
@@ -84,6 +91,7 @@ struct vm_rule {
 	struct l612_vm *table;	      /* VM_MAX_SLOTS */
 	struct vm_call *call;	      /* CK_MAX_CPUS */
 	int loaded_slot[CK_MAX_CPUS]; /* the VM a CPU's vCPU is of, or -1 */
+	uint64_t vttbr[CK_MAX_CPUS];  /* the last VTTBR_EL2 written on it */
 };
 
 /* `cpu`'s call, or NULL for a CPU out of range. */
@@ -393,6 +401,8 @@ static void vm_sysreg(void *self, const struct ck_env *env,
 	unsigned t0sz = (unsigned)(ev->w[1] & 0x3f);
 
 	(void)env;
+	if (ev->w[0] == PKVM_SYSREG_VTTBR_EL2 && ev->cpu < CK_MAX_CPUS)
+		r->vttbr[ev->cpu] = ev->w[1];
 	if (ev->w[0] != PKVM_SYSREG_VTCR_EL2 || r->ia_bits || t0sz < 12 ||
 	    t0sz > 48)
 		return;
@@ -412,6 +422,25 @@ static void vm_sysreg(void *self, const struct ck_env *env,
 					    : 1ull)
 			<< 12;
 	}
+}
+
+/* A teardown's VMID invalidation (6.5 step 3). */
+static void vm_maintenance(void *self, const struct ck_env *env,
+			   const struct ck_event *ev)
+{
+	struct vm_rule *r = self;
+	struct vm_call *c = vm_call_of(r, ev->cpu);
+	int slot;
+
+	(void)env;
+	if (!c || !c->h.active || c->h.id != PKVM_L612_HC_PKVM_TEARDOWN_VM ||
+	    ev->kind != PKVM_EV_TLBI ||
+	    (ev->w[0] & 0xffff) != PKVM_TLBI_VMALLS12E1IS)
+		return;
+	slot = l612_vm_slot(&r->env, c->h.x[0]);
+	if (slot >= 0 &&
+	    ((r->vttbr[ev->cpu] >> 48) & 0xffff) == (uint64_t)slot + 1)
+		c->vmid_flushed = true;
 }
 
 static void vm_entry(void *self, const struct ck_env *env,
@@ -677,6 +706,14 @@ static void vm_judge(struct vm_rule *r, const struct ck_env *env,
 		vm_table_follow(r, c, &o, x1);
 		return;
 	}
+	if (c->h.id == PKVM_L612_HC_PKVM_TEARDOWN_VM && x1 == 0 &&
+	    !c->vmid_flushed)
+		ck_finding(env->out, "hcall-effect", ev, 0, false, 0,
+			   "__pkvm_teardown_vm(0x%llx) returned 0 without a "
+			   "tlbi vmalls12e1is under the VM's VMID (VTTBR_EL2 "
+			   "bits 63:48 = its slot + 1): LINUX-6.12.md 6.5 step "
+			   "3 invalidates it before the VMID is freed",
+			   (unsigned long long)c->h.x[0]);
 	if (o.range_count) {
 		p = vm_effect_wrong(c, &o, &want, &check);
 		if (p)
@@ -800,6 +837,7 @@ const struct ck_rule rule_spec_l612_vm = {
 	.lock_acquire = vm_acquire,
 	.lock_release = vm_release,
 	.sysreg = vm_sysreg,
+	.maintenance = vm_maintenance,
 	.host_read = vm_host_read,
 	.mark = vm_mark,
 	.panic = vm_panic,

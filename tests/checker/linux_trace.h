@@ -535,6 +535,7 @@ enum lk_vm {
 	LK_VM_READ_TWICE, /* init_vm: created_vcpus read again */
 	LK_VM_HOST_KEEPS, /* init_vm: the pages but the first stay the host's */
 	LK_VM_KEEP_ANNOT, /* teardown: the pages stay annotated */
+	LK_VM_HOST_VMID,  /* teardown: tlbi vmalls12e1is under VMID 0 */
 };
 
 /* __pkvm_init_vm of LK_KVM (shared) with `vcpus` vCPUs, `vm` donated. */
@@ -584,15 +585,21 @@ static inline void lk_init_vcpu(struct lk *t, unsigned cpu, uint64_t handle,
 	tb_exit(&t->b, cpu, 0, (uint64_t)ret);
 }
 
-/* __pkvm_teardown_vm of the VM of lk_init_vm, its vCPUs' pages given
- * back with its own; its exit left to the caller. */
+/* __pkvm_teardown_vm of the VM of lk_init_vm (slot 0: VMID 1), its
+ * vCPUs' pages given back with its own; its exit left to the caller.
+ * LK_VM_HOST_VMID: the VMID invalidated under the host's VTTBR_EL2. */
 static inline void lk_teardown_body(struct lk *t, unsigned cpu,
 				    const uint64_t *vcpus, unsigned nvcpus,
 				    enum lk_vm how)
 {
 	lk_call3(t, cpu, PKVM_L612_HC_PKVM_TEARDOWN_VM, 0x1000, 0, 0);
 	lk_lock(t, cpu, LK_VMT);
+	if (how != LK_VM_HOST_VMID)
+		tb_sysreg(&t->b, cpu, PKVM_SYSREG_VTTBR_EL2,
+			  1ull << 48 | LK_PGDP);
 	tb_tlbi(&t->b, cpu, PKVM_TLBI_VMALLS12E1IS, 0, 0);
+	if (how != LK_VM_HOST_VMID)
+		tb_sysreg(&t->b, cpu, PKVM_SYSREG_VTTBR_EL2, LK_S2_ROOT);
 	lk_unlock(t, cpu, LK_VMT);
 	lk_give_back(t, cpu, LK_PGDP, 2, how == LK_VM_KEEP_ANNOT);
 	lk_both(t, cpu); /* the vCPUs unpinned */

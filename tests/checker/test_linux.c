@@ -228,6 +228,48 @@ Test(linux612, a_share_that_returns_0_without_mapping_is_hcall_effect)
 	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
 }
 
+/* A share of LK_PAGE as 6.12 makes it, but with these two leaves. */
+static void lk_share_leaves(struct lk *t, uint64_t s2, uint64_t s1)
+{
+	lk_hvc(t, 0, PKVM_L612_HC_PKVM_HOST_SHARE_HYP, LK_PAGE >> 12);
+	lk_lock(t, 0, LK_HOST);
+	lk_lock(t, 0, LK_PGD);
+	lk_store(t, 0, lk_s2_leaf(LK_PAGE), s2);
+	tb_barrier(&t->b, 0, PKVM_BARRIER_DSB_ISHST);
+	lk_store(t, 0, lk_s1_leaf(LK_PAGE), s1);
+	tb_barrier(&t->b, 0, PKVM_BARRIER_DSB_ISHST);
+	tb_barrier(&t->b, 0, PKVM_BARRIER_ISB);
+	lk_unlock(t, 0, LK_PGD);
+	lk_unlock(t, 0, LK_HOST);
+	tb_exit(&t->b, 0, 0, 0);
+}
+
+Test(linux612, a_share_with_the_wrong_permissions_is_bad_mapping)
+{
+	const uint64_t s2 = lk_s2_page(LK_PAGE, 1), s1 = lk_s1_page(LK_PAGE, 2);
+	const uint64_t xn = 1ull << 54, ro = 1ull << 7;
+	/* the hyp's leaf PAGE_HYP_EXEC (RX: mutant 16 of
+	 * tests/mutants/linux-6.12), executable, read-only; the host's
+	 * not executable, read-only */
+	const uint64_t bad[][2] = {
+		{ s2, (s1 & ~xn) | ro }, { s2, s1 & ~xn },	{ s2, s1 | ro },
+		{ s2 | xn, s1 },	 { s2 & ~0x80ull, s1 },
+	};
+	struct lk t;
+	struct tb_result r;
+
+	lk_boot(&t, 1);
+	lk_share_leaves(&t, s2, s1);
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lk_boot(&t, 1);
+		lk_share_leaves(&t, bad[i][0], bad[i][1]);
+		lk_check(&t, &r);
+		lk_expect(&r, CK_EXIT_FINDINGS, "bad-mapping", 1);
+	}
+}
+
 Test(linux612, a_share_that_changes_another_page_is_hcall_effect)
 {
 	struct lk t;

@@ -331,6 +331,42 @@ Test(linux612, a_fault_between_ram_regions_is_mmio_of_that_gap)
 	lk_expect(&r, CK_EXIT_FINDINGS, "bad-mapping", 1);
 }
 
+/*
+ * A fault that maps 65 pages of RAM page by page (more entries than the
+ * rule keeps, 64), the first `bad` of them not executable: the kept
+ * entries are judged all the same (mutant 15 of tests/mutants/linux-6.12
+ * maps 1 GiB of MMIO page by page, executable); the rest is a note.
+ */
+static void lk_fault_many(struct tb_result *r, unsigned bad)
+{
+	uint64_t st[65][2];
+	struct lk t;
+
+	for (unsigned i = 0; i < 65; i++) {
+		st[i][0] = lk_s2_leaf(LK_PAGE + i * 0x1000ull);
+		st[i][1] = lk_s2_page(LK_PAGE + i * 0x1000ull, 0) |
+			   (i < bad ? LK_S2_XN : 0);
+	}
+	lk_boot(&t, 1);
+	lk_fault(&t, 0, LK_PAGE, st, 65);
+	tb_exit(&t.b, 0, 0, 0);
+	lk_check(&t, r);
+}
+
+Test(linux612, a_fault_that_changes_many_entries_is_judged_on_those_it_kept)
+{
+	struct tb_result r;
+
+	lk_fault_many(&r, 0);
+	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE, "exit %d", r.exit);
+	cr_assert_eq(r.count, 0, "first %s", r.count ? r.checks[0] : "-");
+	cr_assert(strstr(r.sum.first_inconclusive, "more than 64 entries"),
+		  "%s", r.sum.first_inconclusive);
+
+	lk_fault_many(&r, 1);
+	lk_expect(&r, CK_EXIT_FINDINGS, "bad-mapping", 1);
+}
+
 /* ---- page invariants (LINUX-6.12.md 11) ------------------------------- */
 
 /*

@@ -149,6 +149,25 @@ Test(linux612, a_give_back_that_keeps_the_annotation_is_hcall_effect)
 	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
 }
 
+/* Mutant 23: the teardown's tlbi vmalls12e1is under the host's VMID. */
+Test(linux612, a_teardown_that_flushes_another_vmid_is_hcall_effect)
+{
+	struct lk t;
+	struct tb_result r;
+
+	lk_pinned(&t, 1);
+	lk_teardown(&t, 0, NULL, 0, LK_VM_OK);
+	lk_check(&t, &r);
+	lk_expect_unjudged(&r);
+
+	lk_pinned(&t, 1);
+	lk_teardown(&t, 0, NULL, 0, LK_VM_HOST_VMID);
+	tb_check_focus(&t.b, &r, "hcall-effect", false, 0);
+	tb_free(&t.b);
+	lk_expect(&r, CK_EXIT_FINDINGS, "hcall-effect", 1);
+	cr_assert(strstr(r.text, "VMID"), "%s", r.text);
+}
+
 /* Mutant 11: created_vcpus read twice in one __pkvm_init_vm. */
 Test(linux612, created_vcpus_read_twice_is_host_read_twice)
 {
