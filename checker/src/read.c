@@ -74,6 +74,48 @@ static void ck_words(struct ck_event *ev, const struct pkvm_record *recs,
 	}
 }
 
+/* The head `h` and its `ncont` continuations are taken from `c`'s run. */
+static inline __attribute__((always_inline)) void
+ck_run_take(struct ck *ck, struct ck_cpu *c, const struct pkvm_record *h,
+	    unsigned ncont)
+{
+	c->expect_seq = h->seq + ncont + 1;
+	c->run += ncont + 1;
+	c->run_left -= ncont + 1;
+	ck->read_pos = c->run_pos;
+}
+
+/* `ev`'s header, from the `nrec` records of `cpu` read into it. */
+static inline __attribute__((always_inline)) void
+ck_event_head(struct ck_event *ev, unsigned cpu, unsigned nrec)
+{
+	ev->ts = ev->recs[0].ts;
+	ev->seq = ev->recs[0].seq;
+	ev->cpu = (uint16_t)cpu;
+	ev->nrec = (uint8_t)nrec;
+}
+
+/* `ev`, read into `c`'s lookahead, stands for itself (it is canonical). */
+static inline __attribute__((always_inline)) void
+ck_event_canonical(struct ck_cpu *c, struct ck_event *ev, unsigned nrec)
+{
+	ck_words(ev, ev->recs, nrec);
+	ev->part = 0;
+	ev->parts = 1;
+	ev->incomplete = ev->invalid = false;
+	c->part_count = c->part_next = 0;
+}
+
+/* `ev` is a compact record expanded into `count` canonical events: the
+ * first now, the others to follow. */
+static inline __attribute__((always_inline)) void
+ck_event_compact(struct ck_cpu *c, struct ck_event *ev, unsigned count)
+{
+	c->part_count = count;
+	c->part_next = 1;
+	ck_part(c, ev, 0);
+}
+
 /*
  * The records of CPU `c`'s next event into `ev->recs`, when the event lies
  * whole in the run at hand and is plainly well formed: a known kind, its
@@ -119,10 +161,7 @@ static int ck_read_plain(struct ck *ck, struct ck_cpu *c, struct ck_event *ev)
 			ev->recs[i] = h[i];
 		}
 	}
-	c->expect_seq = h->seq + ncont + 1;
-	c->run += ncont + 1;
-	c->run_left -= ncont + 1;
-	ck->read_pos = c->run_pos;
+	ck_run_take(ck, c, h, ncont);
 	return (int)ncont;
 }
 
@@ -199,29 +238,24 @@ static inline __attribute__((always_inline)) bool
 ck_expand(struct ck *ck, struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
 	  unsigned nrec)
 {
+	unsigned count;
+
 	/* Sites first: no rule may take a site's bits for a word's. */
 	ev->site = 0;
 	if (ck->sites.on || ev->recs[0].kind == PKVM_EV_BOOT)
 		ev->site = trace_sites_take(&ck->sites, ev->recs, nrec);
-	ev->ts = ev->recs[0].ts;
-	ev->seq = ev->recs[0].seq;
-	ev->cpu = (uint16_t)cpu;
-	ev->nrec = (uint8_t)nrec;
+	ck_event_head(ev, cpu, nrec);
 	if (trace_expand_follow(&c->expand, ev->recs, nrec)) {
 		/* Canonical already (most events): its own words. */
-		ck_words(ev, ev->recs, nrec);
-		ev->part = 0;
-		ev->parts = 1;
-		ev->incomplete = ev->invalid = false;
-		c->part_count = c->part_next = 0;
+		ck_event_canonical(c, ev, nrec);
 		return true;
 	}
-	c->part_count =
-		trace_expand_words(&c->expand, ev->recs, nrec, c->parts);
-	if (c->part_count == 0)
+	count = trace_expand_words(&c->expand, ev->recs, nrec, c->parts);
+	if (count == 0) {
+		c->part_count = 0;
 		return false;
-	c->part_next = 1;
-	ck_part(c, ev, 0);
+	}
+	ck_event_compact(c, ev, count);
 	return true;
 }
 
@@ -318,15 +352,9 @@ static inline __attribute__((always_inline)) void
 read_take(struct ck *ck, struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
 	  const struct pkvm_record *h, unsigned ncont)
 {
-	c->expect_seq = h->seq + ncont + 1;
-	c->run += ncont + 1;
-	c->run_left -= ncont + 1;
-	ck->read_pos = c->run_pos;
+	ck_run_take(ck, c, h, ncont);
 	ev->site = 0;
-	ev->ts = ev->recs[0].ts;
-	ev->seq = ev->recs[0].seq;
-	ev->cpu = (uint16_t)cpu;
-	ev->nrec = (uint8_t)(ncont + 1);
+	ck_event_head(ev, cpu, ncont + 1);
 	c->has_next = true;
 	c->done = false;
 }
@@ -358,9 +386,7 @@ read_refill_compact(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 		return;
 	}
 	read_take(ck, c, ev, cpu, h, ncont);
-	c->part_count = count;
-	c->part_next = 1;
-	ck_part(c, ev, 0);
+	ck_event_compact(c, ev, count);
 	if (ev->kind == PKVM_EV_LOCK_ACQUIRE ||
 	    ev->kind == PKVM_EV_LOCK_RELEASE)
 		lockmap_translate(ck, ev);
@@ -391,11 +417,7 @@ read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 		return;
 	}
 	read_take(ck, c, ev, cpu, h, ncont);
-	ck_words(ev, ev->recs, ncont + 1);
-	ev->part = 0;
-	ev->parts = 1;
-	ev->incomplete = ev->invalid = false;
-	c->part_count = c->part_next = 0;
+	ck_event_canonical(c, ev, ncont + 1);
 	if ((kind == PKVM_EV_LOCK_ACQUIRE || kind == PKVM_EV_LOCK_RELEASE) &&
 	    !lockmap_translate_known(ck, ev)) {
 		read_refill_lock(ck, cpu, ev);

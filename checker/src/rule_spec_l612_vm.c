@@ -385,9 +385,10 @@ static void vm_boot_linux(void *self, const struct ck_env *env,
 	r->env.vcpu_size = ev->w[5] >> 32;
 	r->env.hyp_vm_size = ev->w[6] & 0xffffffffull;
 	r->env.hyp_vcpu_size = ev->w[6] >> 32;
-	/* (w[7], guest_pgd_size, is not used: the recording series takes it
-	 * from kvm_init_params' VTCR, which is not the host stage-2's with
-	 * LPA2: 1 page where 6.12 donates 16. The host's VTCR_EL2 says.) */
+	/* (w[7], guest_pgd_size, is not used: the host's VTCR_EL2 as written
+	 * says (vm_sysreg), not the hyp. Series d39c57f3378f and older took
+	 * it from kvm_init_params' VTCR, 1 page where 6.12 donates 16 with
+	 * LPA2.) */
 	r->env.table_size = (unsigned)(ev->w[8] & 0xffffffffull);
 	r->env.first_handle = ev->w[8] >> 32;
 	if (r->env.table_size > VM_MAX_SLOTS)

@@ -177,6 +177,7 @@ hvc = regs = 0
 regions = []
 boot = None
 boot_linux = []
+vtcrs = []       # (ticks, value) of every VTCR_EL2 write
 named = {}       # lock -> ticks of its lock_info
 first = {}       # lock -> ticks of its first acquisition
 frees = loads = puts = 0
@@ -204,6 +205,8 @@ for line in open(sys.argv[1]):
         regions.append((kv["what"], b, e, line.strip()))
     elif kind == "boot_linux":
         boot_linux.append({k: int(v, 0) for k, v in kv.items()})
+    elif kind == "sysreg_write" and kv["reg"] == "vtcr_el2":
+        vtcrs.append((ts, int(kv["value"], 0)))
     elif kind == "lock_info":
         if kv["lock"] in named:
             bad.append(f"lock {kv['lock']} named twice")
@@ -278,6 +281,20 @@ else:
         bad.append(f"boot_linux vm_limits {bl['vm_limits']:#x}")
     if not bl["guest_pgd_size"] or bl["guest_pgd_size"] % 4096:
         bad.append(f"boot_linux guest_pgd_size {bl['guest_pgd_size']:#x}")
+    # A guest's pgd is kvm_pgtable_stage2_pgd_size of the host stage-2's
+    # VTCR (the first written, at __pkvm_prot_finalize): the pages
+    # concatenated at its start level (SL0, or SL2 for level -1).
+    if vtcrs:
+        v = min(vtcrs)[1]
+        level = -1 if (v >> 33) & 1 else (2, 1, 0, 3)[(v >> 6) & 3]
+        shift = 12 + 9 * (3 - level) + 9
+        ia_bits = 64 - (v & 0x3f)
+        pgd = (1 << (ia_bits - shift) if ia_bits > shift else 1) << 12
+        if bl["guest_pgd_size"] != pgd:
+            bad.append(f"boot_linux guest_pgd_size {bl['guest_pgd_size']:#x}, "
+                       f"the host VTCR_EL2 {v:#x} gives {pgd:#x}")
+    else:
+        bad.append("no VTCR_EL2 write")
 for lock, ts in first.items():
     if lock not in named:
         bad.append(f"lock {lock} taken, never named")
