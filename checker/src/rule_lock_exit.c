@@ -77,7 +77,8 @@ static void lock_exit_trap_exit(void *self, const struct ck_env *env,
 		return;
 	for (unsigned id = 0; id < CK_LOCK_COUNT; id++)
 		if (held >> id & 1u)
-			ck_finding(env->out, "lock-held-at-exit", ev, id, false, 0,
+			ck_finding(env->out, "lock-held-at-exit", ev, id, false,
+				   0,
 				   "cpu%u returns to the host holding %s, "
 				   "taken at #%llu: a trap lets go of every "
 				   "lock it took before it returns, or the "
