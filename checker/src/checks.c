@@ -81,6 +81,8 @@ static const struct check_info checks[] = {
 	{ "hyp-s1-without-host-s2",
 	  "hyp_s1 taken, or a hyp stage-1 descriptor stored, by a CPU that "
 	  "does not hold host_s2 (abi.h PKVM_LOCK_NEEDS_LIST), boot included" },
+	{ "lock-held-at-exit",
+	  "a host trap returned to the host holding a lock it took" },
 	{ "barrier-after-make",
 	  "a store made an entry valid and the writer let the component's "
 	  "lock go without a DSB (ishst, ish or sy) after its last such "
@@ -92,7 +94,7 @@ static const struct check_info checks[] = {
 	{ "hyp-s1-attributes",
 	  "a valid hyp stage-1 leaf gives a page more than its kind allows: "
 	  "text read-only, rodata read-only execute-never, everything else "
-	  "execute-never (ABI 2)" },
+	  "execute-never; the table pool Normal Write-Back (ABI 2)" },
 	{ "sysreg",
 	  "a write of VTTBR_EL2, VTCR_EL2, HCR_EL2, TTBR0_EL2, TCR_EL2, "
 	  "SCTLR_EL2, MAIR_EL2 or VBAR_EL2 with a field HYPERCALLS.md "

@@ -23,6 +23,7 @@ extern const struct ck_rule rule_locks;
 extern const struct ck_rule rule_boot;
 extern const struct ck_rule rule_lock_order;
 extern const struct ck_rule rule_lock_needs;
+extern const struct ck_rule rule_lock_exit;
 extern const struct ck_rule rule_barrier;
 extern const struct ck_rule rule_zeroed;
 extern const struct ck_rule rule_attrs;
@@ -52,6 +53,7 @@ static const struct ck_rule *const rules_table[] = {
 	&rule_boot,	  /* the boot state, when the host is first entered */
 	&rule_lock_order, /* locks taken in abi.h's order */
 	&rule_lock_needs, /* hyp_s1 only with host_s2 held */
+	&rule_lock_exit,  /* no lock held when a trap returns */
 	&rule_barrier,	  /* DSB (and ISB) after making an entry valid */
 	&rule_zeroed,	  /* table pages zeroed before they are linked */
 	&rule_attrs,	  /* the hyp stage-1's attributes by page kind */

@@ -349,7 +349,8 @@ void tb_sysregs(struct tb *b, unsigned cpu, bool mair)
 {
 	/* HYPERCALLS.md "System registers", in the hyp's order. */
 	if (mair)
-		tb_sysreg(b, cpu, PKVM_SYSREG_MAIR_EL2, 0x04ff);
+		tb_sysreg(b, cpu, PKVM_SYSREG_MAIR_EL2,
+			  b->mair ? b->mair : 0x04ff);
 	tb_sysreg(b, cpu, PKVM_SYSREG_TCR_EL2, TB_TCR_EL2);
 	tb_sysreg(b, cpu, PKVM_SYSREG_TTBR0_EL2, TB_HYP_ROOT);
 	tb_sysreg(b, cpu, PKVM_SYSREG_SCTLR_EL2, TB_SCTLR_EL2);
@@ -365,7 +366,7 @@ void tb_boot(struct tb *b)
 	for (unsigned c = 0; c < b->ncpu; c++) {
 		if (c)
 			tb_mark(b, c, PKVM_MARK_CPU_UP, c);
-		tb_sysregs(b, c, c != 0);
+		tb_sysregs(b, c, c != 0 || b->mair_late);
 		tb_mark(b, c, PKVM_MARK_HOST_ENTER, PKVM_WORKLOAD_BASE);
 	}
 }
@@ -386,7 +387,7 @@ void tb_boot_tables(struct tb *b)
 			      0,
 			      0,
 			      b->boot_flags };
-	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, 0x04ff };
+	uint64_t mair[2] = { PKVM_SYSREG_MAIR_EL2, b->mair ? b->mair : 0x04ff };
 	bool abi2 = tb_abi(b) >= 2, pair = abi2 && !b->boot_hyp_alone;
 	uint64_t l2;
 
@@ -404,7 +405,8 @@ void tb_boot_tables(struct tb *b)
 			tb_mark(b, 0, PKVM_MARK_PAGE_ZEROED, TB_HYP_ROOT);
 		}
 	}
-	tb_event(b, 0, PKVM_EV_SYSREG_WRITE, mair, 2);
+	if (!b->mair_late)
+		tb_event(b, 0, PKVM_EV_SYSREG_WRITE, mair, 2);
 	/* ABI 2 builds both under the pair; ABI 1 one after the other. */
 	if (pair)
 		tb_lock2(b, 0, PKVM_LOCK_HOST_S2, PKVM_LOCK_HYP_S1);

@@ -128,6 +128,13 @@ struct tb {
 	bool boot_hyp_alone;
 	unsigned no_zero;
 	uint64_t hyp_s1_block;
+	/*
+	 * MAIR_EL2 every CPU writes (0: 0x04ff, index 0 Normal Write-Back,
+	 * index 1 Device-nGnRE); with `mair_late`, cpu0 writes it after the
+	 * boot tables, as the hyp does, rather than before them.
+	 */
+	uint64_t mair;
+	bool mair_late;
 };
 
 #define TB_NO_ZERO_ROOTS 1u /* no MARK page_zeroed for the roots */

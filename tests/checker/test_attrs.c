@@ -120,3 +120,72 @@ Test(attrs, a_donated_page_must_be_execute_never)
 				 "executable"),
 		  "%s", r.text);
 }
+
+/*
+ * The table pool's memory type: the boot block over [hyp_start, hyp_end),
+ * which holds the pool, uses AttrIndx 0; every CPU writes `mair`, cpu0
+ * after the boot tables if `late` (as the hyp does), else before them.
+ */
+static uint64_t mair;
+static bool mair_late;
+
+static void pool_layout(struct tb *b)
+{
+	layout(b);
+	b->mair = mair;
+	b->mair_late = mair_late;
+}
+
+static struct tb_result pool_type(uint64_t value, bool late)
+{
+	struct tb_result r;
+
+	set_bits = AP2;
+	clear_bits = 0;
+	mair = value;
+	mair_late = late;
+	tb_before_boot = pool_layout;
+	r = tb_both_ways(nothing, 2, "hyp-s1-attributes");
+	tb_before_boot = NULL;
+	mair = 0;
+	mair_late = false;
+	return r;
+}
+
+Test(attrs, a_write_back_pool_conforms)
+{
+	/* Property: index 0 write-back (0xff non-transient, 0x77
+	 * transient) is no finding, whatever the other indexes are, with
+	 * MAIR_EL2 written before or after the tables. */
+	tb_expect((struct tb_result[]){ pool_type(0x44ff, false) }, CK_EXIT_OK,
+		  NULL, 0);
+	tb_expect((struct tb_result[]){ pool_type(0x0477, true) }, CK_EXIT_OK,
+		  NULL, 0);
+}
+
+Test(attrs, a_non_cacheable_pool_is_one_finding)
+{
+	/* Property: index 0 Normal Non-cacheable (as the hunt's MAIR
+	 * mutant) is one finding, though both CPUs write MAIR_EL2; judged at
+	 * the leaf when MAIR_EL2 came first. */
+	struct tb_result r = pool_type(0x0444, false);
+
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+	cr_assert_eq(r.kind, PKVM_EV_PTE_WRITE);
+	cr_assert(strstr(r.text, "AttrIndx 0"), "%s", r.text);
+	cr_assert(strstr(r.text, "0x44, not write-back"), "%s", r.text);
+}
+
+Test(attrs, a_pool_typed_later_is_judged_at_the_mair_write)
+{
+	/* Property: tables built before MAIR_EL2 is written are judged at
+	 * its first write: device (0x00) is one finding there; write-through
+	 * (0xbb) is not write-back either. */
+	struct tb_result r = pool_type(0x0400, true);
+
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+	cr_assert_eq(r.kind, PKVM_EV_SYSREG_WRITE);
+	cr_assert(strstr(r.text, "device memory"), "%s", r.text);
+	r = pool_type(0x04bb, true);
+	tb_expect(&r, CK_EXIT_FINDINGS, "hyp-s1-attributes", 1);
+}

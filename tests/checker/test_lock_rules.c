@@ -193,3 +193,77 @@ Test(lock_rules, lost_records_make_it_inconclusive)
 	cr_assert_eq(r.count, 0, "first %s", r.count ? r.checks[0] : "-");
 	cr_assert_eq(r.exit, CK_EXIT_INCONCLUSIVE);
 }
+
+/*
+ * `lock-held-at-exit` (rule_lock_exit.c): TRACE_LOAD of a pfn beyond RAM,
+ * -EINVAL; `let_go`: it lets `trace` go before its exit, else (as the
+ * hunt's mutant on the -EBUSY path) it returns to the host holding it.
+ */
+static void trace_load_refused(struct tb *b, bool let_go)
+{
+	tb_hvc(b, 1, PKVM_HC_TRACE_LOAD, 1ull << 24, 0);
+	tb_lock(b, 1, PKVM_LOCK_TRACE);
+	if (let_go)
+		tb_unlock(b, 1, PKVM_LOCK_TRACE);
+	tb_exit(b, 1, 0, (uint64_t)-PKVM_EINVAL);
+}
+
+static void trace_let_go(struct tb *b)
+{
+	trace_load_refused(b, true);
+}
+
+static void trace_kept(struct tb *b)
+{
+	trace_load_refused(b, false);
+}
+
+/* share_hyp that returns to the host with hyp_s1 still held. */
+static void share_keeps_hyp_s1(struct tb *b)
+{
+	uint64_t pfn = TB_HOST_PFN(20);
+
+	tb_hvc_lock2(b, 0, PKVM_HC_SHARE_HYP, pfn, 0, PKVM_LOCK_HOST_S2,
+		     PKVM_LOCK_HYP_S1);
+	tb_pte(b, 0, tb_l3(b, 0, PKVM_COMP_HOST_S2, pfn),
+	       tb_s2_page(pfn << 12, PKVM_PAGE_SHARED_OWNED));
+	tb_pte(b, 0, tb_l3(b, 0, PKVM_COMP_HYP_S1, pfn),
+	       tb_s1_page(pfn << 12, PKVM_PAGE_SHARED_BORROWED));
+	tb_sync(b, 0);
+	tb_unlock(b, 0, PKVM_LOCK_HOST_S2);
+	tb_exit(b, 0, 0, 0);
+}
+
+Test(lock_rules, a_trap_that_lets_its_locks_go_conforms)
+{
+	/* Property: a trap that takes a lock and lets it go before its exit
+	 * is no finding. */
+	tb_expect((struct tb_result[]){ tb_both_ways(trace_let_go, 2, NULL) },
+		  CK_EXIT_OK, NULL, 0);
+}
+
+Test(lock_rules, returning_to_the_host_holding_trace_is_a_finding)
+{
+	/* Property: a host trap whose exit comes while its CPU holds a lock
+	 * is one lock-held-at-exit finding, at the exit, naming the lock and
+	 * the acquisition. */
+	struct tb_result r = tb_both_ways(trace_kept, 2, "lock-held-at-exit");
+
+	tb_expect(&r, CK_EXIT_FINDINGS, "lock-held-at-exit", 1);
+	cr_assert(r.kind == PKVM_EV_HCALL_EXIT || r.kind == PKVM_EV_TRAP_EXIT,
+		  "kind %u", r.kind);
+	cr_assert(strstr(r.text, "cpu1 returns to the host holding trace"),
+		  "%s", r.text);
+}
+
+Test(lock_rules, returning_holding_one_of_the_pair_is_a_finding)
+{
+	/* Property: the pair's second lock kept past the exit is found too,
+	 * and only that one. */
+	struct tb_result r =
+		tb_both_ways(share_keeps_hyp_s1, 1, "lock-held-at-exit");
+
+	cr_assert_eq(r.exit, CK_EXIT_FINDINGS);
+	cr_assert_eq(r.focus_count, 1, "%u findings", r.focus_count);
+	cr_assert(strstr(r.text, "holding hyp_s1"), "%s", r.text);
+}
