@@ -148,37 +148,45 @@ pgtable_store(uint64_t table_pa, unsigned index, uint64_t pte, bool release,
 }
 
 /*
- * Invalidate the TLB entries for `addr` after a valid mapping went away.
- * Recorded as TLBI records carrying the barriers around them (record.h).
+ * TLBI `op` of `operand` with the barriers `around` (PKVM_REC_F_TLBI_*)
+ * names right around it, recorded as one TLBI record carrying them. The
+ * barriers issued and the record's flags are read from the one value, so
+ * no barrier can go missing from what runs and stay in the trace.
  */
+__attribute__((always_inline)) static inline void
+pgtable_tlbi(enum pkvm_tlbi_op op, uint64_t operand, unsigned around,
+	     uint64_t site)
+{
+	if (around & PKVM_REC_F_TLBI_DSB_ISHST_BEFORE)
+		arch_barrier(PKVM_BARRIER_DSB_ISHST);
+	arch_tlbi(op, operand);
+	if (around & PKVM_REC_F_TLBI_DSB_ISH_AFTER)
+		arch_barrier(PKVM_BARRIER_DSB_ISH);
+	if (around & PKVM_REC_F_TLBI_ISB_AFTER)
+		arch_barrier(PKVM_BARRIER_ISB);
+	htrace_tlbi(op, 0, operand, around, site);
+}
+
+/* Invalidate the TLB entries for `addr` after a valid mapping went away. */
 static void pgtable_tlb_flush(const struct pgtable *pt, uint64_t addr)
 {
-	arch_barrier(PKVM_BARRIER_DSB_ISHST);
 	if (pt->stage2) {
-		arch_tlbi(PKVM_TLBI_IPAS2E1IS, addr >> 12);
-		arch_barrier(PKVM_BARRIER_DSB_ISH);
-		htrace_tlbi(PKVM_TLBI_IPAS2E1IS, 0, addr >> 12,
-			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
-				    PKVM_REC_F_TLBI_DSB_ISH_AFTER,
-			    HTRACE_SITE_HERE());
+		pgtable_tlbi(PKVM_TLBI_IPAS2E1IS, addr >> 12,
+			     PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				     PKVM_REC_F_TLBI_DSB_ISH_AFTER,
+			     HTRACE_SITE_HERE());
 		/* Combined stage-1+2 entries are tagged by VA: drop them all.
 		 */
-		arch_tlbi(PKVM_TLBI_VMALLE1IS, 0);
-		arch_barrier(PKVM_BARRIER_DSB_ISH);
-		arch_barrier(PKVM_BARRIER_ISB);
-		htrace_tlbi(PKVM_TLBI_VMALLE1IS, 0, 0,
-			    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
-				    PKVM_REC_F_TLBI_ISB_AFTER,
-			    HTRACE_SITE_HERE());
+		pgtable_tlbi(PKVM_TLBI_VMALLE1IS, 0,
+			     PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				     PKVM_REC_F_TLBI_ISB_AFTER,
+			     HTRACE_SITE_HERE());
 	} else {
-		arch_tlbi(PKVM_TLBI_VAE2IS, addr >> 12);
-		arch_barrier(PKVM_BARRIER_DSB_ISH);
-		arch_barrier(PKVM_BARRIER_ISB);
-		htrace_tlbi(PKVM_TLBI_VAE2IS, 0, addr >> 12,
-			    PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
-				    PKVM_REC_F_TLBI_DSB_ISH_AFTER |
-				    PKVM_REC_F_TLBI_ISB_AFTER,
-			    HTRACE_SITE_HERE());
+		pgtable_tlbi(PKVM_TLBI_VAE2IS, addr >> 12,
+			     PKVM_REC_F_TLBI_DSB_ISHST_BEFORE |
+				     PKVM_REC_F_TLBI_DSB_ISH_AFTER |
+				     PKVM_REC_F_TLBI_ISB_AFTER,
+			     HTRACE_SITE_HERE());
 	}
 }
 
