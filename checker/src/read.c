@@ -350,10 +350,10 @@ static __attribute__((noinline)) void read_refill_full(struct ck *ck,
  */
 static inline __attribute__((always_inline)) void
 read_take(struct ck *ck, struct ck_cpu *c, struct ck_event *ev, unsigned cpu,
-	  const struct pkvm_record *h, unsigned ncont)
+	  const struct pkvm_record *h, unsigned ncont, uint64_t site)
 {
 	ck_run_take(ck, c, h, ncont);
-	ev->site = 0;
+	ev->site = site;
 	ck_event_head(ev, cpu, ncont + 1);
 	c->has_next = true;
 	c->done = false;
@@ -375,7 +375,7 @@ read_refill_lock(struct ck *ck, unsigned cpu, struct ck_event *ev)
  */
 static __attribute__((noinline)) void
 read_refill_compact(struct ck *ck, unsigned cpu, struct ck_cpu *c,
-		    const struct pkvm_record *h, unsigned ncont)
+		    const struct pkvm_record *h, unsigned ncont, uint64_t site)
 {
 	struct ck_event *ev = ck_next(c);
 	unsigned count =
@@ -385,7 +385,7 @@ read_refill_compact(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 		read_refill_full(ck, cpu);
 		return;
 	}
-	read_take(ck, c, ev, cpu, h, ncont);
+	read_take(ck, c, ev, cpu, h, ncont, site);
 	ck_event_compact(c, ev, count);
 	if (ev->kind == PKVM_EV_LOCK_ACQUIRE ||
 	    ev->kind == PKVM_EV_LOCK_RELEASE)
@@ -402,21 +402,25 @@ read_refill_compact(struct ck *ck, unsigned cpu, struct ck_cpu *c,
  * read_refill_lock) is called last, so that nothing here is kept across
  * a call.
  */
-static __attribute__((flatten, noinline)) void
+static inline __attribute__((always_inline)) void
 read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
-		  const struct pkvm_record *h, unsigned ncont)
+		  const struct pkvm_record *h, unsigned ncont, bool sites)
 {
 	struct ck_event *ev = ck_next(c);
 	unsigned kind = h->kind;
+	uint64_t site = 0;
 
 	ev->recs[0] = h[0];
 	for (unsigned i = 1; i <= ncont; i++)
 		ev->recs[i] = h[i];
+	/* Sites first, as in ck_expand. */
+	if (sites)
+		site = trace_sites_take(&ck->sites, ev->recs, ncont + 1);
 	if (!trace_expand_follow(&c->expand, ev->recs, ncont + 1)) {
-		read_refill_compact(ck, cpu, c, h, ncont);
+		read_refill_compact(ck, cpu, c, h, ncont, site);
 		return;
 	}
-	read_take(ck, c, ev, cpu, h, ncont);
+	read_take(ck, c, ev, cpu, h, ncont, site);
 	ck_event_canonical(c, ev, ncont + 1);
 	if ((kind == PKVM_EV_LOCK_ACQUIRE || kind == PKVM_EV_LOCK_RELEASE) &&
 	    !lockmap_translate_known(ck, ev)) {
@@ -426,13 +430,30 @@ read_refill_plain(struct ck *ck, unsigned cpu, struct ck_cpu *c,
 	ck_sched_note(ck, cpu, ev, true);
 }
 
+/* read_refill_plain for records without sites (linux-6.12's, and our
+ * hyp's before format 5) and with them: apart, so that the first pays
+ * nothing for the second. */
+static __attribute__((flatten, noinline)) void
+read_refill_bare(struct ck *ck, unsigned cpu, struct ck_cpu *c,
+		 const struct pkvm_record *h, unsigned ncont)
+{
+	read_refill_plain(ck, cpu, c, h, ncont, false);
+}
+
+static __attribute__((flatten, noinline)) void
+read_refill_sited(struct ck *ck, unsigned cpu, struct ck_cpu *c,
+		  const struct pkvm_record *h, unsigned ncont)
+{
+	read_refill_plain(ck, cpu, c, h, ncont, true);
+}
+
 /*
  * Read `cpu`'s next event into its lookahead; a sequence gap is a loss.
  * The caller has handed out every part of the last compact record.
  *
  * Nearly every call finds the next event whole in a plain run at hand
- * (as ck_read_plain takes it), with no sites to take: such an event goes
- * to read_refill_plain, a function small enough to need few registers
+ * (as ck_read_plain takes it), a BOOT aside: such an event goes to
+ * read_refill_plain (which takes its site, if the records carry them), a function small enough to need few registers
  * saved; all else to read_refill_full, which is as big as its many cases
  * make it: its entry and exit alone came to 2% of a replay's
  * instructions when every event went there. This one decides which,
@@ -445,7 +466,7 @@ void read_refill(struct ck *ck, unsigned cpu)
 	unsigned ncont;
 
 	if (c->run_left == 0 || !c->run_plain || !c->seq_started ||
-	    h->seq != c->expect_seq || ck->sites.on) {
+	    h->seq != c->expect_seq) {
 		read_refill_full(ck, cpu);
 		return;
 	}
@@ -455,7 +476,10 @@ void read_refill(struct ck *ck, unsigned cpu)
 		read_refill_full(ck, cpu);
 		return;
 	}
-	read_refill_plain(ck, cpu, c, h, ncont);
+	if (ck->sites.on)
+		read_refill_sited(ck, cpu, c, h, ncont);
+	else
+		read_refill_bare(ck, cpu, c, h, ncont);
 }
 
 /**
