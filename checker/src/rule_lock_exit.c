@@ -24,19 +24,6 @@
 
 #include "rules.h"
 
-static const char *lock_exit_name(unsigned id)
-{
-	switch (id) {
-#define LOCK_EXIT_NAME(name, num, str)                                         \
-	case num:                                                              \
-		return str;
-		PKVM_LOCK_LIST(LOCK_EXIT_NAME)
-#undef LOCK_EXIT_NAME
-	default:
-		return "an unknown lock";
-	}
-}
-
 /* Per CPU and lock slot: the event that took it (named by the finding). */
 struct lock_exit_rule {
 	uint64_t taken[CK_MAX_CPUS][CK_LOCK_COUNT];
@@ -85,7 +72,7 @@ static void lock_exit_trap_exit(void *self, const struct ck_env *env,
 				   "host decides when the other CPUs may "
 				   "take it (HYPERCALLS.md \"Locks and "
 				   "components\")",
-				   ev->cpu, lock_exit_name(id),
+				   ev->cpu, ck_lock_name(id),
 				   (unsigned long long)r->taken[ev->cpu][id]);
 }
 

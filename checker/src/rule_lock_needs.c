@@ -35,19 +35,6 @@ struct needs_rule {
 	unsigned reported[CK_MAX_CPUS];
 };
 
-static const char *needs_lock_name(unsigned id)
-{
-	switch (id) {
-#define NEEDS_LOCK_NAME(name, num, str)                                        \
-	case num:                                                              \
-		return str;
-		PKVM_LOCK_LIST(NEEDS_LOCK_NAME)
-#undef NEEDS_LOCK_NAME
-	default:
-		return "an unknown lock";
-	}
-}
-
 /* Reported unless the CPU's locks are not known (lost records). */
 static void needs_report(struct needs_rule *r, const struct ck_env *env,
 			 const struct ck_event *ev, unsigned lock,
@@ -68,8 +55,8 @@ static void needs_report(struct needs_rule *r, const struct ck_env *env,
 		   "written, only while %s is held (abi.h "
 		   "PKVM_LOCK_NEEDS_LIST), so that whoever holds %s sees both "
 		   "trees as they are",
-		   ev->cpu, what, needs_lock_name(needs), needs_lock_name(lock),
-		   needs_lock_name(needs), needs_lock_name(needs));
+		   ev->cpu, what, ck_lock_name(needs), ck_lock_name(lock),
+		   ck_lock_name(needs), ck_lock_name(needs));
 }
 
 static void needs_boot(void *self, const struct ck_env *env,

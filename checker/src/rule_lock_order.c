@@ -26,19 +26,6 @@
 /* abi.h's ids, our hyp's lock slots (view.h): 0-4. */
 #define LOCK_ORDER_IDS 5u
 
-static const char *lock_order_name(unsigned id)
-{
-	switch (id) {
-#define LOCK_ORDER_NAME(name, num, str)                                        \
-	case num:                                                              \
-		return str;
-		PKVM_LOCK_LIST(LOCK_ORDER_NAME)
-#undef LOCK_ORDER_NAME
-	default:
-		return "an unknown lock";
-	}
-}
-
 /* The order as text ("trace -> host_s2 -> ..."), from abi.h's list. */
 static void lock_order_text(char *buf, size_t len)
 {
@@ -54,7 +41,7 @@ static void lock_order_text(char *buf, size_t len)
 	     i++)
 		at += (size_t)snprintf(buf + at, len - at, "%s%s",
 				       i ? " -> " : "",
-				       lock_order_name(order[i]));
+				       ck_lock_name(order[i]));
 }
 
 /* The held lock the order forbids taking `id` under (the innermost), or 0. */
@@ -190,7 +177,7 @@ static void lock_order_acquire(void *self, const struct ck_env *env,
 		ck_inconclusive(env->out,
 				"cpu%u takes %s after its lost records: the "
 				"locks it holds are not known",
-				ev->cpu, lock_order_name(id));
+				ev->cpu, ck_lock_name(id));
 		return;
 	}
 	lock_order_text(order, sizeof(order));
@@ -198,7 +185,7 @@ static void lock_order_acquire(void *self, const struct ck_env *env,
 		   "cpu%u takes %s while it holds %s: the lock order is %s "
 		   "(abi.h PKVM_LOCK_ORDER_LIST), and a CPU that holds a lock "
 		   "takes only locks later in it",
-		   ev->cpu, lock_order_name(id), lock_order_name(against),
+		   ev->cpu, ck_lock_name(id), ck_lock_name(against),
 		   order);
 }
 

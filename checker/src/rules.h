@@ -15,6 +15,8 @@
 #ifndef PKVM_CHECKER_RULES_H
 #define PKVM_CHECKER_RULES_H
 
+#include <pkvm/trace.h>
+
 #include "checker.h"
 #include "findings.h"
 #include "view.h"
@@ -22,6 +24,14 @@
 #define CK_MAX_RULES 32u
 
 struct ck_rules;
+
+/** Our hyp's lock `id` as abi.h names it ("host_s2"), for findings. */
+static inline const char *ck_lock_name(unsigned id)
+{
+	const char *name = trace_lock_name(id);
+
+	return name ? name : "an unknown lock";
+}
 
 /** What every hook is given besides its rule's state and the event. */
 struct ck_env {
