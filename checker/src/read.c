@@ -453,11 +453,11 @@ read_refill_sited(struct ck *ck, unsigned cpu, struct ck_cpu *c,
  *
  * Nearly every call finds the next event whole in a plain run at hand
  * (as ck_read_plain takes it), a BOOT aside: such an event goes to
- * read_refill_plain (which takes its site, if the records carry them), a function small enough to need few registers
- * saved; all else to read_refill_full, which is as big as its many cases
- * make it: its entry and exit alone came to 2% of a replay's
- * instructions when every event went there. This one decides which,
- * saving nothing.
+ * read_refill_plain (which takes its site, if the records carry them), a
+ * function small enough to need few registers saved; all else to
+ * read_refill_full, which is as big as its many cases make it: its entry and
+ * exit alone came to 2% of a replay's instructions when every event went there.
+ * This one decides which, saving nothing.
  */
 void read_refill(struct ck *ck, unsigned cpu)
 {

@@ -40,8 +40,7 @@ static void lock_order_text(char *buf, size_t len)
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && at < len;
 	     i++)
 		at += (size_t)snprintf(buf + at, len - at, "%s%s",
-				       i ? " -> " : "",
-				       ck_lock_name(order[i]));
+				       i ? " -> " : "", ck_lock_name(order[i]));
 }
 
 /* The held lock the order forbids taking `id` under (the innermost), or 0. */
@@ -185,8 +184,7 @@ static void lock_order_acquire(void *self, const struct ck_env *env,
 		   "cpu%u takes %s while it holds %s: the lock order is %s "
 		   "(abi.h PKVM_LOCK_ORDER_LIST), and a CPU that holds a lock "
 		   "takes only locks later in it",
-		   ev->cpu, ck_lock_name(id), ck_lock_name(against),
-		   order);
+		   ev->cpu, ck_lock_name(id), ck_lock_name(against), order);
 }
 
 const struct ck_rule rule_lock_order = {
