@@ -54,9 +54,12 @@ static void lock_exit_trap_exit(void *self, const struct ck_env *env,
 				const struct ck_event *ev)
 {
 	const struct lock_exit_rule *r = self;
-	unsigned held = view_cpu_held(env->view, ev->cpu);
+	unsigned held;
 
-	if (!held || ev->cpu >= CK_MAX_CPUS)
+	if (ev->cpu >= CK_MAX_CPUS)
+		return;
+	held = view_cpu_held(env->view, ev->cpu);
+	if (!held)
 		return;
 	/* After a loss the held set may be stale; the loss alone keeps
 	 * the run from conforming (checker/README.md "Verdicts"). */

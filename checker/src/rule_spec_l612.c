@@ -106,9 +106,10 @@ static bool l612_memory(const struct l612_rule *r, uint64_t pa)
 	return pa >= r->ram_base && pa - r->ram_base < r->ram_size;
 }
 
-/** See rule_spec_l612.h. */
-unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
-			unsigned comp, uint64_t pa, uint64_t *out)
+/* l612_page_side, and in `leaf` (unless NULL) that valid leaf, or 0. */
+static unsigned l612_page_leaf(const struct ck_env *env,
+			       const struct l612_where *w, unsigned comp,
+			       uint64_t pa, uint64_t *out, uint64_t *leaf)
 {
 	const struct model *m = view_model(env->view);
 	uint64_t d = 0, va = comp == PKVM_COMP_HOST_S2 ? pa : pa + w->hyp_off;
@@ -124,56 +125,59 @@ unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
 					     pa - w->ram_base < w->ram_size);
 	else
 		st = l612_hyp_state(d, level);
+	if (leaf)
+		*leaf = 0;
 	if (l612_is_leaf(d, level)) {
 		uint64_t size = model_entry_size(level);
 
 		*out = (d & 0x0000fffffffff000ull & ~(size - 1)) +
 		       (va & (size - 1) & ~0xfffull);
+		if (leaf)
+			*leaf = d;
 	}
 	return st;
 }
 
+/** See rule_spec_l612.h. */
+unsigned l612_page_side(const struct ck_env *env, const struct l612_where *w,
+			unsigned comp, uint64_t pa, uint64_t *out)
+{
+	return l612_page_leaf(env, w, comp, pa, out, NULL);
+}
+
+/* One side of page `pa` (l612_page_leaf with the rule's layout). */
 static unsigned l612_side(const struct l612_rule *r, const struct ck_env *env,
-			  unsigned comp, uint64_t pa, uint64_t *out)
+			  unsigned comp, uint64_t pa, uint64_t *out,
+			  uint64_t *leaf)
 {
 	struct l612_where w = { r->ram_base, r->ram_size, r->hyp_off };
 
-	return l612_page_side(env, &w, comp, pa, out);
+	return l612_page_leaf(env, &w, comp, pa, out, leaf);
 }
 
+/* Both sides of page `pa`: their states, the outputs of their valid leaves
+ * (or ~0) and, unless `host_leaf` and `hyp_leaf` are NULL, those leaves
+ * (or 0). */
 static struct spec_page l612_read(const struct l612_rule *r,
 				  const struct ck_env *env, uint64_t pa,
-				  uint64_t *host_out, uint64_t *hyp_out)
+				  uint64_t *host_out, uint64_t *hyp_out,
+				  uint64_t *host_leaf, uint64_t *hyp_leaf)
 {
 	struct spec_page p;
 
-	p.host = (uint8_t)l612_side(r, env, PKVM_COMP_HOST_S2, pa, host_out);
-	p.hyp = (uint8_t)l612_side(r, env, PKVM_COMP_HYP_S1, pa, hyp_out);
+	p.host = (uint8_t)l612_side(r, env, PKVM_COMP_HOST_S2, pa, host_out,
+				    host_leaf);
+	p.hyp = (uint8_t)l612_side(r, env, PKVM_COMP_HYP_S1, pa, hyp_out,
+				   hyp_leaf);
 	return p;
-}
-
-/* The valid leaf that maps `va` in `comp`, or 0. */
-static uint64_t l612_valid_leaf(const struct ck_env *env, unsigned comp,
-				uint64_t va)
-{
-	const struct model *m = view_model(env->view);
-	uint64_t d = 0;
-	int level = 3;
-
-	if (!m || !model_leaf(m, comp, va, &d, &level) ||
-	    !l612_is_leaf(d, level))
-		return 0;
-	return d;
 }
 
 /* The call's post-state: both sides, their output addresses and leaves. */
 static void l612_read_post(const struct l612_rule *r, const struct ck_env *env,
 			   struct l612_call *c)
 {
-	c->post = l612_read(r, env, c->pa, &c->post_host_out, &c->post_hyp_out);
-	c->post_host_leaf = l612_valid_leaf(env, PKVM_COMP_HOST_S2, c->pa);
-	c->post_hyp_leaf =
-		l612_valid_leaf(env, PKVM_COMP_HYP_S1, c->pa + r->hyp_off);
+	c->post = l612_read(r, env, c->pa, &c->post_host_out, &c->post_hyp_out,
+			    &c->post_host_leaf, &c->post_hyp_leaf);
 }
 
 /* ---- the call's life -------------------------------------------------- */
@@ -341,7 +345,7 @@ static void l612_entry(void *self, const struct ck_env *env,
 			     PKVM_L612_HC_PKVM_HOST_UNSHARE_HYP))
 		return;
 	c->pa = c->h.x[0] << 12;
-	c->pre = l612_read(r, env, c->pa, &scratch, &scratch);
+	c->pre = l612_read(r, env, c->pa, &scratch, &scratch, NULL, NULL);
 	c->pin = l612_pin_of(r, ev->cpu, c->pa >> 12);
 }
 
@@ -358,11 +362,12 @@ static void l612_acquire(void *self, const struct ck_env *env,
 	/* Each side as the call found it when it locked that side. */
 	if (comp == PKVM_COMP_HOST_S2 && !c->sectioned) {
 		c->sectioned = true;
-		c->pre = l612_read(r, env, c->pa, &scratch, &scratch);
+		c->pre = l612_read(r, env, c->pa, &scratch, &scratch, NULL,
+				   NULL);
 		c->pin = l612_pin_of(r, ev->cpu, c->pa >> 12);
 	} else if (comp == PKVM_COMP_HYP_S1) {
 		c->pre.hyp = (uint8_t)l612_side(r, env, PKVM_COMP_HYP_S1, c->pa,
-						&scratch);
+						&scratch, NULL);
 	}
 }
 
